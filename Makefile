@@ -1,0 +1,33 @@
+# Two commands for a fresh machine with only python3: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+export COLORIZE_DATA ?= $(abspath ../shared/datasets)
+
+.PHONY: demo test install lint bench clean
+
+install: $(STAMP)
+
+# Re-installs only when a pyproject changes (idempotent: a second run is fast).
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -e '.[train,test]' $(foreach p,$(PLUGIN_DIRS),-e $(p))
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python -m core demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check core training onnx_export plugins tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) demo_output build dist *.egg-info

@@ -1,0 +1,215 @@
+"""The colorizer interface that every method plugin implements.
+
+A plugin subclasses :class:`Colorizer` and registers an instance through the
+``register_methods`` hook. The core does everything that is common to all
+methods (loading and validating images, reducing them to lightness, resizing to
+the method's working resolution, upsampling the predicted chroma, recombining it
+with the full-resolution lightness and converting back to RGB); the colorizer
+only maps a working-resolution lightness image to chroma.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Capabilities", "Colorizer", "MethodInfo", "ModelFile", "Prediction"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method can do.
+
+    Attributes
+    ----------
+    automatic : bool
+        Colorizes from the grayscale image alone.
+    reference : bool
+        Needs (or uses) a colour reference image (exemplar-based methods).
+    hints : bool
+        Accepts user colour hints.
+    diverse : bool
+        Draws diverse samples (``core.sample``, ``seed=``).
+    distribution : bool
+        Returns per-pixel chroma distributions (and an uncertainty map).
+    segmentation : bool
+        Returns a semantic segmentation of the input.
+    """
+
+    automatic: bool = True
+    reference: bool = False
+    hints: bool = False
+    diverse: bool = False
+    distribution: bool = False
+    segmentation: bool = False
+
+    def names(self) -> list[str]:
+        """Names of the capabilities that are set, e.g. ``["automatic", "diverse"]``."""
+        return [name for name, value in self.__dict__.items() if value]
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file shipped by a plugin, with the sha256 its manifest records."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """Everything the registry knows about one installed method (frozen)."""
+
+    name: str
+    plugin: str
+    version: str
+    description: str
+    citation: str
+    capabilities: Capabilities
+    colorspace: str
+    working_size: int | None
+    model_files: tuple[ModelFile, ...] = ()
+    decoders: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dictionary of this record."""
+        return {
+            "name": self.name,
+            "plugin": self.plugin,
+            "version": self.version,
+            "description": self.description,
+            "citation": self.citation,
+            "capabilities": dict(self.capabilities.__dict__),
+            "colorspace": self.colorspace,
+            "working_size": self.working_size,
+            "model_files": [{"path": m.path, "sha256": m.sha256} for m in self.model_files],
+            "decoders": list(self.decoders),
+        }
+
+
+@dataclass
+class Prediction:
+    """What a colorizer returns for one working-resolution lightness image.
+
+    Attributes
+    ----------
+    chroma : ndarray, shape (h, w, 2), float32
+        The two chroma channels of the method's colour space at working resolution.
+    distributions : dict
+        Per-pixel distributions keyed by channel name (``"a"``, ``"b"``, ``"ab"``,
+        ``"hue"``, ``"chroma"`` ...), values are ``core.distributions.Distribution``.
+    uncertainty : ndarray (h, w) or None
+        Per-pixel uncertainty (e.g. entropy), larger is less certain.
+    segmentation : ndarray (h, w) int or None
+        Predicted class per pixel.
+    class_names : tuple of str
+        Names of the segmentation classes.
+    extras : dict
+        Anything else the method wants to return (stored in the result's metadata).
+    """
+
+    chroma: np.ndarray
+    distributions: dict[str, Any] = field(default_factory=dict)
+    uncertainty: np.ndarray | None = None
+    segmentation: np.ndarray | None = None
+    class_names: tuple[str, ...] = ()
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Colorizer(ABC):
+    """Base class of a colorization method.
+
+    Construction must be cheap (no model loading): the registry builds every
+    installed colorizer when plugins load. Load ONNX sessions lazily, e.g. with
+    :class:`core.runtime.OnnxModel`.
+
+    Class attributes to set: :attr:`name`, :attr:`description`, :attr:`citation`,
+    :attr:`capabilities`, :attr:`colorspace`, :attr:`working_size`; optionally
+    :attr:`size_multiple`, :attr:`square`, :attr:`decoders` and :attr:`model_files`.
+    """
+
+    name: str = ""
+    description: str = ""
+    citation: str = ""
+    capabilities: Capabilities = Capabilities()
+    #: Registered colour-space name the method predicts chroma in.
+    colorspace: str = "lab"
+    #: Short side of the working resolution in pixels; ``None`` runs at input size.
+    working_size: int | None = 64
+    #: Working height and width are rounded to a multiple of this.
+    size_multiple: int = 1
+    #: Resize to ``working_size`` x ``working_size`` regardless of aspect ratio.
+    square: bool = False
+    #: Decoder names this method accepts as ``decoder=`` (empty: none).
+    decoders: tuple[str, ...] = ()
+    #: Default decoder name (``None`` when the method has no decoders).
+    default_decoder: str | None = None
+
+    def model_files(self) -> tuple:
+        """Model files (:class:`ModelFile`) this method uses, with their sha256."""
+        return ()
+
+    def working_shape(self, height: int, width: int) -> tuple[int, int]:
+        """Working resolution (h, w) for an input of ``height`` x ``width`` pixels."""
+        if self.working_size is None:
+            h, w = height, width
+        elif self.square:
+            h = w = self.working_size
+        else:
+            scale = self.working_size / min(height, width)
+            h = max(1, round(height * scale))
+            w = max(1, round(width * scale))
+        m = max(1, self.size_multiple)
+        return max(m, int(math.ceil(h / m)) * m), max(m, int(math.ceil(w / m)) * m)
+
+    @abstractmethod
+    def predict(
+        self,
+        lightness: np.ndarray,
+        *,
+        reference: np.ndarray | None = None,
+        seed: int | None = None,
+        decoder: str | None = None,
+        **options: Any,
+    ) -> Prediction:
+        """Predict chroma for one image.
+
+        Parameters
+        ----------
+        lightness : ndarray, shape (h, w), float32
+            Lightness in this method's colour space, at :meth:`working_shape`.
+        reference : ndarray, shape (hr, wr, 3), float32 in [0, 1], optional
+            Colour reference image (sRGB) for methods with ``capabilities.reference``.
+        seed : int, optional
+            Seed for methods that sample.
+        decoder : str, optional
+            Decoder name (see :attr:`decoders`).
+        **options
+            Method-specific options; unknown ones must raise ``TypeError``.
+        """
+
+    def predict_samples(
+        self,
+        lightness: np.ndarray,
+        n: int,
+        *,
+        seed: int | None = None,
+        reference: np.ndarray | None = None,
+        **options: Any,
+    ) -> list[Prediction]:
+        """Draw ``n`` diverse predictions; override to batch them in one pass.
+
+        The default draws them one by one with seeds ``seed, seed + 1, ...``.
+        """
+        base = 0 if seed is None else int(seed)
+        return [
+            self.predict(lightness, reference=reference, seed=base + i, **options)
+            for i in range(n)
+        ]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

@@ -1,0 +1,80 @@
+"""The colour-space interface shared by every method.
+
+A colour space splits an sRGB image into a *lightness* channel (what a
+grayscale photo shows) and two *chroma* channels (what a colorizer predicts).
+Methods predict chroma in their own space; the core recombines it with the
+input's full-resolution lightness (Larsson et al. 2016, App. A.4).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["ChannelRange", "ColorSpace"]
+
+
+@dataclass(frozen=True)
+class ChannelRange:
+    """Name and nominal value range of one channel."""
+
+    name: str
+    low: float
+    high: float
+    circular: bool = False
+
+
+class ColorSpace(ABC):
+    """A lightness/chroma decomposition of sRGB.
+
+    Subclasses set :attr:`name`, :attr:`lightness_channel`, :attr:`chroma_channels`
+    and :attr:`lightness_definition`, and implement :meth:`from_rgb` and
+    :meth:`to_rgb`. All images are float arrays; RGB is sRGB-encoded in [0, 1].
+    """
+
+    name: str = ""
+    #: Range of the lightness channel.
+    lightness_channel: ChannelRange
+    #: The two chroma channels, in the order of the last axis of ``chroma``.
+    chroma_channels: tuple[ChannelRange, ChannelRange]
+    #: One line saying how lightness is computed from RGB.
+    lightness_definition: str = ""
+
+    @abstractmethod
+    def from_rgb(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Split ``rgb`` (..., 3) in [0, 1] into lightness (...) and chroma (..., 2)."""
+
+    @abstractmethod
+    def to_rgb(self, lightness: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+        """Combine lightness (...) and chroma (..., 2) into sRGB (..., 3), unclipped."""
+
+    def lightness(self, rgb: np.ndarray) -> np.ndarray:
+        """Lightness channel of ``rgb`` (..., 3); subclasses may override for speed."""
+        return self.from_rgb(rgb)[0]
+
+    def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
+        """Lightness of a grayscale image whose sRGB value is ``gray`` in [0, 1]."""
+        gray = np.asarray(gray)
+        return self.lightness(np.repeat(gray[..., None], 3, axis=-1))
+
+    def neutral_chroma(self, shape: tuple[int, ...], dtype: np.dtype = np.float32) -> np.ndarray:
+        """Chroma of a gray image of spatial ``shape`` (zeros for most spaces)."""
+        return np.zeros((*shape, 2), dtype=dtype)
+
+    def resize_chroma(self, chroma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Bilinearly resize ``chroma`` (h, w, 2) to ``size`` = (H, W).
+
+        Spaces with a circular channel (hue) override this to interpolate on
+        the circle.
+        """
+        height, width = size
+        chroma = np.ascontiguousarray(chroma, dtype=np.float32)
+        if chroma.shape[:2] == (height, width):
+            return chroma
+        return cv2.resize(chroma, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    def __repr__(self) -> str:
+        return f"<ColorSpace {self.name}>"

@@ -1,0 +1,84 @@
+"""Hook specifications of the ``colorize`` plugin system.
+
+A plugin is a module (found through an entry point in the ``colorize`` group)
+that implements one or more of the hooks below with ``@core.hookimpl``. Each
+hook receives a ``register`` callback; the plugin calls it once per object it
+provides. ``register`` checks the object's type, refuses a name that is
+already taken (:class:`core.errors.DuplicateNameError`) and records which
+distribution the object came from.
+
+Example
+-------
+.. code-block:: python
+
+    import core
+
+    @core.hookimpl
+    def register_methods(register):
+        register(MyColorizer())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+__all__ = [
+    "PROJECT_NAME",
+    "hookimpl",
+    "hookspec",
+    "register_colorspaces",
+    "register_decoders",
+    "register_methods",
+    "register_transfers",
+]
+
+#: pluggy project name, and the entry-point group plugins are published under.
+PROJECT_NAME = "colorize"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_methods(register: Callable[[Any], None]) -> None:
+    """Register colorization methods.
+
+    Call ``register(colorizer)`` once per method, where ``colorizer`` is an
+    instance of :class:`core.colorizer.Colorizer` whose ``name`` is unique among
+    installed methods (e.g. ``"cnn-classification"``). Construction must not load
+    models; do that lazily on first use.
+    """
+
+
+@hookspec
+def register_colorspaces(register: Callable[[Any], None]) -> None:
+    """Register colour spaces.
+
+    Call ``register(space)`` once per colour space, where ``space`` is an
+    instance of :class:`core.colorspaces.ColorSpace` with a unique ``name``
+    (``"lab"``, ``"huechroma"``, ...). Methods refer to colour spaces by name.
+    """
+
+
+@hookspec
+def register_decoders(register: Callable[[Any], None]) -> None:
+    """Register decoders that turn per-pixel distributions into point estimates.
+
+    Call ``register(decoder)`` once per decoder, where ``decoder`` is an instance
+    of :class:`core.decoders.Decoder` (a named callable taking a
+    :class:`core.distributions.Distribution` and returning values per pixel), e.g.
+    ``"mode"``, ``"median"``, ``"expectation"``.
+    """
+
+
+@hookspec
+def register_transfers(register: Callable[[Any], None]) -> None:
+    """Register colour-transfer and alignment components.
+
+    Call ``register(transfer)`` once per component, where ``transfer`` is an
+    instance of :class:`core.transfer.Transfer` (a named callable), e.g.
+    ``"quantile-matching"``, ``"energy-minimisation"``, ``"reinhard"``.
+    """

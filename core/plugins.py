@@ -1,0 +1,322 @@
+"""Plugin discovery and the registry of methods, colour spaces, decoders and transfers.
+
+Plugins are modules published under the ``colorize`` entry-point group. They
+are loaded lazily (on the first registry access), once, one entry point at a
+time: a plugin that fails to import or to register is reported with its name,
+version and error, and the others still load.
+
+Environment variables
+---------------------
+``COLORIZE_PLUGINS``
+    Comma-separated allow-list of entry-point names; when set, only these load.
+    ``COLORIZE_PLUGINS=`` (set but empty) loads no external plugin at all.
+``COLORIZE_DISABLE_PLUGINS``
+    Comma-separated block-list of entry-point names.
+``COLORIZE_STRICT_PLUGINS``
+    ``1`` turns a broken plugin into a :class:`core.errors.PluginError` (tests).
+
+The core's own colour spaces, decoders and transfers live in
+:mod:`core._builtins` and register through the same hooks.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import os
+import threading
+import traceback
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from core import hookspecs
+from core.colorizer import Colorizer, MethodInfo
+from core.colorspaces.base import ColorSpace
+from core.errors import DuplicateNameError, PluginError, UnknownMethodError, UnknownNameError
+
+__all__ = [
+    "KINDS",
+    "PluginFailure",
+    "Registry",
+    "RegistryEntry",
+    "get_registry",
+    "reset_registry",
+]
+
+#: Registry kinds and the hook that fills each.
+KINDS = {
+    "method": "register_methods",
+    "colorspace": "register_colorspaces",
+    "decoder": "register_decoders",
+    "transfer": "register_transfers",
+}
+
+BUILTIN_PLUGIN = "core"
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not be loaded or could not register."""
+
+    name: str
+    distribution: str
+    version: str
+    stage: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.name!r} ({self.distribution} {self.version}) failed to {self.stage}: {self.error}"
+
+
+@dataclass
+class RegistryEntry:
+    """One registered object and where it came from."""
+
+    obj: Any
+    plugin: str
+    distribution: str
+    version: str
+
+
+@dataclass
+class _PluginRecord:
+    name: str
+    distribution: str
+    version: str
+    module: Any
+
+
+def _env_list(name: str) -> list[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _check(kind: str, obj: Any) -> str:
+    """Type-check a registered object and return its name."""
+    if kind == "method":
+        if not isinstance(obj, Colorizer):
+            raise TypeError(f"register_methods expects a core.Colorizer instance, got {obj!r}")
+    elif kind == "colorspace":
+        if not isinstance(obj, ColorSpace):
+            raise TypeError(f"register_colorspaces expects a ColorSpace instance, got {obj!r}")
+    elif not callable(obj):
+        raise TypeError(f"register_{kind}s expects a named callable, got {obj!r}")
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"{kind} {obj!r} has no non-empty string 'name'")
+    return name
+
+
+@dataclass
+class Registry:
+    """Everything the installed plugins registered.
+
+    Use :func:`get_registry` for the process-wide instance; tests may build
+    their own with ``Registry(load_entry_points=False)`` and :meth:`add_plugin`.
+    """
+
+    load_entry_points: bool = True
+    strict: bool | None = None
+    failures: list[PluginFailure] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.RLock()
+        self._loaded = False
+        self._entries: dict[str, dict[str, RegistryEntry]] = {kind: {} for kind in KINDS}
+        self._plugins: dict[str, _PluginRecord] = {}
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+        if self.strict is None:
+            self.strict = os.environ.get("COLORIZE_STRICT_PLUGINS", "") not in ("", "0")
+
+    # -- loading -------------------------------------------------------------
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            from core import _builtins
+
+            self.add_plugin(_builtins, name=BUILTIN_PLUGIN, distribution="colorize-toolkit")
+            if self.load_entry_points:
+                self._load_entry_points()
+            self._loaded = True
+
+    def _load_entry_points(self) -> None:
+        allow = _env_list("COLORIZE_PLUGINS")
+        block = set(_env_list("COLORIZE_DISABLE_PLUGINS") or ())
+        seen: set[str] = set()
+        for ep in sorted(metadata.entry_points(group=hookspecs.PROJECT_NAME), key=lambda e: e.name):
+            if ep.name in seen:
+                continue
+            seen.add(ep.name)
+            if allow is not None and ep.name not in allow:
+                continue
+            if ep.name in block:
+                continue
+            dist = getattr(ep, "dist", None)
+            dist_name = dist.metadata["Name"] if dist is not None else "?"
+            version = dist.version if dist is not None else "?"
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken plugin must not break the others
+                self._fail(ep.name, dist_name, version, "import", exc)
+                continue
+            self.add_plugin(module, name=ep.name, distribution=dist_name, version=version)
+
+    def _fail(self, name: str, dist: str, version: str, stage: str, exc: BaseException) -> None:
+        failure = PluginFailure(name, dist, version, stage, f"{type(exc).__name__}: {exc}")
+        self.failures.append(failure)
+        if self.strict:
+            raise PluginError(str(failure)) from exc
+        warnings.warn(f"{failure}; skipped", RuntimeWarning, stacklevel=4)
+        if os.environ.get("COLORIZE_DEBUG"):
+            traceback.print_exception(exc)
+
+    def add_plugin(
+        self,
+        module: Any,
+        *,
+        name: str,
+        distribution: str = "?",
+        version: str | None = None,
+    ) -> bool:
+        """Register a plugin module (or object) and run its registration hooks.
+
+        Returns ``True`` on success. On failure the plugin's partial registrations
+        are rolled back and the failure recorded in :attr:`failures` (or raised in
+        strict mode).
+        """
+        if version is None:
+            try:
+                version = metadata.version(distribution)
+            except metadata.PackageNotFoundError:
+                version = "?"
+        with self._lock:
+            if name in self._plugins:
+                raise DuplicateNameError(f"a plugin named {name!r} is already registered")
+            try:
+                self._pm.register(module, name=name)
+            except Exception as exc:
+                self._fail(name, distribution, version, "register", exc)
+                return False
+            added: list[tuple[str, str]] = []
+            try:
+                for kind, hook_name in KINDS.items():
+                    hook = getattr(self._pm.hook, hook_name)
+                    for impl in hook.get_hookimpls():
+                        if impl.plugin is module:
+                            impl.function(
+                                register=self._make_register(kind, name, distribution, version, added)
+                            )
+            except Exception as exc:
+                for kind, obj_name in added:
+                    self._entries[kind].pop(obj_name, None)
+                self._pm.unregister(module)
+                self._fail(name, distribution, version, "register", exc)
+                return False
+            self._plugins[name] = _PluginRecord(name, distribution, version, module)
+            return True
+
+    def remove_plugin(self, name: str) -> None:
+        """Unregister a plugin and everything it registered."""
+        with self._lock:
+            record = self._plugins.pop(name, None)
+            if record is None:
+                raise KeyError(f"no plugin named {name!r}")
+            for entries in self._entries.values():
+                for key in [k for k, e in entries.items() if e.plugin == name]:
+                    del entries[key]
+            self._pm.unregister(record.module)
+
+    def _make_register(
+        self, kind: str, plugin: str, dist: str, version: str, added: list[tuple[str, str]]
+    ) -> Callable[[Any], None]:
+        def register(obj: Any) -> None:
+            obj_name = _check(kind, obj)
+            existing = self._entries[kind].get(obj_name)
+            if existing is not None:
+                raise DuplicateNameError(
+                    f"{kind} {obj_name!r} from plugin {plugin!r} is already registered by "
+                    f"plugin {existing.plugin!r} ({existing.distribution})"
+                )
+            self._entries[kind][obj_name] = RegistryEntry(obj, plugin, dist, version)
+            added.append((kind, obj_name))
+
+        register.__doc__ = f"Register one {kind} (see core.hookspecs.{KINDS[kind]})."
+        return register
+
+    # -- queries --------------------------------------------------------------
+
+    def entries(self, kind: str) -> dict[str, RegistryEntry]:
+        """All entries of ``kind`` (``"method"``, ``"colorspace"``, ...), by name."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown registry kind {kind!r}; expected one of {sorted(KINDS)}")
+        self._ensure_loaded()
+        return dict(self._entries[kind])
+
+    def get(self, kind: str, name: str) -> Any:
+        """The registered object, or :class:`UnknownNameError` with a suggestion."""
+        entries = self.entries(kind)
+        try:
+            return entries[name].obj
+        except (KeyError, TypeError):
+            if kind == "method":
+                raise UnknownMethodError(name, entries) from None
+            raise UnknownNameError(name, entries, kind=kind) from None
+
+    def method_info(self, name: str) -> MethodInfo:
+        """:class:`MethodInfo` for an installed method."""
+        colorizer: Colorizer = self.get("method", name)
+        entry = self._entries["method"][name]
+        return MethodInfo(
+            name=colorizer.name,
+            plugin=entry.distribution,
+            version=entry.version,
+            description=colorizer.description,
+            citation=colorizer.citation,
+            capabilities=colorizer.capabilities,
+            colorspace=colorizer.colorspace,
+            working_size=colorizer.working_size,
+            model_files=tuple(colorizer.model_files()),
+            decoders=tuple(colorizer.decoders),
+        )
+
+    def plugins(self) -> list[dict[str, str]]:
+        """Loaded plugins: name, distribution and version."""
+        self._ensure_loaded()
+        return [
+            {"name": p.name, "distribution": p.distribution, "version": p.version}
+            for p in self._plugins.values()
+        ]
+
+    def names(self, kind: str) -> Iterable[str]:
+        return sorted(self.entries(kind))
+
+
+_registry: Registry | None = None
+_registry_lock = threading.Lock()
+
+
+def get_registry() -> Registry:
+    """The process-wide registry (plugins load on first use)."""
+    global _registry
+    with _registry_lock:
+        if _registry is None:
+            _registry = Registry()
+        return _registry
+
+
+def reset_registry(registry: Registry | None = None) -> Registry | None:
+    """Replace the process-wide registry (``None``: rebuild lazily); returns the old one."""
+    global _registry
+    with _registry_lock:
+        old, _registry = _registry, registry
+        return old

@@ -1,0 +1,280 @@
+"""ONNX Runtime sessions: the one place where the toolkit creates them.
+
+* Providers come from ``providers=`` or ``COLORIZE_PROVIDERS`` (comma separated)
+  and are checked against ``onnxruntime.get_available_providers()``.
+* Threads come from ``COLORIZE_THREADS`` (intra-op threads; 0 = ORT's default).
+* Sessions are cached per (model path, providers, threads) and shared across
+  threads (``InferenceSession.run`` is thread-safe).
+* Before a model file is first used, its sha256 is checked against the
+  ``manifest.json`` in the same folder (written by ``onnx_export``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.colorizer import ModelFile
+from core.errors import ModelFileError
+
+__all__ = [
+    "MANIFEST_NAME",
+    "OnnxModel",
+    "available_providers",
+    "clear_session_cache",
+    "get_session",
+    "manifest_model_files",
+    "read_manifest",
+    "resolve_providers",
+    "sha256_file",
+    "verify_model_file",
+]
+
+MANIFEST_NAME = "manifest.json"
+DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
+
+_lock = threading.RLock()
+_sessions: dict[tuple, Any] = {}
+_verified: dict[Path, str] = {}
+
+
+def available_providers() -> list[str]:
+    """Execution providers this onnxruntime build offers."""
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+def resolve_providers(providers: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Providers to use: the argument, else ``COLORIZE_PROVIDERS``, else CPU.
+
+    Raises
+    ------
+    ValueError
+        If a requested provider is not available in this onnxruntime build.
+    """
+    if providers is None:
+        env = os.environ.get("COLORIZE_PROVIDERS", "").strip()
+        providers = [p.strip() for p in env.split(",") if p.strip()] or list(DEFAULT_PROVIDERS)
+    providers = tuple(providers)
+    available = available_providers()
+    missing = [p for p in providers if p not in available]
+    if missing:
+        raise ValueError(
+            f"execution provider(s) {', '.join(missing)} not available; "
+            f"this onnxruntime offers: {', '.join(available)}"
+        )
+    return providers
+
+
+def _threads() -> int:
+    value = os.environ.get("COLORIZE_THREADS", "0").strip() or "0"
+    try:
+        threads = int(value)
+    except ValueError:
+        raise ValueError(f"COLORIZE_THREADS must be an integer, got {value!r}") from None
+    if threads < 0:
+        raise ValueError(f"COLORIZE_THREADS must be >= 0, got {threads}")
+    return threads
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
+    """Read ``manifest.json`` of a model folder.
+
+    The manifest maps file names to ``{"sha256": ..., "bytes": ...}`` under
+    ``"files"``; other top-level keys (method configuration, training summary)
+    are free-form.
+
+    Raises
+    ------
+    ModelFileError
+        If the manifest is missing or not valid JSON.
+    """
+    path = Path(folder) / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: model manifest is missing; reinstall the plugin") from None
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"{path}: cannot read model manifest ({exc})") from None
+    if not isinstance(manifest.get("files"), dict):
+        raise ModelFileError(f"{path}: model manifest has no 'files' table")
+    return manifest
+
+
+def manifest_model_files(folder: str | os.PathLike) -> tuple[ModelFile, ...]:
+    """The :class:`ModelFile` records listed in a folder's manifest (empty if none)."""
+    try:
+        manifest = read_manifest(folder)
+    except ModelFileError:
+        return ()
+    return tuple(
+        ModelFile(str(Path(folder) / name), str(entry.get("sha256", "")))
+        for name, entry in sorted(manifest["files"].items())
+    )
+
+
+def verify_model_file(path: str | os.PathLike) -> str:
+    """Check ``path`` against the sha256 its folder's manifest records.
+
+    Returns the digest. Results are cached per path for the process lifetime.
+
+    Raises
+    ------
+    ModelFileError
+        If the file or manifest is missing, the file is not listed, or the digest
+        differs.
+    """
+    path = Path(path).resolve()
+    with _lock:
+        if path in _verified:
+            return _verified[path]
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file is missing; reinstall the plugin")
+    manifest = read_manifest(path.parent)
+    entry = manifest["files"].get(path.name)
+    if entry is None:
+        raise ModelFileError(f"{path}: model file is not listed in {MANIFEST_NAME}")
+    digest = sha256_file(path)
+    if digest != entry.get("sha256"):
+        raise ModelFileError(
+            f"{path}: sha256 {digest[:12]}... does not match the manifest's "
+            f"{str(entry.get('sha256'))[:12]}...; the file is corrupt or was replaced"
+        )
+    with _lock:
+        _verified[path] = digest
+    return digest
+
+
+def get_session(
+    path: str | os.PathLike,
+    *,
+    providers: Sequence[str] | None = None,
+    verify: bool = True,
+):
+    """Return a cached ``onnxruntime.InferenceSession`` for ``path``.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.onnx`` file.
+    providers : sequence of str, optional
+        Execution providers; default from ``COLORIZE_PROVIDERS`` or CPU.
+    verify : bool
+        Check the file against its manifest first (default True).
+
+    Raises
+    ------
+    ModelFileError
+        Missing or corrupt model file, or one onnxruntime cannot load.
+    """
+    import onnxruntime as ort
+
+    path = Path(path).resolve()
+    chosen = resolve_providers(providers)
+    threads = _threads()
+    key = (path, chosen, threads)
+    with _lock:
+        session = _sessions.get(key)
+        if session is not None:
+            return session
+        if verify:
+            verify_model_file(path)
+        elif not path.is_file():
+            raise ModelFileError(f"{path}: model file is missing")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=list(chosen))
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelFileError(f"{path}: onnxruntime cannot load the model ({exc})") from exc
+        _sessions[key] = session
+        return session
+
+
+def clear_session_cache() -> None:
+    """Drop every cached session and verification (tests, or to free memory)."""
+    with _lock:
+        _sessions.clear()
+        _verified.clear()
+
+
+class OnnxModel:
+    """A lazily loaded ONNX graph with its metadata.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.onnx`` file, normally inside a plugin's ``models/`` folder.
+
+    Examples
+    --------
+    >>> model = OnnxModel(MODELS / "net.onnx")          # doctest: +SKIP
+    >>> (ab,) = model.run(lightness=x)                   # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike, *, providers: Sequence[str] | None = None):
+        self.path = Path(path)
+        self.providers = providers
+
+    @property
+    def session(self):
+        """The shared ``InferenceSession`` (created and verified on first access)."""
+        return get_session(self.path, providers=self.providers)
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.session.get_inputs()]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.session.get_outputs()]
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The graph's ``metadata_props`` (method configuration, written at export)."""
+        return dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def metadata_json(self, key: str, default: Any = None) -> Any:
+        """``metadata_props[key]`` parsed as JSON, or ``default`` if absent."""
+        value = self.metadata.get(key)
+        return default if value is None else json.loads(value)
+
+    def run(self, outputs: Sequence[str] | None = None, **inputs: np.ndarray) -> list[np.ndarray]:
+        """Run the graph on named inputs; returns the outputs in graph order."""
+        expected = set(self.input_names)
+        if set(inputs) != expected:
+            raise TypeError(
+                f"{self.path.name}: expected inputs {sorted(expected)}, got {sorted(inputs)}"
+            )
+        return self.session.run(list(outputs) if outputs else None, inputs)
+
+    def model_file(self) -> ModelFile:
+        """This file as a :class:`ModelFile` with the manifest's sha256 (or "")."""
+        try:
+            entry = read_manifest(self.path.parent)["files"].get(self.path.name, {})
+        except ModelFileError:
+            entry = {}
+        return ModelFile(str(self.path), str(entry.get("sha256", "")))
+
+    def __repr__(self) -> str:
+        return f"OnnxModel({str(self.path)!r})"
