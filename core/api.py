@@ -1,0 +1,513 @@
+"""The public API: :func:`colorize`, :func:`colorize_result`, :func:`sample`,
+:func:`methods` and :func:`get_method`.
+
+Full-resolution policy
+----------------------
+Each method runs at its working resolution. The core reduces the input to the
+method's lightness at full resolution, resizes that lightness to the working
+resolution, asks the method for chroma, upsamples the chroma (bilinear) and
+recombines it with the full-resolution lightness, then applies the lightness
+correction of Larsson et al. (2016), App. A.4 (add L - L̂ to every RGB channel).
+The output therefore has exactly the input's size and, up to gamut clipping,
+its lightness. The recombination runs in horizontal strips, so memory stays
+bounded for large (e.g. 4000×3000) inputs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from core.colorizer import Colorizer, MethodInfo, Prediction
+from core.colorspaces.base import ColorSpace
+from core.errors import CapabilityError, ColorizeError, InvalidImageError, PluginError
+from core.io import LoadedImage, load_image, quantize, save_image, to_output
+from core.plugins import get_registry
+
+__all__ = [
+    "Colorization",
+    "colorize",
+    "colorize_result",
+    "default_method",
+    "get_method",
+    "methods",
+    "sample",
+    "sample_results",
+    "set_default_method",
+]
+
+#: Methods tried in order when no default is configured.
+PREFERRED_DEFAULTS = ("cnn-classification", "larsson", "pixcolor", "cnn-regression")
+_STRIP_PIXELS = 1 << 20  # recombine about a megapixel at a time
+_default_lock = threading.Lock()
+_default_method: str | None = None
+
+
+@dataclass
+class Colorization:
+    """The rich result of :func:`colorize_result`.
+
+    Attributes
+    ----------
+    rgb : ndarray (H, W, 3) float32 in [0, 1]
+        The colorized image at the input's full resolution.
+    lightness : ndarray (H, W) float32
+        The input's lightness in the method's colour space (passed through).
+    chroma : ndarray (H, W, 2) float32
+        The predicted chroma, upsampled to full resolution, in ``colorspace``.
+    colorspace : str
+        Name of the method's colour space (``core.plugins`` registry).
+    method : str
+    seed : int or None
+    decoder : str or None
+    distributions : dict
+        Per-pixel distributions at the method's working resolution (methods with
+        ``capabilities.distribution``), keyed by channel.
+    uncertainty : ndarray (H, W) or None
+        Uncertainty map upsampled to full resolution.
+    segmentation : ndarray (H, W) int or None
+        Predicted classes upsampled (nearest) to full resolution.
+    class_names : tuple of str
+    alpha : ndarray (H, W) or None
+        The input's alpha channel, re-attached on output.
+    metadata : dict
+        method, plugin, version, seed, decoder, working shape, notes, timings (s).
+    """
+
+    rgb: np.ndarray
+    lightness: np.ndarray
+    chroma: np.ndarray
+    colorspace: str
+    method: str
+    seed: int | None = None
+    decoder: str | None = None
+    distributions: dict[str, Any] = field(default_factory=dict)
+    uncertainty: np.ndarray | None = None
+    segmentation: np.ndarray | None = None
+    class_names: tuple[str, ...] = ()
+    alpha: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    _input: LoadedImage | None = field(default=None, repr=False)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds spent loading, predicting, recombining, and in total."""
+        return self.metadata.get("timings", {})
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) like PIL."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+    def to_array(self, dtype: Any = np.uint8) -> np.ndarray:
+        """The RGB result as an array of ``dtype`` (uint8, uint16 or float)."""
+        dtype = np.dtype(dtype)
+        if dtype in (np.uint8, np.uint16) or dtype.kind == "f":
+            return quantize(self.rgb, dtype)
+        raise TypeError(f"unsupported dtype {dtype}; use uint8, uint16 or a float dtype")
+
+    def to_pil(self):
+        """The result as an 8-bit ``PIL.Image`` (RGBA when the input had alpha)."""
+        form = self._input or LoadedImage(self.rgb, self.alpha, "", "pil", np.dtype(np.uint8), 8)
+        kind = form.kind
+        form.kind = "pil"
+        try:
+            return to_output(self.rgb, form, self.alpha)
+        finally:
+            form.kind = kind
+
+    def output(self) -> Any:
+        """The result in the form the input came in (array, or PIL image)."""
+        if self._input is None:
+            return self.to_pil()
+        return to_output(self.rgb, self._input, self.alpha)
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the result atomically; 16-bit inputs give 16-bit PNG/TIFF files.
+
+        Refuses to replace an existing file (and in particular the input) unless
+        ``overwrite=True``.
+        """
+        depth = 16 if self._input is not None and self._input.bit_depth == 16 else 8
+        protect = (self._input.path,) if self._input is not None and self._input.path else ()
+        return save_image(
+            path, self.rgb, alpha=self.alpha, bit_depth=depth, overwrite=overwrite, protect=protect
+        )
+
+    def uncertainty_image(self) -> np.ndarray:
+        """The uncertainty map scaled to [0, 1] as (H, W) float32 (for display)."""
+        if self.uncertainty is None:
+            raise CapabilityError(f"method {self.method!r} returns no uncertainty map")
+        u = self.uncertainty.astype(np.float32)
+        span = float(u.max() - u.min())
+        return (u - u.min()) / span if span > 0 else np.zeros_like(u)
+
+
+# -- registry access -----------------------------------------------------------
+
+
+def methods() -> list[MethodInfo]:
+    """Installed colorization methods, sorted by name.
+
+    Returns
+    -------
+    list of MethodInfo
+        Frozen records with name, plugin distribution and version, citation,
+        capabilities, colour space, working resolution and model files.
+    """
+    registry = get_registry()
+    return [registry.method_info(name) for name in registry.names("method")]
+
+
+def get_method(name: str) -> MethodInfo:
+    """The :class:`MethodInfo` of an installed method.
+
+    Raises
+    ------
+    core.errors.UnknownMethodError
+        (a ``KeyError``) listing installed methods and suggesting a close match.
+    """
+    return get_registry().method_info(name)
+
+
+def set_default_method(name: str | None) -> None:
+    """Set the method used when ``method=None`` (``None`` restores the automatic choice).
+
+    The ``COLORIZE_DEFAULT_METHOD`` environment variable takes precedence.
+    """
+    global _default_method
+    if name is not None:
+        get_method(name)  # validate now, with a helpful error
+    with _default_lock:
+        _default_method = name
+
+
+def default_method() -> str:
+    """Name of the method used when ``method=None``.
+
+    Order: ``COLORIZE_DEFAULT_METHOD``, then :func:`set_default_method`, then the
+    first installed of :data:`PREFERRED_DEFAULTS`, then the first automatic
+    method by name.
+
+    Raises
+    ------
+    ColorizeError
+        If no automatic colorization method is installed.
+    """
+    env = os.environ.get("COLORIZE_DEFAULT_METHOD", "").strip()
+    if env:
+        return get_method(env).name
+    if _default_method is not None:
+        return _default_method
+    registry = get_registry()
+    names = list(registry.names("method"))
+    for name in PREFERRED_DEFAULTS:
+        if name in names:
+            return name
+    for name in names:
+        if registry.get("method", name).capabilities.automatic:
+            return name
+    raise ColorizeError(
+        "no automatic colorization method is installed; install a method plugin "
+        "(e.g. `pip install -e plugins/colorize-cnn`) and check `colorize methods`"
+    )
+
+
+# -- the pipeline ----------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    colorizer: Colorizer
+    info: MethodInfo
+    space: ColorSpace
+    loaded: LoadedImage
+    lightness: np.ndarray
+    gray: np.ndarray
+    working: np.ndarray
+    reference: np.ndarray | None
+    t_load: float
+
+
+def _prepare(image: Any, method: str | None, reference: Any, decoder: str | None) -> _Prepared:
+    t0 = time.perf_counter()
+    registry = get_registry()
+    name = default_method() if method is None else method
+    info = get_method(name)
+    colorizer: Colorizer = registry.get("method", name)
+    space: ColorSpace = registry.get("colorspace", colorizer.colorspace)
+    caps = colorizer.capabilities
+    if reference is None and caps.reference and not caps.automatic:
+        raise CapabilityError(f"method {name!r} needs a colour reference image (reference=...)")
+    if reference is not None and not caps.reference:
+        raise CapabilityError(
+            f"method {name!r} does not use a reference image; methods that do: "
+            + (", ".join(m.name for m in methods() if m.capabilities.reference) or "none installed")
+        )
+    if decoder is not None and not colorizer.decoders:
+        raise CapabilityError(f"method {name!r} has no decoders; decoder= is not accepted")
+    if decoder is not None and "=" not in decoder and decoder not in colorizer.decoders:
+        raise CapabilityError(
+            f"method {name!r} does not offer decoder {decoder!r}; "
+            f"choose from: {', '.join(colorizer.decoders)}"
+        )
+    loaded = load_image(image)
+    ref = None
+    if reference is not None:
+        ref_loaded = load_image(reference, name=None)
+        if ref_loaded.is_gray or _is_achromatic(ref_loaded.pixels):
+            raise InvalidImageError(
+                ref_loaded.source, "reference image is grayscale; a colour reference is needed"
+            )
+        ref = ref_loaded.rgb()
+    gray = loaded.pixels if loaded.is_gray else None
+    convert = space.gray_lightness if loaded.is_gray else space.lightness
+    lightness = _stripwise(convert, loaded.pixels)
+    h, w = loaded.shape
+    wh, ww = colorizer.working_shape(h, w)
+    interp = cv2.INTER_AREA if wh * ww < h * w else cv2.INTER_LINEAR
+    working = cv2.resize(lightness, (ww, wh), interpolation=interp) if (wh, ww) != (h, w) else lightness
+    return _Prepared(
+        colorizer, info, space, loaded, lightness, gray, np.ascontiguousarray(working, np.float32),
+        ref, time.perf_counter() - t0,
+    )
+
+
+def _stripwise(func, image: np.ndarray) -> np.ndarray:
+    """Apply a per-pixel ``func`` (image -> (H, W) float32) in horizontal strips."""
+    h, w = image.shape[:2]
+    out = np.empty((h, w), np.float32)
+    rows = max(1, _STRIP_PIXELS // max(1, w))
+    for top in range(0, h, rows):
+        out[top : top + rows] = func(image[top : top + rows])
+    return out
+
+
+def _is_achromatic(rgb: np.ndarray) -> bool:
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 65536)))
+    small = rgb[::step, ::step]
+    return float(np.abs(small - small.mean(axis=-1, keepdims=True)).max()) < 1.5 / 255.0
+
+
+def _gray_of(space: ColorSpace, lightness: np.ndarray) -> np.ndarray:
+    """The achromatic sRGB value with the given lightness."""
+    return space.to_rgb(lightness, space.neutral_chroma(lightness.shape, lightness.dtype))[..., 0]
+
+
+def _recombine(space: ColorSpace, lightness: np.ndarray, chroma: np.ndarray,
+               gray: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Upsample chroma, convert to RGB strip by strip, correct lightness (App. A.4)."""
+    h, w = lightness.shape
+    full = space.resize_chroma(chroma, (h, w)).astype(np.float32, copy=False)
+    rgb = np.empty((h, w, 3), np.float32)
+    rows = max(1, _STRIP_PIXELS // max(1, w))
+    for top in range(0, h, rows):
+        sl = slice(top, min(h, top + rows))
+        light = lightness[sl]
+        out = np.clip(space.to_rgb(light, full[sl]), 0.0, 1.0)
+        target = gray[sl] if gray is not None else _gray_of(space, light)
+        achieved = _gray_of(space, space.lightness(out).astype(np.float32, copy=False))
+        out += (target - achieved)[..., None]
+        rgb[sl] = np.clip(out, 0.0, 1.0)
+    return rgb, full
+
+
+def _finish(prep: _Prepared, pred: Prediction, seed: int | None, decoder: str | None,
+            t_predict: float) -> Colorization:
+    name = prep.colorizer.name
+    chroma = np.asarray(pred.chroma)
+    if chroma.shape != (*prep.working.shape, 2) or not np.all(np.isfinite(chroma)):
+        raise PluginError(
+            f"method {name!r} returned chroma of shape {chroma.shape} "
+            f"(expected {(*prep.working.shape, 2)}, finite values)"
+        )
+    t0 = time.perf_counter()
+    rgb, full_chroma = _recombine(prep.space, prep.lightness, chroma.astype(np.float32), prep.gray)
+    h, w = prep.loaded.shape
+    uncertainty = None
+    if pred.uncertainty is not None:
+        uncertainty = cv2.resize(np.asarray(pred.uncertainty, np.float32), (w, h),
+                                 interpolation=cv2.INTER_LINEAR)
+    segmentation = None
+    if pred.segmentation is not None:
+        seg = np.asarray(pred.segmentation)
+        segmentation = cv2.resize(seg.astype(np.int32), (w, h), interpolation=cv2.INTER_NEAREST)
+    t_recombine = time.perf_counter() - t0
+    metadata = {
+        "method": name,
+        "plugin": prep.info.plugin,
+        "version": prep.info.version,
+        "seed": seed,
+        "decoder": decoder if decoder is not None else prep.colorizer.default_decoder,
+        "colorspace": prep.space.name,
+        "working_shape": tuple(prep.working.shape),
+        "source": prep.loaded.source,
+        "notes": list(prep.loaded.notes),
+        "timings": {
+            "load": prep.t_load,
+            "predict": t_predict,
+            "recombine": t_recombine,
+            "total": prep.t_load + t_predict + t_recombine,
+        },
+        **pred.extras,
+    }
+    return Colorization(
+        rgb=rgb,
+        lightness=prep.lightness,
+        chroma=full_chroma,
+        colorspace=prep.space.name,
+        method=name,
+        seed=seed,
+        decoder=metadata["decoder"],
+        distributions=dict(pred.distributions),
+        uncertainty=uncertainty,
+        segmentation=segmentation,
+        class_names=tuple(pred.class_names),
+        alpha=prep.loaded.alpha,
+        metadata=metadata,
+        _input=prep.loaded,
+    )
+
+
+def _call(name: str, func, *args, **kwargs):
+    try:
+        return func(*args, **kwargs)
+    except (ColorizeError, TypeError, ValueError):
+        raise
+    except Exception as exc:
+        raise PluginError(f"method {name!r} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def colorize_result(
+    image: Any,
+    method: str | None = None,
+    *,
+    reference: Any = None,
+    seed: int | None = None,
+    decoder: str | None = None,
+    **options: Any,
+) -> Colorization:
+    """Colorize one image and return the rich :class:`Colorization` result.
+
+    Parameters are those of :func:`colorize`.
+    """
+    prep = _prepare(image, method, reference, decoder)
+    t0 = time.perf_counter()
+    pred = _call(prep.colorizer.name, prep.colorizer.predict, prep.working,
+                 reference=prep.reference, seed=seed, decoder=decoder, **options)
+    return _finish(prep, pred, seed, decoder, time.perf_counter() - t0)
+
+
+def colorize(
+    image: Any,
+    method: str | None = None,
+    *,
+    reference: Any = None,
+    seed: int | None = None,
+    decoder: str | None = None,
+    **options: Any,
+) -> Any:
+    """Colorize a grayscale (or colour) image.
+
+    Parameters
+    ----------
+    image : path, PIL.Image.Image or ndarray
+        Arrays are (H, W), (H, W, 1), (H, W, 3) (or (H, W, 4) with alpha) in
+        uint8, uint16 or float in [0, 1]. A colour input is first reduced to the
+        method's lightness.
+    method : str, optional
+        Method name (see :func:`methods`); ``None`` uses :func:`default_method`.
+    reference : path, PIL image or ndarray, optional
+        Colour reference image, for methods with ``capabilities.reference``.
+    seed : int, optional
+        Seed for methods that sample; the same seed gives the same result.
+    decoder : str, optional
+        Decoder for methods that predict distributions (e.g. ``"mode"``,
+        ``"median"``, ``"hue=expectation+fading,chroma=median"``).
+    **options
+        Method-specific options.
+
+    Returns
+    -------
+    Same form as the input: an array of the same dtype and range ((H, W, 3), or
+    (H, W, 4) with alpha), or a ``PIL.Image`` for PIL and path inputs. The size is
+    the input's size.
+
+    Raises
+    ------
+    core.errors.InvalidImageError
+        The image (or reference) cannot be used; the message names it.
+    core.errors.UnknownMethodError
+        No such method; the message lists installed ones.
+    core.errors.CapabilityError
+        The method cannot do what was asked (reference, decoder).
+
+    Examples
+    --------
+    >>> import numpy as np, core
+    >>> gray = np.full((32, 48), 0.5, np.float32)
+    >>> core.colorize(gray).shape          # doctest: +SKIP
+    (32, 48, 3)
+    """
+    return colorize_result(
+        image, method, reference=reference, seed=seed, decoder=decoder, **options
+    ).output()
+
+
+def sample_results(
+    image: Any,
+    method: str | None = None,
+    n: int = 3,
+    seed: int | None = 0,
+    *,
+    reference: Any = None,
+    **options: Any,
+) -> list[Colorization]:
+    """Draw ``n`` diverse colorizations as :class:`Colorization` results.
+
+    Raises
+    ------
+    core.errors.CapabilityError
+        If the method does not draw diverse samples.
+    """
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    prep = _prepare(image, method, reference, None)
+    if not prep.colorizer.capabilities.diverse:
+        diverse = [m.name for m in methods() if m.capabilities.diverse]
+        raise CapabilityError(
+            f"method {prep.colorizer.name!r} does not draw diverse samples; methods that do: "
+            + (", ".join(diverse) or "none installed")
+        )
+    t0 = time.perf_counter()
+    preds = _call(prep.colorizer.name, prep.colorizer.predict_samples, prep.working, int(n),
+                  seed=seed, reference=prep.reference, **options)
+    elapsed = (time.perf_counter() - t0) / max(1, len(preds))
+    base = 0 if seed is None else int(seed)
+    return [_finish(prep, p, base + i, None, elapsed) for i, p in enumerate(preds)]
+
+
+def sample(
+    image: Any,
+    method: str | None = None,
+    n: int = 3,
+    seed: int | None = 0,
+    *,
+    reference: Any = None,
+    **options: Any,
+) -> list[Any]:
+    """Draw ``n`` diverse colorizations, batched in one pass where the method can.
+
+    Each result comes back in the input's form (see :func:`colorize`). The same
+    ``seed`` gives the same samples; sample ``i`` equals
+    ``colorize(image, method, seed=seed + i)`` for methods that sample per seed.
+    """
+    return [r.output() for r in sample_results(image, method, n, seed, reference=reference,
+                                               **options)]

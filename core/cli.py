@@ -1,0 +1,286 @@
+"""The ``colorize`` command line (also ``python -m core``).
+
+Sub-commands: ``methods``, ``image``, ``demo``, and, with the ``train`` extra,
+``train`` and ``export``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from core.errors import ColorizeError, OutputExistsError
+from core.io import IMAGE_EXTENSIONS
+
+__all__ = ["main", "build_parser"]
+
+DEMO_IMAGE = Path(__file__).resolve().parent.parent / "examples" / "detroit_ca1915.jpg"
+
+#: Sub-commands implemented outside the core (torch needed); module exposes
+#: ``configure_parser(parser)`` and ``run(args) -> int``.
+_DELEGATED = {
+    "train": ("training.cli", "train a method's network (needs the [train] extra)"),
+    "export": ("onnx_export.cli", "export a trained checkpoint to ONNX (needs the [train] extra)"),
+    "eval": ("core.evaluate", "evaluate methods on a folder of colour photos"),
+    "bench": ("core.bench", "run the performance benchmarks"),
+}
+
+
+def _cmd_methods(args: argparse.Namespace) -> int:
+    from core.api import default_method, methods
+    from core.plugins import get_registry
+
+    infos = methods()
+    registry = get_registry()
+    failures = [f.__dict__ for f in registry.failures]
+    try:
+        default = default_method()
+    except ColorizeError:
+        default = None
+    if args.json:
+        payload = {
+            "default": default,
+            "methods": [m.to_dict() for m in infos],
+            "plugins": registry.plugins(),
+            "failed_plugins": failures,
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    if not infos:
+        print("no colorization methods installed")
+    for m in infos:
+        mark = " (default)" if m.name == default else ""
+        caps = ", ".join(m.capabilities.names())
+        size = f"{m.working_size}px" if m.working_size else "native"
+        print(f"{m.name}{mark}  [{m.plugin} {m.version}]")
+        print(f"    {m.description}")
+        print(f"    capabilities: {caps}; colour space: {m.colorspace}; working size: {size}")
+        if m.decoders:
+            print(f"    decoders: {', '.join(m.decoders)}")
+        if m.citation:
+            print(f"    paper: {m.citation}")
+    for f in registry.failures:
+        print(f"FAILED plugin {f.name} ({f.distribution} {f.version}): {f.error}", file=sys.stderr)
+    return 0
+
+
+def _iter_inputs(paths: Sequence[str]) -> Iterable[tuple[Path, Path]]:
+    """Yield (file, path relative to the output folder) for files and folders."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in IMAGE_EXTENSIONS:
+                    yield child, child.relative_to(path)
+        else:
+            yield path, Path(path.name)
+
+
+def _output_name(rel: Path, index: int | None) -> Path:
+    suffix = rel.suffix.lower()
+    if suffix not in {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}:
+        suffix = ".png"
+    stem = rel.stem if index is None else f"{rel.stem}_sample{index}"
+    return rel.with_name(stem + suffix)
+
+
+def _confined(out_dir: Path, target: Path) -> bool:
+    root = os.path.realpath(out_dir)
+    real = os.path.realpath(target)
+    return real == root or real.startswith(root + os.sep)
+
+
+def _cmd_image(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from core import api
+
+    out = Path(args.output)
+    jobs = list(_iter_inputs(args.inputs))
+    single_file = (
+        len(jobs) == 1 and not Path(args.inputs[0]).is_dir() and out.suffix.lower() in IMAGE_EXTENSIONS
+    )
+    if not jobs:
+        print("colorize: no image files found in the given inputs", file=sys.stderr)
+        return 1
+    if not single_file:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"colorize: cannot create output folder {out}: {exc.strerror}", file=sys.stderr)
+            return 1
+        if not os.access(out, os.W_OK):
+            print(f"colorize: output folder {out} is not writable", file=sys.stderr)
+            return 1
+    samples = args.samples
+    done = skipped = 0
+    failed: list[tuple[str, str]] = []
+    interrupted = False
+    progress = tqdm(jobs, unit="img", desc="colorize", disable=args.quiet or None)
+    try:
+        for source, rel in progress:
+            indices = [None] if samples == 1 else list(range(samples))
+            targets = [out if single_file else out / _output_name(rel, i) for i in indices]
+            if not single_file and not all(_confined(out, t) for t in targets):
+                failed.append((str(source), "output path escapes the output folder"))
+                continue
+            if not args.overwrite and all(t.exists() for t in targets):
+                skipped += 1
+                continue
+            try:
+                if samples == 1:
+                    results = [
+                        api.colorize_result(
+                            source, args.method, reference=args.reference, seed=args.seed,
+                            decoder=args.decoder,
+                        )
+                    ]
+                else:
+                    results = api.sample_results(
+                        source, args.method, samples, seed=args.seed or 0, reference=args.reference
+                    )
+                for result, target in zip(results, targets):
+                    if target.exists() and not args.overwrite:
+                        continue
+                    result.save(target, overwrite=args.overwrite)
+                    if args.save_uncertainty and result.uncertainty is not None:
+                        from core.io import save_image
+
+                        u = result.uncertainty_image()
+                        save_image(target.with_name(target.stem + "_uncertainty.png"),
+                                   u[..., None].repeat(3, -1), overwrite=args.overwrite)
+                    for note in result.metadata.get("notes", []):
+                        progress.write(f"note: {source}: {note}")
+                done += 1
+            except (ColorizeError, OSError, ValueError, TypeError) as exc:
+                if isinstance(exc, OutputExistsError):
+                    failed.append((str(source), str(exc)))
+                else:
+                    failed.append((str(source), str(exc)))
+                progress.write(f"error: {exc}")
+                if isinstance(exc, ColorizeError) and "unknown method" in str(exc):
+                    break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
+    total = len(jobs)
+    print(
+        f"colorized {done}, skipped {skipped} (output exists), failed {len(failed)} "
+        f"of {total} file(s); results in {out}",
+        file=sys.stderr,
+    )
+    for name, error in failed:
+        print(f"  FAILED {name}: {error}", file=sys.stderr)
+    if interrupted:
+        print("interrupted: finished files are complete; re-run to do the rest", file=sys.stderr)
+        return 130
+    return 1 if failed else 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from core import api
+
+    try:
+        method = args.method or api.default_method()
+    except ColorizeError as exc:
+        print(f"colorize demo: {exc}", file=sys.stderr)
+        return 1
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    result = api.colorize_result(DEMO_IMAGE, method)
+    target = out / f"{DEMO_IMAGE.stem}_{method}.png"
+    result.save(target, overwrite=True)
+    written = [target]
+    if result.uncertainty is not None:
+        from core.io import save_image
+
+        u = result.uncertainty_image()
+        written.append(
+            save_image(out / f"{DEMO_IMAGE.stem}_{method}_uncertainty.png",
+                       u[..., None].repeat(3, -1), overwrite=True)
+        )
+    t = result.timings
+    print(f"colorized {DEMO_IMAGE.name} with {method!r} in {t['total']:.2f} s")
+    for path in written:
+        print(f"  wrote {path.resolve()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``colorize`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="colorize", description="Colorize grayscale photos with methods from the literature."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("methods", help="list installed methods and plugins")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_methods)
+
+    p = sub.add_parser("image", help="colorize image files or folders")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders (recursive)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output folder (or file, for a single input)")
+    p.add_argument("--method", "-m", default=None, help="method name (default: see `methods`)")
+    p.add_argument("--samples", type=int, default=1, metavar="N",
+                   help="draw N diverse samples per image (diverse methods)")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--reference", "-r", default=None, metavar="R", help="colour reference image")
+    p.add_argument("--decoder", default=None, metavar="D", help="decoder (distribution methods)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--save-uncertainty", action="store_true",
+                   help="also write <name>_uncertainty.png where the method has one")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_image)
+
+    p = sub.add_parser("demo", help="colorize the bundled photo with the default method")
+    p.add_argument("-o", "--output", default="demo_output", help="output folder")
+    p.add_argument("--method", "-m", default=None)
+    p.set_defaults(func=_cmd_demo)
+
+    for name, (module, help_text) in _DELEGATED.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.set_defaults(delegate=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``colorize`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    parser = build_parser()
+    if argv and argv[0] in _DELEGATED:
+        module_name = _DELEGATED[argv[0]][0]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            print(
+                f"colorize {argv[0]}: unavailable ({exc}); install the extra with "
+                "`pip install 'colorize-toolkit[train]'`",
+                file=sys.stderr,
+            )
+            return 2
+        sub = argparse.ArgumentParser(prog=f"colorize {argv[0]}")
+        module.configure_parser(sub)
+        return int(module.run(sub.parse_args(argv[1:])) or 0)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ColorizeError as exc:
+        print(f"colorize: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

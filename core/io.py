@@ -1,0 +1,443 @@
+"""Image loading, validation and atomic writing.
+
+Inputs are a path, a ``PIL.Image.Image`` or a numpy array. Whatever comes in is
+validated at this boundary; every refusal is a
+:class:`core.errors.InvalidImageError` whose message names the input and the
+problem. Outputs are written atomically (temporary file + rename) and never
+replace an existing file (in particular an input) unless asked.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.errors import InvalidImageError, OutputExistsError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "LoadedImage",
+    "load_image",
+    "save_image",
+    "to_output",
+]
+
+#: File extensions treated as images when a folder is searched.
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
+)
+_WRITABLE = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+_ACCEPTED_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
+
+
+@dataclass
+class LoadedImage:
+    """A validated input image.
+
+    Attributes
+    ----------
+    pixels : ndarray, float32
+        (H, W) for grayscale or (H, W, 3) for colour, sRGB-encoded, in [0, 1].
+    alpha : ndarray (H, W) or None
+        The alpha channel in its original dtype, re-attached on output.
+    source : str
+        Name used in messages: the file path, ``<PIL image>`` or ``<array>``.
+    kind : str
+        ``"path"``, ``"pil"`` or ``"array"`` (decides the output form).
+    dtype : numpy dtype
+        For arrays, the input dtype (the output uses it too).
+    bit_depth : int
+        8 or 16 for integer data; 32 for float arrays.
+    notes : list of str
+        Things worth telling the user (e.g. first frame of an animation used).
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None
+    source: str
+    kind: str
+    dtype: np.dtype
+    bit_depth: int
+    notes: list[str] = field(default_factory=list)
+    path: Path | None = None
+
+    @property
+    def is_gray(self) -> bool:
+        return self.pixels.ndim == 2
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.pixels.shape[:2]
+
+    def rgb(self) -> np.ndarray:
+        """The image as (H, W, 3) float32 (gray repeated)."""
+        if self.is_gray:
+            return np.repeat(self.pixels[..., None], 3, axis=-1)
+        return self.pixels
+
+
+def _max_pixels() -> int | None:
+    limit = Image.MAX_IMAGE_PIXELS
+    return None if limit is None else int(limit)
+
+
+def _check_size(source: str, height: int, width: int) -> None:
+    if height < 1 or width < 1:
+        raise InvalidImageError(source, f"image has no pixels (size {width}x{height})")
+    limit = _max_pixels()
+    if limit is not None and height * width > limit:
+        raise InvalidImageError(
+            source,
+            f"image is {width}x{height} = {height * width} pixels, over the decompression-bomb "
+            f"limit of {limit} (PIL.Image.MAX_IMAGE_PIXELS); raise that limit if you trust the file",
+        )
+
+
+def _validate_array(array: np.ndarray, source: str) -> LoadedImage:
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{source}: expected a numpy array, got {type(array).__name__}")
+    if array.dtype not in _ACCEPTED_DTYPES:
+        raise InvalidImageError(
+            source,
+            f"unsupported dtype {array.dtype}; expected uint8, uint16 or float in [0, 1]",
+        )
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
+        raise InvalidImageError(
+            source,
+            f"expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array, got shape {array.shape}",
+        )
+    _check_size(source, array.shape[0], array.shape[1])
+    alpha = None
+    if array.ndim == 3 and array.shape[2] == 4:
+        alpha = array[..., 3].copy()
+        array = array[..., :3]
+    if array.dtype == np.uint8:
+        pixels, depth = array.astype(np.float32) / 255.0, 8
+    elif array.dtype == np.uint16:
+        pixels, depth = array.astype(np.float32) / 65535.0, 16
+    else:
+        if not np.all(np.isfinite(array)):
+            bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+            raise InvalidImageError(source, f"array contains {bad} NaN or infinite value(s)")
+        low, high = float(array.min()), float(array.max())
+        if low < 0.0 or high > 1.0:
+            raise InvalidImageError(
+                source,
+                f"float values must lie in [0, 1], got min {low:g} and max {high:g} "
+                "(divide 8-bit data by 255)",
+            )
+        pixels, depth = array.astype(np.float32), 32
+    if alpha is not None and alpha.dtype.kind == "f" and not np.all(np.isfinite(alpha)):
+        raise InvalidImageError(source, "alpha channel contains NaN or infinite values")
+    return LoadedImage(np.ascontiguousarray(pixels), alpha, source, "array", array.dtype, depth)
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(26)
+    except OSError:
+        return None
+    if header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR":
+        return header[24]
+    return None
+
+
+def _from_pil(img: Image.Image, source: str, kind: str, notes: list[str]) -> LoadedImage:
+    _check_size(source, img.height, img.width)
+    frames = getattr(img, "n_frames", 1) or 1
+    if frames > 1:
+        img.seek(0)
+        notes.append(f"multi-frame image ({frames} frames): only the first frame is colorized")
+    try:
+        transposed = ImageOps.exif_transpose(img)
+    except Exception:  # broken EXIF must not stop us; the pixels are still good
+        transposed = None
+        notes.append("EXIF orientation could not be read; image used as stored")
+    if transposed is not None:
+        img = transposed
+    mode = img.mode
+    alpha = None
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        data = np.asarray(img)
+        if mode == "I" and data.size and (data.min() < 0 or data.max() > 65535):
+            raise InvalidImageError(source, "32-bit integer image with values outside 0..65535")
+        pixels = data.astype(np.float32) / 65535.0
+        return LoadedImage(pixels, None, source, kind, np.dtype(np.uint16), 16, notes)
+    if mode == "F":
+        data = np.asarray(img, dtype=np.float32)
+        return _validate_array(data, source)
+    if mode in ("LA", "La"):
+        data = np.asarray(img.convert("LA"))
+        pixels, alpha = data[..., 0].astype(np.float32) / 255.0, data[..., 1].copy()
+    elif mode in ("1", "L"):
+        pixels = np.asarray(img.convert("L")).astype(np.float32) / 255.0
+    elif mode in ("RGBA", "RGBa", "PA"):
+        data = np.asarray(img.convert("RGBA"))
+        pixels, alpha = data[..., :3].astype(np.float32) / 255.0, data[..., 3].copy()
+    else:  # RGB, CMYK, YCbCr, LAB, HSV ...
+        if mode not in ("RGB",):
+            notes.append(f"{mode} image converted to RGB")
+        pixels = np.asarray(img.convert("RGB")).astype(np.float32) / 255.0
+    return LoadedImage(pixels, alpha, source, kind, np.dtype(np.uint8), 8, notes)
+
+
+def _load_16bit_png(path: Path, source: str) -> LoadedImage:
+    data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        raise InvalidImageError(source, "truncated or corrupt 16-bit PNG data")
+    alpha = None
+    if data.ndim == 3:
+        if data.shape[2] == 4:
+            alpha = data[..., 3].copy()
+            data = cv2.cvtColor(data, cv2.COLOR_BGRA2RGB)
+        else:
+            data = cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+    pixels = data.astype(np.float32) / 65535.0
+    return LoadedImage(pixels, alpha, source, "path", np.dtype(np.uint16), 16, [], path)
+
+
+def _load_path(path: Path) -> LoadedImage:
+    source = str(path)
+    if not path.exists():
+        raise InvalidImageError(source, "file not found")
+    if path.is_dir():
+        raise InvalidImageError(source, "is a folder, not an image file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidImageError(source, f"cannot read file ({exc.strerror})") from None
+    if size == 0:
+        raise InvalidImageError(source, "empty file (0 bytes)")
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if _png_bit_depth(path) == 16 and img.mode not in ("I", "I;16", "I;16B", "L"):
+                    _check_size(source, img.height, img.width)
+                    return _load_16bit_png(path, source)
+                img.load()
+                loaded = _from_pil(img, source, "path", notes)
+    except InvalidImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImageError(source, f"refused as a decompression bomb: {exc}") from None
+    except UnidentifiedImageError:
+        raise InvalidImageError(source, "not an image file that Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImageError(source, f"truncated or corrupt image data ({exc})") from None
+    suffix = path.suffix.lower()
+    real = (img.format or "").lower()
+    expected = {"jpg": "jpeg", "jpeg": "jpeg", "tif": "tiff", "tiff": "tiff"}
+    if real and suffix and expected.get(suffix[1:], suffix[1:]) != real:
+        loaded.notes.append(f"file extension {suffix} does not match its content ({img.format})")
+    loaded.path = path
+    return loaded
+
+
+def load_image(image: Any, *, name: str | None = None) -> LoadedImage:
+    """Load and validate an image from a path, a PIL image or a numpy array.
+
+    Parameters
+    ----------
+    image : str, os.PathLike, PIL.Image.Image or ndarray
+        Arrays are (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) in uint8, uint16, or
+        float in [0, 1]. Files may be in any mode Pillow reads (1, L, LA, P, RGB,
+        RGBA, I;16, CMYK, ...); EXIF orientation is applied; multi-frame files use
+        their first frame; 16-bit data stays 16-bit.
+    name : str, optional
+        Name to use in error messages (default: the path, ``<PIL image>`` or
+        ``<array>``).
+
+    Returns
+    -------
+    LoadedImage
+
+    Raises
+    ------
+    InvalidImageError
+        The input cannot be used; the message names it and says why.
+    TypeError
+        ``image`` is of an unsupported type.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        loaded = _load_path(Path(image))
+    elif isinstance(image, Image.Image):
+        source = name or "<PIL image>"
+        try:
+            image.load()
+        except Exception as exc:
+            raise InvalidImageError(source, f"cannot read PIL image data ({exc})") from None
+        loaded = _from_pil(image, source, "pil", [])
+    elif isinstance(image, np.ndarray):
+        loaded = _validate_array(image, name or "<array>")
+    else:
+        raise TypeError(
+            f"expected a path, PIL.Image.Image or numpy array, got {type(image).__name__}"
+        )
+    if name is not None:
+        loaded.source = name
+    return loaded
+
+
+def to_output(rgb: np.ndarray, loaded: LoadedImage, alpha: np.ndarray | None = None) -> Any:
+    """Convert a float RGB result to the form the input came in.
+
+    Arrays come back with the input's dtype and range ((H, W, 3), or (H, W, 4)
+    when the input had alpha); PIL images and paths come back as 8-bit
+    ``PIL.Image`` in mode RGB or RGBA (Pillow has no 16-bit RGB mode: use
+    :meth:`core.Colorization.save` to write 16-bit files).
+    """
+    alpha = loaded.alpha if alpha is None else alpha
+    if loaded.kind == "array":
+        dtype = loaded.dtype
+        channels = 3 if alpha is None else 4
+        out = np.empty((*rgb.shape[:2], channels), dtype)
+        out[..., :3] = quantize(rgb, dtype)
+        if alpha is not None:
+            out[..., 3] = alpha.astype(dtype)
+        return out
+    out8 = quantize(rgb, np.uint8)
+    if alpha is not None:
+        a8 = alpha if alpha.dtype == np.uint8 else _alpha_to(alpha, np.uint8)
+        return Image.fromarray(np.concatenate([out8, a8[..., None]], axis=-1), "RGBA")
+    return Image.fromarray(out8, "RGB")
+
+
+def quantize(rgb: np.ndarray, dtype: Any) -> np.ndarray:
+    """Clip float ``rgb`` to [0, 1] and convert to ``dtype``, a strip at a time.
+
+    Integer dtypes are scaled to their full range and rounded. Working in strips
+    keeps the temporaries small for very large images.
+    """
+    dtype = np.dtype(dtype)
+    out = np.empty(rgb.shape, dtype)
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(dtype)
+    rows = max(1, (1 << 20) // max(1, int(np.prod(rgb.shape[1:]))))
+    for top in range(0, rgb.shape[0], rows):
+        part = np.clip(rgb[top : top + rows], 0.0, 1.0)
+        if scale is not None:
+            part *= scale
+            np.rint(part, out=part)
+        out[top : top + rows] = part
+    return out
+
+
+def _alpha_to(alpha: np.ndarray, dtype: type) -> np.ndarray:
+    if alpha.dtype == dtype:
+        return alpha
+    scale = {np.uint8: 255.0, np.uint16: 65535.0}
+    if alpha.dtype.kind == "f":
+        value = alpha.astype(np.float64)
+    else:
+        value = alpha.astype(np.float64) / scale[alpha.dtype.type]
+    return np.rint(np.clip(value, 0, 1) * scale[dtype]).astype(dtype)
+
+
+def save_image(
+    path: str | os.PathLike,
+    rgb: np.ndarray,
+    *,
+    alpha: np.ndarray | None = None,
+    bit_depth: int = 8,
+    overwrite: bool = False,
+    protect: tuple[str | os.PathLike, ...] = (),
+    quality: int = 95,
+) -> Path:
+    """Write a float RGB image in [0, 1] atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination; the format follows the extension (.png, .jpg, .tif, .webp, .bmp).
+    rgb : ndarray (H, W, 3) float
+    alpha : ndarray (H, W), optional
+        Re-attached for formats that keep alpha (PNG, TIFF, WebP); dropped for JPEG.
+    bit_depth : {8, 16}
+        16 writes 16-bit PNG/TIFF; other formats fall back to 8 bits.
+    overwrite : bool
+        Replace an existing file. Without it, an existing file raises
+        :class:`core.errors.OutputExistsError`.
+    protect : paths
+        Files that must never be replaced (the inputs) unless ``overwrite``.
+
+    Returns
+    -------
+    Path
+        The written file. A failure leaves no partial file behind.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _WRITABLE:
+        raise ValueError(
+            f"{path}: cannot write {suffix or 'files without an extension'}; "
+            f"use one of {', '.join(sorted(_WRITABLE))}"
+        )
+    if path.exists() and not overwrite:
+        is_input = any(
+            Path(p).exists() and os.path.samefile(p, path) for p in protect
+        )
+        what = "is an input file" if is_input else "already exists"
+        raise OutputExistsError(f"{path}: {what}; pass overwrite=True (--overwrite) to replace it")
+    rgb = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0)
+    sixteen = bit_depth == 16 and suffix in (".png", ".tif", ".tiff")
+    keep_alpha = alpha is not None and suffix in (".png", ".tif", ".tiff", ".webp")
+    if sixteen:
+        data = np.rint(rgb * 65535.0).astype(np.uint16)
+        if keep_alpha:
+            data = np.concatenate([data, _alpha_to(alpha, np.uint16)[..., None]], axis=-1)
+            data = cv2.cvtColor(data, cv2.COLOR_RGBA2BGRA)
+        else:
+            data = cv2.cvtColor(data, cv2.COLOR_RGB2BGR)
+        ok, encoded = cv2.imencode(suffix, data)
+        if not ok:
+            raise OSError(f"{path}: OpenCV could not encode the image")
+        payload = encoded.tobytes()
+    else:
+        data = np.rint(rgb * 255.0).astype(np.uint8)
+        if keep_alpha:
+            img = Image.fromarray(
+                np.concatenate([data, _alpha_to(alpha, np.uint8)[..., None]], axis=-1), "RGBA"
+            )
+        else:
+            img = Image.fromarray(data, "RGB")
+        payload = None
+    parent = path.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{suffix}.part", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if payload is not None:
+                handle.write(payload)
+            else:
+                fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}.get(
+                    suffix, suffix[1:].upper()
+                )
+                params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+                img.save(handle, format=fmt, **params)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if not overwrite and path.exists():
+            raise OutputExistsError(f"{path}: appeared while writing; not replaced")
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    return path

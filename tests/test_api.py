@@ -1,0 +1,236 @@
+"""The public API: input forms, full-resolution policy, results, samples, threads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import core
+from core.colorspaces.lab import LabSpace
+from core.errors import CapabilityError, ColorizeError, InvalidImageError, UnknownMethodError
+
+
+@pytest.fixture
+def gray_array():
+    y, x = np.mgrid[0:45, 0:70]
+    return (0.5 + 0.4 * np.sin(x / 9.0) * np.cos(y / 6.0)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "dtype,scale", [(np.uint8, 255), (np.uint16, 65535), (np.float32, 1.0), (np.float64, 1.0)]
+)
+@pytest.mark.parametrize("channels", [None, 1, 3])
+def test_array_forms_round_trip(registry, gray_array, dtype, scale, channels):
+    data = gray_array
+    if channels is not None:
+        data = np.repeat(data[..., None], channels, axis=-1)
+    data = (data * scale).astype(dtype) if scale != 1.0 else data.astype(dtype)
+    out = core.colorize(data, "toy")
+    assert isinstance(out, np.ndarray)
+    assert out.shape == (45, 70, 3) and out.dtype == dtype
+    if dtype in (np.float32, np.float64):
+        assert 0.0 <= out.min() and out.max() <= 1.0
+    # the output is in colour
+    assert np.abs(out.astype(float) / scale - out.astype(float).mean(-1, keepdims=True) / scale).max() > 0.02
+
+
+def test_pil_and_path_forms(registry, gray_image):
+    out = core.colorize(gray_image, "toy")
+    assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == (60, 40)
+    pil = Image.open(gray_image)
+    out2 = core.colorize(pil, "toy")
+    assert isinstance(out2, Image.Image) and out2.size == pil.size
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(out2))
+
+
+def test_lightness_preserved_at_full_resolution(registry, gray_array):
+    """Larsson et al. App. A.4: the output's lightness is the input's."""
+    result = core.colorize_result(gray_array, "toy")
+    lab = LabSpace()
+    expected = lab.gray_lightness(gray_array)
+    achieved = lab.lightness(result.rgb)
+    in_gamut = np.all((result.rgb > 0.01) & (result.rgb < 0.99), axis=-1)
+    assert in_gamut.mean() > 0.5
+    assert np.abs(achieved - expected)[in_gamut].max() < 0.5
+    assert result.chroma.shape == (45, 70, 2)
+    assert result.metadata["working_shape"] == (32, 50)
+
+
+def test_colour_input_is_reduced_to_lightness(registry, gray_array):
+    rng = np.random.default_rng(0)
+    colour = np.clip(gray_array[..., None] + rng.uniform(-0.2, 0.2, (1, 1, 3)), 0, 1)
+    result = core.colorize_result(colour.astype(np.float32), "toy")
+    np.testing.assert_allclose(result.lightness, LabSpace().lightness(colour.astype(np.float32)),
+                               atol=1e-4)
+
+
+def test_alpha_preserved(registry, gray_array, tmp_path):
+    alpha = (np.arange(45 * 70).reshape(45, 70) % 256).astype(np.uint8)
+    rgba = np.dstack([np.repeat((gray_array * 255).astype(np.uint8)[..., None], 3, -1), alpha])
+    out = core.colorize(rgba, "toy")
+    assert out.shape == (45, 70, 4)
+    np.testing.assert_array_equal(out[..., 3], alpha)
+    path = tmp_path / "a.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    pil = core.colorize(path, "toy")
+    assert pil.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(pil)[..., 3], alpha)
+
+
+def test_sixteen_bit_kept(registry, tmp_path, gray_array):
+    path = tmp_path / "g16.png"
+    Image.fromarray((gray_array * 65535).astype(np.uint16)).save(path)
+    result = core.colorize_result(path, "toy")
+    out = result.save(tmp_path / "out.png")
+    import cv2
+
+    data = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert data.dtype == np.uint16 and data.shape == (45, 70, 3)
+
+
+def test_input_never_overwritten(registry, gray_image):
+    before = gray_image.read_bytes()
+    result = core.colorize_result(gray_image, "toy")
+    with pytest.raises(ColorizeError, match="is an input file"):
+        result.save(gray_image)
+    assert gray_image.read_bytes() == before
+
+
+def test_default_method_configurable(registry, gray_array, monkeypatch):
+    assert core.default_method() == "toy"
+    core.set_default_method("toy-onnx")
+    assert core.colorize_result(gray_array).method == "toy-onnx"
+    monkeypatch.setenv("COLORIZE_DEFAULT_METHOD", "toy")
+    assert core.default_method() == "toy"
+    monkeypatch.setenv("COLORIZE_DEFAULT_METHOD", "nope")
+    with pytest.raises(UnknownMethodError):
+        core.default_method()
+    with pytest.raises(UnknownMethodError):
+        core.set_default_method("nope")
+
+
+def test_bad_image_errors_name_the_input(registry, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff garbage")
+    with pytest.raises(InvalidImageError, match="broken.jpg"):
+        core.colorize(bad, "toy")
+    with pytest.raises(InvalidImageError, match="<array>"):
+        core.colorize(np.full((4, 4), np.nan, np.float32), "toy")
+
+
+def test_reference_rules(registry, gray_array):
+    with pytest.raises(CapabilityError, match="needs a colour reference"):
+        core.colorize(gray_array, "toy-reference")
+    with pytest.raises(CapabilityError, match="does not use a reference.*toy-reference"):
+        core.colorize(gray_array, "toy", reference=np.ones((4, 4, 3), np.float32))
+    with pytest.raises(InvalidImageError, match="reference image is grayscale"):
+        core.colorize(gray_array, "toy-reference", reference=np.ones((8, 9), np.float32))
+    ref = np.zeros((20, 10, 3), np.float32)
+    ref[..., 0] = 0.8  # red, any size
+    out = core.colorize_result(gray_array, "toy-reference", reference=ref)
+    assert out.chroma[..., 0].mean() > 20  # red has positive a*
+
+
+def test_decoder_refused_without_decoders(registry, gray_array):
+    with pytest.raises(CapabilityError, match="has no decoders"):
+        core.colorize(gray_array, "toy", decoder="mode")
+
+
+def test_unknown_option_is_a_type_error(registry, gray_array):
+    with pytest.raises(TypeError, match="unexpected options"):
+        core.colorize(gray_array, "toy", flavour="sour")
+
+
+def test_samples_reproducible_and_diverse(registry, gray_array):
+    a = core.sample(gray_array, "toy", n=3, seed=5)
+    b = core.sample(gray_array, "toy", n=3, seed=5)
+    assert len(a) == 3
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.allclose(a[0], a[1])
+    np.testing.assert_array_equal(a[1], core.colorize(gray_array, "toy", seed=6))
+    with pytest.raises(CapabilityError, match="does not draw diverse samples.*toy"):
+        core.sample(gray_array, "toy-onnx", n=2)
+    with pytest.raises(ValueError, match="positive integer"):
+        core.sample(gray_array, "toy", n=0)
+
+
+def test_result_metadata(registry, gray_array):
+    result = core.colorize_result(gray_array, "toy-onnx", seed=3)
+    meta = result.metadata
+    assert meta["method"] == "toy-onnx" and meta["plugin"] == "toy-dist" and meta["seed"] == 3
+    assert set(meta["timings"]) == {"load", "predict", "recombine", "total"}
+    assert result.to_array(np.uint16).dtype == np.uint16
+    assert result.to_pil().size == (70, 45)
+    with pytest.raises(CapabilityError, match="no uncertainty"):
+        result.uncertainty_image()
+
+
+def test_concurrent_calls_share_a_session(registry):
+    rng = np.random.default_rng(0)
+    images = [rng.random((40 + i, 50), dtype=np.float32) for i in range(8)]
+    serial = [core.colorize(img, "toy-onnx") for img in images]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda im: core.colorize(im, "toy-onnx"), images * 2))
+    for i, out in enumerate(parallel):
+        np.testing.assert_array_equal(out, serial[i % len(images)])
+
+
+def test_large_input_bounded_memory(registry):
+    """A 4000x3000 input works; peak extra memory stays a small multiple of the image."""
+    image = np.full((3000, 4000), 128, np.uint8)
+    tracemalloc.start()
+    try:
+        out = core.colorize(image, "toy")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (3000, 4000, 3)
+    megapixels = image.size / 1e6
+    print(f"peak {peak / image.size:.1f} bytes per pixel")
+    assert peak / 1e6 < 48 * megapixels  # about a dozen float32 planes, not dozens
+
+
+def test_inference_never_imports_torch(tmp_path, toys):
+    model = toys.make_onnx_model(tmp_path / "m")
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        import core
+        from core.plugins import Registry, reset_registry
+        from core.runtime import OnnxModel
+
+        class M(core.Colorizer):
+            name = "m"
+            def __init__(self):
+                self.net = OnnxModel({str(model)!r})
+            def predict(self, lightness, **kw):
+                (ab,) = self.net.run(L=(lightness / 100)[None, None].astype(np.float32))
+                return core.Prediction(ab[0].transpose(1, 2, 0))
+
+        class P:
+            @core.hookimpl
+            def register_methods(self, register):
+                register(M())
+
+        reg = Registry(load_entry_points=True)
+        reg.add_plugin(P(), name="p")
+        reset_registry(reg)
+        core.colorize(np.zeros((20, 30), np.uint8), "m")
+        for name in core.methods():
+            pass
+        bad = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "onnx", "onnxscript"))
+        print("IMPORTED:", bad)
+        assert not bad, bad
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr + proc.stdout

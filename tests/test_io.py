@@ -1,0 +1,205 @@
+"""Image loading, validation and atomic writing (core/io.py)."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import InvalidImageError, OutputExistsError
+from core.io import load_image, save_image
+
+
+def _save(img: Image.Image, path, **kw):
+    img.save(path, **kw)
+    return path
+
+
+@pytest.fixture
+def rgb8():
+    rng = np.random.default_rng(1)
+    return rng.integers(0, 256, size=(12, 17, 3), dtype=np.uint8)
+
+
+# -- refused inputs: every refusal names the input ---------------------------------
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.jpg"
+    with pytest.raises(InvalidImageError, match=r"nope\.jpg: file not found"):
+        load_image(path)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    with pytest.raises(InvalidImageError, match=r"empty\.png: empty file"):
+        load_image(path)
+
+
+def test_not_an_image(tmp_path):
+    path = tmp_path / "notes.jpg"
+    path.write_text("hello, I am text")
+    with pytest.raises(InvalidImageError, match=r"notes\.jpg: not an image"):
+        load_image(path)
+
+
+@pytest.mark.parametrize("fmt,suffix", [("JPEG", ".jpg"), ("PNG", ".png")])
+def test_truncated(tmp_path, rgb8, fmt, suffix):
+    buffer = io.BytesIO()
+    Image.fromarray(np.kron(rgb8, np.ones((8, 8, 1), np.uint8))).save(buffer, format=fmt)
+    path = tmp_path / f"cut{suffix}"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(InvalidImageError, match=rf"cut\{suffix}: truncated or corrupt"):
+        load_image(path)
+
+
+def test_folder_refused(tmp_path):
+    with pytest.raises(InvalidImageError, match="is a folder"):
+        load_image(tmp_path)
+
+
+def test_decompression_bomb_refused(tmp_path, monkeypatch):
+    path = _save(Image.new("L", (100, 100)), tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(InvalidImageError, match=r"big\.png: .*(bomb|limit)"):
+        load_image(path)
+    with pytest.raises(InvalidImageError, match=r"<array>: .*decompression-bomb limit"):
+        load_image(np.zeros((100, 100), np.uint8))
+
+
+@pytest.mark.parametrize(
+    "array,match",
+    [
+        (np.full((4, 4), np.nan, np.float32), "NaN or infinite"),
+        (np.full((4, 4), np.inf, np.float64), "NaN or infinite"),
+        (np.full((4, 4), -0.5, np.float32), r"\[0, 1\].*min -0.5"),
+        (np.full((4, 4, 3), 255.0, np.float32), r"max 255"),
+        (np.zeros((4, 4), np.int64), "unsupported dtype int64"),
+        (np.zeros((4, 4), bool), "unsupported dtype bool"),
+        (np.zeros((1, 4, 4, 3), np.uint8), r"got shape \(1, 4, 4, 3\)"),
+        (np.zeros((4, 4, 2), np.uint8), r"got shape \(4, 4, 2\)"),
+        (np.zeros((0, 4), np.uint8), "no pixels"),
+    ],
+)
+def test_bad_arrays(array, match):
+    with pytest.raises(InvalidImageError, match=f"<array>: .*{match}"):
+        load_image(array)
+
+
+def test_wrong_type():
+    with pytest.raises(TypeError, match="expected a path, PIL.Image.Image or numpy array"):
+        load_image(42)
+
+
+# -- accepted inputs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16"])
+def test_modes(tmp_path, mode):
+    base = Image.fromarray(np.linspace(0, 255, 20 * 30).reshape(20, 30).astype(np.uint8))
+    img = base.convert(mode) if mode != "I;16" else Image.fromarray(
+        (np.linspace(0, 65535, 600).reshape(20, 30)).astype(np.uint16)
+    )
+    suffix = ".tif" if mode == "CMYK" else ".png"
+    path = _save(img, tmp_path / f"m{suffix}")
+    loaded = load_image(path)
+    assert loaded.shape == (20, 30)
+    assert loaded.pixels.dtype == np.float32
+    assert 0.0 <= loaded.pixels.min() and loaded.pixels.max() <= 1.0
+    assert (loaded.alpha is not None) == (mode in ("LA", "RGBA"))
+    assert loaded.bit_depth == (16 if mode == "I;16" else 8)
+
+
+def test_palette_with_transparency_keeps_alpha(tmp_path):
+    img = Image.new("P", (5, 4))
+    img.putpalette([0, 0, 0, 255, 255, 255] + [0] * 762)
+    img.info["transparency"] = 0
+    path = _save(img, tmp_path / "p.png", transparency=0)
+    loaded = load_image(path)
+    assert loaded.alpha is not None and loaded.alpha.max() == 0
+
+
+def test_exif_rotation_applied(tmp_path):
+    img = Image.new("L", (30, 10), 128)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° on display
+    path = _save(img, tmp_path / "rot.jpg", exif=exif.tobytes())
+    assert load_image(path).shape == (30, 10)
+
+
+def test_multiframe_uses_first_frame_and_says_so(tmp_path):
+    frames = [Image.new("L", (8, 6), v) for v in (10, 200)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    loaded = load_image(path)
+    assert any("first frame" in n for n in loaded.notes)
+    assert loaded.pixels.mean() < 0.2
+
+
+def test_wrong_extension_loads_by_content(tmp_path, rgb8):
+    path = _save(Image.fromarray(rgb8), tmp_path / "really_png.jpg", format="PNG")
+    loaded = load_image(path)
+    assert loaded.shape == (12, 17)
+    assert any("does not match" in n for n in loaded.notes)
+
+
+def test_sixteen_bit_rgb_png(tmp_path):
+    import cv2
+
+    data = (np.random.default_rng(0).integers(0, 65536, (9, 7, 3))).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), data[..., ::-1])
+    loaded = load_image(path)
+    assert loaded.bit_depth == 16
+    np.testing.assert_allclose(loaded.pixels * 65535.0, data, atol=0.5)
+
+
+def test_array_forms():
+    assert load_image(np.zeros((3, 4, 1), np.uint8)).is_gray
+    loaded = load_image(np.zeros((3, 4, 4), np.uint16))
+    assert loaded.alpha is not None and loaded.bit_depth == 16 and not loaded.is_gray
+
+
+# -- writing -----------------------------------------------------------------------------
+
+
+def test_save_is_atomic_and_refuses_overwrite(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+    save_image(target, np.zeros((4, 5, 3)))
+    with pytest.raises(OutputExistsError, match="already exists"):
+        save_image(target, np.ones((4, 5, 3)))
+    save_image(target, np.ones((4, 5, 3)), overwrite=True)
+    assert np.asarray(Image.open(target)).min() == 255
+
+    def explode(self, *a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", explode)
+    with pytest.raises(OSError, match="disk full"):
+        save_image(tmp_path / "partial.png", np.zeros((4, 5, 3)))
+    assert sorted(os.listdir(tmp_path)) == ["out.png"]
+
+
+def test_save_protects_inputs(tmp_path):
+    src = _save(Image.new("L", (4, 4)), tmp_path / "in.png")
+    with pytest.raises(OutputExistsError, match="is an input file"):
+        save_image(src, np.zeros((4, 4, 3)), protect=(src,))
+
+
+def test_save_sixteen_bit_and_alpha(tmp_path):
+    rgb = np.random.default_rng(3).random((6, 5, 3)).astype(np.float32)
+    alpha = np.arange(30, dtype=np.uint8).reshape(6, 5)
+    path = save_image(tmp_path / "x.png", rgb, alpha=alpha, bit_depth=16)
+    loaded = load_image(path)
+    assert loaded.bit_depth == 16
+    np.testing.assert_allclose(loaded.pixels, rgb, atol=1 / 65535)
+    np.testing.assert_allclose(loaded.alpha.astype(float) / 65535 * 255, alpha, atol=0.01)
+
+
+def test_save_unknown_extension(tmp_path):
+    with pytest.raises(ValueError, match="cannot write .xyz"):
+        save_image(tmp_path / "a.xyz", np.zeros((2, 2, 3)))
