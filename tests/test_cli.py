@@ -1,0 +1,99 @@
+"""The ``colorize`` command line (core/cli.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.cli import main
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    y, x = np.mgrid[0:30, 0:40]
+    img = Image.fromarray((120 + 60 * np.sin(x / 5.0)).astype(np.uint8), "L")
+    img.save(src / "a.jpg")
+    img.save(src / "sub" / "b.png")
+    (src / "broken.jpg").write_bytes(b"not really a jpeg")
+    (src / "readme.txt").write_text("ignored: not an image extension")
+    return src
+
+
+def test_methods_json(registry, capsys):
+    assert main(["methods", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["default"] == "toy"
+    names = [m["name"] for m in payload["methods"]]
+    assert names == ["toy", "toy-onnx", "toy-reference"]
+    assert payload["methods"][0]["capabilities"]["diverse"] is True
+    assert payload["failed_plugins"] == []
+
+
+def test_methods_text(registry, capsys):
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    assert "toy (default)  [toy-dist 1.2.3]" in out
+
+
+def test_batch_with_bad_file(registry, photo_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["image", str(photo_folder), "-o", str(out), "--method", "toy", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "a.jpg", "sub/b.png",
+    ]
+    assert "colorized 2, skipped 0 (output exists), failed 1 of 3" in err
+    assert "broken.jpg" in err
+    # existing outputs are skipped, then replaced with --overwrite
+    stamp = os.stat(out / "a.jpg").st_mtime_ns
+    main(["image", str(photo_folder), "-o", str(out), "-q"])
+    assert "colorized 0, skipped 2 (output exists), failed 1" in capsys.readouterr().err
+    assert os.stat(out / "a.jpg").st_mtime_ns == stamp
+    assert main(["image", str(photo_folder / "a.jpg"), "-o", str(out), "--overwrite", "-q"]) == 0
+    assert "colorized 1" in capsys.readouterr().err
+
+
+def test_samples_and_single_file_output(registry, photo_folder, tmp_path):
+    out = tmp_path / "s"
+    assert main(["image", str(photo_folder / "a.jpg"), "-o", str(out), "--samples", "3",
+                 "--seed", "1", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a_sample0.jpg", "a_sample1.jpg", "a_sample2.jpg",
+    ]
+    target = tmp_path / "single.png"
+    assert main(["image", str(photo_folder / "a.jpg"), "-o", str(target), "-q"]) == 0
+    assert Image.open(target).size == (40, 30)
+
+
+def test_unknown_method_reports_suggestion(registry, photo_folder, tmp_path, capsys):
+    code = main(["image", str(photo_folder / "a.jpg"), "-o", str(tmp_path / "o"), "-m", "tyo", "-q"])
+    assert code == 1
+    assert "did you mean 'toy'" in capsys.readouterr().err
+
+
+def test_output_confined_to_folder(registry, photo_folder, tmp_path, capsys):
+    out = tmp_path / "conf"
+    out.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, out / "sub")  # a link inside the output folder pointing out of it
+    code = main(["image", str(photo_folder), "-o", str(out), "-m", "toy", "-q"])
+    assert code == 1
+    assert "escapes the output folder" in capsys.readouterr().err
+    assert list(outside.iterdir()) == []
+
+
+def test_module_entry_point_runs():
+    proc = subprocess.run([sys.executable, "-m", "core", "methods", "--json"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "methods" in json.loads(proc.stdout)
