@@ -1,0 +1,196 @@
+"""Hue/chroma bicone of Larsson et al. (2016), Sec. 3.1.
+
+HSL and HSV describe a colour *cylinder* whose hue and saturation are
+arbitrary, hence unstable, at black (and, for HSL, at white). The bicone
+replaces saturation by chroma ``C = max(R, G, B) - min(R, G, B)``, which
+shrinks to zero at both tips, and keeps the lightness ``L`` as a pass-through
+channel. The only remaining instability is the hue of (nearly) gray pixels,
+``C -> 0``, which the loss (Eq. 3), the decoders (chromatic fading, Eq. 5) and
+:meth:`HueChromaSpace.resize_chroma` (chroma-weighted circular interpolation)
+deal with.
+
+The link to HSV is ``V = L + C / 2`` and ``S = C / V`` (Sec. 3.1), so
+``L = (max + min) / 2`` (the HSL lightness). This module never divides by
+``V``: an RGB colour is ``max - C * clip(min(k, 4 - k), 0, 1)`` with
+``k = (n + 6 H) mod 6``, ``n = 5, 3, 1`` for R, G, B (the closed form of
+HSV -> RGB with ``V S = C``), which is exact and stable at black.
+
+Channels are all in [0, 1]; hue is circular (H = 0 and H = 1 are red).
+
+References
+----------
+G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for
+Automatic Colorization. ECCV 2016, Sec. 3.1, Eqs. 3-5.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from core.colorspaces.base import ChannelRange, ColorSpace
+
+__all__ = ["HueChromaSpace", "huechroma_to_rgb", "rgb_to_huechroma"]
+
+
+def _float(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype not in (np.float32, np.float64):
+        image = image.astype(np.float32)
+    return image
+
+
+def _check3(image: np.ndarray, what: str) -> None:
+    if image.shape[-1:] != (3,):
+        raise ValueError(f"expected (..., 3) {what} array, got shape {image.shape}")
+
+
+def rgb_to_huechroma(rgb: np.ndarray) -> np.ndarray:
+    """Convert sRGB to the hue/chroma bicone (L, H, C).
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (..., 3), float32 or float64 (other dtypes are cast to float32)
+        sRGB values in [0, 1].
+
+    Returns
+    -------
+    ndarray, shape (..., 3), same float dtype
+        ``L = (max + min) / 2`` in [0, 1]; hue ``H`` in [0, 1) (0 = red,
+        1/3 = green, 2/3 = blue; 0 for gray pixels, where it is undefined);
+        chroma ``C = max - min`` in [0, 1], with ``C <= 2 min(L, 1 - L)``.
+
+    Raises
+    ------
+    ValueError
+        If the last axis is not 3.
+
+    References
+    ----------
+    Larsson et al. 2016, Sec. 3.1 (bicone; V = L + C/2, S = C/V).
+
+    Examples
+    --------
+    >>> rgb_to_huechroma(np.array([0.0, 1.0, 0.0])).round(4)
+    array([0.5   , 0.3333, 1.    ])
+    """
+    rgb = _float(rgb)
+    _check3(rgb, "RGB")
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    high = rgb.max(axis=-1)
+    low = rgb.min(axis=-1)
+    chroma = high - low
+    safe = np.where(chroma > 0, chroma, 1).astype(rgb.dtype, copy=False)
+    sector = np.where(
+        high == r, (g - b) / safe, np.where(high == g, (b - r) / safe + 2, (r - g) / safe + 4)
+    )
+    hue = np.where(chroma > 0, np.mod(sector / 6.0, 1.0), 0)
+    hue = np.where(hue >= 1.0, 0, hue)  # mod can round up to exactly 1.0 in float32
+    out = np.stack([(high + low) / 2, hue, chroma], axis=-1)
+    return out.astype(rgb.dtype, copy=False)
+
+
+def huechroma_to_rgb(lhc: np.ndarray, *, clamp: bool = True) -> np.ndarray:
+    """Convert bicone (L, H, C) back to sRGB.
+
+    Parameters
+    ----------
+    lhc : ndarray, shape (..., 3), float
+        Lightness L, hue H (any real; taken modulo 1) and chroma C.
+    clamp : bool, default True
+        Clamp chroma into the bicone, ``0 <= C <= 2 min(L, 1 - L)``, so the
+        result keeps lightness ``L`` and hue exactly and lies in [0, 1] for
+        L in [0, 1]. A predicted chroma can exceed what a lightness allows
+        near black and white (the instability of cylinder spaces that the
+        bicone removes); clamping fades it instead of changing L. With
+        ``clamp=False`` such colours come back outside [0, 1].
+
+    Returns
+    -------
+    ndarray, shape (..., 3), same float dtype
+        sRGB, not clipped (only ``L`` outside [0, 1] can push it outside when
+        clamped).
+
+    Raises
+    ------
+    ValueError
+        If the last axis is not 3.
+
+    References
+    ----------
+    Larsson et al. 2016, Sec. 3.1 (V = L + C/2, S = C/V).
+
+    Examples
+    --------
+    >>> huechroma_to_rgb(np.array([0.5, 2 / 3, 1.0])).round(4)
+    array([0., 0., 1.])
+    """
+    lhc = _float(lhc)
+    _check3(lhc, "(L, H, C)")
+    lightness, hue, chroma = lhc[..., 0], lhc[..., 1], lhc[..., 2]
+    if clamp:
+        limit = 2 * np.minimum(lightness, 1 - lightness)
+        chroma = np.clip(chroma, 0, np.maximum(limit, 0))
+    high = lightness + chroma / 2
+    sixths = np.mod(hue, 1.0)[..., None] * 6.0
+    k = np.mod(np.array([5.0, 3.0, 1.0], dtype=lhc.dtype) + sixths, 6.0)
+    ramp = np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
+    return (high[..., None] - chroma[..., None] * ramp).astype(lhc.dtype, copy=False)
+
+
+class HueChromaSpace(ColorSpace):
+    """Larsson's hue/chroma bicone: lightness L, chroma channels (hue, chroma).
+
+    ``from_rgb`` returns ``L = (max + min) / 2`` and chroma ``(..., 2)`` =
+    (H, C); ``to_rgb`` clamps C into the bicone (see :func:`huechroma_to_rgb`).
+    Hue is circular, so :meth:`resize_chroma` interpolates it on the circle.
+
+    References
+    ----------
+    Larsson et al. 2016, Sec. 3.1.
+    """
+
+    name = "huechroma"
+    lightness_channel = ChannelRange("L", 0.0, 1.0)
+    chroma_channels = (ChannelRange("hue", 0.0, 1.0, circular=True), ChannelRange("chroma", 0.0, 1.0))
+    lightness_definition = "L = (max(R, G, B) + min(R, G, B)) / 2 of sRGB (HSL lightness)"
+
+    def from_rgb(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lhc = rgb_to_huechroma(rgb)
+        return lhc[..., 0], lhc[..., 1:]
+
+    def to_rgb(self, lightness: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+        lightness = _float(lightness)
+        chroma = np.asarray(chroma, dtype=lightness.dtype)
+        return huechroma_to_rgb(np.concatenate([lightness[..., None], chroma], axis=-1))
+
+    def lightness(self, rgb: np.ndarray) -> np.ndarray:
+        rgb = _float(rgb)
+        _check3(rgb, "RGB")
+        return ((rgb.max(axis=-1) + rgb.min(axis=-1)) / 2).astype(rgb.dtype, copy=False)
+
+    def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
+        return _float(gray)
+
+    def resize_chroma(self, chroma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Resize (hue, chroma) ``(h, w, 2)`` to ``size`` = (H, W) bilinearly.
+
+        Chroma is interpolated linearly. Hue is interpolated on the circle,
+        through the chroma-weighted unit vectors ``C (cos 2 pi H, sin 2 pi H)``:
+        gray neighbours, whose hue is arbitrary, do not pull the result, and a
+        red pixel next to a magenta one stays reddish instead of passing
+        through green as a linear blend of 0.02 and 0.98 would.
+        """
+        height, width = size
+        chroma = np.ascontiguousarray(chroma, dtype=np.float32)
+        if chroma.shape[:2] == (height, width):
+            return chroma
+        angle = 2 * np.pi * chroma[..., 0]
+        weight = np.maximum(chroma[..., 1], 1e-6)  # all-gray: fall back to plain hue vectors
+        planes = np.stack(
+            [weight * np.cos(angle), weight * np.sin(angle), chroma[..., 1]], axis=-1
+        ).astype(np.float32)
+        planes = cv2.resize(planes, (width, height), interpolation=cv2.INTER_LINEAR)
+        hue = np.mod(np.arctan2(planes[..., 1], planes[..., 0]) / (2 * np.pi), 1.0)
+        hue = np.where(hue >= 1.0, 0.0, hue)
+        return np.stack([hue, planes[..., 2]], axis=-1).astype(np.float32)

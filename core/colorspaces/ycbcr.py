@@ -1,0 +1,150 @@
+"""YCbCr, ITU-R BT.601 full range, as used by JPEG (JFIF) and PixColor.
+
+``Y = 0.299 R + 0.587 G + 0.114 B`` in [0, 1]; the chroma channels are the
+scaled colour differences ``Cb = (B - Y) / 1.772`` and ``Cr = (R - Y) / 1.402``,
+centred on zero, in [-0.5, 0.5]. JPEG stores ``255 Y`` and ``255 C + 128``;
+OpenCV's ``COLOR_RGB2YCrCb`` on float images returns ``C + 0.5`` in the order
+Y, Cr, Cb, and agrees with this module to 3e-4 (it rounds the chroma scale
+factors to 0.564 and 0.713). The space is linear in (gamma-encoded) sRGB, which is why PixColor
+chose it ("linear, simple and widely used"), and it discretises Cb and Cr into
+32 bins each (:data:`core.binning.PIXCOLOR_BINS`).
+
+Note that ``skimage.color.rgb2ycbcr`` is the *studio-range* variant
+(Y in [16, 235]); it is not the same space.
+
+References
+----------
+ITU-R BT.601-7; JPEG File Interchange Format 1.02 (full-range equations).
+S. Guadarrama et al. PixColor: Pixel Recursive Colorization. BMVC 2017, Sec. 3.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from core.colorspaces.base import ChannelRange, ColorSpace
+
+__all__ = ["YCbCrSpace", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+
+_KR, _KB = 0.299, 0.114
+_KG = 1.0 - _KR - _KB
+_FORWARD = np.array(
+    [
+        [_KR, _KG, _KB],
+        [-_KR / (2 * (1 - _KB)), -_KG / (2 * (1 - _KB)), 0.5],
+        [0.5, -_KG / (2 * (1 - _KR)), -_KB / (2 * (1 - _KR))],
+    ]
+)
+_INVERSE = np.linalg.inv(_FORWARD)
+
+
+def _float(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype not in (np.float32, np.float64):
+        image = image.astype(np.float32)
+    return image
+
+
+def _transform(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 matrix to the last axis with ``cv2.transform`` (fast for images)."""
+    flat = np.ascontiguousarray(image).reshape(-1, 1, 3)
+    if flat.shape[0] == 0:
+        return np.empty(image.shape, dtype=image.dtype)
+    return cv2.transform(flat, matrix).reshape(image.shape)
+
+
+def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """Convert sRGB to full-range BT.601 YCbCr with centred chroma.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (..., 3), float32 or float64 (other dtypes are cast to float32)
+        sRGB values in [0, 1].
+
+    Returns
+    -------
+    ndarray, shape (..., 3), same float dtype
+        Y in [0, 1]; Cb and Cr in [-0.5, 0.5].
+
+    Raises
+    ------
+    ValueError
+        If the last axis is not 3.
+
+    References
+    ----------
+    ITU-R BT.601 luma weights; JFIF 1.02 full-range chroma scaling.
+
+    Examples
+    --------
+    >>> rgb_to_ycbcr(np.array([0.0, 0.0, 1.0])).round(4)
+    array([ 0.114 ,  0.5   , -0.0813])
+    """
+    rgb = _float(rgb)
+    if rgb.shape[-1:] != (3,):
+        raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
+    return _transform(rgb, _FORWARD)
+
+
+def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
+    """Convert full-range YCbCr (centred chroma) back to sRGB, without clipping.
+
+    Parameters
+    ----------
+    ycbcr : ndarray, shape (..., 3), float
+        Y in [0, 1]; Cb, Cr in [-0.5, 0.5].
+
+    Returns
+    -------
+    ndarray, shape (..., 3), same float dtype
+        sRGB; out-of-gamut combinations fall outside [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If the last axis is not 3.
+
+    Examples
+    --------
+    >>> ycbcr_to_rgb(np.array([0.5, 0.0, 0.0]))
+    array([0.5, 0.5, 0.5])
+    """
+    ycbcr = _float(ycbcr)
+    if ycbcr.shape[-1:] != (3,):
+        raise ValueError(f"expected (..., 3) YCbCr array, got shape {ycbcr.shape}")
+    return _transform(ycbcr, _INVERSE)
+
+
+class YCbCrSpace(ColorSpace):
+    """Full-range BT.601 YCbCr: luma Y in [0, 1], chroma (Cb, Cr) in [-0.5, 0.5].
+
+    See :func:`rgb_to_ycbcr`. Gray pixels have Cb = Cr = 0.
+
+    References
+    ----------
+    Guadarrama et al. 2017 (PixColor), Sec. 3.
+    """
+
+    name = "ycbcr"
+    lightness_channel = ChannelRange("Y", 0.0, 1.0)
+    chroma_channels = (ChannelRange("cb", -0.5, 0.5), ChannelRange("cr", -0.5, 0.5))
+    lightness_definition = "Y = 0.299 R + 0.587 G + 0.114 B of gamma-encoded sRGB (BT.601 luma)"
+
+    def from_rgb(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = rgb_to_ycbcr(rgb)
+        return out[..., 0], out[..., 1:]
+
+    def to_rgb(self, lightness: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+        lightness = _float(lightness)
+        chroma = np.asarray(chroma, dtype=lightness.dtype)
+        return ycbcr_to_rgb(np.concatenate([lightness[..., None], chroma], axis=-1))
+
+    def lightness(self, rgb: np.ndarray) -> np.ndarray:
+        rgb = _float(rgb)
+        if rgb.shape[-1:] != (3,):
+            raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
+        return rgb @ _FORWARD[0].astype(rgb.dtype)
+
+    def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
+        return _float(gray)
