@@ -1,0 +1,158 @@
+"""The CNN loss-study colorizers (ONNX Runtime only: this module never imports torch).
+
+Each shipped graph ``models/<method>.onnx`` takes ``lightness`` (N, 1, H, W)
+in Lab L units and returns either ``chroma`` (N, 2, H, W) Lab a, b (regression
+heads) or ``logits`` (N, 2, K, H, W) over K uniform bins per channel
+(classification head). H and W must be multiples of 4; other sizes are
+padded by reflection and cropped back. The graph's ``metadata_props`` (written
+by ``colorize export``) hold the colour space, working size and bins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from colorize_cnn import MODELS_DIR
+from core.colorizer import Capabilities, Colorizer, Prediction
+from core.runtime import OnnxModel
+
+__all__ = ["CNNClassification", "CNNColorizer", "CNNRegression", "CNNSmoothL1", "COLORIZERS"]
+
+CITATION = (
+    "CNN colorization loss study: a 9-layer CNN on 64x64 Lab lightness trained with L2, "
+    "smooth L1 or cross-entropy over 10 uniform ab bins (Stanford CS231n project report). "
+    "See colorize_cnn/MODEL_CARD.md."
+)
+
+#: The core's decoder names (``core.decoders.decoder_names()``).
+DECODERS = ("mode", "median", "expectation", "sample", "sample-once", "annealed-mean")
+
+
+def _check_lightness(lightness: np.ndarray) -> np.ndarray:
+    lightness = np.asarray(lightness)
+    if lightness.ndim != 2 or min(lightness.shape) < 1:
+        raise ValueError(f"expected (H, W) lightness, got shape {lightness.shape}")
+    return lightness.astype(np.float32, copy=False)
+
+
+class CNNColorizer(Colorizer):
+    """Shared inference of the three variants; subclasses set the name and head."""
+
+    colorspace = "lab"
+    working_size = 64
+    size_multiple = 4
+    square = False
+    citation = CITATION
+    #: Output stride of the network: inputs are padded to a multiple of it.
+    stride = 4
+
+    def __init__(self) -> None:
+        self._model = OnnxModel(MODELS_DIR / f"{self.name}.onnx")
+
+    @classmethod
+    def shipped(cls) -> bool:
+        """Whether this method's graph is installed."""
+        return (MODELS_DIR / f"{cls.name}.onnx").is_file()
+
+    @property
+    def model(self) -> OnnxModel:
+        return self._model
+
+    def model_files(self) -> tuple:
+        return (self._model.model_file(),)
+
+    def _run(self, lightness: np.ndarray) -> np.ndarray:
+        """Run the graph on one (H, W) image; returns the output without the batch axis."""
+        h, w = lightness.shape
+        ph, pw = (-h) % self.stride, (-w) % self.stride
+        x = lightness
+        if ph or pw:
+            x = np.pad(x, ((0, ph), (0, pw)), mode="reflect" if min(h, w) > 1 else "edge")
+        (out,) = self._model.run(lightness=np.ascontiguousarray(x[None, None]))
+        return out[0, ..., :h, :w]
+
+    def _check_call(self, decoder: str | None, options: dict[str, Any]) -> None:
+        if options:
+            raise TypeError(
+                f"{self.name}: unknown option(s) {', '.join(sorted(options))}; it takes none"
+            )
+        if decoder is not None and decoder not in self.decoders:
+            raise ValueError(
+                f"{self.name}: unknown decoder {decoder!r}; "
+                f"available: {', '.join(self.decoders) or 'none (regression output)'}"
+            )
+
+
+class CNNRegression(CNNColorizer):
+    """L2 regression onto Lab a, b (the report's 'L2 loss' model)."""
+
+    name = "cnn-regression"
+    description = "9-layer CNN regressing Lab a,b with an L2 loss (loss-study report); fast, muted colours"
+    capabilities = Capabilities(automatic=True)
+
+    def predict(self, lightness, *, reference=None, seed=None, decoder=None, **options):
+        self._check_call(decoder, options)
+        chroma = self._run(_check_lightness(lightness))
+        return Prediction(chroma=np.ascontiguousarray(chroma.transpose(1, 2, 0), np.float32))
+
+
+class CNNSmoothL1(CNNRegression):
+    """Smooth-L1 regression onto Lab a, b (report section 4.2.4)."""
+
+    name = "cnn-smoothl1"
+    description = "9-layer CNN regressing Lab a,b with a smooth L1 loss (loss-study report)"
+
+
+class CNNClassification(CNNColorizer):
+    """Cross-entropy over 10 uniform a and b bins; the report's best model.
+
+    Returns per-channel distributions (``"a"``, ``"b"``) and an uncertainty map;
+    decoded by the core's decoders, ``"mode"`` by default as in the report.
+    """
+
+    name = "cnn-classification"
+    description = (
+        "9-layer CNN classifying Lab a and b into 10 bins each (cross-entropy; the report's "
+        "best model); returns per-pixel distributions"
+    )
+    capabilities = Capabilities(automatic=True, distribution=True)
+    decoders = DECODERS
+    default_decoder = "mode"
+
+    def bins(self):
+        """The a/b bins recorded in the graph's metadata, as a ``core.binning`` object."""
+        from core.binning import uniform_bins
+
+        spec = self._model.metadata_json("bins")
+        return uniform_bins(float(spec["low"]), float(spec["high"]), int(spec["count"]))
+
+    def predict(self, lightness, *, reference=None, seed=None, decoder=None, **options):
+        from core.decoders import decode_prediction
+        from core.distributions import Distribution, uncertainty_map
+
+        self._check_call(decoder, options)
+        logits = self._run(_check_lightness(lightness))  # (2, K, H, W)
+        bins = self.bins()
+        dists = {
+            channel: Distribution.from_logits(
+                np.ascontiguousarray(logits[i].transpose(1, 2, 0), np.float32),
+                bins,
+                self.colorspace,
+                channel,
+            )
+            for i, channel in enumerate(("a", "b"))
+        }
+        chroma = decode_prediction(
+            dists, channels=("a", "b"), decoder=decoder or self.default_decoder, seed=seed
+        )
+        return Prediction(
+            chroma=np.asarray(chroma, np.float32),
+            distributions=dists,
+            uncertainty=np.asarray(uncertainty_map(dists), np.float32),
+        )
+
+
+#: Every variant, shipped or not (the plugin registers the shipped ones).
+COLORIZERS = (CNNClassification, CNNRegression, CNNSmoothL1)

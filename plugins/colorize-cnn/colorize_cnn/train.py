@@ -1,0 +1,133 @@
+"""Training recipes of the CNN loss study (torch; used by ``colorize train`` / ``export``).
+
+Published under the ``colorize.training`` entry-point group; see
+:mod:`training.recipe` for the interface.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from colorize_cnn import __version__
+from colorize_cnn.model import ColorCNN
+from training.recipe import ExportGraph, Recipe
+
+__all__ = ["AB_BINS", "CNNRecipe", "classification", "regression", "smoothl1"]
+
+#: The report's bins: 10 uniform bins of width 20 over [-100, 100] per channel
+#: (the same as ``core.binning.CNN_AB_BINS``); values outside go to the end bins.
+AB_BINS = {"low": -100.0, "high": 100.0, "count": 10}
+
+CITATION = (
+    "CNN colorization loss study (L2, smooth L1, dropout, cross-entropy over 10 uniform "
+    "ab bins; 9-layer CNN on 64x64 Lab lightness). See MODEL_CARD.md."
+)
+
+
+def ab_to_bins(chroma: torch.Tensor) -> torch.Tensor:
+    """Bin index per channel (report's ``bin()``): (N, 2, H, W) Lab a, b -> int64."""
+    width = (AB_BINS["high"] - AB_BINS["low"]) / AB_BINS["count"]
+    index = torch.floor((chroma - AB_BINS["low"]) / width)
+    return index.clamp(0, AB_BINS["count"] - 1).long()
+
+
+def bin_centers(device: torch.device | None = None) -> torch.Tensor:
+    width = (AB_BINS["high"] - AB_BINS["low"]) / AB_BINS["count"]
+    return AB_BINS["low"] + width * (torch.arange(AB_BINS["count"], device=device) + 0.5)
+
+
+class CNNRecipe(Recipe):
+    """One loss of the study: ``"l2"``, ``"smoothl1"`` or ``"cross-entropy"``.
+
+    Options (config ``[options]``): ``dropout`` (report 4.2.7: 0.4 after every
+    batch norm; default 0) and ``widths`` (the nine layer widths).
+    """
+
+    colorspace = "lab"
+    working_size = 64
+    size_multiple = 4
+    option_names = ("dropout", "widths")
+    defaults: dict[str, Any] = {
+        "steps": 2000,
+        "batch_size": 64,
+        "lr": 1e-3,
+        "optimizer": "adam",
+        "schedule": "step",
+        "milestones": [0.75],
+        "gamma": 0.1,
+        "crop": 64,
+        "scale": [0.5, 1.0],
+        "cache_size": 96,
+        "val_every": 500,
+        "ckpt_every": 500,
+    }
+
+    def __init__(self, name: str, loss: str):
+        if loss not in ("l2", "smoothl1", "cross-entropy"):
+            raise ValueError(f"unknown loss {loss!r}")
+        self.name = name
+        self.loss_kind = loss
+        self.head = "classification" if loss == "cross-entropy" else "regression"
+
+    def build_model(self, options: dict[str, Any]) -> ColorCNN:
+        kwargs: dict[str, Any] = {"head": self.head, "n_bins": AB_BINS["count"]}
+        if "widths" in options:
+            kwargs["widths"] = tuple(int(w) for w in options["widths"])
+        return ColorCNN(dropout=float(options.get("dropout", 0.0)), **kwargs)
+
+    def loss(self, output: torch.Tensor, batch: dict[str, torch.Tensor]):
+        target = batch["chroma"]
+        if self.loss_kind == "l2":
+            return F.mse_loss(output, target), {}
+        if self.loss_kind == "smoothl1":
+            return F.smooth_l1_loss(output, target, beta=1.0), {}
+        # logits (N, 2, K, H, W) -> class dimension second, as cross_entropy expects
+        bins = ab_to_bins(target)
+        loss = F.cross_entropy(output.transpose(1, 2), bins)
+        accuracy = (output.argmax(dim=2) == bins).float().mean()
+        return loss, {"accuracy": float(accuracy)}
+
+    def predict_chroma(self, output: torch.Tensor) -> torch.Tensor:
+        if self.head == "regression":
+            return output
+        return bin_centers(output.device)[output.argmax(dim=2)]  # the report's mode decoding
+
+    def export_graphs(self, model: torch.nn.Module, info: dict[str, Any]) -> list[ExportGraph]:
+        output = "chroma" if self.head == "regression" else "logits"
+        metadata = {
+            "method": self.name,
+            "plugin": "colorize-cnn",
+            "version": __version__,
+            "colorspace": self.colorspace,
+            "working_size": self.working_size,
+            "size_multiple": self.size_multiple,
+            "input": {"lightness": "(N, 1, H, W) float32, Lab L in [0, 100]"},
+            "output": {
+                output: "(N, 2, H, W) Lab a, b"
+                if output == "chroma"
+                else f"(N, 2, {AB_BINS['count']}, H, W) logits over a, b bins"
+            },
+            "loss": self.loss_kind,
+            "bins": AB_BINS if self.head == "classification" else None,
+            "training": info,
+        }
+        example = {"lightness": torch.rand(1, 1, 64, 96) * 100}
+        return [
+            ExportGraph(
+                filename=f"{self.name}.onnx",
+                module=model,
+                inputs=example,
+                output_names=[output],
+                dynamic_axes={"lightness": {0: "batch", 2: "height", 3: "width"}},
+                metadata={k: json.dumps(v) for k, v in metadata.items()},
+            )
+        ]
+
+
+classification = CNNRecipe("cnn-classification", "cross-entropy")
+regression = CNNRecipe("cnn-regression", "l2")
+smoothl1 = CNNRecipe("cnn-smoothl1", "smoothl1")

@@ -1,0 +1,130 @@
+"""Training recipes: what a method plugin gives the trainer and the exporter.
+
+A plugin publishes one recipe per trainable method under the entry-point group
+``colorize.training`` (name = method name), e.g. in its ``pyproject.toml``::
+
+    [project.entry-points."colorize.training"]
+    cnn-classification = "colorize_cnn.train:classification"
+
+The core never imports this group, so ``import core`` stays free of torch.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+__all__ = ["ENTRY_POINT_GROUP", "ExportGraph", "Recipe", "load_recipe", "recipe_names"]
+
+ENTRY_POINT_GROUP = "colorize.training"
+
+
+@dataclass
+class ExportGraph:
+    """One inference graph a method ships.
+
+    Attributes
+    ----------
+    filename : str
+        File name inside the models folder, e.g. ``"cnn-classification.onnx"``.
+    module : torch.nn.Module
+        The module to export (in eval mode).
+    inputs : dict of str to Tensor
+        Example inputs by name (also used for the random parity check).
+    output_names : list of str
+    dynamic_axes : dict of str to dict of int to str
+        Per input name, the axes that may vary (``{"lightness": {0: "batch", 2: "height"}}``).
+    metadata : dict of str to str
+        ``metadata_props`` of the graph (JSON values as strings).
+    """
+
+    filename: str
+    module: torch.nn.Module
+    inputs: dict[str, torch.Tensor]
+    output_names: list[str]
+    dynamic_axes: dict[str, dict[int, str]] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class Recipe:
+    """Base class of a method's training recipe.
+
+    Subclasses set :attr:`name` and implement :meth:`build_model`,
+    :meth:`loss`, :meth:`predict_chroma` and :meth:`export_graphs`.
+
+    Batches are dictionaries of tensors: ``"lightness"`` (N, 1, H, W) in the
+    colour space's lightness units, ``"chroma"`` (N, 2, H, W), ``"rgb"``
+    (N, 3, H, W) in [0, 1] and, for labelled data, ``"labels"`` (N, H, W) int64.
+    """
+
+    name: str = ""
+    colorspace: str = "lab"
+    working_size: int = 64
+    size_multiple: int = 1
+    #: Config defaults this method prefers (merged under the user's config).
+    defaults: dict[str, Any] = {}
+    #: Method options accepted in the config's ``options`` table.
+    option_names: tuple[str, ...] = ()
+
+    def build_model(self, options: dict[str, Any]) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def loss(
+        self, output: Any, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Training loss (scalar) and extra scalars to log."""
+        raise NotImplementedError
+
+    def predict_chroma(self, output: Any) -> torch.Tensor:
+        """Point estimate (N, 2, H, W) in colour-space units, for validation metrics."""
+        raise NotImplementedError
+
+    def export_graphs(self, model: torch.nn.Module, info: dict[str, Any]) -> list[ExportGraph]:
+        """The inference graphs to export; ``info`` holds the checkpoint's training summary."""
+        raise NotImplementedError
+
+    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(options) - set(self.option_names))
+        if unknown:
+            raise ValueError(
+                f"unknown option(s) {', '.join(unknown)} for method {self.name!r}; "
+                f"accepted: {', '.join(self.option_names) or 'none'}"
+            )
+        return dict(options)
+
+
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    found: dict[str, metadata.EntryPoint] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+def recipe_names() -> list[str]:
+    """Methods with a training recipe installed."""
+    return sorted(_entry_points())
+
+
+def load_recipe(method: str) -> Recipe:
+    """The recipe published for ``method``.
+
+    Raises
+    ------
+    KeyError
+        If no installed plugin publishes a recipe for ``method`` (lists the ones that do).
+    """
+    eps = _entry_points()
+    if method not in eps:
+        raise KeyError(
+            f"no training recipe for method {method!r}; installed: "
+            f"{', '.join(sorted(eps)) or 'none (install a method plugin)'}"
+        )
+    recipe = eps[method].load()
+    if callable(recipe) and not isinstance(recipe, Recipe):
+        recipe = recipe()
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"entry point {method!r} gave {recipe!r}, not a training.recipe.Recipe")
+    return recipe
