@@ -27,6 +27,7 @@ DEMO_IMAGE = Path(__file__).resolve().parent.parent / "examples" / "detroit_ca19
 _DELEGATED = {
     "train": ("training.cli", "train a method's network (needs the [train] extra)"),
     "export": ("onnx_export.cli", "export a trained checkpoint to ONNX (needs the [train] extra)"),
+    "eval": ("core.evaluate", "score methods on a folder of colour photos, with baselines"),
 }
 
 

@@ -1,0 +1,263 @@
+"""``colorize eval``: run methods over a folder of colour photos and score them.
+
+Every report carries three baselines measured the same way as the methods:
+
+``gray``
+    The input's lightness with zero chroma (what a grayscale photo scores).
+``mean-tint``
+    The lightness with one flat chroma everywhere: the training set's mean a*, b*
+    (:data:`DEFAULT_TINT_AB`, measured on BSDS500 train+val; ``--tint-ab`` overrides).
+    PSNR alone rewards such a brown tint; RMSE-αβ and colourfulness expose it.
+``true-28px``
+    The true chroma downsampled to a 28-pixel short side and upsampled (bilinear): an
+    upper bound for methods that predict low-resolution chroma.
+
+Metrics per image (``core.metrics``): PSNR in RGB (Larsson et al. Eq. 11), RMSE in αβ
+(Eq. 10), SSIM, colourfulness ratio to the ground truth (Hasler and Süsstrunk 2003), a/b
+histogram intersection (Guadarrama et al. Fig. 7); for diverse methods with ``samples > 1``
+also the mean pairwise MS-SSIM between samples (lower = more diverse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
+from core.io import IMAGE_EXTENSIONS, load_image
+
+__all__ = [
+    "BASELINES",
+    "DEFAULT_TINT_AB",
+    "EvalReport",
+    "baseline_prediction",
+    "configure_parser",
+    "evaluate",
+    "list_images",
+    "mean_chroma",
+    "run",
+    "score",
+]
+
+#: Mean Lab (a*, b*) of BSDS500 train+val (300 photos), from ``mean_chroma``.
+DEFAULT_TINT_AB = (-2.92, 10.12)
+BASELINES = ("gray", "mean-tint", "true-28px")
+METRICS = ("psnr", "rmse_ab", "ssim", "colourfulness_ratio", "hist_intersection")
+
+
+def list_images(folder: str | Path, limit: int | None = None) -> list[Path]:
+    """Image files below ``folder`` (recursive, sorted), at most ``limit``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    return files[:limit] if limit else files
+
+
+def mean_chroma(folder: str | Path, limit: int | None = None) -> tuple[float, float]:
+    """Mean Lab (a*, b*) over the photos in ``folder`` (each image weighted equally)."""
+    sums = []
+    for path in list_images(folder, limit):
+        rgb = load_image(path).rgb()
+        sums.append(rgb_to_lab(rgb)[..., 1:].reshape(-1, 2).mean(0))
+    a, b = np.mean(sums, axis=0)
+    return round(float(a), 2), round(float(b), 2)
+
+
+def baseline_prediction(name: str, rgb: np.ndarray, tint_ab=DEFAULT_TINT_AB) -> np.ndarray:
+    """The RGB output of a baseline for ground-truth ``rgb`` (H, W, 3) in [0, 1]."""
+    lab = rgb_to_lab(rgb.astype(np.float32))
+    if name == "gray":
+        lab[..., 1:] = 0.0
+    elif name == "mean-tint":
+        lab[..., 1] = tint_ab[0]
+        lab[..., 2] = tint_ab[1]
+    elif name == "true-28px":
+        h, w = lab.shape[:2]
+        scale = 28.0 / min(h, w)
+        small = cv2.resize(lab[..., 1:], (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+        lab[..., 1:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        raise ValueError(f"unknown baseline {name!r}; expected one of {BASELINES}")
+    return np.clip(lab_to_rgb(lab), 0.0, 1.0)
+
+
+def score(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """All per-image metrics of one prediction against the ground truth."""
+    from core import metrics
+
+    return {
+        "psnr": float(metrics.psnr(pred, true)),
+        "rmse_ab": float(metrics.rmse_alphabeta(pred, true)),
+        "ssim": float(metrics.ssim(pred, true)),
+        "colourfulness_ratio": float(metrics.colourfulness_ratio(pred, true)),
+        "hist_intersection": float(metrics.histogram_intersection(pred, true)),
+    }
+
+
+def _pairwise_ms_ssim(samples: Sequence[np.ndarray]) -> float:
+    from core import metrics
+
+    values = [float(metrics.ms_ssim(a, b)) for a, b in itertools.combinations(samples, 2)]
+    return float(np.mean(values)) if values else math.nan
+
+
+@dataclass
+class EvalReport:
+    """Per-image scores and aggregates for every row (methods and baselines)."""
+
+    data: str
+    rows: list[str]
+    per_image: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def aggregate(self) -> dict[str, dict[str, float]]:
+        """Mean of every metric per row (failed images left out), with the count."""
+        out: dict[str, dict[str, float]] = {}
+        for row in self.rows:
+            scores = self.per_image.get(row, [])
+            keys = [k for k in scores[0] if k not in ("image",)] if scores else []
+            agg = {k: float(np.nanmean([s[k] for s in scores])) for k in keys}
+            agg["images"] = len(scores)
+            out[row] = agg
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": self.data,
+            "settings": self.settings,
+            "aggregate": self.aggregate(),
+            "per_image": self.per_image,
+            "failures": self.failures,
+        }
+
+    def table(self) -> str:
+        """A Markdown table of the aggregates."""
+        agg = self.aggregate()
+        cols = list(METRICS)
+        if any("ms_ssim_samples" in a for a in agg.values()):
+            cols.append("ms_ssim_samples")
+        lines = [
+            "| row | images | " + " | ".join(cols) + " |",
+            "| --- | ---: | " + " | ".join("---:" for _ in cols) + " |",
+        ]
+        for row in self.rows:
+            a = agg[row]
+            cells = [f"{a[c]:.4f}" if c in a and not math.isnan(a[c]) else "–" for c in cols]
+            lines.append(f"| {row} | {int(a['images'])} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+
+def evaluate(
+    methods: Sequence[str],
+    data: str | Path,
+    *,
+    samples: int = 1,
+    seed: int = 0,
+    limit: int | None = None,
+    reference_mode: str = "none",
+    tint_ab: tuple[float, float] = DEFAULT_TINT_AB,
+    decoder: str | None = None,
+    progress: bool = True,
+) -> EvalReport:
+    """Colorize every photo in ``data`` with each method and score it (see module doc).
+
+    A colour photo is given to the method as is: the method reduces it to its own
+    lightness, so no method sees colour. A failing image is recorded in
+    ``report.failures`` and does not stop the run.
+    """
+    from tqdm import tqdm
+
+    from core import api
+
+    files = list_images(data, limit)
+    if not files:
+        raise FileNotFoundError(f"{data}: no images found")
+    rows = list(methods) + list(BASELINES)
+    report = EvalReport(
+        str(data), rows, {r: [] for r in rows},
+        settings={"samples": samples, "seed": seed, "limit": limit,
+                  "reference_mode": reference_mode, "tint_ab": list(tint_ab), "decoder": decoder},
+    )
+    rng = np.random.default_rng(seed)
+    for path in tqdm(files, desc="eval", unit="img", disable=not progress or None):
+        try:
+            true = load_image(path).rgb()
+        except Exception as exc:
+            report.failures.append({"image": str(path), "row": "*", "error": str(exc)})
+            continue
+        for name in BASELINES:
+            report.per_image[name].append(
+                {"image": path.name, **score(baseline_prediction(name, true, tint_ab), true)}
+            )
+        for method in methods:
+            try:
+                reference = None
+                if reference_mode == "gt":
+                    reference = true
+                elif reference_mode == "random":
+                    reference = load_image(files[int(rng.integers(len(files)))]).rgb()
+                elif reference_mode != "none":
+                    raise ValueError(f"unknown reference mode {reference_mode!r}")
+                t0 = time.perf_counter()
+                if samples > 1:
+                    results = api.sample_results(true, method, samples, seed, reference=reference)
+                else:
+                    results = [api.colorize_result(true, method, reference=reference, seed=seed,
+                                                   decoder=decoder)]
+                elapsed = time.perf_counter() - t0
+                row = {"image": path.name, **score(results[0].rgb, true), "seconds": elapsed}
+                if samples > 1:
+                    row["ms_ssim_samples"] = _pairwise_ms_ssim([r.rgb for r in results])
+                report.per_image[method].append(row)
+            except Exception as exc:  # one failure must not stop the evaluation
+                report.failures.append({"image": str(path), "row": method,
+                                        "error": f"{type(exc).__name__}: {exc}"})
+    return report
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``colorize eval``."""
+    parser.add_argument("--method", "-m", action="append", required=True, dest="methods",
+                        help="method to evaluate (repeat for several)")
+    parser.add_argument("--data", required=True, help="folder of colour photos (recursive)")
+    parser.add_argument("--samples", type=int, default=1, help="samples per image (diverse)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="use the first N images")
+    parser.add_argument("--decoder", default=None)
+    parser.add_argument("--reference-mode", choices=["none", "gt", "random"], default="none")
+    parser.add_argument("--tint-ab", type=float, nargs=2, default=DEFAULT_TINT_AB,
+                        metavar=("A", "B"), help="chroma of the mean-tint baseline")
+    parser.add_argument("--json", default=None, metavar="FILE", help="write the full report")
+    parser.add_argument("--quiet", "-q", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``colorize eval``; prints a Markdown table and returns the exit code."""
+    report = evaluate(
+        args.methods, args.data, samples=args.samples, seed=args.seed, limit=args.limit,
+        reference_mode=args.reference_mode, tint_ab=tuple(args.tint_ab), decoder=args.decoder,
+        progress=not args.quiet,
+    )
+    print(report.table())
+    for failure in report.failures:
+        print(f"FAILED {failure['row']} on {failure['image']}: {failure['error']}", file=sys.stderr)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2))
+    return 1 if report.failures else 0
+
+
