@@ -273,10 +273,19 @@ def _prepare(image: Any, method: str | None, reference: Any, decoder: str | None
     h, w = loaded.shape
     wh, ww = colorizer.working_shape(h, w)
     interp = cv2.INTER_AREA if wh * ww < h * w else cv2.INTER_LINEAR
-    working = cv2.resize(lightness, (ww, wh), interpolation=interp) if (wh, ww) != (h, w) else lightness
+    working = (
+        cv2.resize(lightness, (ww, wh), interpolation=interp) if (wh, ww) != (h, w) else lightness
+    )
     return _Prepared(
-        colorizer, info, space, loaded, lightness, gray, np.ascontiguousarray(working, np.float32),
-        ref, time.perf_counter() - t0,
+        colorizer,
+        info,
+        space,
+        loaded,
+        lightness,
+        gray,
+        np.ascontiguousarray(working, np.float32),
+        ref,
+        time.perf_counter() - t0,
     )
 
 
@@ -301,8 +310,9 @@ def _gray_of(space: ColorSpace, lightness: np.ndarray) -> np.ndarray:
     return space.to_rgb(lightness, space.neutral_chroma(lightness.shape, lightness.dtype))[..., 0]
 
 
-def _recombine(space: ColorSpace, lightness: np.ndarray, chroma: np.ndarray,
-               gray: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _recombine(
+    space: ColorSpace, lightness: np.ndarray, chroma: np.ndarray, gray: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Upsample chroma, convert to RGB strip by strip, correct lightness (App. A.4)."""
     h, w = lightness.shape
     full = space.resize_chroma(chroma, (h, w)).astype(np.float32, copy=False)
@@ -319,8 +329,9 @@ def _recombine(space: ColorSpace, lightness: np.ndarray, chroma: np.ndarray,
     return rgb, full
 
 
-def _finish(prep: _Prepared, pred: Prediction, seed: int | None, decoder: str | None,
-            t_predict: float) -> Colorization:
+def _finish(
+    prep: _Prepared, pred: Prediction, seed: int | None, decoder: str | None, t_predict: float
+) -> Colorization:
     name = prep.colorizer.name
     chroma = np.asarray(pred.chroma)
     if chroma.shape != (*prep.working.shape, 2) or not np.all(np.isfinite(chroma)):
@@ -333,8 +344,9 @@ def _finish(prep: _Prepared, pred: Prediction, seed: int | None, decoder: str | 
     h, w = prep.loaded.shape
     uncertainty = None
     if pred.uncertainty is not None:
-        uncertainty = cv2.resize(np.asarray(pred.uncertainty, np.float32), (w, h),
-                                 interpolation=cv2.INTER_LINEAR)
+        uncertainty = cv2.resize(
+            np.asarray(pred.uncertainty, np.float32), (w, h), interpolation=cv2.INTER_LINEAR
+        )
     segmentation = None
     if pred.segmentation is not None:
         seg = np.asarray(pred.segmentation)
@@ -400,8 +412,15 @@ def colorize_result(
     """
     prep = _prepare(image, method, reference, decoder)
     t0 = time.perf_counter()
-    pred = _call(prep.colorizer.name, prep.colorizer.predict, prep.working,
-                 reference=prep.reference, seed=seed, decoder=decoder, **options)
+    pred = _call(
+        prep.colorizer.name,
+        prep.colorizer.predict,
+        prep.working,
+        reference=prep.reference,
+        seed=seed,
+        decoder=decoder,
+        **options,
+    )
     return _finish(prep, pred, seed, decoder, time.perf_counter() - t0)
 
 
@@ -487,8 +506,15 @@ def sample_results(
             + (", ".join(diverse) or "none installed")
         )
     t0 = time.perf_counter()
-    preds = _call(prep.colorizer.name, prep.colorizer.predict_samples, prep.working, int(n),
-                  seed=seed, reference=prep.reference, **options)
+    preds = _call(
+        prep.colorizer.name,
+        prep.colorizer.predict_samples,
+        prep.working,
+        int(n),
+        seed=seed,
+        reference=prep.reference,
+        **options,
+    )
     elapsed = (time.perf_counter() - t0) / max(1, len(preds))
     base = 0 if seed is None else int(seed)
     return [_finish(prep, p, base + i, None, elapsed) for i, p in enumerate(preds)]
@@ -509,5 +535,6 @@ def sample(
     ``seed`` gives the same samples; sample ``i`` equals
     ``colorize(image, method, seed=seed + i)`` for methods that sample per seed.
     """
-    return [r.output() for r in sample_results(image, method, n, seed, reference=reference,
-                                               **options)]
+    return [
+        r.output() for r in sample_results(image, method, n, seed, reference=reference, **options)
+    ]

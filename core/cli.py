@@ -103,7 +103,9 @@ def _cmd_image(args: argparse.Namespace) -> int:
     out = Path(args.output)
     jobs = list(_iter_inputs(args.inputs))
     single_file = (
-        len(jobs) == 1 and not Path(args.inputs[0]).is_dir() and out.suffix.lower() in IMAGE_EXTENSIONS
+        len(jobs) == 1
+        and not Path(args.inputs[0]).is_dir()
+        and out.suffix.lower() in IMAGE_EXTENSIONS
     )
     if not jobs:
         print("colorize: no image files found in the given inputs", file=sys.stderr)
@@ -136,7 +138,10 @@ def _cmd_image(args: argparse.Namespace) -> int:
                 if samples == 1:
                     results = [
                         api.colorize_result(
-                            source, args.method, reference=args.reference, seed=args.seed,
+                            source,
+                            args.method,
+                            reference=args.reference,
+                            seed=args.seed,
                             decoder=args.decoder,
                         )
                     ]
@@ -144,7 +149,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
                     results = api.sample_results(
                         source, args.method, samples, seed=args.seed or 0, reference=args.reference
                     )
-                for result, target in zip(results, targets):
+                for result, target in zip(results, targets, strict=True):
                     if target.exists() and not args.overwrite:
                         continue
                     result.save(target, overwrite=args.overwrite)
@@ -152,8 +157,11 @@ def _cmd_image(args: argparse.Namespace) -> int:
                         from core.io import save_image
 
                         u = result.uncertainty_image()
-                        save_image(target.with_name(target.stem + "_uncertainty.png"),
-                                   u[..., None].repeat(3, -1), overwrite=args.overwrite)
+                        save_image(
+                            target.with_name(target.stem + "_uncertainty.png"),
+                            u[..., None].repeat(3, -1),
+                            overwrite=args.overwrite,
+                        )
                     for note in result.metadata.get("notes", []):
                         progress.write(f"note: {source}: {note}")
                 done += 1
@@ -202,8 +210,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
         u = result.uncertainty_image()
         written.append(
-            save_image(out / f"{DEMO_IMAGE.stem}_{method}_uncertainty.png",
-                       u[..., None].repeat(3, -1), overwrite=True)
+            save_image(
+                out / f"{DEMO_IMAGE.stem}_{method}_uncertainty.png",
+                u[..., None].repeat(3, -1),
+                overwrite=True,
+            )
         )
     t = result.timings
     print(f"colorized {DEMO_IMAGE.name} with {method!r} in {t['total']:.2f} s")
@@ -226,17 +237,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("image", help="colorize image files or folders")
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders (recursive)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output folder (or file, for a single input)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output folder (or file, for a single input)",
+    )
     p.add_argument("--method", "-m", default=None, help="method name (default: see `methods`)")
-    p.add_argument("--samples", type=int, default=1, metavar="N",
-                   help="draw N diverse samples per image (diverse methods)")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="N",
+        help="draw N diverse samples per image (diverse methods)",
+    )
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--reference", "-r", default=None, metavar="R", help="colour reference image")
     p.add_argument("--decoder", default=None, metavar="D", help="decoder (distribution methods)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--save-uncertainty", action="store_true",
-                   help="also write <name>_uncertainty.png where the method has one")
+    p.add_argument(
+        "--save-uncertainty",
+        action="store_true",
+        help="also write <name>_uncertainty.png where the method has one",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_image)
 

@@ -207,8 +207,7 @@ class Colorizer(ABC):
         """
         base = 0 if seed is None else int(seed)
         return [
-            self.predict(lightness, reference=reference, seed=base + i, **options)
-            for i in range(n)
+            self.predict(lightness, reference=reference, seed=base + i, **options) for i in range(n)
         ]
 
     def __repr__(self) -> str:

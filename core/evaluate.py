@@ -86,8 +86,11 @@ def baseline_prediction(name: str, rgb: np.ndarray, tint_ab=DEFAULT_TINT_AB) -> 
     elif name == "true-28px":
         h, w = lab.shape[:2]
         scale = 28.0 / min(h, w)
-        small = cv2.resize(lab[..., 1:], (max(1, round(w * scale)), max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            lab[..., 1:],
+            (max(1, round(w * scale)), max(1, round(h * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
         lab[..., 1:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
         raise ValueError(f"unknown baseline {name!r}; expected one of {BASELINES}")
@@ -188,9 +191,17 @@ def evaluate(
         raise FileNotFoundError(f"{data}: no images found")
     rows = list(methods) + list(BASELINES)
     report = EvalReport(
-        str(data), rows, {r: [] for r in rows},
-        settings={"samples": samples, "seed": seed, "limit": limit,
-                  "reference_mode": reference_mode, "tint_ab": list(tint_ab), "decoder": decoder},
+        str(data),
+        rows,
+        {r: [] for r in rows},
+        settings={
+            "samples": samples,
+            "seed": seed,
+            "limit": limit,
+            "reference_mode": reference_mode,
+            "tint_ab": list(tint_ab),
+            "decoder": decoder,
+        },
     )
     rng = np.random.default_rng(seed)
     for path in tqdm(files, desc="eval", unit="img", disable=not progress or None):
@@ -216,31 +227,47 @@ def evaluate(
                 if samples > 1:
                     results = api.sample_results(true, method, samples, seed, reference=reference)
                 else:
-                    results = [api.colorize_result(true, method, reference=reference, seed=seed,
-                                                   decoder=decoder)]
+                    results = [
+                        api.colorize_result(
+                            true, method, reference=reference, seed=seed, decoder=decoder
+                        )
+                    ]
                 elapsed = time.perf_counter() - t0
                 row = {"image": path.name, **score(results[0].rgb, true), "seconds": elapsed}
                 if samples > 1:
                     row["ms_ssim_samples"] = _pairwise_ms_ssim([r.rgb for r in results])
                 report.per_image[method].append(row)
             except Exception as exc:  # one failure must not stop the evaluation
-                report.failures.append({"image": str(path), "row": method,
-                                        "error": f"{type(exc).__name__}: {exc}"})
+                report.failures.append(
+                    {"image": str(path), "row": method, "error": f"{type(exc).__name__}: {exc}"}
+                )
     return report
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``colorize eval``."""
-    parser.add_argument("--method", "-m", action="append", required=True, dest="methods",
-                        help="method to evaluate (repeat for several)")
+    parser.add_argument(
+        "--method",
+        "-m",
+        action="append",
+        required=True,
+        dest="methods",
+        help="method to evaluate (repeat for several)",
+    )
     parser.add_argument("--data", required=True, help="folder of colour photos (recursive)")
     parser.add_argument("--samples", type=int, default=1, help="samples per image (diverse)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="use the first N images")
     parser.add_argument("--decoder", default=None)
     parser.add_argument("--reference-mode", choices=["none", "gt", "random"], default="none")
-    parser.add_argument("--tint-ab", type=float, nargs=2, default=DEFAULT_TINT_AB,
-                        metavar=("A", "B"), help="chroma of the mean-tint baseline")
+    parser.add_argument(
+        "--tint-ab",
+        type=float,
+        nargs=2,
+        default=DEFAULT_TINT_AB,
+        metavar=("A", "B"),
+        help="chroma of the mean-tint baseline",
+    )
     parser.add_argument("--json", default=None, metavar="FILE", help="write the full report")
     parser.add_argument("--quiet", "-q", action="store_true")
 
@@ -248,8 +275,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``colorize eval``; prints a Markdown table and returns the exit code."""
     report = evaluate(
-        args.methods, args.data, samples=args.samples, seed=args.seed, limit=args.limit,
-        reference_mode=args.reference_mode, tint_ab=tuple(args.tint_ab), decoder=args.decoder,
+        args.methods,
+        args.data,
+        samples=args.samples,
+        seed=args.seed,
+        limit=args.limit,
+        reference_mode=args.reference_mode,
+        tint_ab=tuple(args.tint_ab),
+        decoder=args.decoder,
         progress=not args.quiet,
     )
     print(report.table())
@@ -259,5 +292,3 @@ def run(args: argparse.Namespace) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2))
     return 1 if report.failures else 0
-
-

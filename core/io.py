@@ -97,7 +97,8 @@ def _check_size(source: str, height: int, width: int) -> None:
         raise InvalidImageError(
             source,
             f"image is {width}x{height} = {height * width} pixels, over the decompression-bomb "
-            f"limit of {limit} (PIL.Image.MAX_IMAGE_PIXELS); raise that limit if you trust the file",
+            f"limit of {limit} (PIL.Image.MAX_IMAGE_PIXELS); "
+            "raise that limit if you trust the file",
         )
 
 
@@ -388,9 +389,7 @@ def save_image(
             f"use one of {', '.join(sorted(_WRITABLE))}"
         )
     if path.exists() and not overwrite:
-        is_input = any(
-            Path(p).exists() and os.path.samefile(p, path) for p in protect
-        )
+        is_input = any(Path(p).exists() and os.path.samefile(p, path) for p in protect)
         what = "is an input file" if is_input else "already exists"
         raise OutputExistsError(f"{path}: {what}; pass overwrite=True (--overwrite) to replace it")
     rgb = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0)

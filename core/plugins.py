@@ -68,7 +68,8 @@ class PluginFailure:
     error: str
 
     def __str__(self) -> str:
-        return f"plugin {self.name!r} ({self.distribution} {self.version}) failed to {self.stage}: {self.error}"
+        where = f"{self.distribution} {self.version}"
+        return f"plugin {self.name!r} ({where}) failed to {self.stage}: {self.error}"
 
 
 @dataclass
@@ -214,7 +215,9 @@ class Registry:
                     for impl in hook.get_hookimpls():
                         if impl.plugin is module:
                             impl.function(
-                                register=self._make_register(kind, name, distribution, version, added)
+                                register=self._make_register(
+                                    kind, name, distribution, version, added
+                                )
                             )
             except Exception as exc:
                 for kind, obj_name in added:

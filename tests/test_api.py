@@ -38,7 +38,10 @@ def test_array_forms_round_trip(registry, gray_array, dtype, scale, channels):
     if dtype in (np.float32, np.float64):
         assert 0.0 <= out.min() and out.max() <= 1.0
     # the output is in colour
-    assert np.abs(out.astype(float) / scale - out.astype(float).mean(-1, keepdims=True) / scale).max() > 0.02
+    assert (
+        np.abs(out.astype(float) / scale - out.astype(float).mean(-1, keepdims=True) / scale).max()
+        > 0.02
+    )
 
 
 def test_pil_and_path_forms(registry, gray_image):
@@ -67,8 +70,9 @@ def test_colour_input_is_reduced_to_lightness(registry, gray_array):
     rng = np.random.default_rng(0)
     colour = np.clip(gray_array[..., None] + rng.uniform(-0.2, 0.2, (1, 1, 3)), 0, 1)
     result = core.colorize_result(colour.astype(np.float32), "toy")
-    np.testing.assert_allclose(result.lightness, LabSpace().lightness(colour.astype(np.float32)),
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        result.lightness, LabSpace().lightness(colour.astype(np.float32)), atol=1e-4
+    )
 
 
 def test_alpha_preserved(registry, gray_array, tmp_path):
@@ -152,7 +156,7 @@ def test_samples_reproducible_and_diverse(registry, gray_array):
     a = core.sample(gray_array, "toy", n=3, seed=5)
     b = core.sample(gray_array, "toy", n=3, seed=5)
     assert len(a) == 3
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.allclose(a[0], a[1])
     np.testing.assert_array_equal(a[1], core.colorize(gray_array, "toy", seed=6))

@@ -49,7 +49,8 @@ def test_batch_with_bad_file(registry, photo_folder, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "a.jpg", "sub/b.png",
+        "a.jpg",
+        "sub/b.png",
     ]
     assert "colorized 2, skipped 0 (output exists), failed 1 of 3" in err
     assert "broken.jpg" in err
@@ -64,10 +65,26 @@ def test_batch_with_bad_file(registry, photo_folder, tmp_path, capsys):
 
 def test_samples_and_single_file_output(registry, photo_folder, tmp_path):
     out = tmp_path / "s"
-    assert main(["image", str(photo_folder / "a.jpg"), "-o", str(out), "--samples", "3",
-                 "--seed", "1", "-q"]) == 0
+    assert (
+        main(
+            [
+                "image",
+                str(photo_folder / "a.jpg"),
+                "-o",
+                str(out),
+                "--samples",
+                "3",
+                "--seed",
+                "1",
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == [
-        "a_sample0.jpg", "a_sample1.jpg", "a_sample2.jpg",
+        "a_sample0.jpg",
+        "a_sample1.jpg",
+        "a_sample2.jpg",
     ]
     target = tmp_path / "single.png"
     assert main(["image", str(photo_folder / "a.jpg"), "-o", str(target), "-q"]) == 0
@@ -75,7 +92,9 @@ def test_samples_and_single_file_output(registry, photo_folder, tmp_path):
 
 
 def test_unknown_method_reports_suggestion(registry, photo_folder, tmp_path, capsys):
-    code = main(["image", str(photo_folder / "a.jpg"), "-o", str(tmp_path / "o"), "-m", "tyo", "-q"])
+    code = main(
+        ["image", str(photo_folder / "a.jpg"), "-o", str(tmp_path / "o"), "-m", "tyo", "-q"]
+    )
     assert code == 1
     assert "did you mean 'toy'" in capsys.readouterr().err
 
@@ -93,7 +112,8 @@ def test_output_confined_to_folder(registry, photo_folder, tmp_path, capsys):
 
 
 def test_module_entry_point_runs():
-    proc = subprocess.run([sys.executable, "-m", "core", "methods", "--json"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "methods", "--json"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert "methods" in json.loads(proc.stdout)

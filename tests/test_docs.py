@@ -9,7 +9,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def test_every_public_function_is_in_the_api_reference():
     text = (DOCS / "api.md").read_text()
-    missing = [name for name in core.__all__ if f"`core.{name}" not in text and f"`{name}" not in text]
+    missing = [
+        name for name in core.__all__ if f"`core.{name}" not in text and f"`{name}" not in text
+    ]
     assert not missing, f"docs/api.md does not document: {missing}"
 
 

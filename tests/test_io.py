@@ -101,8 +101,10 @@ def test_wrong_type():
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16"])
 def test_modes(tmp_path, mode):
     base = Image.fromarray(np.linspace(0, 255, 20 * 30).reshape(20, 30).astype(np.uint8))
-    img = base.convert(mode) if mode != "I;16" else Image.fromarray(
-        (np.linspace(0, 65535, 600).reshape(20, 30)).astype(np.uint16)
+    img = (
+        base.convert(mode)
+        if mode != "I;16"
+        else Image.fromarray((np.linspace(0, 65535, 600).reshape(20, 30)).astype(np.uint16))
     )
     suffix = ".tif" if mode == "CMYK" else ".png"
     path = _save(img, tmp_path / f"m{suffix}")

@@ -16,7 +16,6 @@ from core.errors import DuplicateNameError, PluginError, UnknownMethodError, Unk
 from core.plugins import Registry
 
 
-
 def _make_dist(root: Path, dist: str, module: str, body: str, version: str = "0.1") -> None:
     """A real installed distribution (dist-info + module) on a sys.path folder."""
     (root / f"{module}.py").write_text(textwrap.dedent(body))
@@ -151,7 +150,8 @@ def test_remove_plugin_unregisters_everything(registry):
 def test_every_hookspec_is_documented():
     docs = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
     specs = [
-        name for name, obj in inspect.getmembers(hookspecs, inspect.isfunction)
+        name
+        for name, obj in inspect.getmembers(hookspecs, inspect.isfunction)
         if name.startswith("register_")
     ]
     assert len(specs) == 4
