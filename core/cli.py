@@ -28,6 +28,7 @@ _DELEGATED = {
     "train": ("training.cli", "train a method's network (needs the [train] extra)"),
     "export": ("onnx_export.cli", "export a trained checkpoint to ONNX (needs the [train] extra)"),
     "eval": ("core.evaluate", "score methods on a folder of colour photos, with baselines"),
+    "bench": ("core.bench", "latency and peak memory of every method"),
 }
 
 
