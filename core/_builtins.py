@@ -5,10 +5,30 @@ Registered through exactly the same hooks as third-party plugins.
 
 from __future__ import annotations
 
+from core.colorspaces.alphabeta import AlphaBetaSpace
+from core.colorspaces.huechroma import HueChromaSpace
 from core.colorspaces.lab import LabSpace
+from core.colorspaces.ycbcr import YCbCrSpace
+from core.decoders import BUILTIN_DECODERS
 from core.hookspecs import hookimpl
+from core.transfer import BUILTIN_TRANSFERS
 
 
 @hookimpl
 def register_colorspaces(register):
     register(LabSpace())
+    register(HueChromaSpace())
+    register(AlphaBetaSpace())
+    register(YCbCrSpace())
+
+
+@hookimpl
+def register_decoders(register):
+    for decoder in BUILTIN_DECODERS:
+        register(decoder)
+
+
+@hookimpl
+def register_transfers(register):
+    for transfer in BUILTIN_TRANSFERS:
+        register(transfer)

@@ -1,0 +1,643 @@
+"""Colour transfer: bend a colorization towards a reference image's colours.
+
+Three components, each a plain function and a registered :class:`Transfer`
+(``register_transfers`` hook):
+
+``quantile-matching``
+    ``quantile_matching(source_rgb, reference_rgb)`` -> RGB. Lightness-normalised
+    per-channel quantile matching (Larsson et al. Sec. 3.4).
+``energy-minimisation``
+    ``energy_minimisation(source, reference)`` -> distribution(s). Re-weights
+    predicted histograms by a global per-bin bias so that their average
+    matches the reference histogram (Larsson et al. Eq. 6).
+``reinhard``
+    ``reinhard(source_rgb, reference_rgb)`` -> RGB. Matches the mean and
+    standard deviation of each channel in Ruderman's l-alpha-beta space
+    (Reinhard et al. 2001).
+
+:attr:`Transfer.operates_on` says whether a component takes RGB images
+(``"rgb"``) or distributions (``"distributions"``). :func:`rotated_bias` and
+:func:`apply_bias` give the un-optimised "rotated" biases Larsson et al. use to
+draw diverse colorizations (Sec. 4, Fig. 10).
+
+References
+----------
+G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for
+Automatic Colorization. ECCV 2016, Sec. 3.4 (Eq. 6), Sec. 4 (Fig. 10), Table 4.
+E. Reinhard, M. Ashikhmin, B. Gooch, P. Shirley. Color Transfer between
+Images. IEEE CG&A 21(5), 2001.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from core.binning import Bins, JointBins
+from core.distributions import Distribution
+
+__all__ = [
+    "BUILTIN_TRANSFERS",
+    "BiasFit",
+    "Transfer",
+    "apply_bias",
+    "energy_minimisation",
+    "fit_histogram_bias",
+    "get_transfer",
+    "quantile_matching",
+    "reference_histogram",
+    "reinhard",
+    "rotated_bias",
+    "transfer_names",
+]
+
+
+class Transfer:
+    """A named colour-transfer component: ``transfer(source, reference, **options)``.
+
+    Parameters
+    ----------
+    name : str
+        Registry name, e.g. ``"reinhard"``.
+    function : callable
+        ``function(source, reference, **options)``.
+    description : str, optional
+    operates_on : {"rgb", "distributions"}
+        ``"rgb"``: source and reference are (H, W, 3) sRGB images in [0, 1] and
+        the result is an image. ``"distributions"``: the source is a
+        :class:`~core.distributions.Distribution` (or a dict of them) and the
+        result is of the same kind.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        function: Callable[..., Any],
+        description: str = "",
+        *,
+        operates_on: str = "rgb",
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"transfer name must be a non-empty string, got {name!r}")
+        if operates_on not in ("rgb", "distributions"):
+            raise ValueError(f"operates_on must be 'rgb' or 'distributions', got {operates_on!r}")
+        self.name = name
+        self.function = function
+        self.description = description
+        self.operates_on = operates_on
+
+    def __call__(self, source: Any, reference: Any, **options: Any) -> Any:
+        return self.function(source, reference, **options)
+
+    def __repr__(self) -> str:
+        return f"<Transfer {self.name!r} ({self.operates_on})>"
+
+
+def _rgb(image: Any, what: str) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"expected {what} of shape (H, W, 3), got {image.shape}")
+    if image.shape[0] * image.shape[1] == 0:
+        raise ValueError(f"{what} is empty")
+    return image.astype(np.float64)
+
+
+# -- lightness-normalised quantile matching (Larsson Sec. 3.4) ----------------
+
+
+def _match_quantiles(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Map ``values`` so their empirical distribution becomes that of ``reference``.
+
+    Tied values share their mid-rank, so equal inputs map to equal outputs.
+    """
+    unique, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    midrank = (np.cumsum(counts) - counts / 2) / values.size
+    target = np.sort(reference)
+    positions = (np.arange(target.size) + 0.5) / target.size
+    return np.interp(midrank, positions, target)[inverse.reshape(-1)]
+
+
+def quantile_matching(
+    source_rgb: np.ndarray,
+    reference_rgb: np.ndarray,
+    *,
+    eps: float = 1e-4,
+    clip: bool = True,
+) -> np.ndarray:
+    """Lightness-normalised quantile matching of Larsson et al. (Sec. 3.4).
+
+    Both images are divided by their lightness ``L = (R + G + B) / 3``; each
+    of the three resulting channels of the source is quantile-matched to the
+    reference's, and the result multiplied by the source's ``L``. The
+    reference may have any size.
+
+    Parameters
+    ----------
+    source_rgb : ndarray, (H, W, 3), float in [0, 1]
+        The colorization to adjust ("source" in the paper).
+    reference_rgb : ndarray, (h, w, 3), float in [0, 1]
+        The image whose colour distribution to take ("target" in the paper).
+    eps : float, default 1e-4
+        Added to L before dividing.
+    clip : bool, default True
+        Clip the result to [0, 1].
+
+    Returns
+    -------
+    ndarray, (H, W, 3) float32
+
+    Raises
+    ------
+    ValueError
+        If either image is not (H, W, 3) or is empty.
+
+    References
+    ----------
+    Larsson et al. 2016, Sec. 3.4 ("Lightness-normalized quantile matching"), Table 4 (Q).
+    """
+    source = _rgb(source_rgb, "source_rgb")
+    reference = _rgb(reference_rgb, "reference_rgb")
+    src_l = source.mean(axis=-1, keepdims=True)
+    ref_l = reference.mean(axis=-1, keepdims=True)
+    src_ratio = (source / (src_l + eps)).reshape(-1, 3)
+    ref_ratio = (reference / (ref_l + eps)).reshape(-1, 3)
+    matched = np.stack(
+        [_match_quantiles(src_ratio[:, c], ref_ratio[:, c]) for c in range(3)], axis=-1
+    )
+    out = matched.reshape(source.shape) * (src_l + eps)
+    if clip:
+        out = np.clip(out, 0.0, 1.0)
+    return out.astype(np.float32)
+
+
+# -- Reinhard et al. 2001 --------------------------------------------------------
+
+# RGB -> LMS (Reinhard et al. Eq. 4, the product of their RGB->XYZ and XYZ->LMS).
+_RGB_TO_LMS = np.array(
+    [[0.3811, 0.5783, 0.0402], [0.1967, 0.7244, 0.0782], [0.0241, 0.1288, 0.8444]]
+)
+_LMS_TO_RGB = np.linalg.inv(_RGB_TO_LMS)
+# log LMS -> l alpha beta (Ruderman et al.; Reinhard Eq. 6) and back (Eq. 8).
+_LOGLMS_TO_LAB = np.diag([1 / np.sqrt(3), 1 / np.sqrt(6), 1 / np.sqrt(2)]) @ np.array(
+    [[1.0, 1.0, 1.0], [1.0, 1.0, -2.0], [1.0, -1.0, 0.0]]
+)
+_LAB_TO_LOGLMS = np.linalg.inv(_LOGLMS_TO_LAB)
+
+
+def _to_lalphabeta(rgb: np.ndarray, eps: float) -> np.ndarray:
+    lms = np.maximum(rgb @ _RGB_TO_LMS.T, eps)
+    return np.log10(lms) @ _LOGLMS_TO_LAB.T
+
+
+def _from_lalphabeta(lab: np.ndarray) -> np.ndarray:
+    return (10.0 ** (lab @ _LAB_TO_LOGLMS.T)) @ _LMS_TO_RGB.T
+
+
+def reinhard(
+    source_rgb: np.ndarray,
+    reference_rgb: np.ndarray,
+    *,
+    preserve_lightness: bool = False,
+    eps: float = 1e-4,
+    clip: bool = True,
+) -> np.ndarray:
+    """Global colour transfer of Reinhard et al. (2001) in l-alpha-beta space.
+
+    Each channel of the source's l-alpha-beta image is shifted and scaled to
+    the reference's mean and standard deviation:
+    ``x' = (x - mean_s) * std_r / std_s + mean_r`` (Eq. 10-11 of the paper).
+
+    Parameters
+    ----------
+    source_rgb : ndarray, (H, W, 3), float in [0, 1]
+    reference_rgb : ndarray, (h, w, 3), float in [0, 1]
+    preserve_lightness : bool, default False
+        Keep the source's ``l`` channel and transfer only alpha and beta (useful
+        when the lightness is the photo's own, as in colorization).
+    eps : float, default 1e-4
+        LMS values are clamped to at least ``eps`` before the logarithm.
+    clip : bool, default True
+        Clip the result to [0, 1].
+
+    Returns
+    -------
+    ndarray, (H, W, 3) float32
+
+    Raises
+    ------
+    ValueError
+        If either image is not (H, W, 3) or is empty.
+
+    References
+    ----------
+    Reinhard et al. 2001, Eqs. 4-11.
+    """
+    source = _rgb(source_rgb, "source_rgb")
+    reference = _rgb(reference_rgb, "reference_rgb")
+    src = _to_lalphabeta(source, eps).reshape(-1, 3)
+    ref = _to_lalphabeta(reference, eps).reshape(-1, 3)
+    src_mean, src_std = src.mean(axis=0), src.std(axis=0)
+    ref_mean, ref_std = ref.mean(axis=0), ref.std(axis=0)
+    scale = np.where(src_std > 1e-12, ref_std / np.where(src_std > 1e-12, src_std, 1), 1.0)
+    out = (src - src_mean) * scale + ref_mean
+    if preserve_lightness:
+        out[:, 0] = src[:, 0]
+    rgb = _from_lalphabeta(out).reshape(source.shape)
+    if clip:
+        rgb = np.clip(rgb, 0.0, 1.0)
+    return rgb.astype(np.float32)
+
+
+# -- energy minimisation (Larsson Eq. 6) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class BiasFit:
+    """Result of :func:`fit_histogram_bias`.
+
+    Attributes
+    ----------
+    bias : ndarray, (K,) or (K1, K2), float64
+        The global bias ``b``; posteriors are ``softmax(log p + b)``.
+    energy : float
+        Final value of Eq. 6.
+    chi2 : float
+        Final symmetric chi-squared distance between the mean posterior and the target.
+    iterations : int
+    converged : bool
+        Whether the gradient fell below the tolerance.
+    """
+
+    bias: np.ndarray
+    energy: float
+    chi2: float
+    iterations: int
+    converged: bool
+
+
+def _target(target: Any, shape: tuple[int, ...]) -> np.ndarray:
+    t = np.asarray(target, dtype=np.float64)
+    if t.shape != shape and t.size == int(np.prod(shape)) and t.ndim == 1:
+        t = t.reshape(shape)
+    if t.shape != shape:
+        raise ValueError(f"expected a target histogram of shape {shape}, got {t.shape}")
+    if np.any(t < 0) or not t.sum() > 0:
+        raise ValueError("target histogram must be non-negative with positive mass")
+    return (t / t.sum()).reshape(-1)
+
+
+class _Energy:
+    """Eq. 6 and its gradient for fixed predictions P (N, K) and target t (K,)."""
+
+    def __init__(self, probs: np.ndarray, target: np.ndarray, weight: float, eps: float = 1e-12):
+        p = probs.astype(np.float32, copy=False)
+        total = p.sum(axis=1, keepdims=True, dtype=np.float64)
+        keep = total[:, 0] > 0
+        self.p = np.ascontiguousarray(p[keep] / total[keep].astype(np.float32))
+        self.n = self.p.shape[0]
+        self.t = target
+        self.weight = weight
+        self.eps = eps
+
+    def value(self, b: np.ndarray) -> tuple[float, float, dict]:
+        shift = b.max()
+        w = np.exp(b - shift)
+        both = self.p @ np.stack([w, w * b], axis=1).astype(np.float32)  # pass 1
+        z = both[:, 0].astype(np.float64)
+        kl = float(np.mean(both[:, 1] / z - np.log(z)) - shift)
+        h = w * (self.p.T @ (1.0 / z).astype(np.float32)) / self.n  # pass 2
+        diff = h - self.t
+        denom = h + self.t + self.eps
+        chi2 = float(np.sum(diff**2 / denom))
+        state = {"w": w, "z": z, "h": h, "diff": diff, "denom": denom}
+        return kl + self.weight * chi2, chi2, state
+
+    def gradient(self, b: np.ndarray, state: dict) -> np.ndarray:
+        w, z, h = state["w"], state["z"], state["h"]
+        g = state["diff"] * (h + 3 * self.t + 2 * self.eps) / state["denom"] ** 2
+        v = b + self.weight * g
+        s = self.p @ (w * v).astype(np.float32)  # pass 3
+        second = w * (self.p.T @ (s / z**2).astype(np.float32)) / self.n  # pass 4
+        return h * v - second
+
+
+def fit_histogram_bias(
+    probs: np.ndarray | Distribution,
+    target: np.ndarray,
+    *,
+    weight: float = 10.0,
+    max_iter: int = 300,
+    tol: float = 1e-6,
+) -> BiasFit:
+    """Solve Larsson's Eq. 6 for the global bias ``b`` by gradient descent.
+
+    Minimises ``E(b) = (1/N) sum_n KL(q_n || p_n) + weight * chi2(<q>, t)``
+    with posteriors ``q_n = softmax(log p_n + b)``, mean posterior
+    ``<q> = (1/N) sum_n q_n`` and symmetric chi-squared distance
+    ``chi2(h, t) = sum_k (h_k - t_k)^2 / (h_k + t_k)``. The analytic gradient
+    is ``dE/db_j = (1/N) sum_n q_nj (v_j - q_n . v)`` with
+    ``v = b + weight * dchi2/dh``; each evaluation reads the (N, K) predictions
+    four times and never forms the posteriors. Steps are Barzilai-Borwein
+    with Armijo backtracking.
+
+    Parameters
+    ----------
+    probs : ndarray (..., K) / (..., K1, K2), or Distribution
+        Predicted histograms (rows are normalised here; all-zero rows ignored).
+    target : ndarray, (K,) or (K1, K2)
+        Target histogram (normalised here).
+    weight : float, default 10
+        lambda of Eq. 6 (the paper does not publish its value).
+    max_iter : int, default 300
+    tol : float, default 1e-6
+        Stop when the largest gradient component is below ``tol``.
+
+    Returns
+    -------
+    BiasFit
+
+    Raises
+    ------
+    ValueError
+        On shape mismatch, a negative or empty target, or ``weight < 0``.
+
+    References
+    ----------
+    Larsson et al. 2016, Sec. 3.4, Eq. 6.
+    """
+    if not weight >= 0:
+        raise ValueError(f"weight must be non-negative, got {weight}")
+    if isinstance(probs, Distribution):
+        shape = probs.bins.shape if probs.is_joint else (probs.k,)
+        flat = probs.flat_probs()
+    else:
+        array = np.asarray(probs)
+        t_shape = np.shape(target)
+        shape = tuple(t_shape) if len(t_shape) == 2 and array.shape[-2:] == tuple(t_shape) else (
+            array.shape[-1],
+        )
+        flat = array.reshape(-1, int(np.prod(shape)))
+    t = _target(target, shape)
+    energy = _Energy(flat, t, float(weight))
+    k = t.size
+    b = np.zeros(k)
+    value, chi2, state = energy.value(b)
+    grad = energy.gradient(b, state)
+    step = 1.0 / max(np.abs(grad).max(), 1e-12) * 0.1
+    converged = False
+    iterations = 0
+    for iterations in range(1, max_iter + 1):
+        if np.abs(grad).max() < tol:
+            converged = True
+            break
+        sq = float(grad @ grad)
+        for _ in range(30):  # Armijo backtracking
+            b_new = b - step * grad
+            new_value, new_chi2, new_state = energy.value(b_new)
+            if new_value <= value - 1e-4 * step * sq:
+                break
+            step *= 0.5
+        else:
+            converged = True  # no decrease possible at machine precision
+            break
+        new_grad = energy.gradient(b_new, new_state)
+        s, y = b_new - b, new_grad - grad
+        sy = float(s @ y)
+        step = float(s @ s) / sy if sy > 1e-30 else step * 2.0
+        b, value, chi2, state, grad = b_new, new_value, new_chi2, new_state, new_grad
+    b = b - b.mean()  # softmax is shift invariant; report the zero-mean representative
+    return BiasFit(b.reshape(shape), float(value), float(chi2), iterations, converged)
+
+
+def apply_bias(dist: Distribution, bias: np.ndarray) -> Distribution:
+    """Posterior distribution ``softmax(log p + b)`` per pixel (Larsson Sec. 3.4).
+
+    Parameters
+    ----------
+    dist : Distribution
+    bias : ndarray, (K,) for a marginal, (K1, K2) or (K1 * K2,) for a joint distribution
+
+    Returns
+    -------
+    Distribution
+        Same bins, colour space and channel.
+
+    Raises
+    ------
+    ValueError
+        If ``bias`` does not match the bins.
+    """
+    bias = np.asarray(bias, dtype=np.float64).reshape(-1)
+    if bias.size != dist.k:
+        raise ValueError(f"expected a bias with {dist.k} entries for {dist.channel!r}, got {bias.size}")
+    w = np.exp(bias - bias.max()).astype(np.float32)
+    q = dist.flat_probs() * w
+    q /= np.maximum(q.sum(axis=1, keepdims=True), np.float32(1e-30))
+    return replace(dist, probs=q.reshape(dist.probs.shape))
+
+
+def _colorspace(name: str):
+    from core.plugins import get_registry
+
+    return get_registry().get("colorspace", name)
+
+
+def reference_histogram(reference_rgb: np.ndarray, dist: Distribution) -> np.ndarray:
+    """Histogram of a reference image's chroma over ``dist``'s bins.
+
+    The reference is converted to ``dist.colorspace`` (looked up in the
+    registry) and its channel(s) ``dist.channel`` binned with hard assignment.
+
+    Returns
+    -------
+    ndarray, (K,) or (K1, K2), float64, sums to 1
+
+    Raises
+    ------
+    ValueError
+        If the colour space has no chroma channel of that name.
+    """
+    space = _colorspace(dist.colorspace)
+    _, chroma = space.from_rgb(_rgb(reference_rgb, "reference_rgb"))
+    names = [c.name for c in space.chroma_channels]
+    index = []
+    for channel in dist.channel_names:
+        if channel not in names:
+            raise ValueError(
+                f"colour space {space.name!r} has chroma channels {names}, not {channel!r}"
+            )
+        index.append(names.index(channel))
+    if dist.is_joint:
+        flat = dist.bins.encode(chroma[..., index].reshape(-1, 2))
+    else:
+        flat = dist.bins.encode(chroma[..., index[0]].reshape(-1))
+    counts = np.bincount(flat, minlength=dist.k).astype(np.float64)
+    counts /= counts.sum()
+    return counts.reshape(dist.bins.shape) if dist.is_joint else counts
+
+
+def energy_minimisation(
+    source: Distribution | dict[str, Distribution],
+    reference: Any,
+    *,
+    weight: float = 10.0,
+    max_iter: int = 300,
+    tol: float = 1e-6,
+) -> Distribution | dict[str, Distribution]:
+    """Histogram transfer by energy minimisation (Larsson et al. Eq. 6).
+
+    Fits a global bias per distribution with :func:`fit_histogram_bias` and
+    returns the posteriors. Marginal distributions are fitted one channel at a
+    time ("the optimization is run twice, once for each color channel"); a
+    joint distribution is fitted over its 2-D grid.
+
+    Parameters
+    ----------
+    source : Distribution or dict of str to Distribution
+        Predicted distributions (e.g. ``Prediction.distributions``).
+    reference : ndarray or dict
+        Either an sRGB reference image (h, w, 3) in [0, 1], whose histogram in
+        each distribution's bins is computed with :func:`reference_histogram`;
+        a target histogram (K,) / (K1, K2) for a single distribution; or a dict
+        of target histograms keyed like ``source``.
+    weight, max_iter, tol
+        See :func:`fit_histogram_bias`.
+
+    Returns
+    -------
+    Distribution or dict of str to Distribution
+        Same kind as ``source``.
+
+    Raises
+    ------
+    ValueError
+        On shape mismatches or a dict reference that misses a channel.
+
+    References
+    ----------
+    Larsson et al. 2016, Sec. 3.4, Eq. 6; Table 4 (E).
+    """
+    if isinstance(source, Distribution):
+        key = source.channel
+        if isinstance(reference, dict):
+            if key not in reference:
+                raise ValueError(f"no target histogram for {key!r}; have {sorted(reference)}")
+            reference = reference[key]
+        return energy_minimisation(
+            {key: source}, reference, weight=weight, max_iter=max_iter, tol=tol
+        )[key]
+    if not isinstance(source, dict) or not all(isinstance(d, Distribution) for d in source.values()):
+        raise TypeError("source must be a Distribution or a dict of Distributions")
+    image = None
+    if not isinstance(reference, dict):
+        array = np.asarray(reference)
+        if array.ndim == 3 and array.shape[-1] == 3:
+            image = array
+        elif len(source) != 1:
+            raise ValueError("a single target histogram needs a single distribution; pass a dict")
+    out = {}
+    for key, dist in source.items():
+        if image is not None:
+            target = reference_histogram(image, dist)
+        elif isinstance(reference, dict):
+            if key not in reference:
+                raise ValueError(f"no target histogram for {key!r}; have {sorted(reference)}")
+            target = reference[key]
+        else:
+            target = reference
+        fit = fit_histogram_bias(dist, target, weight=weight, max_iter=max_iter, tol=tol)
+        out[key] = apply_bias(dist, fit.bias)
+    return out
+
+
+def rotated_bias(
+    bins: Bins | JointBins | tuple[Bins, Bins],
+    angle: float,
+    strength: float = 1.0,
+    *,
+    marginal: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """A global bias that favours one direction of colour space (Larsson Sec. 4, Fig. 10).
+
+    Instead of fitting ``b`` to a reference, Larsson et al. "rotate" it
+    through colour space to steer uncertain pixels towards different colours
+    and so draw diverse colorizations; pixels with confident histograms barely
+    change. Apply it with :func:`apply_bias`, then decode.
+
+    Parameters
+    ----------
+    bins : Bins or JointBins
+        Circular bins (hue): ``b_k = strength * cos(theta_k - angle)``, where
+        ``theta_k`` is the bin's angle. Joint bins (a, b):
+        ``b_ij = strength * (cos(angle) a_i + sin(angle) b_j) / r`` with ``r``
+        the largest absolute centre, so strength is the log-odds swing across
+        the grid.
+    angle : float
+        Direction in radians (for hue, ``2 pi H`` of the favoured hue).
+    strength : float, default 1
+        Amplitude of the bias in log-probability units.
+    marginal : bool, default False
+        For a pair of bins, return the two separable parts ``(b_a, b_b)``, of
+        shapes (K1,) and (K2,), to bias marginal a and b distributions; their
+        outer sum is the joint bias.
+
+    Returns
+    -------
+    ndarray, (K,) or (K1, K2), float64; or a pair of arrays with ``marginal=True``
+
+    Raises
+    ------
+    ValueError
+        For a single non-circular Bins (use the joint grid, or a pair for a and b).
+
+    References
+    ----------
+    Larsson et al. 2016, Sec. 4 and Fig. 10.
+    """
+    if isinstance(bins, Bins):
+        if not bins.circular:
+            raise ValueError(
+                "a rotated bias needs circular bins (hue) or a pair of bins (a, b); "
+                f"got non-circular {bins!r}"
+            )
+        return strength * np.cos(bins.angles() - angle)
+    first, second = bins
+    radius = max(np.abs(first.centers).max(), np.abs(second.centers).max(), 1e-12)
+    along_first = strength * np.cos(angle) * first.centers / radius
+    along_second = strength * np.sin(angle) * second.centers / radius
+    if marginal:
+        return along_first, along_second
+    return along_first[:, None] + along_second[None, :]
+
+
+BUILTIN_TRANSFERS: tuple[Transfer, ...] = (
+    Transfer(
+        "quantile-matching",
+        quantile_matching,
+        "lightness-normalised per-channel quantile matching (Larsson Sec. 3.4)",
+    ),
+    Transfer(
+        "energy-minimisation",
+        energy_minimisation,
+        "global histogram bias by energy minimisation (Larsson Eq. 6)",
+        operates_on="distributions",
+    ),
+    Transfer("reinhard", reinhard, "mean/std matching in l-alpha-beta (Reinhard et al. 2001)"),
+)
+
+
+def get_transfer(name: str) -> Transfer:
+    """The registered transfer called ``name`` (``UnknownNameError`` lists the available ones)."""
+    from core.plugins import get_registry
+
+    return get_registry().get("transfer", name)
+
+
+def transfer_names() -> list[str]:
+    """Names of all registered transfers, sorted."""
+    from core.plugins import get_registry
+
+    return list(get_registry().names("transfer"))
