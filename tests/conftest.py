@@ -42,6 +42,7 @@ class ReferenceColorizer(Colorizer):
 
     name = "toy-reference"
     description = "test-only: mean chroma of the reference"
+    citation = "none (test fixture)"
     capabilities = Capabilities(automatic=False, reference=True)
     colorspace = "lab"
     working_size = 16
@@ -88,6 +89,7 @@ class OnnxToyColorizer(Colorizer):
 
     name = "toy-onnx"
     description = "test-only: tiny ONNX conv net"
+    citation = "none (test fixture)"
     capabilities = Capabilities(automatic=True)
     colorspace = "lab"
     working_size = 32

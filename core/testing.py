@@ -1,0 +1,228 @@
+"""Contract tests for method plugins (a pytest plugin, registered under ``pytest11``).
+
+Every method a distribution registers must honour the same contract. A plugin's
+test suite gets all the checks with two lines::
+
+    # plugins/colorize-mymethod/tests/test_mymethod_contract.py
+    from core.testing import method_contract_tests
+
+    test_contract = method_contract_tests(distribution="colorize-mymethod")
+
+which yields one test per (method, check). The checks:
+
+``metadata``
+    Name, description, citation, a registered colour space, a working size, decoders
+    consistent with capabilities, model files listed with their sha256.
+``model_files``
+    Every model file exists and matches the sha256 of its manifest.
+``output``
+    An odd-sized uint8 gray array gives an (H, W, 3) uint8 array; a float input gives
+    floats in [0, 1]; the output has colour.
+``lightness``
+    The output's lightness equals the input's (Larsson et al. App. A.4), where in gamut.
+``seed``
+    The same seed gives the same output; diverse methods give different samples for
+    different seeds.
+``bad_input``
+    A NaN array and an empty file raise ``InvalidImageError`` naming the input.
+``no_torch``
+    A fresh process that colorizes with the method never imports torch or onnx.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["CHECKS", "check_method", "method_contract_tests", "methods_of"]
+
+CHECKS = ("metadata", "model_files", "output", "lightness", "seed", "bad_input", "no_torch")
+
+
+def methods_of(distribution: str | None = None) -> list[str]:
+    """Names of the installed methods (of one distribution, if given)."""
+    import core
+
+    return [m.name for m in core.methods() if distribution is None or m.plugin == distribution]
+
+
+def _test_image(height: int = 37, width: int = 53) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    return (128 + 90 * np.sin(x / 6.0) * np.cos(y / 4.0)).astype(np.uint8)
+
+
+def _reference():
+    rgb = np.zeros((40, 40, 3), np.float32)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 0.8, 0.5, 0.2
+    return rgb
+
+
+def _kwargs(info) -> dict:
+    return {"reference": _reference()} if info.capabilities.reference else {}
+
+
+def _check_metadata(name: str) -> None:
+    import core
+    from core.plugins import get_registry
+
+    info = core.get_method(name)
+    assert info.name == name
+    assert info.description.strip(), f"{name}: empty description"
+    assert info.citation.strip(), f"{name}: no paper citation"
+    assert info.plugin and info.plugin != "?", f"{name}: unknown distribution"
+    assert info.colorspace in get_registry().names("colorspace"), (
+        f"{name}: colour space {info.colorspace!r} is not registered"
+    )
+    assert info.working_size is None or info.working_size >= 8
+    caps = info.capabilities
+    assert caps.automatic or caps.reference, f"{name}: neither automatic nor reference-based"
+    if info.decoders:
+        assert caps.distribution, f"{name}: has decoders but capabilities.distribution is False"
+    for model in info.model_files:
+        assert len(model.sha256) == 64, f"{name}: {model.path} has no sha256 in its manifest"
+
+
+def _check_model_files(name: str) -> None:
+    import core
+    from core.runtime import verify_model_file
+
+    for model in core.get_method(name).model_files:
+        assert Path(model.path).is_file(), f"{name}: missing model file {model.path}"
+        assert verify_model_file(model.path) == model.sha256
+
+
+def _check_output(name: str) -> None:
+    import core
+
+    info = core.get_method(name)
+    image = _test_image()
+    out = core.colorize(image, name, seed=0, **_kwargs(info))
+    assert isinstance(out, np.ndarray) and out.shape == (37, 53, 3) and out.dtype == np.uint8
+    out_f = core.colorize(image.astype(np.float32) / 255.0, name, seed=0, **_kwargs(info))
+    assert out_f.dtype == np.float32 and out_f.min() >= 0.0 and out_f.max() <= 1.0
+    spread = np.abs(out.astype(int) - out.astype(int).mean(-1, keepdims=True)).max()
+    assert spread > 0, f"{name}: output has no colour at all"
+
+
+def _check_lightness(name: str) -> None:
+    import core
+    from core.colorspaces.lab import LabSpace
+    from core.plugins import get_registry
+
+    info = core.get_method(name)
+    image = _test_image()
+    result = core.colorize_result(image, name, seed=0, **_kwargs(info))
+    space = get_registry().get("colorspace", info.colorspace)
+    expected = space.gray_lightness(image.astype(np.float32) / 255.0)
+    achieved = space.lightness(result.rgb)
+    in_gamut = np.all((result.rgb > 0.02) & (result.rgb < 0.98), axis=-1)
+    if in_gamut.sum() < 50:
+        return
+    span = space.lightness_channel.high - space.lightness_channel.low
+    error = np.abs(achieved - expected)[in_gamut].mean() / span
+    assert error < 0.01, f"{name}: lightness changed by {error:.3%} of its range"
+    lab = LabSpace()
+    assert np.abs(lab.lightness(result.rgb) - lab.gray_lightness(image / 255.0))[in_gamut].mean() < 2
+
+
+def _check_seed(name: str) -> None:
+    import core
+
+    info = core.get_method(name)
+    image = _test_image()
+    a = core.colorize(image, name, seed=7, **_kwargs(info))
+    b = core.colorize(image, name, seed=7, **_kwargs(info))
+    np.testing.assert_array_equal(a, b, err_msg=f"{name}: same seed, different output")
+    if info.capabilities.diverse:
+        samples = core.sample(image, name, n=2, seed=7, **_kwargs(info))
+        assert not np.array_equal(samples[0], samples[1]), f"{name}: samples are identical"
+
+
+def _check_bad_input(name: str, tmp: Path | None = None) -> None:
+    import tempfile
+
+    import core
+    from core.errors import InvalidImageError
+
+    info = core.get_method(name)
+    try:
+        core.colorize(np.full((8, 8), np.nan, np.float32), name, **_kwargs(info))
+    except InvalidImageError as exc:
+        assert "<array>" in str(exc)
+    else:
+        raise AssertionError(f"{name}: NaN input was accepted")
+    with tempfile.TemporaryDirectory() as folder:
+        empty = Path(folder) / "empty.jpg"
+        empty.write_bytes(b"")
+        try:
+            core.colorize(empty, name, **_kwargs(info))
+        except InvalidImageError as exc:
+            assert "empty.jpg" in str(exc)
+        else:
+            raise AssertionError(f"{name}: an empty file was accepted")
+
+
+_NO_TORCH = r"""
+import sys
+import numpy as np
+import core
+from core.testing import _kwargs, _test_image
+info = core.get_method(sys.argv[1])
+core.colorize(_test_image(), sys.argv[1], seed=0, **_kwargs(info))
+bad = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "onnx", "onnxscript"))
+assert not bad, "inference imported " + ", ".join(bad[:5])
+"""
+
+
+def _check_no_torch(name: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_TORCH, name], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, f"{name}: {proc.stderr.strip()[-2000:]}"
+
+
+_CHECK_FUNCTIONS: dict[str, Callable[[str], None]] = {
+    "metadata": _check_metadata,
+    "model_files": _check_model_files,
+    "output": _check_output,
+    "lightness": _check_lightness,
+    "seed": _check_seed,
+    "bad_input": _check_bad_input,
+    "no_torch": _check_no_torch,
+}
+
+
+def check_method(name: str, checks: tuple[str, ...] = CHECKS) -> None:
+    """Run contract checks on one installed method; raises ``AssertionError`` on a breach."""
+    for check in checks:
+        _CHECK_FUNCTIONS[check](name)
+
+
+def method_contract_tests(distribution: str | None = None, checks: tuple[str, ...] = CHECKS):
+    """A pytest test function parametrised over (method, check) for a distribution.
+
+    Assign it to a ``test_*`` name in a test module. Fails (rather than passing
+    vacuously) when the distribution registers no method.
+    """
+    import pytest
+
+    names = methods_of(distribution)
+    params = [pytest.param(n, c, id=f"{n}-{c}") for n in names for c in checks]
+    if not params:
+        params = [pytest.param(None, None, id=f"no-methods-from-{distribution}")]
+
+    @pytest.mark.parametrize(("method", "check"), params)
+    def test_method_contract(method: str | None, check: str | None) -> None:
+        assert method is not None, f"distribution {distribution!r} registers no method"
+        _CHECK_FUNCTIONS[check](method)
+
+    return test_method_contract
+
+
+def pytest_configure(config) -> None:  # pragma: no cover - pytest hook
+    """Declare the marker used by contract tests."""
+    config.addinivalue_line("markers", "colorize_contract: colorize plugin contract test")
