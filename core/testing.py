@@ -126,7 +126,8 @@ def _check_lightness(name: str) -> None:
     error = np.abs(achieved - expected)[in_gamut].mean() / span
     assert error < 0.01, f"{name}: lightness changed by {error:.3%} of its range"
     lab = LabSpace()
-    assert np.abs(lab.lightness(result.rgb) - lab.gray_lightness(image / 255.0))[in_gamut].mean() < 2
+    lab_error = np.abs(lab.lightness(result.rgb) - lab.gray_lightness(image / 255.0))
+    assert lab_error[in_gamut].mean() < 2, f"{name}: CIE L* changed by {lab_error.mean():.2f}"
 
 
 def _check_seed(name: str) -> None:
