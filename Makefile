@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 export COLORIZE_DATA ?= $(abspath ../shared/datasets)
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench results clean
 
 install: $(STAMP)
 
@@ -27,7 +27,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check core training onnx_export plugins tests
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/colorize bench
+
+# Regenerates docs/results.md (quality on bsds500 test + speed); run after models change.
+results: $(STAMP)
+	$(BIN)/python scripts/gen_results.py
 
 clean:
 	rm -rf $(VENV) demo_output build dist *.egg-info
