@@ -290,25 +290,37 @@ def _target(target: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class _Energy:
-    """Eq. 6 and its gradient for fixed predictions P (N, K) and target t (K,)."""
+    """Eq. 6 and its gradient for fixed predictions P (N, K) and target t (K,).
+
+    P is stored transposed, (K, N), and contracted with ``np.einsum``: at
+    K = 32 that is as fast as BLAS on one thread and, unlike a multi-threaded
+    BLAS, does not slow down tenfold when the cores are busy.
+    """
 
     def __init__(self, probs: np.ndarray, target: np.ndarray, weight: float, eps: float = 1e-12):
         p = probs.astype(np.float32, copy=False)
         total = p.sum(axis=1, keepdims=True, dtype=np.float64)
         keep = total[:, 0] > 0
-        self.p = np.ascontiguousarray(p[keep] / total[keep].astype(np.float32))
-        self.n = self.p.shape[0]
+        self.pt = np.ascontiguousarray((p[keep] / total[keep].astype(np.float32)).T)
+        self.n = self.pt.shape[1]
         self.t = target
         self.weight = weight
         self.eps = eps
 
+    def initial_bias(self) -> np.ndarray:
+        """``log((t + d) / (<p> + d))``: matches the histograms if all pixels were alike."""
+        mean = self.pt.mean(axis=1, dtype=np.float64)
+        d = 1e-4 / self.t.size
+        return np.clip(np.log((self.t + d) / (mean + d)), -20.0, 20.0)
+
     def value(self, b: np.ndarray) -> tuple[float, float, dict]:
         shift = b.max()
         w = np.exp(b - shift)
-        both = self.p @ np.stack([w, w * b], axis=1).astype(np.float32)  # pass 1
-        z = both[:, 0].astype(np.float64)
-        kl = float(np.mean(both[:, 1] / z - np.log(z)) - shift)
-        h = w * (self.p.T @ (1.0 / z).astype(np.float32)) / self.n  # pass 2
+        z = np.einsum("kn,k->n", self.pt, w.astype(np.float32)).astype(np.float64)  # pass 1
+        inv_z = (1.0 / z).astype(np.float32)
+        h = w * np.einsum("kn,n->k", self.pt, inv_z).astype(np.float64) / self.n  # pass 2
+        # mean_n KL(q_n || p_n) = mean_n (q_n . b - log sum_k p_nk e^b_k) = <q> . b - ...
+        kl = float(h @ b - np.mean(np.log(z)) - shift)
         diff = h - self.t
         denom = h + self.t + self.eps
         chi2 = float(np.sum(diff**2 / denom))
@@ -319,8 +331,9 @@ class _Energy:
         w, z, h = state["w"], state["z"], state["h"]
         g = state["diff"] * (h + 3 * self.t + 2 * self.eps) / state["denom"] ** 2
         v = b + self.weight * g
-        s = self.p @ (w * v).astype(np.float32)  # pass 3
-        second = w * (self.p.T @ (s / z**2).astype(np.float32)) / self.n  # pass 4
+        s = np.einsum("kn,k->n", self.pt, (w * v).astype(np.float32))  # pass 3
+        r = (s / z**2).astype(np.float32)
+        second = w * np.einsum("kn,n->k", self.pt, r).astype(np.float64) / self.n  # pass 4
         return h * v - second
 
 
@@ -329,19 +342,20 @@ def fit_histogram_bias(
     target: np.ndarray,
     *,
     weight: float = 10.0,
-    max_iter: int = 300,
+    method: str = "gradient-descent",
+    max_iter: int = 100,
     tol: float = 1e-6,
 ) -> BiasFit:
-    """Solve Larsson's Eq. 6 for the global bias ``b`` by gradient descent.
+    """Solve Larsson's Eq. 6 for the global bias ``b`` by gradient-based descent.
 
     Minimises ``E(b) = (1/N) sum_n KL(q_n || p_n) + weight * chi2(<q>, t)``
     with posteriors ``q_n = softmax(log p_n + b)``, mean posterior
     ``<q> = (1/N) sum_n q_n`` and symmetric chi-squared distance
     ``chi2(h, t) = sum_k (h_k - t_k)^2 / (h_k + t_k)``. The analytic gradient
     is ``dE/db_j = (1/N) sum_n q_nj (v_j - q_n . v)`` with
-    ``v = b + weight * dchi2/dh``; each evaluation reads the (N, K) predictions
-    four times and never forms the posteriors. Steps are Barzilai-Borwein
-    with Armijo backtracking.
+    ``v = b + weight * dchi2/dh`` (using ``KL(q_n || p_n) = q_n . b - log
+    sum_k p_nk e^b_k``); each evaluation reads the (N, K) predictions four
+    times (twice for the value) and never forms the posteriors.
 
     Parameters
     ----------
@@ -351,65 +365,107 @@ def fit_histogram_bias(
         Target histogram (normalised here).
     weight : float, default 10
         lambda of Eq. 6 (the paper does not publish its value).
-    max_iter : int, default 300
+    method : {"gradient-descent", "lbfgs"}, default "gradient-descent"
+        ``"gradient-descent"`` is the paper's gradient descent, with
+        Barzilai-Borwein step sizes and Armijo backtracking; ``"lbfgs"`` uses
+        scipy's L-BFGS-B on the same energy and gradient (a cross-check; it
+        reaches the same energy to about 1e-4 relative, usually more slowly).
+    max_iter : int, default 100
     tol : float, default 1e-6
-        Stop when the largest gradient component is below ``tol``.
+        Stop when an iteration lowers the energy by less than ``tol`` relative
+        (or the gradient vanishes).
 
     Returns
     -------
     BiasFit
 
+    Notes
+    -----
+    The descent starts from ``b_k = log((t_k + d) / (<p>_k + d))``, ``d = 1e-4 / K``
+    (the bias that would match the histograms if all pixels were alike),
+    which typically cuts the iterations from over a hundred to 15-30.
+
     Raises
     ------
     ValueError
-        On shape mismatch, a negative or empty target, or ``weight < 0``.
+        On shape mismatch, a negative or empty target, ``weight < 0`` or an
+        unknown ``method``.
 
     References
     ----------
-    Larsson et al. 2016, Sec. 3.4, Eq. 6.
+    Larsson et al. 2016, Sec. 3.4, Eq. 6 ("We solve for b using gradient descent on E").
     """
     if not weight >= 0:
         raise ValueError(f"weight must be non-negative, got {weight}")
+    if method not in ("lbfgs", "gradient-descent"):
+        raise ValueError(f"method must be 'lbfgs' or 'gradient-descent', got {method!r}")
     if isinstance(probs, Distribution):
         shape = probs.bins.shape if probs.is_joint else (probs.k,)
         flat = probs.flat_probs()
     else:
         array = np.asarray(probs)
-        t_shape = np.shape(target)
-        shape = tuple(t_shape) if len(t_shape) == 2 and array.shape[-2:] == tuple(t_shape) else (
-            array.shape[-1],
-        )
+        t_shape = tuple(np.shape(target))
+        joint = len(t_shape) == 2 and array.shape[-2:] == t_shape
+        shape = t_shape if joint else (array.shape[-1],)
         flat = array.reshape(-1, int(np.prod(shape)))
-    t = _target(target, shape)
-    energy = _Energy(flat, t, float(weight))
-    k = t.size
-    b = np.zeros(k)
-    value, chi2, state = energy.value(b)
+    energy = _Energy(flat, _target(target, shape), float(weight))
+    start = energy.initial_bias()
+    if method == "lbfgs":
+        b, iterations, converged = _lbfgs(energy, start, max_iter, tol)
+    else:
+        b, iterations, converged = _gradient_descent(energy, start, max_iter, tol)
+    b = b - b.mean()  # softmax is shift invariant; report the zero-mean representative
+    value, chi2, _ = energy.value(b)
+    return BiasFit(b.reshape(shape), float(value), float(chi2), iterations, converged)
+
+
+def _lbfgs(
+    energy: _Energy, start: np.ndarray, max_iter: int, tol: float
+) -> tuple[np.ndarray, int, bool]:
+    from scipy.optimize import minimize
+
+    def fun(b: np.ndarray) -> tuple[float, np.ndarray]:
+        value, _, state = energy.value(b)
+        return value, energy.gradient(b, state)
+
+    result = minimize(
+        fun,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iter, "gtol": 1e-9, "ftol": tol},
+    )
+    return result.x, int(result.nit), bool(result.success)
+
+
+def _gradient_descent(
+    energy: _Energy, start: np.ndarray, max_iter: int, tol: float
+) -> tuple[np.ndarray, int, bool]:
+    b = start.copy()
+    value, _, state = energy.value(b)
     grad = energy.gradient(b, state)
-    step = 1.0 / max(np.abs(grad).max(), 1e-12) * 0.1
-    converged = False
-    iterations = 0
-    for iterations in range(1, max_iter + 1):
-        if np.abs(grad).max() < tol:
-            converged = True
-            break
+    step = 0.1 / max(np.abs(grad).max(), 1e-12)
+    for iteration in range(max_iter):
+        if np.abs(grad).max() < 1e-9:
+            return b, iteration, True
         sq = float(grad @ grad)
         for _ in range(30):  # Armijo backtracking
             b_new = b - step * grad
-            new_value, new_chi2, new_state = energy.value(b_new)
+            new_value, _, new_state = energy.value(b_new)
             if new_value <= value - 1e-4 * step * sq:
                 break
             step *= 0.5
         else:
-            converged = True  # no decrease possible at machine precision
-            break
+            return b, iteration, True  # no decrease possible at working precision
         new_grad = energy.gradient(b_new, new_state)
         s, y = b_new - b, new_grad - grad
         sy = float(s @ y)
         step = float(s @ s) / sy if sy > 1e-30 else step * 2.0
-        b, value, chi2, state, grad = b_new, new_value, new_chi2, new_state, new_grad
-    b = b - b.mean()  # softmax is shift invariant; report the zero-mean representative
-    return BiasFit(b.reshape(shape), float(value), float(chi2), iterations, converged)
+        done = value - new_value <= tol * max(abs(value), abs(new_value), 1.0)
+        b, value, grad = b_new, new_value, new_grad
+        if done:
+            return b, iteration + 1, True
+    return b, max_iter, False
 
 
 def apply_bias(dist: Distribution, bias: np.ndarray) -> Distribution:
@@ -484,7 +540,8 @@ def energy_minimisation(
     reference: Any,
     *,
     weight: float = 10.0,
-    max_iter: int = 300,
+    method: str = "gradient-descent",
+    max_iter: int = 100,
     tol: float = 1e-6,
 ) -> Distribution | dict[str, Distribution]:
     """Histogram transfer by energy minimisation (Larsson et al. Eq. 6).
@@ -503,7 +560,7 @@ def energy_minimisation(
         each distribution's bins is computed with :func:`reference_histogram`;
         a target histogram (K,) / (K1, K2) for a single distribution; or a dict
         of target histograms keyed like ``source``.
-    weight, max_iter, tol
+    weight, method, max_iter, tol
         See :func:`fit_histogram_bias`.
 
     Returns
@@ -527,7 +584,7 @@ def energy_minimisation(
                 raise ValueError(f"no target histogram for {key!r}; have {sorted(reference)}")
             reference = reference[key]
         return energy_minimisation(
-            {key: source}, reference, weight=weight, max_iter=max_iter, tol=tol
+            {key: source}, reference, weight=weight, method=method, max_iter=max_iter, tol=tol
         )[key]
     if not isinstance(source, dict) or not all(isinstance(d, Distribution) for d in source.values()):
         raise TypeError("source must be a Distribution or a dict of Distributions")
@@ -548,7 +605,7 @@ def energy_minimisation(
             target = reference[key]
         else:
             target = reference
-        fit = fit_histogram_bias(dist, target, weight=weight, max_iter=max_iter, tol=tol)
+        fit = fit_histogram_bias(dist, target, weight=weight, method=method, max_iter=max_iter, tol=tol)
         out[key] = apply_bias(dist, fit.bias)
     return out
 
