@@ -21,9 +21,10 @@ from core.runtime import OnnxModel
 __all__ = ["CNNClassification", "CNNColorizer", "CNNRegression", "CNNSmoothL1", "COLORIZERS"]
 
 CITATION = (
-    "CNN colorization loss study: a 9-layer CNN on 64x64 Lab lightness trained with L2, "
-    "smooth L1 or cross-entropy over 10 uniform ab bins (Stanford CS231n project report). "
-    "See colorize_cnn/MODEL_CARD.md."
+    "Automatic colorization with deep CNNs: a study of loss functions (L2, smooth L1, "
+    "L2 with dropout, cross-entropy over 10 uniform ab bins) with a 9-layer CNN on 64x64 "
+    "Lab lightness; the report's CGAN code is at github.com/sawhney-kartik/gan-colorization. "
+    "See colorize_cnn/MODEL_CARD.md for what this plugin changes."
 )
 
 #: The core's decoder names (``core.decoders.decoder_names()``).
@@ -78,10 +79,10 @@ class CNNColorizer(Colorizer):
             raise TypeError(
                 f"{self.name}: unknown option(s) {', '.join(sorted(options))}; it takes none"
             )
-        if decoder is not None and decoder not in self.decoders:
+        if decoder is not None and not self.decoders:
             raise ValueError(
-                f"{self.name}: unknown decoder {decoder!r}; "
-                f"available: {', '.join(self.decoders) or 'none (regression output)'}"
+                f"{self.name} predicts chroma directly and takes no decoder (got {decoder!r}); "
+                "cnn-classification has decoders"
             )
 
 
