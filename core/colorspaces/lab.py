@@ -51,19 +51,24 @@ _WHITE = WHITE_D65
 _DELTA = 6.0 / 29.0
 _EPS = _DELTA**3
 _KAPPA = 1.0 / (3.0 * _DELTA**2)
-# sRGB companding knees.
-_SRGB_KNEE = 0.04045  # encoded
-_LINEAR_KNEE = 0.0031308  # linear
+# sRGB companding knees. IEC 61966-2-1 rounds them to 0.04045 and 0.0031308,
+# where its two segments miss each other by 2e-9 and 3e-8; these are the exact
+# intersections next to them (roots of ((x + 0.055) / 1.055)^2.4 = x / 12.92 and
+# 1.055 l^(1/2.4) - 0.055 = 12.92 l), so the branch-free forms below are
+# continuous and exact on both segments.
+_SRGB_KNEE = 0.040448236277107856  # encoded
+_LINEAR_KNEE = 0.003130668442500588  # linear
 
 _BLOCK = 1 << 14  # pixels per block; 3 buffers of 16k RGB float32 fit in L2.
 
-# --- encoded sRGB -> linear: lin = s * (max(x, k) + 0.055)^2.4 + (min(x, k) - k) / 12.92
+# --- encoded sRGB -> linear: lin = s (max(x, k) + 0.055)^2.4 + (min(x, k) - k) / 12.92
 _S = 1.055**-2.4
 _DECODE_MIN_SCALE = 1.0 / (12.92 * _S)  # multiplies min(x, k) before scaling by _S
 
 # rgb -> XYZ/white, folded with the decode scale and constant term.
 _M1 = _RGB_TO_XYZ / _WHITE[:, None]
-_RGB_TO_XYZN = np.hstack([_M1 * _S, (_M1 @ np.full(3, -_SRGB_KNEE / 12.92))[:, None]])
+_DECODE_OFFSET = -_SRGB_KNEE / 12.92
+_RGB_TO_XYZN = np.hstack([_M1 * _S, (_M1 @ np.full(3, _DECODE_OFFSET))[:, None]])
 # f -> Lab, folded with the -kappa * eps constant of the linear branch.
 _F_TO_LAB_LINEAR = np.array([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]])
 _F_TO_LAB = np.hstack(
@@ -83,6 +88,9 @@ _LAB_TO_F = np.array(
 # XYZ/white -> linear RGB, folded with the -delta/kappa constant of f^-1's linear branch.
 _M2 = _XYZ_TO_RGB * _WHITE[None, :]
 _XYZN_TO_RGB = np.hstack([_M2, (_M2 @ np.full(3, -_DELTA / _KAPPA))[:, None]])
+
+
+_ENCODE_OFFSET = -1.055 * _LINEAR_KNEE ** (1 / 2.4)
 
 
 def _float(image: np.ndarray) -> np.ndarray:
@@ -150,13 +158,13 @@ def _lab_to_rgb_step(lab, dst, a, b, c) -> None:
     np.multiply(fc, fb, out=fc)
     cv2.scaleAdd(fa, 1.0 / _KAPPA, fc, dst=fc)
     cv2.transform(c, _XYZN_TO_RGB, dst=b)
-    # sRGB encode: 1.055 max(l, k)^(1/2.4) - 0.055 + 12.92 (min(l, k) - k)
+    # sRGB encode: 1.055 (max(l, k)^(1/2.4) - k^(1/2.4)) + 12.92 min(l, k)
     cv2.threshold(fb, _LINEAR_KNEE, 0, cv2.THRESH_TRUNC, dst=fa)
     cv2.addWeighted(fb, 1.0, fa, -1.0, _LINEAR_KNEE, dst=fc)
     cv2.log(fc, dst=fc)
     np.multiply(fc, fc.dtype.type(1.0 / 2.4), out=fc)
     cv2.exp(fc, dst=fc)
-    cv2.addWeighted(fc, 1.055, fa, 12.92, -0.055 - 12.92 * _LINEAR_KNEE, dst=_flat(dst))
+    cv2.addWeighted(fc, 1.055, fa, 12.92, _ENCODE_OFFSET, dst=_flat(dst))
 
 
 def _lightness_step(rgb, dst, a, b, c) -> None:
@@ -236,8 +244,9 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 
 def _gray_to_l(gray: np.ndarray) -> np.ndarray:
     """CIE L* of a gray sRGB value (R = G = B = gray): L depends only on Y = linear(gray)."""
-    linear = np.where(gray > _SRGB_KNEE, ((np.maximum(gray, _SRGB_KNEE) + 0.055) / 1.055) ** 2.4,
-                      gray / 12.92)
+    linear = np.where(
+        gray > _SRGB_KNEE, ((np.maximum(gray, _SRGB_KNEE) + 0.055) / 1.055) ** 2.4, gray / 12.92
+    )
     f = np.where(linear > _EPS, np.cbrt(np.maximum(linear, _EPS)), _KAPPA * linear + 4.0 / 29.0)
     return (116.0 * f - 16.0).astype(gray.dtype, copy=False)
 
