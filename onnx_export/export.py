@@ -64,6 +64,7 @@ def training_summary(ckpt: dict[str, Any]) -> dict[str, Any]:
         "options": ckpt.get("options"),
         "data": {"train": brief(data.get("train")), "val": brief(data.get("val"))},
         "val": ckpt.get("val"),
+        "statistics": ckpt.get("statistics"),
         "torch": ckpt.get("torch"),
     }
 

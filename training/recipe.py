@@ -78,9 +78,18 @@ class Recipe:
         """Training loss (scalar) and extra scalars to log."""
         raise NotImplementedError
 
-    def predict_chroma(self, output: Any) -> torch.Tensor:
+    def predict_chroma(self, output: Any, statistics: dict | None = None) -> torch.Tensor:
         """Point estimate (N, 2, H, W) in colour-space units, for validation metrics."""
         raise NotImplementedError
+
+    def data_statistics(self, batches: Any) -> dict[str, Any] | None:
+        """Statistics of the training data the method ships with its graphs (or None).
+
+        ``batches`` iterates over training batches (dicts as above). The result is
+        stored in the checkpoint and handed to :meth:`export_graphs` as
+        ``info["statistics"]``.
+        """
+        return None
 
     def export_graphs(self, model: torch.nn.Module, info: dict[str, Any]) -> list[ExportGraph]:
         """The inference graphs to export; ``info`` holds the checkpoint's training summary."""

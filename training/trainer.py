@@ -1,7 +1,7 @@
 """The generic trainer: a method's recipe + data -> checkpoints, logs and metrics.
 
 * Adam / AdamW, constant / step / cosine schedules with optional linear warm-up.
-* Validation mixes the method's loss with PSNR and RMSE-ab (``core.metrics``)
+* Validation mixes the method's loss with PSNR and RMSE-alpha-beta (``core.metrics``)
   on whole held-out images at the method's working resolution.
 * Checkpoints (``last.ckpt``) hold model, optimizer, scheduler, RNG state and
   step, and load with ``torch.load(weights_only=True)``; resuming reproduces
@@ -31,7 +31,6 @@ import torch.distributed as dist
 from training import data as datalib
 from training.config import TrainConfig
 from training.lab import lab_to_rgb, rgb_to_lab
-from training.metrics import metric_functions
 from training.recipe import Recipe
 
 __all__ = ["CHECKPOINT_FORMAT", "Trainer", "load_checkpoint", "state_digest"]
@@ -170,9 +169,11 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self.last_val: dict[str, float] = {}
+        self.statistics: dict | None = None
         if resume is not None:
             self._restore(load_checkpoint(resume))
-        self._metrics, self._metrics_source = metric_functions()
+        if self.statistics is None:
+            self.statistics = self._data_statistics()
 
     # -- checkpoints ------------------------------------------------------------
 
@@ -184,10 +185,24 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
+        # the schedule is a function of this run's config (same config: same schedule)
+        self.scheduler.lr_lambdas = [_Schedule(self.config)]
         torch.set_rng_state(ckpt["rng"]["torch"])
         self.step = int(ckpt["step"])
         self.elapsed = float(ckpt.get("elapsed", 0.0))
         self.last_val = dict(ckpt.get("val", {}))
+        self.statistics = ckpt.get("statistics")
+
+    def _data_statistics(self, batches: int = 20) -> dict | None:
+        """The recipe's statistics over ``batches`` training batches (from a separate seed)."""
+        sampler = datalib.Batcher(
+            self.train_set, batch_size=self.config.batch_size, crop=self.config.crop,
+            scale=tuple(self.config.scale), hflip=False, seed=self.config.seed + 7919,
+        )
+        stats = self.recipe.data_statistics(
+            to_batch(*sampler.batch(i), self.device) for i in range(batches)
+        )
+        return None if stats is None else json.loads(json.dumps(stats))
 
     def checkpoint(self) -> dict[str, Any]:
         """The checkpoint dictionary (plain types and tensors only)."""
@@ -204,6 +219,7 @@ class Trainer:
             "options": json.loads(json.dumps(self.options)),
             "data": json.loads(json.dumps(self.data_info)),
             "val": dict(self.last_val),
+            "statistics": self.statistics,
             "world_size": self.world_size,
             "torch": str(torch.__version__),
         }
@@ -233,6 +249,8 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Loss, PSNR and RMSE-ab on whole validation images at working resolution."""
+        from core import metrics
+
         if self.val_set is None or len(self.val_set) == 0:
             return {}
         self.model.eval()
@@ -250,15 +268,14 @@ class Trainer:
                 batch = to_batch(chunk, None, self.device)
                 output = self.model(batch["lightness"])
                 loss, _ = self.recipe.loss(output, batch)
-                chroma = self.recipe.predict_chroma(output)
+                chroma = self.recipe.predict_chroma(output, self.statistics)
                 rgb = lab_to_rgb(torch.cat([batch["lightness"], chroma], dim=1))
                 pred_rgb = rgb.permute(0, 2, 3, 1).cpu().numpy()
-                pred_ab = chroma.permute(0, 2, 3, 1).cpu().numpy()
-                true_ab = batch["chroma"].permute(0, 2, 3, 1).cpu().numpy()
                 totals["loss"] += float(loss) * len(chunk)
                 for i in range(len(chunk)):
-                    totals["psnr"] += float(self._metrics["psnr"](pred_rgb[i], chunk[i] / 255.0))
-                    totals["rmse_ab"] += float(self._metrics["rmse_ab"](pred_ab[i], true_ab[i]))
+                    true_rgb = chunk[i].astype(np.float32) / 255.0
+                    totals["psnr"] += float(metrics.psnr(pred_rgb[i], true_rgb))
+                    totals["rmse_ab"] += float(metrics.rmse_alphabeta(pred_rgb[i], true_rgb))
                 count += len(chunk)
         self.model.train()
         return {key: value / count for key, value in totals.items()}
@@ -289,7 +306,7 @@ class Trainer:
         if self.step == 0:
             self.log({"event": "start", "method": self.recipe.name, "config": config.to_dict(),
                       "world_size": self.world_size, "train_images": len(self.train_set),
-                      "metrics": self._metrics_source})
+                      "statistics": self.statistics})
         self.model.train()
         stopped_early = False
         window: dict[str, float] = defaultdict(float)

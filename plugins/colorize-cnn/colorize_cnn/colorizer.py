@@ -122,12 +122,22 @@ class CNNClassification(CNNColorizer):
     decoders = DECODERS
     default_decoder = "mode"
 
-    def bins(self):
-        """The a/b bins recorded in the graph's metadata, as a ``core.binning`` object."""
-        from core.binning import uniform_bins
+    def bins(self, channel: str = "a"):
+        """The ``channel``'s bins recorded in the graph's metadata (``core.binning.Bins``).
+
+        Edges are the report's (10 of width 20 over [-100, 100]); the centres are the
+        training-set mean of each bin when the graph records them (the report's
+        ``unbin``), else the midpoints.
+        """
+        from core.binning import Bins, uniform_bins
 
         spec = self._model.metadata_json("bins")
-        return uniform_bins(float(spec["low"]), float(spec["high"]), int(spec["count"]))
+        bins = uniform_bins(float(spec["low"]), float(spec["high"]), int(spec["count"]),
+                            name=f"cnn-{channel}")
+        centers = (spec.get("centers") or {}).get(channel)
+        if centers is None:
+            return bins
+        return Bins(bins.edges, np.asarray(centers, np.float64), name=f"cnn-{channel}-means")
 
     def predict(self, lightness, *, reference=None, seed=None, decoder=None, **options):
         from core.decoders import decode_prediction
@@ -135,11 +145,10 @@ class CNNClassification(CNNColorizer):
 
         self._check_call(decoder, options)
         logits = self._run(_check_lightness(lightness))  # (2, K, H, W)
-        bins = self.bins()
         dists = {
             channel: Distribution.from_logits(
                 np.ascontiguousarray(logits[i].transpose(1, 2, 0), np.float32),
-                bins,
+                self.bins(channel),
                 self.colorspace,
                 channel,
             )

@@ -91,10 +91,61 @@ class CNNRecipe(Recipe):
         accuracy = (output.argmax(dim=2) == bins).float().mean()
         return loss, {"accuracy": float(accuracy)}
 
-    def predict_chroma(self, output: torch.Tensor) -> torch.Tensor:
+    def predict_chroma(self, output: torch.Tensor, statistics: dict | None = None) -> torch.Tensor:
         if self.head == "regression":
             return output
-        return bin_centers(output.device)[output.argmax(dim=2)]  # the report's mode decoding
+        index = output.argmax(dim=2)  # (N, 2, H, W): the report's mode decoding
+        if statistics and statistics.get("bin_means"):
+            means = torch.tensor(
+                [statistics["bin_means"]["a"], statistics["bin_means"]["b"]], device=output.device
+            )
+            return torch.stack([means[c][index[:, c]] for c in range(2)], dim=1)
+        return bin_centers(output.device)[index]
+
+    def data_statistics(self, batches) -> dict[str, Any]:
+        """Mean a, b of the training crops, and the mean value inside each bin.
+
+        The report's ``unbin()`` returns "the mean value of the pixels contained in
+        that bin" (section 4.2.2); the shipped graph records these means as the bin
+        centres, so the core's mode decoder reproduces it.
+        """
+        k = AB_BINS["count"]
+        sums = torch.zeros(2, k, dtype=torch.float64)
+        counts = torch.zeros(2, k, dtype=torch.float64)
+        total = torch.zeros(2, dtype=torch.float64)
+        pixels = 0
+        for batch in batches:
+            chroma = batch["chroma"].detach().cpu().double()
+            bins = ab_to_bins(chroma)
+            for c in range(2):
+                sums[c].index_add_(0, bins[:, c].reshape(-1), chroma[:, c].reshape(-1))
+                counts[c].index_add_(0, bins[:, c].reshape(-1), torch.ones(bins[:, c].numel(),
+                                                                           dtype=torch.float64))
+            total += chroma.sum(dim=(0, 2, 3))
+            pixels += chroma.shape[0] * chroma.shape[2] * chroma.shape[3]
+        width = (AB_BINS["high"] - AB_BINS["low"]) / k
+        lows = AB_BINS["low"] + width * torch.arange(k, dtype=torch.float64)
+        mids = lows + width / 2
+        means = torch.where(counts > 0, sums / counts.clamp_min(1), mids)
+        means = torch.minimum(torch.maximum(means, lows), lows + width)  # stay inside the bin
+        return {
+            "mean_ab": [round(float(v), 3) for v in total / max(pixels, 1)],
+            "bin_means": {ch: [round(float(v), 3) for v in means[c]] for c, ch in enumerate("ab")},
+            "bin_fractions": {
+                ch: [round(float(v), 5) for v in counts[c] / counts[c].sum()]
+                for c, ch in enumerate("ab")
+            },
+            "pixels": pixels,
+        }
+
+    def _bins_metadata(self, statistics: dict | None) -> dict | None:
+        if self.head != "classification":
+            return None
+        spec: dict[str, Any] = dict(AB_BINS)
+        if statistics and statistics.get("bin_means"):
+            spec["centers"] = statistics["bin_means"]
+            spec["centers_are"] = "training-set mean of the values in each bin (report's unbin)"
+        return spec
 
     def export_graphs(self, model: torch.nn.Module, info: dict[str, Any]) -> list[ExportGraph]:
         output = "chroma" if self.head == "regression" else "logits"
@@ -112,7 +163,7 @@ class CNNRecipe(Recipe):
                 else f"(N, 2, {AB_BINS['count']}, H, W) logits over a, b bins"
             },
             "loss": self.loss_kind,
-            "bins": AB_BINS if self.head == "classification" else None,
+            "bins": self._bins_metadata(info.get("statistics")),
             "training": info,
         }
         example = {"lightness": torch.rand(1, 1, 64, 96) * 100}
@@ -126,6 +177,7 @@ class CNNRecipe(Recipe):
                 metadata={k: json.dumps(v) for k, v in metadata.items()},
             )
         ]
+
 
 
 classification = CNNRecipe("cnn-classification", "cross-entropy")
