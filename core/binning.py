@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.special import log_softmax, logsumexp
+from scipy.special import expit, log_softmax, logsumexp
 from scipy.stats import norm
 
 __all__ = [
@@ -595,7 +595,7 @@ def dmol_probs(
     half = 1.0 / (n_levels - 1)
     inner = -1.0 + half + 2 * half * np.arange(n_levels - 1)  # edges between levels
     z = (inner - means[..., None]) * np.exp(-log_scales)[..., None]  # (..., M, N-1)
-    cdf = 1.0 / (1.0 + np.exp(-z))
+    cdf = expit(z)
     ones = np.ones_like(cdf[..., :1])
     cdf = np.concatenate([0 * ones, cdf, ones], axis=-1)
     per_component = np.diff(cdf, axis=-1)  # (..., M, N)

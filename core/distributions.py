@@ -215,10 +215,11 @@ class Distribution:
         if self.shape == (height, width):
             return self
         flat = np.ascontiguousarray(self.probs.reshape(*self.shape, -1))
-        chunks = [
-            cv2.resize(flat[..., i : i + 256], (width, height), interpolation=cv2.INTER_LINEAR)
-            .reshape(height, width, -1)
-            for i in range(0, flat.shape[-1], 256)
+        chunks = [  # OpenCV resizes at most 128 channels at a time
+            cv2.resize(
+                np.ascontiguousarray(flat[..., i : i + 128]), (width, height), interpolation=cv2.INTER_LINEAR
+            ).reshape(height, width, -1)
+            for i in range(0, flat.shape[-1], 128)
         ]
         probs = np.concatenate(chunks, axis=-1).reshape(height, width, *self.probs.shape[2:])
         return replace(self, probs=np.maximum(probs, 0))
