@@ -14,8 +14,9 @@ Every report carries three baselines measured the same way as the methods:
 
 Metrics per image (``core.metrics``): PSNR in RGB (Larsson et al. Eq. 11), RMSE in αβ
 (Eq. 10), SSIM, colourfulness ratio to the ground truth (Hasler and Süsstrunk 2003), a/b
-histogram intersection (Guadarrama et al. Fig. 7); for diverse methods with ``samples > 1``
-also the mean pairwise MS-SSIM between samples (lower = more diverse).
+histogram intersection (Guadarrama et al. Fig. 7, mean of the a and b marginals); for
+diverse methods with ``samples > 1`` also the mean pairwise MS-SSIM between samples
+(lower = more diverse; fewer scales on images under 176 px).
 """
 
 from __future__ import annotations
@@ -101,19 +102,27 @@ def score(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     """All per-image metrics of one prediction against the ground truth."""
     from core import metrics
 
+    hist_a, hist_b = metrics.histogram_intersection(pred, true)
     return {
         "psnr": float(metrics.psnr(pred, true)),
         "rmse_ab": float(metrics.rmse_alphabeta(pred, true)),
         "ssim": float(metrics.ssim(pred, true)),
         "colourfulness_ratio": float(metrics.colourfulness_ratio(pred, true)),
-        "hist_intersection": float(metrics.histogram_intersection(pred, true)),
+        "hist_intersection": (float(hist_a) + float(hist_b)) / 2.0,
     }
 
 
 def _pairwise_ms_ssim(samples: Sequence[np.ndarray]) -> float:
     from core import metrics
 
-    values = [float(metrics.ms_ssim(a, b)) for a, b in itertools.combinations(samples, 2)]
+    short = min(samples[0].shape[:2])
+    scales = max(1, min(len(metrics.MS_SSIM_WEIGHTS), int(math.log2(max(short, 11) / 11)) + 1))
+    weights = np.asarray(metrics.MS_SSIM_WEIGHTS[:scales])
+    weights = tuple(float(w) for w in weights / weights.sum())  # fewer scales for small images
+    values = [
+        float(metrics.ms_ssim(a, b, weights=weights))
+        for a, b in itertools.combinations(samples, 2)
+    ]
     return float(np.mean(values)) if values else math.nan
 
 
