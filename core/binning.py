@@ -100,7 +100,8 @@ class Bins:
             raise ValueError("bin edges must be finite and strictly increasing")
         if centers.shape != (edges.size - 1,):
             raise ValueError(
-                f"expected {edges.size - 1} centers for {edges.size} edges, got shape {centers.shape}"
+                f"expected {edges.size - 1} centers for {edges.size} edges, "
+                f"got shape {centers.shape}"
             )
         if np.any(centers < edges[:-1]) or np.any(centers > edges[1:]):
             raise ValueError("every center must lie inside its bin")
@@ -219,7 +220,7 @@ class Bins:
         return self.centers[np.asarray(indices)]
 
     def one_hot(self, values: np.ndarray) -> np.ndarray:
-        """One-hot histograms of ``values``, shape ``(..., K)``, float32 (Larsson Eq. 2 target, R = 1)."""
+        """One-hot histograms, shape ``(..., K)``, float32 (Larsson Eq. 2 target with R = 1)."""
         indices = self.encode(values)
         return (indices[..., None] == np.arange(self.k)).astype(np.float32)
 
@@ -267,7 +268,9 @@ class Bins:
         return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
-def uniform_bins(low: float, high: float, k: int, *, circular: bool = False, name: str = "") -> Bins:
+def uniform_bins(
+    low: float, high: float, k: int, *, circular: bool = False, name: str = ""
+) -> Bins:
     """``k`` equal-width bins over ``[low, high]`` with centres at the midpoints.
 
     Parameters

@@ -101,7 +101,9 @@ class Decoder:
 
     def __call__(self, dist: Distribution, *, seed: Seed = None, **options: Any) -> np.ndarray:
         if not isinstance(dist, Distribution):
-            raise TypeError(f"decoder {self.name!r} expects a Distribution, got {type(dist).__name__}")
+            raise TypeError(
+                f"decoder {self.name!r} expects a Distribution, got {type(dist).__name__}"
+            )
         return self.function(dist, seed=seed, **options)
 
     def __repr__(self) -> str:
@@ -164,7 +166,7 @@ def _expect(dist: Distribution, p: np.ndarray) -> np.ndarray:
     moments = (p @ matrix).astype(np.float64)
     total = moments[:, -1]
     outputs, start = [], 0
-    for bins, col in zip(axes, columns):
+    for bins, col in zip(axes, columns, strict=True):
         outputs.append(_from_moments(bins, moments[:, start : start + col.shape[1]], total))
         start += col.shape[1]
     values = np.stack(outputs, axis=-1) if dist.is_joint else outputs[0]
@@ -341,7 +343,9 @@ def hue_concentration(hue: Distribution) -> np.ndarray:
     return np.hypot(z[:, 0], z[:, 1]).reshape(hue.shape).astype(np.float32)
 
 
-def chromatic_fading(hue: Distribution, chroma: np.ndarray, *, eta: float = FADING_ETA) -> np.ndarray:
+def chromatic_fading(
+    hue: Distribution, chroma: np.ndarray, *, eta: float = FADING_ETA
+) -> np.ndarray:
     """Fade chroma where the hue is uncertain: ``C * min(|z| / eta, 1)`` (Larsson Eq. 5).
 
     When the hue histogram has no clear direction (``|z|`` of Eq. 4 small) but
@@ -424,7 +428,9 @@ def _parse_spec(spec: str, channels: tuple[str, str]) -> tuple[dict[str, str], b
         name, *modifiers = [part.strip() for part in token.split("+")]
         for modifier in modifiers:
             if modifier != "fading":
-                raise ValueError(f"unknown decoder modifier {modifier!r} in {spec!r}; known: 'fading'")
+                raise ValueError(
+                    f"unknown decoder modifier {modifier!r} in {spec!r}; known: 'fading'"
+                )
             fading = True
         if not name:
             raise ValueError(f"empty decoder name in {spec!r}")
@@ -515,7 +521,8 @@ def decode_prediction(
     --------
     >>> from core.binning import HUE_BINS, CHROMA_BINS
     >>> hue = Distribution(np.eye(32, dtype=np.float32)[None, [8]], HUE_BINS, "huechroma", "hue")
-    >>> chroma = Distribution(np.eye(32, dtype=np.float32)[None, [16]], CHROMA_BINS, "huechroma", "chroma")
+    >>> hot = np.eye(32, dtype=np.float32)[None, [16]]
+    >>> chroma = Distribution(hot, CHROMA_BINS, "huechroma", "chroma")
     >>> decode_prediction({"hue": hue, "chroma": chroma}, ("hue", "chroma"),
     ...                   "hue=expectation+fading,chroma=median").round(4)
     array([[[0.2656, 0.5156]]], dtype=float32)
@@ -539,7 +546,7 @@ def decode_prediction(
 
     root = np.random.SeedSequence(seed) if not isinstance(seed, np.random.Generator) else None
     streams: Iterable[Any] = root.spawn(2) if root is not None else (seed, seed)
-    seeds = dict(zip(channels, streams))
+    seeds = dict(zip(channels, streams, strict=True))
 
     def run(dec: Decoder, dist: Distribution, channel_seed: Any) -> np.ndarray:
         options = {}

@@ -26,7 +26,9 @@ from core.binning import Bins, JointBins
 __all__ = ["Distribution", "softmax", "uncertainty_map"]
 
 
-def softmax(logits: np.ndarray, axis: int | tuple[int, ...] = -1, temperature: float = 1.0) -> np.ndarray:
+def softmax(
+    logits: np.ndarray, axis: int | tuple[int, ...] = -1, temperature: float = 1.0
+) -> np.ndarray:
     """Numerically stable ``softmax(logits / temperature)`` over ``axis``, float32.
 
     Raises
@@ -94,10 +96,12 @@ class Distribution:
                 raise TypeError(f"joint bins must be a pair of Bins, got {self.bins!r}")
             self.bins = JointBins(*self.bins)
         if not isinstance(self.bins, (Bins, JointBins)):
-            raise TypeError(f"bins must be a Bins or a pair of Bins, got {type(self.bins).__name__}")
+            raise TypeError(
+                f"bins must be a Bins or a pair of Bins, got {type(self.bins).__name__}"
+            )
         self.probs = np.asarray(self.probs, dtype=np.float32)
         if self.is_joint:
-            expected = "(H, W, %d, %d)" % self.bins.shape
+            expected = "(H, W, {}, {})".format(*self.bins.shape)
             ok = self.probs.ndim == 4 and self.probs.shape[2:] == self.bins.shape
         else:
             expected = f"(H, W, {self.bins.k})"
@@ -207,7 +211,9 @@ class Distribution:
         if axis not in (0, 1):
             raise ValueError(f"axis must be 0 or 1, got {axis}")
         probs = self.probs.sum(axis=3 if axis == 0 else 2)
-        return Distribution(probs, self.bins[axis], self.colorspace, _split_channel(self.channel)[axis])
+        return Distribution(
+            probs, self.bins[axis], self.colorspace, _split_channel(self.channel)[axis]
+        )
 
     def resize(self, size: tuple[int, int]) -> Distribution:
         """Bilinearly resize to ``size`` = (H, W); a convex mix of histograms stays a histogram."""
@@ -217,7 +223,9 @@ class Distribution:
         flat = np.ascontiguousarray(self.probs.reshape(*self.shape, -1))
         chunks = [  # OpenCV resizes at most 128 channels at a time
             cv2.resize(
-                np.ascontiguousarray(flat[..., i : i + 128]), (width, height), interpolation=cv2.INTER_LINEAR
+                np.ascontiguousarray(flat[..., i : i + 128]),
+                (width, height),
+                interpolation=cv2.INTER_LINEAR,
             ).reshape(height, width, -1)
             for i in range(0, flat.shape[-1], 128)
         ]

@@ -217,11 +217,18 @@ def ssim(
     if win_size % 2 == 0 or win_size < 3:
         raise ValueError(f"win_size must be odd and >= 3, got {win_size}")
     if min(pred.shape[:2]) < win_size:
-        raise ValueError(f"images of shape {pred.shape[:2]} are smaller than the {win_size}-pixel window")
+        raise ValueError(
+            f"images of shape {pred.shape[:2]} are smaller than the {win_size}-pixel window"
+        )
     values = []
-    for x, y in zip(_channels(pred), _channels(true)):
+    for x, y in zip(_channels(pred), _channels(true), strict=True):
         lum, cs = _ssim_maps(
-            x, y, data_range=data_range, gaussian=gaussian, win_size=win_size, sigma=sigma,
+            x,
+            y,
+            data_range=data_range,
+            gaussian=gaussian,
+            win_size=win_size,
+            sigma=sigma,
             sample_covariance=not gaussian,
         )
         values.append(_crop(lum * cs, win_size).mean())
@@ -279,9 +286,14 @@ def ms_ssim(
     for scale, weight in enumerate(weights):
         per_channel = []
         last = scale == len(weights) - 1
-        for xc, yc in zip(_channels(x), _channels(y)):
+        for xc, yc in zip(_channels(x), _channels(y), strict=True):
             lum, cs = _ssim_maps(
-                xc, yc, data_range=data_range, gaussian=True, win_size=11, sigma=1.5,
+                xc,
+                yc,
+                data_range=data_range,
+                gaussian=True,
+                win_size=11,
+                sigma=1.5,
                 sample_covariance=False,
             )
             per_channel.append(_crop(lum * cs if last else cs, 11).mean())
@@ -358,9 +370,9 @@ def ab_histograms(
     image = _image(rgb, "rgb", rgb=True)
     lab = rgb_to_lab(image).reshape(-1, 3)
     edges = uniform_bins(value_range[0], value_range[1], bins)
-    return np.stack(
-        [np.bincount(edges.encode(lab[:, c]), minlength=bins) for c in (1, 2)]
-    ).astype(np.float64)
+    return np.stack([np.bincount(edges.encode(lab[:, c]), minlength=bins) for c in (1, 2)]).astype(
+        np.float64
+    )
 
 
 def intersection(p: np.ndarray, q: np.ndarray) -> float:
@@ -455,7 +467,8 @@ def binned_accuracy(
     true = np.asarray(true_ab, dtype=np.float64)
     if pred.shape != true.shape or pred.shape[-1:] != (2,):
         raise ValueError(
-            f"expected pred_ab and true_ab of the same shape (..., 2), got {pred.shape} and {true.shape}"
+            "expected pred_ab and true_ab of the same shape (..., 2), "
+            f"got {pred.shape} and {true.shape}"
         )
     bins = uniform_bins(value_range[0], value_range[1], n_bins)
     match = bins.encode(pred) == bins.encode(true)

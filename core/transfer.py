@@ -488,7 +488,9 @@ def apply_bias(dist: Distribution, bias: np.ndarray) -> Distribution:
     """
     bias = np.asarray(bias, dtype=np.float64).reshape(-1)
     if bias.size != dist.k:
-        raise ValueError(f"expected a bias with {dist.k} entries for {dist.channel!r}, got {bias.size}")
+        raise ValueError(
+            f"expected a bias with {dist.k} entries for {dist.channel!r}, got {bias.size}"
+        )
     w = np.exp(bias - bias.max()).astype(np.float32)
     q = dist.flat_probs() * w
     q /= np.maximum(q.sum(axis=1, keepdims=True), np.float32(1e-30))
@@ -586,7 +588,9 @@ def energy_minimisation(
         return energy_minimisation(
             {key: source}, reference, weight=weight, method=method, max_iter=max_iter, tol=tol
         )[key]
-    if not isinstance(source, dict) or not all(isinstance(d, Distribution) for d in source.values()):
+    if not isinstance(source, dict) or not all(
+        isinstance(d, Distribution) for d in source.values()
+    ):
         raise TypeError("source must be a Distribution or a dict of Distributions")
     image = None
     if not isinstance(reference, dict):
@@ -605,7 +609,9 @@ def energy_minimisation(
             target = reference[key]
         else:
             target = reference
-        fit = fit_histogram_bias(dist, target, weight=weight, method=method, max_iter=max_iter, tol=tol)
+        fit = fit_histogram_bias(
+            dist, target, weight=weight, method=method, max_iter=max_iter, tol=tol
+        )
         out[key] = apply_bias(dist, fit.bias)
     return out
 

@@ -36,7 +36,9 @@ def test_uniform_bins_reference():
     np.testing.assert_allclose(bins.edges, [-1, -0.5, 0, 0.5, 1])
     np.testing.assert_allclose(bins.centers, [-0.75, -0.25, 0.25, 0.75])
     assert bins.k == 4 and bins.period == 2.0 and not bins.circular
-    np.testing.assert_array_equal(bins.encode([-5, -1, -0.5, -0.01, 0, 0.99, 1, 7]), [0, 0, 1, 1, 2, 3, 3, 3])
+    np.testing.assert_array_equal(
+        bins.encode([-5, -1, -0.5, -0.01, 0, 0.99, 1, 7]), [0, 0, 1, 1, 2, 3, 3, 3]
+    )
     assert bins.encode(0.3).shape == ()
 
 
@@ -63,7 +65,7 @@ def test_gaussian_quantile_edges_reference():
 
 @pytest.mark.parametrize("k", [4, 16, 32])
 def test_gaussian_quantile_bins_are_equally_likely(k):
-    """Larsson Sec. 3.2: under N(0, 25^2), with clipping into the end bins, each bin has mass 1/k."""
+    """Larsson Sec. 3.2: under N(0, 25^2), clipping into the end bins, each bin has mass 1/k."""
     bins = gaussian_quantile_bins(k, 0.0, 25.0)
     cdf = norm.cdf(bins.edges[1:-1], scale=25.0)
     mass = np.diff(np.concatenate([[0.0], cdf, [1.0]]))
@@ -180,8 +182,13 @@ def test_dmol_hand_computed():
     zeros = np.zeros((5, 1))
     p = np.exp(dmol_log_prob(levels, zeros, zeros, zeros, n_levels=5))
     h = 0.25
-    expected = [_sigmoid(-1 + h), _sigmoid(-0.5 + h) - _sigmoid(-0.5 - h), _sigmoid(h) - _sigmoid(-h),
-                _sigmoid(0.5 + h) - _sigmoid(0.5 - h), 1 - _sigmoid(1 - h)]
+    expected = [
+        _sigmoid(-1 + h),
+        _sigmoid(-0.5 + h) - _sigmoid(-0.5 - h),
+        _sigmoid(h) - _sigmoid(-h),
+        _sigmoid(0.5 + h) - _sigmoid(0.5 - h),
+        1 - _sigmoid(1 - h),
+    ]
     np.testing.assert_allclose(p, expected, rtol=1e-12)
     assert p.sum() == pytest.approx(1.0)
 
@@ -196,7 +203,11 @@ def test_dmol_normalised_and_consistent(m, n_levels, seed):
     assert probs.shape == (3, n_levels) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(-1), 1, atol=1e-5)
     levels = np.linspace(-1, 1, n_levels)
-    logp = dmol_log_prob(levels[:, None].repeat(3, 1), *(np.broadcast_to(a, (n_levels, 3, m)) for a in (logits, means, log_scales)), n_levels=n_levels)
+    logp = dmol_log_prob(
+        levels[:, None].repeat(3, 1),
+        *(np.broadcast_to(a, (n_levels, 3, m)) for a in (logits, means, log_scales)),
+        n_levels=n_levels,
+    )
     assert np.all(np.isfinite(logp))
     np.testing.assert_allclose(np.exp(logp).T, probs, atol=2e-6)
 
@@ -225,3 +236,12 @@ def test_dmol_validation():
         dmol_log_prob(0.0, np.zeros(3), np.zeros(2), np.zeros(3))
     with pytest.raises(ValueError, match="n_levels"):
         dmol_probs(np.zeros(1), np.zeros(1), np.zeros(1), n_levels=1)
+
+
+@pytest.mark.parametrize("module", ["core.binning"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

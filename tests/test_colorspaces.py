@@ -29,11 +29,24 @@ from core.plugins import Registry
 
 SETTINGS = settings(max_examples=40, deadline=None)
 unit = st.floats(0.0, 1.0, allow_nan=False, width=64)
-rgb_arrays = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6), st.just(3)), elements=unit)
+rgb_arrays = arrays(
+    np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6), st.just(3)), elements=unit
+)
 
 PRIMARIES = np.array(
-    [[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0, 1, 1], [1, 0, 1],
-     [0.5, 0.5, 0.5], [0.01, 0.02, 0.03], [0.2, 0.7, 0.4]],
+    [
+        [0, 0, 0],
+        [1, 1, 1],
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        [1, 1, 0],
+        [0, 1, 1],
+        [1, 0, 1],
+        [0.5, 0.5, 0.5],
+        [0.01, 0.02, 0.03],
+        [0.2, 0.7, 0.4],
+    ],
     dtype=np.float64,
 )
 
@@ -52,7 +65,9 @@ def photo() -> np.ndarray:
 
 def test_lab_reference_values():
     # sRGB red in CIE Lab (D65), as tabulated by scikit-image / colour-science.
-    np.testing.assert_allclose(rgb_to_lab(np.array([1.0, 0.0, 0.0])), [53.2408, 80.0925, 67.2032], atol=1e-3)
+    np.testing.assert_allclose(
+        rgb_to_lab(np.array([1.0, 0.0, 0.0])), [53.2408, 80.0925, 67.2032], atol=1e-3
+    )
     np.testing.assert_allclose(rgb_to_lab(np.array([0.0, 0.0, 0.0])), [0.0, 0.0, 0.0], atol=1e-9)
     assert rgb_to_lab(np.array([1.0, 1.0, 1.0]))[0] == pytest.approx(100.0, abs=1e-9)
 
@@ -94,8 +109,19 @@ def test_lab_accepts_odd_layouts():
     assert rgb_to_lab(np.full((2, 2, 3), 128, dtype=np.uint8)).dtype == np.float32
 
 
-@pytest.mark.parametrize("func", [rgb_to_lab, lab_to_rgb, rgb_to_huechroma, huechroma_to_rgb,
-                                  rgb_to_alphabeta, alphabeta_to_rgb, rgb_to_ycbcr, ycbcr_to_rgb])
+@pytest.mark.parametrize(
+    "func",
+    [
+        rgb_to_lab,
+        lab_to_rgb,
+        rgb_to_huechroma,
+        huechroma_to_rgb,
+        rgb_to_alphabeta,
+        alphabeta_to_rgb,
+        rgb_to_ycbcr,
+        ycbcr_to_rgb,
+    ],
+)
 def test_bad_shape_is_refused(func):
     with pytest.raises(ValueError, match=r"expected \(\.\.\., 3\)"):
         func(np.zeros((4, 5, 6, 7)))
@@ -106,7 +132,9 @@ def test_lab_space_lightness_matches_from_rgb(photo):
     lightness, chroma = space.from_rgb(photo)
     np.testing.assert_allclose(space.lightness(photo), lightness, atol=1e-9)
     gray = photo[..., 0]
-    np.testing.assert_allclose(space.gray_lightness(gray), space.lightness(np.repeat(gray[..., None], 3, -1)), atol=1e-9)
+    np.testing.assert_allclose(
+        space.gray_lightness(gray), space.lightness(np.repeat(gray[..., None], 3, -1)), atol=1e-9
+    )
     assert chroma.shape == (*photo.shape[:2], 2)
 
 
@@ -197,10 +225,18 @@ def test_alphabeta_rejects_bad_eps():
 
 
 def test_ycbcr_reference_values_and_opencv(photo):
-    np.testing.assert_allclose(rgb_to_ycbcr(np.array([0.0, 0.0, 1.0])), [0.114, 0.5, -0.081312], atol=1e-6)
-    np.testing.assert_allclose(rgb_to_ycbcr(np.array([1.0, 0.0, 0.0])), [0.299, -0.168736, 0.5], atol=1e-6)
+    np.testing.assert_allclose(
+        rgb_to_ycbcr(np.array([0.0, 0.0, 1.0])), [0.114, 0.5, -0.081312], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        rgb_to_ycbcr(np.array([1.0, 0.0, 0.0])), [0.299, -0.168736, 0.5], atol=1e-6
+    )
     ours = rgb_to_ycbcr(photo.astype(np.float32))
-    theirs = cv2.cvtColor(photo.astype(np.float32), cv2.COLOR_RGB2YCrCb)[..., [0, 2, 1]] - [0, 0.5, 0.5]
+    theirs = cv2.cvtColor(photo.astype(np.float32), cv2.COLOR_RGB2YCrCb)[..., [0, 2, 1]] - [
+        0,
+        0.5,
+        0.5,
+    ]
     assert np.abs(ours - theirs).max() < 5e-4
 
 
@@ -225,19 +261,45 @@ def test_colorspace_contract(space: ColorSpace, photo):
     low, high = space.lightness_channel.low, space.lightness_channel.high
     assert lightness.min() >= low - 1e-6 and lightness.max() <= high + 1e-6
     for i, channel in enumerate(space.chroma_channels):
-        assert chroma[..., i].min() >= channel.low - 1e-6 and chroma[..., i].max() <= channel.high + 1e-6
+        assert (
+            chroma[..., i].min() >= channel.low - 1e-6
+            and chroma[..., i].max() <= channel.high + 1e-6
+        )
     np.testing.assert_allclose(space.to_rgb(lightness, chroma), photo, atol=1e-4)
     np.testing.assert_allclose(space.lightness(photo), lightness, atol=1e-6)
     # A gray image has neutral chroma (up to Lab's white-point rounding).
     gray = np.linspace(0, 1, 11)
     _, gray_chroma = space.from_rgb(np.repeat(gray[:, None], 3, axis=-1))
     assert np.abs(gray_chroma[:, 1 if space.name == "huechroma" else slice(None)]).max() < 5e-3
-    np.testing.assert_allclose(space.gray_lightness(gray), space.lightness(np.repeat(gray[:, None], 3, -1)), atol=1e-6)
+    np.testing.assert_allclose(
+        space.gray_lightness(gray), space.lightness(np.repeat(gray[:, None], 3, -1)), atol=1e-6
+    )
 
 
 def test_builtin_spaces_are_registered():
     registry = Registry(load_entry_points=False, strict=True)
-    for name, cls in [("lab", LabSpace), ("huechroma", HueChromaSpace), ("alphabeta", AlphaBetaSpace),
-                      ("ycbcr", YCbCrSpace)]:
+    for name, cls in [
+        ("lab", LabSpace),
+        ("huechroma", HueChromaSpace),
+        ("alphabeta", AlphaBetaSpace),
+        ("ycbcr", YCbCrSpace),
+    ]:
         assert isinstance(registry.get("colorspace", name), cls)
         assert registry.entries("colorspace")[name].plugin == "core"
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "core.colorspaces.lab",
+        "core.colorspaces.huechroma",
+        "core.colorspaces.alphabeta",
+        "core.colorspaces.ycbcr",
+    ],
+)
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

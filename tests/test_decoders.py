@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import decoders as dec
-from core.binning import CHROMA_BINS, CNN_AB_BINS, HUE_BINS, LAB_AB_BINS, LAB_JOINT_BINS, uniform_bins
+from core.binning import (
+    CHROMA_BINS,
+    CNN_AB_BINS,
+    HUE_BINS,
+    LAB_AB_BINS,
+    LAB_JOINT_BINS,
+    uniform_bins,
+)
 from core.decoders import (
     Decoder,
     annealed_mean,
@@ -52,8 +59,11 @@ def _one_hot(index, bins):
 
 
 @SETTINGS
-@given(st.integers(0, 10_000), st.sampled_from(["sample", "sample-once", "mode", "median", "expectation", "annealed-mean"]),
-       st.sampled_from([LAB_AB_BINS, CNN_AB_BINS, CHROMA_BINS]))
+@given(
+    st.integers(0, 10_000),
+    st.sampled_from(["sample", "sample-once", "mode", "median", "expectation", "annealed-mean"]),
+    st.sampled_from([LAB_AB_BINS, CNN_AB_BINS, CHROMA_BINS]),
+)
 def test_output_inside_bin_range(seed, name, bins):
     out = get_decoder(name)(_random(seed, bins), seed=seed)
     assert out.shape == (3, 4) and out.dtype == np.float32
@@ -61,14 +71,20 @@ def test_output_inside_bin_range(seed, name, bins):
 
 
 @SETTINGS
-@given(st.integers(0, 10_000), st.sampled_from(["sample", "sample-once", "mode", "expectation", "annealed-mean"]))
+@given(
+    st.integers(0, 10_000),
+    st.sampled_from(["sample", "sample-once", "mode", "expectation", "annealed-mean"]),
+)
 def test_circular_output_inside_range(seed, name):
     out = get_decoder(name)(_random(seed, HUE_BINS), seed=seed)
     assert np.all(out >= 0) and np.all(out < 1)
 
 
 @SETTINGS
-@given(st.lists(st.integers(0, 31), min_size=1, max_size=8), st.sampled_from([HUE_BINS, CHROMA_BINS, LAB_AB_BINS]))
+@given(
+    st.lists(st.integers(0, 31), min_size=1, max_size=8),
+    st.sampled_from([HUE_BINS, CHROMA_BINS, LAB_AB_BINS]),
+)
 def test_mode_equals_expectation_on_one_hot(index, bins):
     d = _one_hot(index, bins)
     np.testing.assert_allclose(mode(d), expectation(d), atol=1e-5)
@@ -113,7 +129,7 @@ def test_median_is_undefined_for_hue():
 def test_expectation_reference_values():
     d = _dist([[[0.5, 0.5] + [0] * 8, [0.0] * 9 + [1.0]]], CNN_AB_BINS)
     np.testing.assert_allclose(expectation(d)[0], [-80.0, 90.0])
-    # Hue: half the mass just below 1, half just above 0: the circular mean is red (0), not cyan (0.5).
+    # Hue: half the mass just below 1, half just above 0: the circular mean is red, not cyan.
     hue = np.zeros((1, 1, 32), np.float32)
     hue[0, 0, [0, 31]] = 0.5
     value = expectation(_dist(hue, HUE_BINS))[0, 0]
@@ -131,7 +147,9 @@ def test_hue_concentration_and_fading_reference():
     half = np.zeros((1, 1, 32), np.float32)
     half[0, 0, [0, 1]] = 0.5  # |z| = cos(pi / 32) / 32 = 0.03110
     concentration = np.cos(np.pi / 32) / 32
-    np.testing.assert_allclose(hue_concentration(_dist(half, HUE_BINS)), [[concentration]], rtol=1e-6)
+    np.testing.assert_allclose(
+        hue_concentration(_dist(half, HUE_BINS)), [[concentration]], rtol=1e-6
+    )
     faded = chromatic_fading(_dist(half, HUE_BINS), np.array([[1.0]]), eta=0.0312)
     np.testing.assert_allclose(faded, [[concentration / 0.0312]], rtol=1e-5)
     with pytest.raises(ValueError, match="circular"):
@@ -174,7 +192,9 @@ def test_joint_decoding():
     d = Distribution(probs, LAB_JOINT_BINS, "lab", "ab")
     first, second = LAB_JOINT_BINS
     np.testing.assert_allclose(mode(d)[0, 0], [first.centers[3], second.centers[12]], rtol=1e-6)
-    expected = 0.6 * np.array([first.centers[3], second.centers[12]]) + 0.4 * np.array([first.centers[10], second.centers[1]])
+    expected = 0.6 * np.array([first.centers[3], second.centers[12]]) + 0.4 * np.array(
+        [first.centers[10], second.centers[1]]
+    )
     np.testing.assert_allclose(expectation(d)[0, 0], expected, rtol=1e-5)
     for name in NAMES:
         out = get_decoder(name)(d, seed=0)
@@ -192,7 +212,9 @@ def huechroma():
     rng = np.random.default_rng(0)
     return {
         "hue": _dist(rng.dirichlet(np.full(32, 0.3), size=(5, 6)), HUE_BINS, "hue", "huechroma"),
-        "chroma": _dist(rng.dirichlet(np.full(32, 0.3), size=(5, 6)), CHROMA_BINS, "chroma", "huechroma"),
+        "chroma": _dist(
+            rng.dirichlet(np.full(32, 0.3), size=(5, 6)), CHROMA_BINS, "chroma", "huechroma"
+        ),
     }
 
 
@@ -212,8 +234,13 @@ def test_table_5_rows(huechroma, spec):
     assert out.shape == (5, 6, 2) and out.dtype == np.float32
     hue_name = spec.split(",")[0].split("=")[1].split("+")[0]
     chroma_name = spec.split(",")[1].split("=")[1].split("+")[0]
-    np.testing.assert_allclose(out[..., 0], get_decoder(hue_name)(huechroma["hue"], seed=np.random.SeedSequence(0).spawn(2)[0]))
-    chroma = get_decoder(chroma_name)(huechroma["chroma"], seed=np.random.SeedSequence(0).spawn(2)[1])
+    np.testing.assert_allclose(
+        out[..., 0],
+        get_decoder(hue_name)(huechroma["hue"], seed=np.random.SeedSequence(0).spawn(2)[0]),
+    )
+    chroma = get_decoder(chroma_name)(
+        huechroma["chroma"], seed=np.random.SeedSequence(0).spawn(2)[1]
+    )
     if "fading" in spec:
         faded = chromatic_fading(huechroma["hue"], chroma)
         assert np.all(faded <= chroma) and np.any(faded < chroma)
@@ -227,12 +254,16 @@ def test_single_decoder_for_both_channels():
     b = _dist(rng.dirichlet(np.ones(32), size=(2, 3)), LAB_AB_BINS, "b", "lab")
     out = decode_prediction({"a": a, "b": b}, ("a", "b"), "expectation")
     np.testing.assert_allclose(out, np.stack([expectation(a), expectation(b)], -1))
-    np.testing.assert_allclose(decode_prediction({"b": b, "a": a}, ("b", "a"), "mode"), np.stack([mode(b), mode(a)], -1))
+    np.testing.assert_allclose(
+        decode_prediction({"b": b, "a": a}, ("b", "a"), "mode"), np.stack([mode(b), mode(a)], -1)
+    )
 
 
 def test_joint_key_is_decoded_jointly():
     rng = np.random.default_rng(2)
-    joint = Distribution(rng.dirichlet(np.ones(256), size=(2, 3)).reshape(2, 3, 16, 16), LAB_JOINT_BINS, "lab", "ab")
+    joint = Distribution(
+        rng.dirichlet(np.ones(256), size=(2, 3)).reshape(2, 3, 16, 16), LAB_JOINT_BINS, "lab", "ab"
+    )
     out = decode_prediction({"ab": joint}, ("a", "b"), "mode")
     np.testing.assert_allclose(out, mode(joint))
     mixed = decode_prediction({"ab": joint}, ("a", "b"), "a=median,b=expectation")
@@ -242,8 +273,12 @@ def test_joint_key_is_decoded_jointly():
 
 def test_seeded_sampling_is_reproducible(huechroma):
     one = decode_prediction(huechroma, ("hue", "chroma"), "sample", seed=11)
-    np.testing.assert_array_equal(one, decode_prediction(huechroma, ("hue", "chroma"), "sample", seed=11))
-    assert not np.array_equal(one, decode_prediction(huechroma, ("hue", "chroma"), "sample", seed=12))
+    np.testing.assert_array_equal(
+        one, decode_prediction(huechroma, ("hue", "chroma"), "sample", seed=11)
+    )
+    assert not np.array_equal(
+        one, decode_prediction(huechroma, ("hue", "chroma"), "sample", seed=12)
+    )
 
 
 def test_decode_prediction_errors(huechroma):
@@ -252,7 +287,11 @@ def test_decode_prediction_errors(huechroma):
         decode_prediction(huechroma, channels, None)
     with pytest.raises(UnknownNameError) as info:
         decode_prediction(huechroma, channels, "medain")
-    assert info.value.kind == "decoder" and "median" in str(info.value) and isinstance(info.value, KeyError)
+    assert (
+        info.value.kind == "decoder"
+        and "median" in str(info.value)
+        and isinstance(info.value, KeyError)
+    )
     with pytest.raises(ValueError, match="does not cover"):
         decode_prediction(huechroma, channels, "hue=mode")
     with pytest.raises(ValueError, match="not '<channel>=<decoder>'"):
@@ -283,7 +322,17 @@ def test_registry_and_plain_functions():
 
 def test_decoders_do_not_import_torch():
     code = (
-        "import sys, numpy as np; from core.decoders import decode_prediction; import core.transfer, "
+        "import sys, numpy as np; from core.decoders import decode_prediction; "
+        "import core.transfer, "
         "core.metrics; assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("module", ["core.decoders"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

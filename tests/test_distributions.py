@@ -32,7 +32,9 @@ def test_from_logits_is_stable():
     d = Distribution.from_logits(logits, CNN_AB_BINS, "lab", "a")
     assert np.all(np.isfinite(d.probs))
     np.testing.assert_allclose(d.probs[0, 0, :2], [1, 0])
-    hot = Distribution.from_logits(np.array([[[0.0, np.log(3.0)] + [-np.inf] * 8]]), CNN_AB_BINS, "lab", "a")
+    hot = Distribution.from_logits(
+        np.array([[[0.0, np.log(3.0)] + [-np.inf] * 8]]), CNN_AB_BINS, "lab", "a"
+    )
     np.testing.assert_allclose(hot.probs[0, 0, :2], [0.25, 0.75], rtol=1e-6)
 
 
@@ -41,7 +43,9 @@ def test_from_logits_temperature_and_joint():
     joint = Distribution.from_logits(logits, LAB_JOINT_BINS, "lab", "ab")
     assert joint.probs.shape == (2, 3, 16, 16)
     np.testing.assert_allclose(joint.probs.sum(axis=(2, 3)), 1, atol=1e-5)
-    sharp = Distribution.from_logits(logits.reshape(2, 3, 16, 16), LAB_JOINT_BINS, "lab", "ab", temperature=0.1)
+    sharp = Distribution.from_logits(
+        logits.reshape(2, 3, 16, 16), LAB_JOINT_BINS, "lab", "ab", temperature=0.1
+    )
     assert np.all(sharp.entropy() < joint.entropy())
     np.testing.assert_allclose(softmax(np.array([0.0, 0.0]), temperature=0.5), [0.5, 0.5])
     with pytest.raises(ValueError, match="temperature"):
@@ -73,7 +77,9 @@ def test_marginals_of_joint():
     np.testing.assert_allclose(a.probs, probs.sum(axis=3), rtol=1e-5)
     np.testing.assert_allclose(b.probs, probs.sum(axis=2), rtol=1e-5)
     assert a.bins == LAB_JOINT_BINS.first
-    named = Distribution(np.ones((1, 1, 32, 32)) / 1024, (HUE_BINS, CHROMA_BINS), "huechroma", "hue,chroma")
+    named = Distribution(
+        np.ones((1, 1, 32, 32)) / 1024, (HUE_BINS, CHROMA_BINS), "huechroma", "hue,chroma"
+    )
     assert named.marginal(1).channel == "chroma"
     with pytest.raises(ValueError, match="already a marginal"):
         a.marginal(0)
@@ -88,7 +94,9 @@ def test_normalized_and_resize():
     big = d.resize((5, 7))
     assert big.shape == (5, 7) and big.bins == d.bins
     np.testing.assert_allclose(big.probs.sum(-1), 1, rtol=1e-5)
-    joint = Distribution(np.full((3, 3, 16, 16), 1 / 256), LAB_JOINT_BINS, "lab", "ab").resize((4, 2))
+    joint = Distribution(np.full((3, 3, 16, 16), 1 / 256), LAB_JOINT_BINS, "lab", "ab").resize(
+        (4, 2)
+    )
     assert joint.probs.shape == (4, 2, 16, 16)
     np.testing.assert_allclose(joint.probs.sum(axis=(2, 3)), 1, rtol=1e-5)
 
@@ -106,7 +114,12 @@ def test_uncertainty_map_hue_times_chroma():
     }
     u = uncertainty_map(dists)
     np.testing.assert_allclose(u, [[np.log(32) * 16.5 / 32, 0.0]], rtol=1e-5)
-    gray = {"hue": dists["hue"], "chroma": Distribution(np.eye(32, dtype=np.float32)[None, [0, 0]], CHROMA_BINS, "huechroma", "chroma")}
+    gray = {
+        "hue": dists["hue"],
+        "chroma": Distribution(
+            np.eye(32, dtype=np.float32)[None, [0, 0]], CHROMA_BINS, "huechroma", "chroma"
+        ),
+    }
     assert uncertainty_map(gray)[0, 0] < 0.1 * u[0, 0]  # a gray pixel's hue does not matter
 
 
@@ -118,3 +131,12 @@ def test_uncertainty_map_sum_of_entropies():
         uncertainty_map({})
     with pytest.raises(ValueError, match="different spatial shapes"):
         uncertainty_map({"a": a, "b": _dist(np.full((2, 1, 10), 0.1), channel="b")})
+
+
+@pytest.mark.parametrize("module", ["core.distributions"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

@@ -43,7 +43,11 @@ def test_rmse_alphabeta_hand():
     pred = np.full((2, 2, 3), 0.1)
     assert rmse_alphabeta(pred, true) == pytest.approx(0.3 / 0.1001)
     mixed = true.copy()
-    mixed[0, 0] = [0.3, 0.0, 0.0]  # beta = 0.3 / 0.1001, alpha = -0.15 / 0.1001: norm sqrt(0.1125) / 0.1001
+    mixed[0, 0] = [
+        0.3,
+        0.0,
+        0.0,
+    ]  # beta = 0.3 / 0.1001, alpha = -0.15 / 0.1001: norm sqrt(0.1125) / 0.1001
     pred_mixed = np.full((2, 2, 3), 0.1)
     expected = (3 * 0.3 + np.sqrt(0.3**2 + 0.15**2)) / 4 / 0.1001
     assert rmse_alphabeta(pred_mixed, mixed) == pytest.approx(expected)
@@ -53,7 +57,9 @@ def test_rmse_alphabeta_hand():
 @pytest.mark.parametrize("gaussian", [True, False])
 def test_ssim_agrees_with_skimage(pair, gaussian):
     pred, true = pair
-    kwargs = {"gaussian_weights": True, "use_sample_covariance": False, "sigma": 1.5} if gaussian else {}
+    kwargs = (
+        {"gaussian_weights": True, "use_sample_covariance": False, "sigma": 1.5} if gaussian else {}
+    )
     expected = structural_similarity(pred, true, channel_axis=-1, data_range=1.0, **kwargs)
     assert ssim(pred, true, gaussian=gaussian) == pytest.approx(expected, abs=1e-10)
     gray = structural_similarity(pred[..., 0], true[..., 0], data_range=1.0, **kwargs)
@@ -94,7 +100,9 @@ def test_colourfulness_hand():
     assert colourfulness(gray) == 0.0
     assert colourfulness_ratio(gray, image) == 0.0
     assert colourfulness_ratio(image, image) == pytest.approx(1.0)
-    assert colourfulness_ratio(gray, gray) == 1.0 and colourfulness_ratio(image, gray) == float("inf")
+    assert colourfulness_ratio(gray, gray) == 1.0 and colourfulness_ratio(image, gray) == float(
+        "inf"
+    )
 
 
 def test_histogram_intersection():
@@ -122,7 +130,9 @@ def test_binned_accuracy_hand():
 
 
 def test_closeness_hand():
-    assert closeness(np.zeros((1, 2, 3)), np.full((1, 2, 3), 0.5)) == pytest.approx(np.sqrt(6 * 0.25))
+    assert closeness(np.zeros((1, 2, 3)), np.full((1, 2, 3), 0.5)) == pytest.approx(
+        np.sqrt(6 * 0.25)
+    )
 
 
 def test_mean_iou_hand():
@@ -130,7 +140,9 @@ def test_mean_iou_hand():
     true = np.array([[0, 1, 1, 1], [2, 2, 255, 255]])
     # ignoring the 255s: class 0: TP 1 / (TP 1 + FP 1); class 1: 2 / (2 + FN 1); class 2: 2 / 2
     assert mean_iou(pred, true, 3, ignore_index=255) == pytest.approx((1 / 2 + 2 / 3 + 2 / 2) / 3)
-    assert mean_iou(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), 2) == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert mean_iou(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), 2) == pytest.approx(
+        (1 / 2 + 2 / 3) / 2
+    )
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
         mean_iou(pred, true, 3)
     assert np.isnan(mean_iou(np.array([1]), np.array([255]), 2, ignore_index=255))
@@ -146,3 +158,12 @@ def test_input_validation(pair):
         colourfulness(pred[..., 0])
     with pytest.raises(ValueError, match="smaller than"):
         ssim(pred[:5, :5], true[:5, :5])
+
+
+@pytest.mark.parametrize("module", ["core.metrics"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

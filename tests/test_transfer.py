@@ -1,4 +1,4 @@
-"""Colour transfer: quantile matching, energy minimisation (Larsson Eq. 6), Reinhard, rotated biases."""
+"""Colour transfer: quantile matching, energy minimisation (Eq. 6), Reinhard, rotated biases."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def images():
 def _lab_dists(seed, shape=(24, 32)):
     rng = np.random.default_rng(seed)
     return {
-        c: Distribution.from_logits(rng.normal(0, 2, (*shape, 32)), LAB_AB_BINS, "lab", c) for c in ("a", "b")
+        c: Distribution.from_logits(rng.normal(0, 2, (*shape, 32)), LAB_AB_BINS, "lab", c)
+        for c in ("a", "b")
     }
 
 
@@ -61,7 +62,9 @@ def test_quantile_matching_takes_the_reference_marginals(images):
     ref_ratio = reference / (reference.mean(-1, keepdims=True) + eps)
     q = np.linspace(0.05, 0.95, 7)
     for c in range(3):
-        np.testing.assert_allclose(np.quantile(ratio[..., c], q), np.quantile(ref_ratio[..., c], q), atol=0.02)
+        np.testing.assert_allclose(
+            np.quantile(ratio[..., c], q), np.quantile(ref_ratio[..., c], q), atol=0.02
+        )
 
 
 def test_quantile_matching_keeps_ties_together():
@@ -87,7 +90,9 @@ def test_reinhard_matches_mean_and_std(images):
 def test_reinhard_preserve_lightness(images):
     source, reference = images
     out = reinhard(source, reference, preserve_lightness=True, clip=False).astype(np.float64)
-    np.testing.assert_allclose(tr._to_lalphabeta(out, 1e-4)[..., 0], tr._to_lalphabeta(source, 1e-4)[..., 0], atol=1e-5)
+    np.testing.assert_allclose(
+        tr._to_lalphabeta(out, 1e-4)[..., 0], tr._to_lalphabeta(source, 1e-4)[..., 0], atol=1e-5
+    )
     np.testing.assert_allclose(reinhard(source, source, clip=False), source, atol=1e-5)
 
 
@@ -122,7 +127,10 @@ def test_energy_and_gradient_are_correct():
     assert value == pytest.approx(kl + 5.0 * direct_chi2, rel=1e-5)
     grad = energy.gradient(b, state)
     step = 1e-3
-    numeric = [(energy.value(b + step * e)[0] - energy.value(b - step * e)[0]) / (2 * step) for e in np.eye(8)]
+    numeric = [
+        (energy.value(b + step * e)[0] - energy.value(b - step * e)[0]) / (2 * step)
+        for e in np.eye(8)
+    ]
     np.testing.assert_allclose(grad, numeric, atol=5e-4)
 
 
@@ -208,7 +216,9 @@ def test_rotated_bias():
     assert joint.shape == (16, 16)
     np.testing.assert_allclose(joint[0], joint[5])  # depends on b only when pointing along +b
     first, second = rotated_bias(LAB_JOINT_BINS, angle=0.3, marginal=True)
-    np.testing.assert_allclose(first[:, None] + second[None, :], rotated_bias(LAB_JOINT_BINS, angle=0.3))
+    np.testing.assert_allclose(
+        first[:, None] + second[None, :], rotated_bias(LAB_JOINT_BINS, angle=0.3)
+    )
     with pytest.raises(ValueError, match="circular"):
         rotated_bias(CHROMA_BINS, 0.0)
 
@@ -226,8 +236,16 @@ def test_rotated_bias_steers_uncertain_hue_more():
 
 def test_transfers_are_registered():
     assert {"quantile-matching", "energy-minimisation", "reinhard"} <= set(transfer_names())
-    for name, kind in [("quantile-matching", "rgb"), ("reinhard", "rgb"), ("energy-minimisation", "distributions")]:
+    for name, kind in [
+        ("quantile-matching", "rgb"),
+        ("reinhard", "rgb"),
+        ("energy-minimisation", "distributions"),
+    ]:
         transfer = get_transfer(name)
-        assert isinstance(transfer, Transfer) and transfer.name == name and transfer.operates_on == kind
+        assert (
+            isinstance(transfer, Transfer)
+            and transfer.name == name
+            and transfer.operates_on == kind
+        )
     source = np.full((3, 3, 3), 0.4)
     np.testing.assert_allclose(get_transfer("reinhard")(source, source), source, atol=1e-5)

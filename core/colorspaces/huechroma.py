@@ -152,7 +152,10 @@ class HueChromaSpace(ColorSpace):
 
     name = "huechroma"
     lightness_channel = ChannelRange("L", 0.0, 1.0)
-    chroma_channels = (ChannelRange("hue", 0.0, 1.0, circular=True), ChannelRange("chroma", 0.0, 1.0))
+    chroma_channels = (
+        ChannelRange("hue", 0.0, 1.0, circular=True),
+        ChannelRange("chroma", 0.0, 1.0),
+    )
     lightness_definition = "L = (max(R, G, B) + min(R, G, B)) / 2 of sRGB (HSL lightness)"
 
     def from_rgb(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
