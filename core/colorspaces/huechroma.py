@@ -45,6 +45,12 @@ def _check3(image: np.ndarray, what: str) -> None:
         raise ValueError(f"expected (..., 3) {what} array, got shape {image.shape}")
 
 
+def _planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three channels of ``(..., 3)`` as contiguous 1-D arrays."""
+    flat = image.reshape(-1, 3)
+    return tuple(np.ascontiguousarray(flat[:, i]) for i in range(3))
+
+
 def rgb_to_huechroma(rgb: np.ndarray) -> np.ndarray:
     """Convert sRGB to the hue/chroma bicone (L, H, C).
 
@@ -76,18 +82,25 @@ def rgb_to_huechroma(rgb: np.ndarray) -> np.ndarray:
     """
     rgb = _float(rgb)
     _check3(rgb, "RGB")
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    high = rgb.max(axis=-1)
-    low = rgb.min(axis=-1)
+    one = rgb.dtype.type
+    r, g, b = _planes(rgb)
+    high = np.maximum(np.maximum(r, g), b)
+    low = np.minimum(np.minimum(r, g), b)
     chroma = high - low
-    safe = np.where(chroma > 0, chroma, 1).astype(rgb.dtype, copy=False)
-    sector = np.where(
-        high == r, (g - b) / safe, np.where(high == g, (b - r) / safe + 2, (r - g) / safe + 4)
+    inverse = np.divide(one(1), chroma, out=np.zeros_like(chroma), where=chroma > 0)
+    # Hexagonal hue: position within the sector of the largest channel, in sixths.
+    sixths = np.where(
+        high == r, g - b, np.where(high == g, (b - r) + 2 * chroma, (r - g) + 4 * chroma)
     )
-    hue = np.where(chroma > 0, np.mod(sector / 6.0, 1.0), 0)
-    hue = np.where(hue >= 1.0, 0, hue)  # mod can round up to exactly 1.0 in float32
-    out = np.stack([(high + low) / 2, hue, chroma], axis=-1)
-    return out.astype(rgb.dtype, copy=False)
+    hue = sixths * inverse
+    hue *= one(1 / 6)
+    hue += hue < 0
+    hue[hue >= 1] = 0  # rounding can land exactly on 1
+    out = np.empty((r.size, 3), dtype=rgb.dtype)
+    out[:, 0] = (high + low) * one(0.5)
+    out[:, 1] = hue
+    out[:, 2] = chroma
+    return out.reshape(rgb.shape)
 
 
 def huechroma_to_rgb(lhc: np.ndarray, *, clamp: bool = True) -> np.ndarray:
@@ -127,15 +140,26 @@ def huechroma_to_rgb(lhc: np.ndarray, *, clamp: bool = True) -> np.ndarray:
     """
     lhc = _float(lhc)
     _check3(lhc, "(L, H, C)")
-    lightness, hue, chroma = lhc[..., 0], lhc[..., 1], lhc[..., 2]
+    one = lhc.dtype.type
+    lightness, hue, chroma = _planes(lhc)
     if clamp:
-        limit = 2 * np.minimum(lightness, 1 - lightness)
-        chroma = np.clip(chroma, 0, np.maximum(limit, 0))
-    high = lightness + chroma / 2
-    sixths = np.mod(hue, 1.0)[..., None] * 6.0
-    k = np.mod(np.array([5.0, 3.0, 1.0], dtype=lhc.dtype) + sixths, 6.0)
-    ramp = np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
-    return (high[..., None] - chroma[..., None] * ramp).astype(lhc.dtype, copy=False)
+        limit = np.minimum(lightness, 1 - lightness)
+        limit *= 2
+        np.maximum(limit, 0, out=limit)
+        chroma = np.clip(chroma, 0, limit)
+    high = chroma * one(0.5)
+    high += lightness
+    sixths = hue - np.floor(hue)
+    sixths *= 6
+    out = np.empty((hue.size, 3), dtype=lhc.dtype)
+    for channel, offset in enumerate((5, 3, 1)):  # R, G, B
+        k = sixths + one(offset)
+        k -= 6 * (k >= 6)
+        ramp = np.minimum(k, 4 - k)
+        np.clip(ramp, 0, 1, out=ramp)
+        ramp *= chroma
+        np.subtract(high, ramp, out=out[:, channel])
+    return out.reshape(lhc.shape)
 
 
 class HueChromaSpace(ColorSpace):
