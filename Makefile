@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 export COLORIZE_DATA ?= $(abspath ../shared/datasets)
 
-.PHONY: demo test install lint bench results clean
+.PHONY: demo test install lint bench results stress clean
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ bench: $(STAMP)
 # Regenerates docs/results.md (quality on bsds500 test + speed); run after models change.
 results: $(STAMP)
 	$(BIN)/python scripts/gen_results.py
+
+# Longer reliability run: fuzzing and load with larger budgets (docs/reliability.md).
+stress: $(STAMP)
+	COLORIZE_FUZZ_EXAMPLES=5000 COLORIZE_LOAD_CALLS=3000 \
+		$(BIN)/python -m pytest -q -s tests/test_reliability.py tests/test_io.py
 
 clean:
 	rm -rf $(VENV) demo_output build dist *.egg-info

@@ -389,12 +389,18 @@ def _finish(
 
 
 def _call(name: str, func, *args, **kwargs):
+    """Run a method's code; anything but our own errors and option TypeErrors is
+    re-raised as :class:`PluginError` naming the method and its distribution."""
     try:
         return func(*args, **kwargs)
-    except (ColorizeError, TypeError, ValueError):
+    except (ColorizeError, TypeError):
         raise
     except Exception as exc:
-        raise PluginError(f"method {name!r} failed: {type(exc).__name__}: {exc}") from exc
+        info = get_method(name)
+        raise PluginError(
+            f"method {name!r} (plugin {info.plugin} {info.version}) failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def colorize_result(

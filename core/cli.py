@@ -7,6 +7,7 @@ Sub-commands: ``methods``, ``image``, ``demo``, and, with the ``train`` extra,
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import os
@@ -15,10 +16,13 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from core.errors import ColorizeError, OutputExistsError
+from core.errors import ColorizeError, OutputExistsError, UnknownMethodError
 from core.io import IMAGE_EXTENSIONS
 
 __all__ = ["main", "build_parser"]
+
+#: Write errors that will hit every file alike: stop the batch with one message.
+_FATAL_WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM}
 
 DEMO_IMAGE = Path(__file__).resolve().parent.parent / "examples" / "detroit_ca1915.jpg"
 
@@ -124,6 +128,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
     done = skipped = 0
     failed: list[tuple[str, str]] = []
     interrupted = False
+    fatal = None
     progress = tqdm(jobs, unit="img", desc="colorize", disable=args.quiet or None)
     try:
         for source, rel in progress:
@@ -166,13 +171,16 @@ def _cmd_image(args: argparse.Namespace) -> int:
                     for note in result.metadata.get("notes", []):
                         progress.write(f"note: {source}: {note}")
                 done += 1
-            except (ColorizeError, OSError, ValueError, TypeError) as exc:
-                if isinstance(exc, OutputExistsError):
-                    failed.append((str(source), str(exc)))
-                else:
-                    failed.append((str(source), str(exc)))
+            except OSError as exc:
+                if exc.errno in _FATAL_WRITE_ERRORS and not isinstance(exc, OutputExistsError):
+                    fatal = f"cannot write to {out}: {exc.strerror or exc}"
+                    break
+                failed.append((str(source), str(exc)))
                 progress.write(f"error: {exc}")
-                if isinstance(exc, ColorizeError) and "unknown method" in str(exc):
+            except (ColorizeError, ValueError, TypeError) as exc:
+                failed.append((str(source), str(exc)))
+                progress.write(f"error: {exc}")
+                if isinstance(exc, UnknownMethodError):
                     break
     except KeyboardInterrupt:
         interrupted = True
@@ -186,6 +194,9 @@ def _cmd_image(args: argparse.Namespace) -> int:
     )
     for name, error in failed:
         print(f"  FAILED {name}: {error}", file=sys.stderr)
+    if fatal:
+        print(f"colorize: {fatal}; stopped", file=sys.stderr)
+        return 1
     if interrupted:
         print("interrupted: finished files are complete; re-run to do the rest", file=sys.stderr)
         return 130
