@@ -33,6 +33,7 @@ _DELEGATED = {
     "export": ("onnx_export.cli", "export a trained checkpoint to ONNX (needs the [train] extra)"),
     "eval": ("core.evaluate", "score methods on a folder of colour photos, with baselines"),
     "bench": ("core.bench", "latency and peak memory of every method"),
+    "new-plugin": ("core.scaffold", "scaffold a new plugin distribution"),
 }
 
 
