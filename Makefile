@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 export COLORIZE_DATA ?= $(abspath ../shared/datasets)
 
-.PHONY: demo test install lint bench results stress clean
+.PHONY: demo test install lint bench results stress dist-check clean
 
 install: $(STAMP)
 
@@ -22,6 +22,19 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory dist-check
+
+# Builds wheels of the core and every plugin, installs them (not editable) into a fresh
+# venv without torch, and colorizes a photo with every method from there.
+DIST := build/dist
+WHEEL_VENV := build/wheel-venv
+dist-check: $(STAMP)
+	rm -rf $(DIST) $(WHEEL_VENV)
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w $(DIST) . $(PLUGIN_DIRS)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q $(DIST)/*.whl
+	cd build && wheel-venv/bin/python ../scripts/dist_check.py ../examples/detroit_ca1915.jpg \
+		$(foreach p,$(PLUGIN_DIRS),$(notdir $(p)))
 
 lint: $(STAMP)
 	$(BIN)/ruff check core training onnx_export plugins tests
