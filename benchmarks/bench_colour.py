@@ -10,8 +10,9 @@ Measured in one run, on the same inputs:
   grid) on a 512 x 512 distribution, in MP/s;
 * Larsson's energy minimisation (Eq. 6) at 256 x 256, K = 32 and 16 x 16.
 
-Not a test: numbers depend on the machine and on its load (the median of
-``--repeats`` runs is reported); compare ratios, not seconds.
+Not a test: numbers depend on the machine and on its load. Each row runs its
+candidates in turn, ``--repeats`` times, and reports the fastest run of each, so
+the ratios are comparable even on a busy machine; compare ratios, not seconds.
 
 Usage: python benchmarks/bench_colour.py [--repeats 7] [--size 1024] [--out results.json]
 """
@@ -47,14 +48,21 @@ from core.colorspaces import (  # noqa: E402
 from core.distributions import Distribution  # noqa: E402
 
 
-def median_seconds(func, repeats: int) -> float:
-    func()  # warm-up
-    times = []
+def best_seconds(funcs: dict, repeats: int) -> dict:
+    """Fastest of ``repeats`` runs of each function, run in turn (round robin).
+
+    The machine is shared: interleaving exposes every candidate to the same load,
+    and the minimum is the least disturbed run (as ``timeit`` recommends).
+    """
+    for func in funcs.values():
+        func()  # warm-up
+    times = {name: [] for name in funcs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        for name, func in funcs.items():
+            start = time.perf_counter()
+            func()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(min(values)) for name, values in times.items()}
 
 
 def machine() -> dict:
@@ -150,12 +158,14 @@ def conversions(size: int, repeats: int) -> list[dict]:
     results = []
     for name, ours, skimage_func, opencv_func, compare in rows:
         row = {"conversion": name, "megapixels": mp}
-        row["ours_mp_s"] = mp / median_seconds(ours, repeats)
+        funcs = {"ours": ours, "skimage": skimage_func, "opencv": opencv_func}
+        seconds = best_seconds({k: f for k, f in funcs.items() if f is not None}, repeats)
+        row["ours_mp_s"] = mp / seconds["ours"]
         if skimage_func is not None:
-            row["skimage_mp_s"] = mp / median_seconds(skimage_func, repeats)
+            row["skimage_mp_s"] = mp / seconds["skimage"]
             row["speedup_vs_skimage"] = row["ours_mp_s"] / row["skimage_mp_s"]
         if opencv_func is not None:
-            row["opencv_mp_s"] = mp / median_seconds(opencv_func, repeats)
+            row["opencv_mp_s"] = mp / seconds["opencv"]
         if compare == "same":
             reference = skimage_func()
             row["ours_max_diff_vs_skimage"] = float(np.abs(ours() - reference).max())
@@ -237,9 +247,11 @@ def decoder_rates(size: int, repeats: int) -> list[dict]:
     rows = []
     for name, func, pixels in cases:
         row = {"decoder": name, "k": 256 if "joint" in name else 32, "megapixels": pixels}
-        row["mp_s"] = pixels / median_seconds(func, repeats)
+        funcs = {"ours": func, "naive": naive.get(name)}
+        seconds = best_seconds({k: f for k, f in funcs.items() if f is not None}, repeats)
+        row["mp_s"] = pixels / seconds["ours"]
         if name in naive:
-            row["naive_numpy_mp_s"] = pixels / median_seconds(naive[name], repeats)
+            row["naive_numpy_mp_s"] = pixels / seconds["naive"]
         rows.append(row)
     return rows
 
@@ -261,10 +273,8 @@ def energy(repeats: int) -> list[dict]:
     ]:
         for method in ("gradient-descent", "lbfgs"):
             fit = transfer.fit_histogram_bias(dist, tgt, method=method)
-            seconds = median_seconds(
-                lambda d=dist, t=tgt, m=method: transfer.fit_histogram_bias(d, t, method=m),
-                max(1, repeats // 2),
-            )
+            run = lambda d=dist, t=tgt, m=method: transfer.fit_histogram_bias(d, t, method=m)  # noqa: E731
+            seconds = best_seconds({"fit": run}, max(1, repeats // 2))["fit"]
             rows.append(
                 {
                     "case": name,
