@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 export COLORIZE_DATA ?= $(abspath ../shared/datasets)
 
-.PHONY: demo test install lint bench results stress dist-check clean
+.PHONY: demo test install lint bench results stress dist-check docs clean
 
 install: $(STAMP)
 
@@ -22,7 +22,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory dist-check
+
+# The documentation site, built in strict mode: a broken link fails the build.
+docs: $(STAMP)
+	$(BIN)/mkdocs build -q
 
 # Builds wheels of the core and every plugin, installs them (not editable) into a fresh
 # venv without torch, and colorizes a photo with every method from there.
