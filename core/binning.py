@@ -33,11 +33,42 @@ J. Zhao et al. Pixelated Semantic Colorization. IJCV 2019, Sec. 3.3.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.special import expit, log_softmax, logsumexp
-from scipy.stats import norm
+
+# The standard normal through the standard library: keeps scipy.stats (seconds to
+# import) out of ``import core``; only a few dozen values are ever needed.
+_NORMAL = NormalDist()
+
+
+def _norm_ppf(q: np.ndarray) -> np.ndarray:
+    return np.array([_NORMAL.inv_cdf(float(v)) for v in np.ravel(q)]).reshape(np.shape(q))
+
+
+def _norm_cdf(z: np.ndarray) -> np.ndarray:
+    return np.array([_NORMAL.cdf(float(v)) for v in np.ravel(z)]).reshape(np.shape(z))
+
+
+def _norm_pdf(z: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * np.asarray(z) ** 2) / np.sqrt(2 * np.pi)
+
+
+def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    peak = x.max(axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    return (peak + np.log(np.exp(x - peak).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -x))
+
 
 __all__ = [
     "CHROMA_BINS",
@@ -358,7 +389,7 @@ def gaussian_quantile_bins(
     k = int(k)
     low = mu - 4 * sigma if low is None else float(low)
     high = mu + 4 * sigma if high is None else float(high)
-    interior = mu + sigma * norm.ppf(np.arange(1, k) / k)
+    interior = mu + sigma * _norm_ppf(np.arange(1, k) / k)
     if not (low < interior[0] and high > interior[-1]):
         raise ValueError(
             f"outer edges [{low}, {high}] must enclose the interior edges "
@@ -366,8 +397,8 @@ def gaussian_quantile_bins(
         )
     edges = np.concatenate([[low], interior, [high]])
     z = (edges - mu) / sigma
-    mass = np.diff(norm.cdf(z))
-    centers = mu + sigma * (norm.pdf(z[:-1]) - norm.pdf(z[1:])) / mass
+    mass = np.diff(_norm_cdf(z))
+    centers = mu + sigma * (_norm_pdf(z[:-1]) - _norm_pdf(z[1:])) / mass
     return Bins(edges, np.clip(centers, edges[:-1], edges[1:]), False, name)
 
 
@@ -578,7 +609,7 @@ def dmol_log_prob(
         log_cdf_plus,
         np.where(x >= 1 - half / 2, log_one_minus_cdf_min, log_interior),
     )
-    return logsumexp(log_probs + log_softmax(logit_probs, axis=-1), axis=-1)
+    return _logsumexp(log_probs + _log_softmax(logit_probs, axis=-1), axis=-1)
 
 
 def dmol_probs(
@@ -598,11 +629,11 @@ def dmol_probs(
     half = 1.0 / (n_levels - 1)
     inner = -1.0 + half + 2 * half * np.arange(n_levels - 1)  # edges between levels
     z = (inner - means[..., None]) * np.exp(-log_scales)[..., None]  # (..., M, N-1)
-    cdf = expit(z)
+    cdf = _sigmoid(z)
     ones = np.ones_like(cdf[..., :1])
     cdf = np.concatenate([0 * ones, cdf, ones], axis=-1)
     per_component = np.diff(cdf, axis=-1)  # (..., M, N)
-    weights = np.exp(log_softmax(logit_probs, axis=-1))[..., None]
+    weights = np.exp(_log_softmax(logit_probs, axis=-1))[..., None]
     return (weights * per_component).sum(axis=-2).astype(np.float32)
 
 
