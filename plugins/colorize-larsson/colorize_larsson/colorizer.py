@@ -1,0 +1,322 @@
+"""The Larsson et al. colorizers (ONNX Runtime only: this module never imports torch).
+
+Each shipped graph ``models/<method>.onnx`` takes ``lightness`` (N, 1, H, W), CIE L* in
+[0, 100], and returns ``logits`` (N, C, H, W): the dense hypercolumn predictions of the
+variant's heads (see :mod:`colorize_larsson.variants`); the heads, their channel slices
+and their bins are recorded in the graph's ``metadata_props``.
+
+``predict`` turns the logits into ``core.distributions.Distribution`` objects (hue and
+chroma, Lab a and b, or the joint ab grid), optionally transfers them to a reference
+histogram (Sec. 3.4) or biases them by a rotated global bias (Sec. 4, Fig. 10), decodes
+them with the core's decoders (Sec. 3.3, Table 5) and returns Lab a, b.
+
+Why the method reports Lab chroma for hue/chroma predictions: the network's input
+intensity is CIE L* for every variant (the trainer feeds L*), so that the four Table 1
+variants see the same input. The decoded hue and chroma are placed on the bicone at
+the gray value with that L*, converted to Lab a, b, and the core recombines them with
+the full-resolution L* (the lightness correction of App. A.4). The distributions stay
+in the ``huechroma`` space (``Prediction.distributions["hue"]``, ``["chroma"]``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from colorize_larsson import MODELS_DIR
+from colorize_larsson.variants import VARIANTS, Variant
+from core.colorizer import Capabilities, Colorizer, Prediction
+from core.runtime import OnnxModel
+
+__all__ = [
+    "COLORIZERS",
+    "DECODERS",
+    "TABLE5_DECODERS",
+    "TRANSFERS",
+    "LarssonColorizer",
+    "LarssonHueChroma",
+    "LarssonLab",
+    "LarssonLabJoint",
+    "LarssonLabL2",
+]
+
+CITATION = (
+    "G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for Automatic "
+    "Colorization. ECCV 2016 (arXiv:1603.06668). Scaled-down network trained from scratch "
+    "here; see colorize_larsson/MODEL_CARD.md."
+)
+
+#: The core's decoder names (``core.decoders.decoder_names()``); Table 5 specs also work.
+DECODERS = ("mode", "median", "expectation", "sample", "sample-once", "annealed-mean")
+
+#: Rows of Table 5 (hue/chroma inference methods), as ``decoder=`` specs, best last.
+TABLE5_DECODERS = (
+    "hue=sample,chroma=sample",
+    "hue=mode,chroma=mode",
+    "expectation",
+    "hue=expectation,chroma=expectation+fading",
+    "hue=expectation,chroma=median",
+    "hue=expectation+fading,chroma=median",
+)
+
+#: ``transfer=`` values (Sec. 3.4): Eq. 6 on the distributions, or quantile matching.
+TRANSFERS = ("energy", "quantile")
+
+
+def _check_lightness(lightness: np.ndarray) -> np.ndarray:
+    lightness = np.asarray(lightness)
+    if lightness.ndim != 2 or min(lightness.shape) < 1:
+        raise ValueError(f"expected (H, W) lightness, got shape {lightness.shape}")
+    return lightness.astype(np.float32, copy=False)
+
+
+def huechroma_to_ab(lightness: np.ndarray, hue: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """Lab a, b (H, W, 2) of bicone hue/chroma placed at the gray with CIE L* ``lightness``.
+
+    The gray's sRGB value is the bicone lightness; chroma beyond the bicone at that
+    lightness is clamped (``huechroma_to_rgb(clamp=True)``, Sec. 3.1).
+    """
+    from core.colorspaces.huechroma import huechroma_to_rgb
+    from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
+
+    zeros = np.zeros_like(lightness, dtype=np.float32)
+    gray = np.clip(lab_to_rgb(np.stack([lightness, zeros, zeros], -1))[..., 0], 0, 1)
+    rgb = huechroma_to_rgb(np.stack([gray, hue, chroma], -1).astype(np.float32), clamp=True)
+    return rgb_to_lab(np.clip(rgb, 0, 1).astype(np.float32))[..., 1:]
+
+
+class LarssonColorizer(Colorizer):
+    """Shared inference of the four variants; subclasses set :attr:`variant`."""
+
+    variant: Variant
+    colorspace = "lab"
+    working_size = 96
+    size_multiple = 16
+    citation = CITATION
+
+    def __init__(self) -> None:
+        self._model = OnnxModel(MODELS_DIR / f"{self.name}.onnx")
+        self._bins: dict[str, Any] | None = None
+
+    @classmethod
+    def shipped(cls) -> bool:
+        """Whether this method's graph is installed."""
+        return (MODELS_DIR / f"{cls.name}.onnx").is_file()
+
+    @property
+    def model(self) -> OnnxModel:
+        return self._model
+
+    def model_files(self) -> tuple:
+        return (self._model.model_file(),)
+
+    # -- graph ------------------------------------------------------------------
+
+    def heads(self) -> list[dict[str, Any]]:
+        """The graph's head records: channel, channel slice and bins (``to_dict`` form)."""
+        return self._model.metadata_json("heads")
+
+    def bins(self) -> dict[str, Any]:
+        """Bins per head channel, read from the graph's metadata (cached)."""
+        if self._bins is None:
+            from core.binning import Bins, JointBins
+
+            out = {}
+            for head in self.heads():
+                spec = head.get("bins")
+                if spec is None:
+                    continue
+                out[head["channel"]] = (
+                    JointBins.from_dict(spec) if "first" in spec else Bins.from_dict(spec)
+                )
+            self._bins = out
+        return self._bins
+
+    def logits(self, lightness: np.ndarray) -> np.ndarray:
+        """Dense logits (C, H, W) for one (H, W) L* image (padded to a multiple of 16)."""
+        lightness = _check_lightness(lightness)
+        h, w = lightness.shape
+        m = self.size_multiple
+        ph, pw = (-h) % m, (-w) % m
+        x = lightness
+        if ph or pw:
+            x = np.pad(x, ((0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
+        (out,) = self._model.run(lightness=np.ascontiguousarray(x[None, None], np.float32))
+        return out[0, :, :h, :w]
+
+    def distributions(self, lightness: np.ndarray) -> dict[str, Any]:
+        """Per-pixel histograms keyed by channel (``hue``, ``chroma``, ``a``, ``b`` or ``ab``)."""
+        from core.distributions import Distribution
+
+        logits = self.logits(lightness)
+        bins = self.bins()
+        out = {}
+        for head in self.heads():
+            channel = head["channel"]
+            start, stop = head["slice"]
+            values = np.ascontiguousarray(logits[start:stop].transpose(1, 2, 0), np.float32)
+            out[channel] = Distribution.from_logits(
+                values, bins[channel], self.variant.space, channel
+            )
+        return out
+
+    # -- options ----------------------------------------------------------------
+
+    def _rotate(self, dists: dict[str, Any], angle_deg: float, strength: float) -> dict:
+        from core.transfer import apply_bias, rotated_bias
+
+        angle = math.radians(float(angle_deg))
+        dists = dict(dists)
+        if "hue" in dists:
+            dists["hue"] = apply_bias(
+                dists["hue"], rotated_bias(dists["hue"].bins, angle, strength)
+            )
+        elif "ab" in dists:
+            dists["ab"] = apply_bias(dists["ab"], rotated_bias(dists["ab"].bins, angle, strength))
+        else:
+            ba, bb = rotated_bias(
+                (dists["a"].bins, dists["b"].bins), angle, strength, marginal=True
+            )
+            dists["a"], dists["b"] = apply_bias(dists["a"], ba), apply_bias(dists["b"], bb)
+        return dists
+
+    def _decode(self, lightness, dists, decoder, seed) -> np.ndarray:
+        from core.decoders import decode_prediction
+
+        spec = decoder or self.default_decoder
+        if self.variant.space == "huechroma":
+            hc = decode_prediction(dists, channels=("hue", "chroma"), decoder=spec, seed=seed)
+            return huechroma_to_ab(lightness, hc[..., 0], hc[..., 1])
+        return decode_prediction(dists, channels=("a", "b"), decoder=spec, seed=seed)
+
+    def predict(
+        self,
+        lightness: np.ndarray,
+        *,
+        reference: np.ndarray | None = None,
+        seed: int | None = None,
+        decoder: str | None = None,
+        transfer: str | None = None,
+        target_histogram: Any = None,
+        transfer_weight: float = 10.0,
+        rotate: float | None = None,
+        rotate_strength: float = 1.0,
+        **options: Any,
+    ) -> Prediction:
+        """Colorize one working-resolution L* image.
+
+        Parameters
+        ----------
+        lightness : ndarray (h, w) float32
+            CIE L* in [0, 100] (the core's Lab lightness).
+        reference : ndarray (hr, wr, 3), optional
+            Colour image whose histogram the output should take (Sec. 3.4, Table 4).
+        seed : int, optional
+            For the sampling decoders.
+        decoder : str, optional
+            A decoder name or a per-channel spec (Table 5 rows: :data:`TABLE5_DECODERS`);
+            default :attr:`default_decoder` (hue: expectation + chromatic fading, chroma:
+            median for ``larsson``; expectation for the Lab histograms).
+        transfer : {"energy", "quantile"}, optional
+            How to use ``reference`` / ``target_histogram``: energy minimisation of the
+            predicted distributions (Eq. 6; the default for histogram variants) or
+            lightness-normalised quantile matching of the decoded image (the only one
+            for ``larsson-lab-l2``).
+        target_histogram : ndarray or dict, optional
+            Target histogram(s) over this method's bins, keyed by channel (``{"hue": ...,
+            "chroma": ...}``); energy transfer only.
+        transfer_weight : float
+            lambda of Eq. 6 (default 10).
+        rotate : float, optional
+            Angle in degrees of a global "rotated" bias (Sec. 4, Fig. 10) for diverse
+            colorizations: hue angle for ``larsson``, direction in the (a, b) plane for Lab.
+        rotate_strength : float
+            Amplitude of that bias in log-probability units.
+
+        Raises
+        ------
+        TypeError
+            On unknown options.
+        ValueError
+            On an unknown transfer, or an option the variant cannot honour.
+        """
+        from core.distributions import uncertainty_map
+        from core.transfer import energy_minimisation, quantile_matching
+
+        if options:
+            raise TypeError(
+                f"{self.name}: unknown option(s) {', '.join(sorted(options))}; accepted: "
+                "transfer, target_histogram, transfer_weight, rotate, rotate_strength"
+            )
+        if transfer is not None and transfer not in TRANSFERS:
+            raise ValueError(f"{self.name}: transfer must be one of {TRANSFERS}, got {transfer!r}")
+        lightness = _check_lightness(lightness)
+        histogram = self.variant.histogram
+        if decoder is not None and not histogram:
+            raise ValueError(f"{self.name} regresses a, b directly and takes no decoder")
+        has_target = reference is not None or target_histogram is not None
+        mode = transfer or ("energy" if histogram else "quantile") if has_target else None
+        if mode == "energy" and not histogram:
+            raise ValueError(f"{self.name} predicts no histograms; use transfer='quantile'")
+        if mode == "quantile" and reference is None:
+            raise ValueError("quantile matching needs a reference image (reference=...)")
+        if rotate is not None and not histogram:
+            raise ValueError(f"{self.name} predicts no histograms to rotate")
+        extras: dict[str, Any] = {"transfer": mode, "rotate": rotate}
+
+        if not histogram:
+            (h, w) = lightness.shape
+            ab = self.logits(lightness).transpose(1, 2, 0) * 100.0
+            dists: dict[str, Any] = {}
+            uncertainty = None
+        else:
+            dists = self.distributions(lightness)
+            uncertainty = np.asarray(uncertainty_map(dists), np.float32)
+            if mode == "energy":
+                target = target_histogram if target_histogram is not None else reference
+                dists = energy_minimisation(dists, target, weight=transfer_weight)
+            if rotate is not None:
+                dists = self._rotate(dists, rotate, rotate_strength)
+            ab = self._decode(lightness, dists, decoder, seed)
+        if mode == "quantile":
+            from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
+
+            rgb = np.clip(lab_to_rgb(np.concatenate([lightness[..., None], ab], -1)), 0, 1)
+            ab = rgb_to_lab(quantile_matching(rgb.astype(np.float32), reference))[..., 1:]
+        return Prediction(
+            chroma=np.ascontiguousarray(ab, np.float32),
+            distributions=dists,
+            uncertainty=uncertainty,
+            extras=extras,
+        )
+
+
+def _make(variant_name: str, doc: str) -> type[LarssonColorizer]:
+    variant = VARIANTS[variant_name]
+    attrs = {
+        "__doc__": doc,
+        "name": variant.name,
+        "variant": variant,
+        "description": variant.description,
+        "capabilities": Capabilities(
+            automatic=True, reference=True, distribution=variant.histogram
+        ),
+        "decoders": DECODERS if variant.histogram else (),
+        "default_decoder": variant.default_decoder,
+    }
+    return type(
+        "Larsson" + "".join(p.title() for p in variant_name.split("-")[1:]) or "Larsson",
+        (LarssonColorizer,),
+        attrs,
+    )
+
+
+LarssonHueChroma = _make("larsson", "Hue/chroma histograms with the Eq. 3 loss (the paper's best).")
+LarssonLab = _make("larsson-lab", "Lab a and b marginal histograms (K = 32 Gaussian quantiles).")
+LarssonLabJoint = _make("larsson-lab-joint", "Joint 16 x 16 Lab (a, b) histogram.")
+LarssonLabL2 = _make("larsson-lab-l2", "Lab a, b L2 regression (Eq. 1).")
+
+#: Every variant, shipped or not (the plugin registers the shipped ones).
+COLORIZERS = (LarssonHueChroma, LarssonLab, LarssonLabJoint, LarssonLabL2)
