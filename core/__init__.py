@@ -27,6 +27,7 @@ from core.errors import (
     UnknownMethodError,
 )
 from core.hookspecs import hookimpl
+from core.video import colorize_video
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,7 @@ __all__ = [
     "UnknownMethodError",
     "colorize",
     "colorize_result",
+    "colorize_video",
     "default_method",
     "get_method",
     "hookimpl",
