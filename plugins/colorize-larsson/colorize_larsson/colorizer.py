@@ -257,7 +257,12 @@ class LarssonColorizer(Colorizer):
         if decoder is not None and not histogram:
             raise ValueError(f"{self.name} regresses a, b directly and takes no decoder")
         has_target = reference is not None or target_histogram is not None
-        mode = transfer or ("energy" if histogram else "quantile") if has_target else None
+        if transfer is not None and not has_target:
+            raise ValueError(
+                f"{self.name}: transfer={transfer!r} needs reference= (a colour image) "
+                "or target_histogram="
+            )
+        mode = (transfer or ("energy" if histogram else "quantile")) if has_target else None
         if mode == "energy" and not histogram:
             raise ValueError(f"{self.name} predicts no histograms; use transfer='quantile'")
         if mode == "quantile" and reference is None:
@@ -267,7 +272,6 @@ class LarssonColorizer(Colorizer):
         extras: dict[str, Any] = {"transfer": mode, "rotate": rotate}
 
         if not histogram:
-            (h, w) = lightness.shape
             ab = self.logits(lightness).transpose(1, 2, 0) * 100.0
             dists: dict[str, Any] = {}
             uncertainty = None

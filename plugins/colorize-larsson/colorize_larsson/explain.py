@@ -153,10 +153,11 @@ def explain(
     gray = np.asarray(result.lightness, np.float32)
     panels = [
         (gray, "input (lightness)", "gray"),
-        (result.rgb, f"{method} ({result.decoder})", None),
+        (result.rgb, f"{method}\n{result.decoder}", None),
         (
             uncertainty,
-            "uncertainty" + (" (hue entropy x chroma)" if "hue" in dists else ""),
+            "uncertainty"
+            + ("\n(hue entropy x chroma)" if "hue" in dists else "\n(sum of entropies)"),
             "viridis",
         ),
     ]
@@ -164,7 +165,7 @@ def explain(
         ax = fig.add_subplot(grid[0, i])
         extent = None if i < 2 else (0, w, h, 0)
         ax.imshow(data, cmap=cmap, extent=extent)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=8)
         ax.axis("off")
         if i == 2:
             for k, (r, c) in enumerate(picks):
