@@ -47,7 +47,7 @@ import numpy as np
 
 from core import api
 from core.colorspaces.base import ColorSpace
-from core.errors import ColorizeError, InvalidImageError, OutputExistsError
+from core.errors import ColorizeError, InvalidImageError, OutputExistsError, PluginError
 from core.io import LoadedImage, load_image, quantize, to_output
 from core.plugins import get_registry
 
@@ -311,28 +311,32 @@ class _ClipColorizer:
     def __call__(self, loaded: LoadedImage) -> np.ndarray:
         """Colorize one validated frame; returns (H, W, 3) float32 RGB in [0, 1]."""
         frame = loaded.pixels
-        result = api.colorize_result(
-            frame,
-            self.method,
-            reference=self.reference,
-            seed=self.seed,
-            decoder=self.decoder,
-            **self.options,
-        )
+        kwargs = dict(reference=self.reference, seed=self.seed, decoder=self.decoder)
         if self.smoother is None:
-            return result.rgb
-        space: ColorSpace = self._registry.get("colorspace", result.colorspace)
-        lightness, chroma = result.lightness, result.chroma
-        if type(space).resize_chroma is not ColorSpace.resize_chroma:
-            # a circular (hue) channel does not blend linearly: blend Lab a, b instead
-            space = self._lab
-            lightness = (
-                space.gray_lightness(frame) if loaded.is_gray else space.lightness(frame)
-            ).astype(np.float32)
-            chroma = space.from_rgb(result.rgb)[1]
+            return api.colorize_result(frame, self.method, **kwargs, **self.options).rgb
         gray = _luma(frame)
+        prep = api._prepare(frame, self.method, self.reference, self.decoder)
+        space = prep.space
+        if type(space).resize_chroma is ColorSpace.resize_chroma:
+            # Linear chroma: smooth the prediction itself and recombine once, exactly as
+            # colorize_result would (same lightness, same App. A.4 correction).
+            name = prep.colorizer.name
+            pred = api._call(name, prep.colorizer.predict, prep.working, **kwargs, **self.options)
+            chroma = np.asarray(pred.chroma, dtype=np.float32)
+            if chroma.shape != (*prep.working.shape, 2) or not np.all(np.isfinite(chroma)):
+                raise PluginError(
+                    f"method {name!r} returned chroma of shape {chroma.shape} "
+                    f"(expected {(*prep.working.shape, 2)}, finite values)"
+                )
+            rgb, _ = api._recombine(space, prep.lightness, self.smoother(gray, chroma), prep.gray)
+            return rgb
+        # A circular (hue) channel does not blend linearly: smooth Lab a, b instead.
+        result = api.colorize_result(frame, self.method, **kwargs, **self.options)
+        space = self._lab
+        light = space.gray_lightness(frame) if loaded.is_gray else space.lightness(frame)
+        chroma = space.from_rgb(result.rgb)[1]
         smooth = self.smoother(gray, chroma)
-        rgb, _ = api._recombine(space, lightness, smooth, frame if loaded.is_gray else None)
+        rgb, _ = api._recombine(space, light.astype(np.float32), smooth, prep.gray)
         return rgb
 
 

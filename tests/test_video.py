@@ -255,3 +255,35 @@ def test_cli_video(registry, clip_file, tmp_path, capsys):
     assert "audio kept" in capsys.readouterr().err
     assert main(["video", str(tmp_path / "nope.mp4"), "-o", str(target), "-m", "toy"]) == 1
     assert "file not found" in capsys.readouterr().err
+
+
+def test_zero_strength_pass_equals_independent_frames(registry):
+    clip, _ = _pan(3)
+    off = list(colorize_video(clip, "toy", temporal=False))
+    zero = list(colorize_video(clip, "toy", temporal=TemporalSmoother(strength=0.0)))
+    for a, b in zip(off, zero, strict=True):
+        assert np.abs(a.astype(np.float32) - b.astype(np.float32)).max() < 1e-5
+
+
+class _Hue(core.Colorizer):
+    """Toy method in a space with a circular hue channel."""
+
+    name = "toy-hue"
+    description = "test-only: hue/chroma"
+    citation = "none"
+    capabilities = core.Capabilities(automatic=True)
+    colorspace = "huechroma"
+    working_size = 32
+
+    def predict(self, lightness, *, reference=None, seed=None, decoder=None, **options):
+        hue = np.where(lightness > 50, 0.98, 0.02)  # reds either side of the wrap
+        chroma = np.full_like(lightness, 0.4)
+        return core.Prediction(np.stack([hue, chroma], -1).astype(np.float32))
+
+
+def test_circular_hue_methods_are_smoothed_in_lab(registry, toys):
+    registry.add_plugin(toys.ToyPlugin(_Hue()), name="hue", distribution="t", version="0")
+    clip, _ = _pan(4)
+    for frame in colorize_video(clip, "toy-hue"):
+        f = frame.astype(np.float32)
+        assert (f[..., 0] >= f[..., 1]).mean() > 0.95  # stays red, never through green
