@@ -303,3 +303,11 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_huechroma_subnormal_chroma_is_gray():
+    """Hypothesis found 1/chroma overflowing for a subnormal red (5e-324): no NaN hue."""
+    from core.colorspaces.huechroma import rgb_to_huechroma
+
+    lhc = rgb_to_huechroma(np.array([[[5e-324, 0.0, 0.0]]]))
+    assert np.all(np.isfinite(lhc)) and lhc[..., 1] == 0.0

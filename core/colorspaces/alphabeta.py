@@ -25,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.colorspaces.base import ChannelRange, ColorSpace
+from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float
 
 __all__ = ["EPSILON", "AlphaBetaSpace", "alphabeta_to_rgb", "rgb_to_alphabeta"]
 
@@ -36,12 +36,6 @@ EPSILON = 1e-4
 _FORWARD = np.array([[1 / 3, 1 / 3, 1 / 3], [-0.5, -0.5, 1.0], [1.0, -1.0, 0.0]])
 _INVERSE = np.linalg.inv(_FORWARD)
 
-
-def _float(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype not in (np.float32, np.float64):
-        image = image.astype(np.float32)
-    return image
 
 
 def _transform(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -81,7 +75,7 @@ def rgb_to_alphabeta(rgb: np.ndarray, *, eps: float = EPSILON) -> np.ndarray:
     >>> rgb_to_alphabeta(np.array([0.0, 0.0, 0.3])).round(3)
     array([0.1  , 2.997, 0.   ])
     """
-    rgb = _float(rgb)
+    rgb = as_float(rgb)
     if rgb.shape[-1:] != (3,):
         raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
     if not eps > 0:
@@ -120,7 +114,7 @@ def alphabeta_to_rgb(lab: np.ndarray, *, eps: float = EPSILON) -> np.ndarray:
     >>> alphabeta_to_rgb(np.array([0.1, 2.997, 0.0])).round(3)
     array([0. , 0. , 0.3])
     """
-    lab = _float(lab)
+    lab = as_float(lab)
     if lab.shape[-1:] != (3,):
         raise ValueError(f"expected (..., 3) (L, alpha, beta) array, got shape {lab.shape}")
     if not eps > 0:
@@ -130,7 +124,7 @@ def alphabeta_to_rgb(lab: np.ndarray, *, eps: float = EPSILON) -> np.ndarray:
     return _transform(numerators, _INVERSE)
 
 
-class AlphaBetaSpace(ColorSpace):
+class AlphaBetaSpace(StackedColorSpace):
     """Deshpande's alpha-beta space: L = (R + G + B) / 3, chroma (alpha, beta).
 
     See :func:`rgb_to_alphabeta`. Gray pixels have alpha = beta = 0.
@@ -145,20 +139,14 @@ class AlphaBetaSpace(ColorSpace):
     chroma_channels = (ChannelRange("alpha", -3.0, 3.0), ChannelRange("beta", -3.0, 3.0))
     lightness_definition = "L = (R + G + B) / 3 of sRGB (channel mean)"
 
-    def from_rgb(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = rgb_to_alphabeta(rgb)
-        return out[..., 0], out[..., 1:]
-
-    def to_rgb(self, lightness: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-        lightness = _float(lightness)
-        chroma = np.asarray(chroma, dtype=lightness.dtype)
-        return alphabeta_to_rgb(np.concatenate([lightness[..., None], chroma], axis=-1))
+    forward = staticmethod(rgb_to_alphabeta)
+    inverse = staticmethod(alphabeta_to_rgb)
 
     def lightness(self, rgb: np.ndarray) -> np.ndarray:
-        rgb = _float(rgb)
+        rgb = as_float(rgb)
         if rgb.shape[-1:] != (3,):
             raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
         return rgb.mean(axis=-1, dtype=rgb.dtype)
 
     def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
-        return _float(gray)
+        return as_float(gray)

@@ -14,7 +14,21 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["ChannelRange", "ColorSpace"]
+__all__ = ["ChannelRange", "ColorSpace", "StackedColorSpace", "as_float", "check_channels"]
+
+
+def as_float(image: np.ndarray) -> np.ndarray:
+    """``image`` as a float array: float32/float64 kept, anything else cast to float32."""
+    image = np.asarray(image)
+    if image.dtype not in (np.float32, np.float64):
+        image = image.astype(np.float32)
+    return image
+
+
+def check_channels(image: np.ndarray, what: str) -> None:
+    """Raise ``ValueError`` unless ``image`` is (..., 3)."""
+    if image.shape[-1:] != (3,):
+        raise ValueError(f"expected (..., 3) {what} array, got shape {image.shape}")
 
 
 @dataclass(frozen=True)
@@ -78,3 +92,24 @@ class ColorSpace(ABC):
 
     def __repr__(self) -> str:
         return f"<ColorSpace {self.name}>"
+
+
+class StackedColorSpace(ColorSpace):
+    """A colour space defined by a pair of functions on stacked (..., 3) arrays.
+
+    Subclasses set :attr:`forward` (sRGB -> [lightness, chroma1, chroma2]) and
+    :attr:`inverse` (the reverse), e.g. ``forward = staticmethod(rgb_to_lab)``;
+    :meth:`from_rgb` and :meth:`to_rgb` split and stack around them.
+    """
+
+    forward: staticmethod
+    inverse: staticmethod
+
+    def from_rgb(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        stacked = self.forward(rgb)
+        return stacked[..., 0], stacked[..., 1:]
+
+    def to_rgb(self, lightness: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+        lightness = as_float(lightness)
+        chroma = np.asarray(chroma, dtype=lightness.dtype)
+        return self.inverse(np.concatenate([lightness[..., None], chroma], axis=-1))

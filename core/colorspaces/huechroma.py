@@ -28,16 +28,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.colorspaces.base import ChannelRange, ColorSpace
+from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float
 
 __all__ = ["HueChromaSpace", "huechroma_to_rgb", "rgb_to_huechroma"]
 
-
-def _float(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype not in (np.float32, np.float64):
-        image = image.astype(np.float32)
-    return image
 
 
 def _check3(image: np.ndarray, what: str) -> None:
@@ -80,14 +74,16 @@ def rgb_to_huechroma(rgb: np.ndarray) -> np.ndarray:
     >>> rgb_to_huechroma(np.array([0.0, 1.0, 0.0])).round(4)
     array([0.5   , 0.3333, 1.    ])
     """
-    rgb = _float(rgb)
+    rgb = as_float(rgb)
     _check3(rgb, "RGB")
     one = rgb.dtype.type
     r, g, b = _planes(rgb)
     high = np.maximum(np.maximum(r, g), b)
     low = np.minimum(np.minimum(r, g), b)
     chroma = high - low
-    inverse = np.divide(one(1), chroma, out=np.zeros_like(chroma), where=chroma > 0)
+    # subnormal chroma would overflow 1/chroma to inf (and 0 * inf to NaN): treat as gray
+    tiny = np.finfo(rgb.dtype).tiny
+    inverse = np.divide(one(1), chroma, out=np.zeros_like(chroma), where=chroma > tiny)
     # Hexagonal hue: position within the sector of the largest channel, in sixths.
     sixths = np.where(
         high == r, g - b, np.where(high == g, (b - r) + 2 * chroma, (r - g) + 4 * chroma)
@@ -138,7 +134,7 @@ def huechroma_to_rgb(lhc: np.ndarray, *, clamp: bool = True) -> np.ndarray:
     >>> huechroma_to_rgb(np.array([0.5, 2 / 3, 1.0])).round(4)
     array([0., 0., 1.])
     """
-    lhc = _float(lhc)
+    lhc = as_float(lhc)
     _check3(lhc, "(L, H, C)")
     one = lhc.dtype.type
     lightness, hue, chroma = _planes(lhc)
@@ -162,7 +158,7 @@ def huechroma_to_rgb(lhc: np.ndarray, *, clamp: bool = True) -> np.ndarray:
     return out.reshape(lhc.shape)
 
 
-class HueChromaSpace(ColorSpace):
+class HueChromaSpace(StackedColorSpace):
     """Larsson's hue/chroma bicone: lightness L, chroma channels (hue, chroma).
 
     ``from_rgb`` returns ``L = (max + min) / 2`` and chroma ``(..., 2)`` =
@@ -182,22 +178,16 @@ class HueChromaSpace(ColorSpace):
     )
     lightness_definition = "L = (max(R, G, B) + min(R, G, B)) / 2 of sRGB (HSL lightness)"
 
-    def from_rgb(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lhc = rgb_to_huechroma(rgb)
-        return lhc[..., 0], lhc[..., 1:]
-
-    def to_rgb(self, lightness: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-        lightness = _float(lightness)
-        chroma = np.asarray(chroma, dtype=lightness.dtype)
-        return huechroma_to_rgb(np.concatenate([lightness[..., None], chroma], axis=-1))
+    forward = staticmethod(rgb_to_huechroma)
+    inverse = staticmethod(huechroma_to_rgb)
 
     def lightness(self, rgb: np.ndarray) -> np.ndarray:
-        rgb = _float(rgb)
+        rgb = as_float(rgb)
         _check3(rgb, "RGB")
         return ((rgb.max(axis=-1) + rgb.min(axis=-1)) / 2).astype(rgb.dtype, copy=False)
 
     def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
-        return _float(gray)
+        return as_float(gray)
 
     def resize_chroma(self, chroma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Resize (hue, chroma) ``(h, w, 2)`` to ``size`` = (H, W) bilinearly.

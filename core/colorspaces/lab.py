@@ -30,7 +30,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.colorspaces.base import ChannelRange, ColorSpace
+from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float
 
 __all__ = ["LabSpace", "lab_to_rgb", "rgb_to_lab"]
 
@@ -92,12 +92,6 @@ _XYZN_TO_RGB = np.hstack([_M2, (_M2 @ np.full(3, -_DELTA / _KAPPA))[:, None]])
 
 _ENCODE_OFFSET = -1.055 * _LINEAR_KNEE ** (1 / 2.4)
 
-
-def _float(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype not in (np.float32, np.float64):
-        image = image.astype(np.float32)
-    return image
 
 
 def _run(image: np.ndarray, out_channels: int, step) -> np.ndarray:
@@ -203,7 +197,7 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     >>> rgb_to_lab(np.array([1.0, 1.0, 1.0])).round(2)
     array([100.,  -0.,   0.])
     """
-    rgb = _float(rgb)
+    rgb = as_float(rgb)
     if rgb.shape[-1:] != (3,):
         raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
     return _run(rgb, 3, _rgb_to_lab_step)
@@ -236,7 +230,7 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     >>> lab_to_rgb(np.array([100.0, 0.0, 0.0])).round(3)
     array([1., 1., 1.])
     """
-    lab = _float(lab)
+    lab = as_float(lab)
     if lab.shape[-1:] != (3,):
         raise ValueError(f"expected (..., 3) Lab array, got shape {lab.shape}")
     return _run(lab, 3, _lab_to_rgb_step)
@@ -251,7 +245,7 @@ def _gray_to_l(gray: np.ndarray) -> np.ndarray:
     return (116.0 * f - 16.0).astype(gray.dtype, copy=False)
 
 
-class LabSpace(ColorSpace):
+class LabSpace(StackedColorSpace):
     """CIE L*a*b*: lightness L in [0, 100], chroma (a, b) in about [-128, 127].
 
     See :func:`rgb_to_lab` and :func:`lab_to_rgb`.
@@ -262,20 +256,14 @@ class LabSpace(ColorSpace):
     chroma_channels = (ChannelRange("a", -128.0, 127.0), ChannelRange("b", -128.0, 127.0))
     lightness_definition = "CIE L* of the sRGB (D65) colour"
 
-    def from_rgb(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lab = rgb_to_lab(rgb)
-        return lab[..., 0], lab[..., 1:]
-
-    def to_rgb(self, lightness: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-        lightness = _float(lightness)
-        chroma = np.asarray(chroma, dtype=lightness.dtype)
-        return lab_to_rgb(np.concatenate([lightness[..., None], chroma], axis=-1))
+    forward = staticmethod(rgb_to_lab)
+    inverse = staticmethod(lab_to_rgb)
 
     def lightness(self, rgb: np.ndarray) -> np.ndarray:
-        rgb = _float(rgb)
+        rgb = as_float(rgb)
         if rgb.shape[-1:] != (3,):
             raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
         return _run(rgb, 1, _lightness_step)[..., 0]
 
     def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
-        return _gray_to_l(_float(gray))
+        return _gray_to_l(as_float(gray))

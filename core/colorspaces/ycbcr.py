@@ -23,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.colorspaces.base import ChannelRange, ColorSpace
+from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float
 
 __all__ = ["YCbCrSpace", "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
@@ -38,12 +38,6 @@ _FORWARD = np.array(
 )
 _INVERSE = np.linalg.inv(_FORWARD)
 
-
-def _float(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype not in (np.float32, np.float64):
-        image = image.astype(np.float32)
-    return image
 
 
 def _transform(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -81,7 +75,7 @@ def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
     >>> rgb_to_ycbcr(np.array([0.0, 0.0, 1.0])).round(4)
     array([ 0.114 ,  0.5   , -0.0813])
     """
-    rgb = _float(rgb)
+    rgb = as_float(rgb)
     if rgb.shape[-1:] != (3,):
         raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
     return _transform(rgb, _FORWARD)
@@ -110,13 +104,13 @@ def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
     >>> ycbcr_to_rgb(np.array([0.5, 0.0, 0.0]))
     array([0.5, 0.5, 0.5])
     """
-    ycbcr = _float(ycbcr)
+    ycbcr = as_float(ycbcr)
     if ycbcr.shape[-1:] != (3,):
         raise ValueError(f"expected (..., 3) YCbCr array, got shape {ycbcr.shape}")
     return _transform(ycbcr, _INVERSE)
 
 
-class YCbCrSpace(ColorSpace):
+class YCbCrSpace(StackedColorSpace):
     """Full-range BT.601 YCbCr: luma Y in [0, 1], chroma (Cb, Cr) in [-0.5, 0.5].
 
     See :func:`rgb_to_ycbcr`. Gray pixels have Cb = Cr = 0.
@@ -131,20 +125,14 @@ class YCbCrSpace(ColorSpace):
     chroma_channels = (ChannelRange("cb", -0.5, 0.5), ChannelRange("cr", -0.5, 0.5))
     lightness_definition = "Y = 0.299 R + 0.587 G + 0.114 B of gamma-encoded sRGB (BT.601 luma)"
 
-    def from_rgb(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = rgb_to_ycbcr(rgb)
-        return out[..., 0], out[..., 1:]
-
-    def to_rgb(self, lightness: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-        lightness = _float(lightness)
-        chroma = np.asarray(chroma, dtype=lightness.dtype)
-        return ycbcr_to_rgb(np.concatenate([lightness[..., None], chroma], axis=-1))
+    forward = staticmethod(rgb_to_ycbcr)
+    inverse = staticmethod(ycbcr_to_rgb)
 
     def lightness(self, rgb: np.ndarray) -> np.ndarray:
-        rgb = _float(rgb)
+        rgb = as_float(rgb)
         if rgb.shape[-1:] != (3,):
             raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
         return rgb @ _FORWARD[0].astype(rgb.dtype)
 
     def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
-        return _float(gray)
+        return as_float(gray)
