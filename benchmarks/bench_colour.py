@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -66,25 +65,15 @@ def best_seconds(funcs: dict, repeats: int) -> dict:
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """The toolkit's machine description, plus load average and scikit-image's version."""
     import skimage
 
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "opencv": cv2.__version__,
-        "scikit-image": skimage.__version__,
-    }
+    from core.bench import machine_description
+
+    info = machine_description()
+    info["load_average"] = os.getloadavg()
+    info["versions"]["scikit-image"] = skimage.__version__
+    return info
 
 
 def conversions(size: int, repeats: int) -> list[dict]:
