@@ -128,6 +128,17 @@ def toys() -> SimpleNamespace:
     )
 
 
+@pytest.fixture(scope="module")
+def builtins_only_registry():
+    """A registry with only the core's built-ins (no entry points), for a whole module."""
+    reg = Registry(load_entry_points=False, strict=True)
+    old = reset_registry(reg)
+    try:
+        yield reg
+    finally:
+        reset_registry(old)
+
+
 @pytest.fixture
 def onnx_model_path(tmp_path) -> Path:
     path = make_onnx_model(tmp_path / "models")

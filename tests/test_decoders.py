@@ -35,17 +35,11 @@ from core.decoders import (
 )
 from core.distributions import Distribution
 from core.errors import UnknownNameError
-from core.plugins import Registry, reset_registry
 
 
 @pytest.fixture(scope="module", autouse=True)
-def builtin_registry():
+def _isolated(builtins_only_registry):
     """Only the core's built-ins: other installed plugins must not affect these tests."""
-    old = reset_registry(Registry(load_entry_points=False, strict=True))
-    try:
-        yield
-    finally:
-        reset_registry(old)
 
 
 SETTINGS = settings(max_examples=30, deadline=None)

@@ -11,7 +11,6 @@ from core import transfer as tr
 from core.binning import CHROMA_BINS, HUE_BINS, LAB_AB_BINS, LAB_JOINT_BINS
 from core.colorspaces import rgb_to_lab
 from core.distributions import Distribution
-from core.plugins import Registry, reset_registry
 from core.transfer import (
     Transfer,
     apply_bias,
@@ -27,13 +26,8 @@ from core.transfer import (
 
 
 @pytest.fixture(scope="module", autouse=True)
-def builtin_registry():
+def _isolated(builtins_only_registry):
     """Only the core's built-ins: other installed plugins must not affect these tests."""
-    old = reset_registry(Registry(load_entry_points=False, strict=True))
-    try:
-        yield
-    finally:
-        reset_registry(old)
 
 
 @pytest.fixture(scope="module")
