@@ -87,12 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="folder of colour test photos")
     parser.add_argument("--limit", type=int, help="at most this many photos")
     parser.add_argument("--out", help="write the full report as JSON here")
+    parser.add_argument("--methods", nargs="+", help="methods to score (default: all shipped)")
     args = parser.parse_args(argv)
 
     from colorize_cnn.colorizer import COLORIZERS
     from core import evaluate as core_eval
 
-    methods = [cls.name for cls in COLORIZERS if cls.shipped()]
+    methods = args.methods or [cls.name for cls in COLORIZERS if cls.shipped()]
     stats = (COLORIZERS[0]().model.metadata_json("training") or {}).get("statistics") or {}
     tint = tuple(stats.get("mean_ab") or core_eval.DEFAULT_TINT_AB)
     files = core_eval.list_images(args.data, args.limit)
