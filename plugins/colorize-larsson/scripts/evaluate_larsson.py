@@ -29,14 +29,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="folder of colour test photos")
     parser.add_argument("--limit", type=int, help="at most this many photos (sorted by name)")
+    parser.add_argument("--shard", default="0/1", help="K/N: score every N-th photo from K")
+    parser.add_argument("--merge", nargs="+", help="merge the JSON files of finished shards")
     parser.add_argument("--out", help="write all per-row means as JSON here")
     args = parser.parse_args(argv)
+    if args.merge:
+        return _merge(args.merge, args.out)
 
     from colorize_larsson.colorizer import COLORIZERS, TABLE5_DECODERS
     from tqdm import tqdm
 
     import core
-    from core.evaluate import BASELINES, DEFAULT_TINT_AB, baseline_prediction, list_images, score
+    from core.evaluate import BASELINES, DEFAULT_TINT_AB, baseline_prediction, list_images
+    from core.metrics import psnr, rmse_alphabeta
+
+    def score(pred, true):  # the two metrics of Tables 1, 4 and 5 (Eqs. 10 and 11)
+        return {"rmse_ab": float(rmse_alphabeta(pred, true)), "psnr": float(psnr(pred, true))}
+
     from core.io import load_image
 
     methods = [cls.name for cls in COLORIZERS if cls.shipped()]
@@ -55,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                 "kwargs": {"transfer": transfer},
                 "gt": True,
             }
-    files = list_images(args.data, args.limit)
+    shard, shards = (int(v) for v in args.shard.split("/"))
+    files = list_images(args.data, args.limit)[shard::shards]
     scores: dict[str, list[dict]] = {key: [] for key in rows}
     started = time.perf_counter()
     for path in tqdm(files, desc="eval", unit="img"):
@@ -78,11 +88,47 @@ def main(argv: list[str] | None = None) -> int:
                 pred = cache[signature]
             scores[key].append(score(pred, true))
     seconds = time.perf_counter() - started
-    means = {
-        key: {m: float(np.mean([s[m] for s in values])) for m in ("rmse_ab", "psnr")}
+    sums = {
+        key: {m: float(np.sum([s[m] for s in values])) for m in ("rmse_ab", "psnr")}
         for key, values in scores.items()
     }
-    print(f"## {len(files)} photos of {args.data} ({seconds:.0f} s)\n")
+    result = {
+        "images": len(files),
+        "data": str(args.data),
+        "seconds": seconds,
+        "sums": sums,
+        "rows": {k: {"table": r["table"]} for k, r in rows.items()},
+    }
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=2)
+    _print(result)
+    return 0
+
+
+def _merge(paths: list[str], out: str | None) -> int:
+    parts = [json.load(open(p, encoding="utf-8")) for p in paths]
+    result = dict(parts[0])
+    result["images"] = sum(p["images"] for p in parts)
+    result["seconds"] = sum(p["seconds"] for p in parts)
+    result["sums"] = {
+        key: {m: sum(p["sums"][key][m] for p in parts) for m in ("rmse_ab", "psnr")}
+        for key in parts[0]["sums"]
+    }
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=2)
+    _print(result)
+    return 0
+
+
+def _print(result: dict) -> None:
+    """Tables 1, 5 and 4 as markdown (means over images: PSNR per image, Eq. 11; RMSE
+    per image, Eq. 10, each image weighted equally)."""
+    n = result["images"]
+    means = {k: {m: v / n for m, v in s.items()} for k, s in result["sums"].items()}
+    rows = result["rows"]
+    print(f"## {n} photos of {result['data']} ({result['seconds']:.0f} s)\n")
     for table in (1, 5, 4):
         print(f"\nTable {table}\n\n| row | RMSE (alpha-beta) | PSNR (dB) |\n| --- | ---: | ---: |")
         for key, row in rows.items():
@@ -92,14 +138,6 @@ def main(argv: list[str] | None = None) -> int:
                 or (table == 4 and key in ("T1 larsson", "T1 larsson-lab"))
             ):
                 print(f"| {key[3:]} | {means[key]['rmse_ab']:.4f} | {means[key]['psnr']:.2f} |")
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            json.dump(
-                {"images": len(files), "data": str(args.data), "seconds": seconds, "rows": means},
-                handle,
-                indent=2,
-            )
-    return 0
 
 
 if __name__ == "__main__":
