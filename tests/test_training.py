@@ -117,7 +117,7 @@ def test_batches_depend_only_on_seed_and_step(photo_dir: Path):
     assert not set(ranks[0].indices(0)) & set(ranks[1].indices(0))
 
 
-@pytest.mark.parametrize("method", ["cnn-classification", "cnn-regression", "cnn-smoothl1"])
+@pytest.mark.parametrize("method", ["cnn-classification", "cnn-smoothl1"])
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(photo_dir: Path, method: str):
     recipe = load_recipe(method)
     train, _ = _sets(photo_dir)
@@ -126,7 +126,7 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(photo_dir: Path, method: s
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     batch = to_batch(*datalib.Batcher(train, batch_size=8, crop=32).batch(0), torch.device("cpu"))
     losses = []
-    for _ in range(25):
+    for _ in range(15):
         loss, _ = recipe.loss(model(batch["lightness"]), batch)
         optimizer.zero_grad()
         loss.backward()
