@@ -6,7 +6,8 @@ core's baselines gray / mean-tint / true-28px measured the same way):
 * ``pixcolor (1 sample)`` -- sample 0 of seed 0, refined (what ``core.colorize(seed=0)`` gives);
 * ``pixcolor (best of 3 by likelihood)`` -- the most likely of samples 0..2 (``rank="likelihood"``);
 * ``pixcolor unrefined`` -- sample 0 bilinearly up-sampled, no refinement (Sec. 3.2, Fig. 5);
-* ``GT 28px refined`` -- the refinement network fed the true 28 px chroma (Fig. 5 "GT-Refined");
+* ``GT 28px unrefined`` / ``GT 28px refined`` -- the true 28 px YCbCr chroma, quantised to the
+  32 bins, bilinearly up-sampled or fed to the refinement network (Fig. 5 "GT-Refined");
 
 plus the dataset-level histogram intersection of the Lab a and b marginals (Fig. 7) and
 the histogram of MS-SSIM between pairs of samples (Fig. 8).
@@ -35,7 +36,7 @@ from core.evaluate import BASELINES, baseline_prediction, list_images, score
 from core.io import load_image
 
 ROWS = ("pixcolor (1 sample)", "pixcolor (best of 3 by likelihood)", "pixcolor unrefined",
-        "GT 28px refined") + BASELINES
+        "GT 28px unrefined", "GT 28px refined") + BASELINES
 
 
 def _to_rgb(y_full: np.ndarray, chroma: np.ndarray) -> np.ndarray:
@@ -91,6 +92,7 @@ def main() -> int:
             "pixcolor (1 sample)": _to_rgb(y_full, refined[0]),
             "pixcolor (best of 3 by likelihood)": _to_rgb(y_full, refined[best]),
             "pixcolor unrefined": _to_rgb(y_full, low[0]),
+            "GT 28px unrefined": _to_rgb(y_full, gt_low),
             "GT 28px refined": _to_rgb(y_full, gt_refined),
         }
         for name in BASELINES:
