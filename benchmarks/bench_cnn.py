@@ -85,10 +85,25 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def _memory(kind: str, args: argparse.Namespace, onnx_path: Path) -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-               COLORIZE_THREADS=str(args.threads))
-    cmd = [sys.executable, __file__, "--child", kind, "--method", args.method, "--onnx",
-           str(onnx_path), "--size", str(args.size), "--threads", str(args.threads)]
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        COLORIZE_THREADS=str(args.threads),
+    )
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        kind,
+        "--method",
+        args.method,
+        "--onnx",
+        str(onnx_path),
+        "--size",
+        str(args.size),
+        "--threads",
+        str(args.threads),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     if done.returncode != 0:
         return {"error": done.stderr[-500:]}
@@ -135,26 +150,35 @@ def main(argv: list[str] | None = None) -> int:
         (graph,) = recipe.export_graphs(model, {})
         exported = export_graph(graph, tmp)  # the same weights as `model`
         session = get_session(exported.path, verify=False)
-        for label, shape in (("working 64x64", (64, 64)), (f"full {args.size}x{args.size}",
-                                                          (args.size, args.size))):
+        for label, shape in (
+            ("working 64x64", (64, 64)),
+            (f"full {args.size}x{args.size}", (args.size, args.size)),
+        ):
             x = np.full((1, 1, *shape), 50.0, np.float32)
             xt = torch.from_numpy(x)
 
-            def run_torch():
+            def run_torch(xt=xt):
                 with torch.no_grad():
                     model(xt)
 
-            ort_s = _median_seconds(lambda: session.run(None, {"lightness": x}), args.repeats)
+            def run_ort(x=x):
+                session.run(None, {"lightness": x})
+
+            ort_s = _median_seconds(run_ort, args.repeats)
             torch_s = _median_seconds(run_torch, args.repeats)
-            results[label] = {"ort_ms": 1e3 * ort_s, "torch_ms": 1e3 * torch_s,
-                              "torch_over_ort": torch_s / ort_s}
+            results[label] = {
+                "ort_ms": 1e3 * ort_s,
+                "torch_ms": 1e3 * torch_s,
+                "torch_over_ort": torch_s / ort_s,
+            }
         memory = {kind: _memory(kind, args, exported.path) for kind in ("ort", "torch")}
     import core
 
     image = (np.random.default_rng(0).random((args.size, args.size)) * 255).astype(np.uint8)
     if args.method in [m.name for m in core.methods()]:
         results["pipeline_ms"] = 1e3 * _median_seconds(
-            lambda: core.colorize(image, method=args.method), max(5, args.repeats // 2))
+            lambda: core.colorize(image, method=args.method), max(5, args.repeats // 2)
+        )
         memory["pipeline"] = _memory("pipeline", args, Path("unused"))
     results["peak_memory_mb"] = memory
     print(json.dumps(results, indent=2))

@@ -83,7 +83,9 @@ def _torch_outputs(module: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> 
     return [o.detach().cpu().numpy() for o in outs]
 
 
-def _parity_inputs(graph: ExportGraph, real: list[np.ndarray]) -> dict[str, dict[str, torch.Tensor]]:
+def _parity_inputs(
+    graph: ExportGraph, real: list[np.ndarray]
+) -> dict[str, dict[str, torch.Tensor]]:
     """Random inputs at the example size and at other sizes (dynamic axes), plus real ones."""
     cases: dict[str, dict[str, torch.Tensor]] = {}
     generator = torch.Generator().manual_seed(0)
@@ -95,7 +97,7 @@ def _parity_inputs(graph: ExportGraph, real: list[np.ndarray]) -> dict[str, dict
             if label != "random":
                 if 0 in axes:
                     shape[0] = 2
-                for axis, d in zip((2, 3), delta):
+                for axis, d in zip((2, 3), delta, strict=True):
                     if axis in axes and axis < len(shape):
                         shape[axis] = max(4, shape[axis] + d)
             lo, hi = float(example.min()), float(example.max())
@@ -158,7 +160,7 @@ def export_graph(
     for label, case in _parity_inputs(graph, real_inputs or []).items():
         expected = _torch_outputs(module, case)
         got = session.run(None, {k: v.numpy() for k, v in case.items()})
-        diff = max(float(np.max(np.abs(e - g))) for e, g in zip(expected, got))
+        diff = max(float(np.max(np.abs(e - g))) for e, g in zip(expected, got, strict=True))
         parity[label] = diff
         if not diff <= tolerance:
             raise ParityError(
@@ -227,8 +229,12 @@ def export_checkpoint(
     update_manifest(
         out_dir,
         [r.path for r in results],
-        methods={recipe.name: {"files": [r.path.name for r in results],
-                               "step": ckpt.get("step"),
-                               "max_abs_diff": max(r.max_abs_diff for r in results)}},
+        methods={
+            recipe.name: {
+                "files": [r.path.name for r in results],
+                "step": ckpt.get("step"),
+                "max_abs_diff": max(r.max_abs_diff for r in results),
+            }
+        },
     )
     return results

@@ -48,7 +48,9 @@ def update_manifest(
             raise ValueError(f"{file} is not inside the models folder {folder}")
         manifest["files"][file.name] = {"sha256": sha256_file(file), "bytes": file.stat().st_size}
     manifest["files"] = {
-        name: entry for name, entry in sorted(manifest["files"].items()) if (folder / name).is_file()
+        name: entry
+        for name, entry in sorted(manifest["files"].items())
+        if (folder / name).is_file()
     }
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(manifest.get(key), dict):

@@ -37,8 +37,9 @@ def checkpoint(request, photos, tmp_path_factory) -> tuple[str, Path]:
     recipe = load_recipe(request.param)
     items, _, _ = datalib.resolve_sources([photos], val_fraction=0)
     data = datalib.load_images(items, short_side=None, progress=False)
-    config = TrainConfig(steps=2, batch_size=2, crop=32, progress=False, threads=1,
-                         options=dict(TINY), val_every=100)
+    config = TrainConfig(
+        steps=2, batch_size=2, crop=32, progress=False, threads=1, options=dict(TINY), val_every=100
+    )
     out = tmp_path_factory.mktemp(request.param)
     Trainer(recipe, config, out, data, None).fit()
     return request.param, out / "last.ckpt"

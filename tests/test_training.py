@@ -50,17 +50,30 @@ def photo_dir(tmp_path: Path) -> Path:
 
 
 def _config(**overrides) -> TrainConfig:
-    values = dict(steps=6, batch_size=4, lr=3e-3, crop=32, cache_size=48, val_images=3,
-                  val_every=3, ckpt_every=100, log_every=1, progress=False, threads=1,
-                  options=dict(TINY))
+    values = dict(
+        steps=6,
+        batch_size=4,
+        lr=3e-3,
+        crop=32,
+        cache_size=48,
+        val_images=3,
+        val_every=3,
+        ckpt_every=100,
+        log_every=1,
+        progress=False,
+        threads=1,
+        options=dict(TINY),
+    )
     values.update(overrides)
     return TrainConfig.from_dict(values)
 
 
 def _sets(photo_dir: Path):
     train, val, _ = datalib.resolve_sources([photo_dir])
-    return (datalib.load_images(train, short_side=48, progress=False),
-            datalib.load_images(val, short_side=48, progress=False))
+    return (
+        datalib.load_images(train, short_side=48, progress=False),
+        datalib.load_images(val, short_side=48, progress=False),
+    )
 
 
 def test_torch_lab_matches_core():
@@ -179,12 +192,32 @@ def _env() -> dict:
 
 def test_cli_trains_and_reports_unknown_method(photo_dir: Path, tmp_path: Path):
     base = [sys.executable, "-m", "training"]
-    bad = subprocess.run(base + ["no-such-method", "--data", str(photo_dir)], env=_env(),
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        base + ["no-such-method", "--data", str(photo_dir)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "no training recipe" in bad.stderr
-    args = ["cnn-classification", "--data", str(photo_dir), "--out", str(tmp_path / "run"),
-            "--steps", "2", "--batch-size", "2", "--max-minutes", "5", "--no-progress",
-            "--set", "options.widths=[4,4,4,4,4,4,4,4,4]", "--set", "crop=32"]
+    args = [
+        "cnn-classification",
+        "--data",
+        str(photo_dir),
+        "--out",
+        str(tmp_path / "run"),
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--max-minutes",
+        "5",
+        "--no-progress",
+        "--set",
+        "options.widths=[4,4,4,4,4,4,4,4,4]",
+        "--set",
+        "crop=32",
+    ]
     done = subprocess.run(base + args, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert load_checkpoint(tmp_path / "run" / "last.ckpt")["step"] == 2
@@ -198,12 +231,35 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_ddp_two_processes_hold_identical_weights(photo_dir: Path, tmp_path: Path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-           "-m", "training", "cnn-classification", "--data", str(photo_dir),
-           "--out", str(tmp_path / "ddp"), "--steps", "3", "--batch-size", "2", "--no-progress",
-           "--set", "options.widths=[4,4,4,4,4,4,4,4,4]", "--set", "crop=32",
-           "--set", "threads=1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "training",
+        "cnn-classification",
+        "--data",
+        str(photo_dir),
+        "--out",
+        str(tmp_path / "ddp"),
+        "--steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--no-progress",
+        "--set",
+        "options.widths=[4,4,4,4,4,4,4,4,4]",
+        "--set",
+        "crop=32",
+        "--set",
+        "threads=1",
+    ]
     done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     records = [json.loads(x) for x in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]

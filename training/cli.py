@@ -21,24 +21,43 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``train`` arguments to ``parser``."""
     parser.add_argument("method", help="method name, e.g. cnn-classification")
     parser.add_argument(
-        "--data", action="append", required=True, metavar="DIR",
+        "--data",
+        action="append",
+        required=True,
+        metavar="DIR",
         help="image folder (recursive), folder with train/val splits, or split file; repeatable",
     )
     parser.add_argument(
-        "--val", action="append", metavar="DIR",
+        "--val",
+        action="append",
+        metavar="DIR",
         help="validation folder or split file (default: the data's 'val' split); repeatable",
     )
     parser.add_argument("--config", metavar="FILE", help="TOML or JSON config file")
     parser.add_argument("--out", metavar="DIR", help="run folder (default: runs/METHOD)")
-    parser.add_argument("--max-minutes", type=float, metavar="N",
-                        help="time budget: save a checkpoint and stop after N minutes")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        metavar="N",
+        help="time budget: save a checkpoint and stop after N minutes",
+    )
     parser.add_argument("--steps", type=int, help="override the config's number of steps")
     parser.add_argument("--batch-size", type=int, help="override the config's batch size")
     parser.add_argument("--seed", type=int, help="override the config's seed")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                        help="override any config key, e.g. --set lr=3e-4 --set options.dropout=0.4")
-    parser.add_argument("--resume", nargs="?", const="auto", metavar="CKPT",
-                        help="continue from CKPT (default: OUT/last.ckpt)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="override any config key, e.g. --set lr=3e-4 --set options.dropout=0.4",
+    )
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        metavar="CKPT",
+        help="continue from CKPT (default: OUT/last.ckpt)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -83,8 +102,11 @@ def run(args: argparse.Namespace) -> int:
         from training.recipe import load_recipe
         from training.trainer import Trainer
     except ImportError as exc:
-        print(f"colorize train needs the 'train' extra (torch): {exc}\n"
-              "install it with: pip install 'colorize-toolkit[train]'", file=sys.stderr)
+        print(
+            f"colorize train needs the 'train' extra (torch): {exc}\n"
+            "install it with: pip install 'colorize-toolkit[train]'",
+            file=sys.stderr,
+        )
         return 2
     try:
         recipe = load_recipe(args.method)
@@ -102,33 +124,48 @@ def run(args: argparse.Namespace) -> int:
         rank0 = int(os.environ.get("RANK", "0")) == 0
         t0 = time.monotonic()
         train_items, val_items, sources = datalib.resolve_sources(
-            args.data, args.val, train_splits=config.train_splits, val_split=config.val_split,
+            args.data,
+            args.val,
+            train_splits=config.train_splits,
+            val_split=config.val_split,
             val_fraction=config.val_fraction,
         )
-        train_set = datalib.load_images(train_items, short_side=config.cache_size,
-                                        progress=config.progress and rank0, desc="training images")
+        train_set = datalib.load_images(
+            train_items,
+            short_side=config.cache_size,
+            progress=config.progress and rank0,
+            desc="training images",
+        )
         val_set = None
         if val_items:
-            val_set = datalib.load_images(val_items, short_side=config.cache_size,
-                                          progress=config.progress and rank0,
-                                          desc="validation images")
+            val_set = datalib.load_images(
+                val_items,
+                short_side=config.cache_size,
+                progress=config.progress and rank0,
+                desc="validation images",
+            )
         data_info = {
             "train": {**train_set.summary.to_dict(), "sources": sources["train"]},
-            "val": None if val_set is None else {**val_set.summary.to_dict(),
-                                                 "sources": sources["val"]},
+            "val": None
+            if val_set is None
+            else {**val_set.summary.to_dict(), "sources": sources["val"]},
             "load_seconds": round(time.monotonic() - t0, 1),
         }
         if rank0:
             skipped = train_set.summary.skipped_corrupt + train_set.summary.skipped_gray
-            print(f"training on {len(train_set)} images ({skipped} skipped: "
-                  f"{train_set.summary.skipped_corrupt} corrupt, "
-                  f"{train_set.summary.skipped_gray} grayscale); validating on "
-                  f"{0 if val_set is None else len(val_set)}", file=sys.stderr)
+            print(
+                f"training on {len(train_set)} images ({skipped} skipped: "
+                f"{train_set.summary.skipped_corrupt} corrupt, "
+                f"{train_set.summary.skipped_gray} grayscale); validating on "
+                f"{0 if val_set is None else len(val_set)}",
+                file=sys.stderr,
+            )
         out.mkdir(parents=True, exist_ok=True)
         if rank0:
             (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-        trainer = Trainer(recipe, config, out, train_set, val_set, resume=resume,
-                          data_info=data_info)
+        trainer = Trainer(
+            recipe, config, out, train_set, val_set, resume=resume, data_info=data_info
+        )
         try:
             summary = trainer.fit()
         finally:
@@ -139,6 +176,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if rank0:
         state = "stopped at the time budget" if summary["event"] == "stop" else "finished"
-        print(f"{state} at step {summary['step']}; checkpoint: {summary['checkpoint']}; "
-              f"validation: {json.dumps(summary['val'])}", file=sys.stderr)
+        print(
+            f"{state} at step {summary['step']}; checkpoint: {summary['checkpoint']}; "
+            f"validation: {json.dumps(summary['val'])}",
+            file=sys.stderr,
+        )
     return 0

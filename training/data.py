@@ -250,7 +250,11 @@ def load_images(
     with ThreadPoolExecutor(max(1, threads)) as pool:
         decoded = pool.map(lambda item: _decode(Path(item[0]), short_side), items)
         for (path, label_path), (rgb, problem) in tqdm(
-            zip(items, decoded), total=len(items), desc=desc, disable=not progress, leave=False
+            zip(items, decoded, strict=True),
+            total=len(items),
+            desc=desc,
+            disable=not progress,
+            leave=False,
         ):
             if rgb is None:
                 if problem == "gray":
@@ -261,7 +265,9 @@ def load_images(
                 warnings.warn(f"{path}: skipped, {problem} image", RuntimeWarning, stacklevel=2)
                 continue
             images.append(rgb)
-            labels.append(None if label_path is None else _decode_label(Path(label_path), rgb.shape[:2]))
+            labels.append(
+                None if label_path is None else _decode_label(Path(label_path), rgb.shape[:2])
+            )
             paths.append(Path(path))
     summary.images = len(images)
     if not images:
@@ -294,7 +300,9 @@ def random_crop(
     out_label = None
     if label is not None:
         out_label = cv2.resize(
-            label[top : top + size, left : left + size], (crop, crop), interpolation=cv2.INTER_NEAREST
+            label[top : top + size, left : left + size],
+            (crop, crop),
+            interpolation=cv2.INTER_NEAREST,
         )
     if hflip and rng.random() < 0.5:
         patch = patch[:, ::-1]

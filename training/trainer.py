@@ -196,8 +196,12 @@ class Trainer:
     def _data_statistics(self, batches: int = 20) -> dict | None:
         """The recipe's statistics over ``batches`` training batches (from a separate seed)."""
         sampler = datalib.Batcher(
-            self.train_set, batch_size=self.config.batch_size, crop=self.config.crop,
-            scale=tuple(self.config.scale), hflip=False, seed=self.config.seed + 7919,
+            self.train_set,
+            batch_size=self.config.batch_size,
+            crop=self.config.crop,
+            scale=tuple(self.config.scale),
+            hflip=False,
+            seed=self.config.seed + 7919,
         )
         stats = self.recipe.data_statistics(
             to_batch(*sampler.batch(i), self.device) for i in range(batches)
@@ -304,15 +308,27 @@ class Trainer:
         started = time.monotonic()
         session_start_elapsed = self.elapsed
         if self.step == 0:
-            self.log({"event": "start", "method": self.recipe.name, "config": config.to_dict(),
-                      "world_size": self.world_size, "train_images": len(self.train_set),
-                      "statistics": self.statistics})
+            self.log(
+                {
+                    "event": "start",
+                    "method": self.recipe.name,
+                    "config": config.to_dict(),
+                    "world_size": self.world_size,
+                    "train_images": len(self.train_set),
+                    "statistics": self.statistics,
+                }
+            )
         self.model.train()
         stopped_early = False
         window: dict[str, float] = defaultdict(float)
         window_n = 0
-        bar = tqdm(total=end, initial=self.step, desc=f"train {self.recipe.name}",
-                   disable=not config.progress or self.rank != 0, dynamic_ncols=True)
+        bar = tqdm(
+            total=end,
+            initial=self.step,
+            desc=f"train {self.recipe.name}",
+            disable=not config.progress or self.rank != 0,
+            dynamic_ncols=True,
+        )
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(self.batcher.batch, self.step) if self.step < end else None
             while self.step < end:
@@ -338,8 +354,11 @@ class Trainer:
                 bar.update(1)
                 if self.step % config.log_every == 0 or self.step == end:
                     record = {key: value / window_n for key, value in window.items()}
-                    record.update(step=self.step, lr=self.scheduler.get_last_lr()[0],
-                                  elapsed=round(self.elapsed, 2))
+                    record.update(
+                        step=self.step,
+                        lr=self.scheduler.get_last_lr()[0],
+                        elapsed=round(self.elapsed, 2),
+                    )
                     bar.set_postfix(loss=f"{record['loss']:.4f}")
                     self.log(record)
                     window.clear()
@@ -352,9 +371,14 @@ class Trainer:
         self._sync_buffers()
         path = self.save()
         digests = self._rank_digests()
-        summary = {"event": "stop" if stopped_early else "done", "step": self.step,
-                   "elapsed": round(self.elapsed, 2), "val": self.last_val,
-                   "checkpoint": str(path) if path else None, "rank_digests": digests}
+        summary = {
+            "event": "stop" if stopped_early else "done",
+            "step": self.step,
+            "elapsed": round(self.elapsed, 2),
+            "val": self.last_val,
+            "checkpoint": str(path) if path else None,
+            "rank_digests": digests,
+        }
         self.log(summary)
         return summary
 

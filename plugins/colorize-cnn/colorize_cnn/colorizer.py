@@ -90,7 +90,9 @@ class CNNRegression(CNNColorizer):
     """L2 regression onto Lab a, b (the report's 'L2 loss' model)."""
 
     name = "cnn-regression"
-    description = "9-layer CNN regressing Lab a,b with an L2 loss (loss-study report); fast, muted colours"
+    description = (
+        "9-layer CNN regressing Lab a,b with an L2 loss (loss-study report); fast, muted colours"
+    )
     capabilities = Capabilities(automatic=True)
 
     def predict(self, lightness, *, reference=None, seed=None, decoder=None, **options):
@@ -132,8 +134,9 @@ class CNNClassification(CNNColorizer):
         from core.binning import Bins, uniform_bins
 
         spec = self._model.metadata_json("bins")
-        bins = uniform_bins(float(spec["low"]), float(spec["high"]), int(spec["count"]),
-                            name=f"cnn-{channel}")
+        bins = uniform_bins(
+            float(spec["low"]), float(spec["high"]), int(spec["count"]), name=f"cnn-{channel}"
+        )
         centers = (spec.get("centers") or {}).get(channel)
         if centers is None:
             return bins

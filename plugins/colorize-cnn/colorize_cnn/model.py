@@ -68,7 +68,7 @@ class ColorCNN(nn.Module):
             self.stride *= int(s)
         layers: list[nn.Module] = []
         channels = 1
-        for width, stride in zip(widths, strides):
+        for width, stride in zip(widths, strides, strict=True):
             layers += [
                 nn.Conv2d(channels, width, kernel_size=5, stride=stride, padding=2),
                 nn.ReLU(inplace=True),

@@ -119,8 +119,9 @@ class CNNRecipe(Recipe):
             bins = ab_to_bins(chroma)
             for c in range(2):
                 sums[c].index_add_(0, bins[:, c].reshape(-1), chroma[:, c].reshape(-1))
-                counts[c].index_add_(0, bins[:, c].reshape(-1), torch.ones(bins[:, c].numel(),
-                                                                           dtype=torch.float64))
+                counts[c].index_add_(
+                    0, bins[:, c].reshape(-1), torch.ones(bins[:, c].numel(), dtype=torch.float64)
+                )
             total += chroma.sum(dim=(0, 2, 3))
             pixels += chroma.shape[0] * chroma.shape[2] * chroma.shape[3]
         width = (AB_BINS["high"] - AB_BINS["low"]) / k
@@ -177,7 +178,6 @@ class CNNRecipe(Recipe):
                 metadata={k: json.dumps(v) for k, v in metadata.items()},
             )
         ]
-
 
 
 classification = CNNRecipe("cnn-classification", "cross-entropy")

@@ -63,8 +63,9 @@ def report_metrics(methods, files, tint_ab) -> dict[str, dict[str, float]]:
         predictions["mean-tint"] = np.broadcast_to(np.float32(tint_ab), lab[..., 1:].shape)
         h, w = lab.shape[:2]
         scale = 28.0 / min(h, w)
-        small = cv2.resize(lab[..., 1:], (round(w * scale), round(h * scale)),
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            lab[..., 1:], (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+        )
         predictions["true-28px"] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
         true_c = _center(true)
         true_ab = _center(lab[..., 1:])
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from colorize_cnn.colorizer import COLORIZERS
+
     from core import evaluate as core_eval
 
     methods = args.methods or [cls.name for cls in COLORIZERS if cls.shipped()]
@@ -106,15 +108,25 @@ def main(argv: list[str] | None = None) -> int:
     print("| row | closeness (64x64, Table 1) | acc 10 bins | acc 30 bins | acc 50 bins |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for row, s in table_report.items():
-        print(f"| {row} | {s['closeness']:.2f} | {100 * s['acc10']:.1f}% | "
-              f"{100 * s['acc30']:.1f}% | {100 * s['acc50']:.1f}% |")
+        print(
+            f"| {row} | {s['closeness']:.2f} | {100 * s['acc10']:.1f}% | "
+            f"{100 * s['acc30']:.1f}% | {100 * s['acc50']:.1f}% |"
+        )
     print("\nFull resolution (core.evaluate):\n")
     print(full.table())
     print(f"\n({seconds:.0f} s)")
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
-            json.dump({"report_64px": table_report, "full_resolution": full.aggregate(),
-                       "tint_ab": list(tint), "images": len(files)}, handle, indent=2)
+            json.dump(
+                {
+                    "report_64px": table_report,
+                    "full_resolution": full.aggregate(),
+                    "tint_ab": list(tint),
+                    "images": len(files),
+                },
+                handle,
+                indent=2,
+            )
     return 0
 
 

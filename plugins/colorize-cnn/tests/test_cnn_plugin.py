@@ -9,11 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import colorize_cnn
 import numpy as np
 import pytest
-
-import colorize_cnn
 from colorize_cnn.colorizer import COLORIZERS, CNNClassification
+
 from core.runtime import MANIFEST_NAME, sha256_file
 from core.testing import method_contract_tests
 
@@ -90,16 +90,17 @@ def test_inference_imports_no_torch(tmp_path):
         "assert not bad, bad\n"
         "print('ok')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
 
 
 def _test_images(count: int) -> list[Path]:
     root = os.environ.get("COLORIZE_DATA")
     if not root:
-        pytest.skip("COLORIZE_DATA is not set (folder of the shared datasets, e.g. "
-                    "shared/datasets); needed for the BSDS500 test photos")
+        pytest.skip(
+            "COLORIZE_DATA is not set (folder of the shared datasets, e.g. "
+            "shared/datasets); needed for the BSDS500 test photos"
+        )
     folder = Path(root) / "bsds500" / "images" / "test"
     if not folder.is_dir():
         pytest.skip(f"{folder} not found under COLORIZE_DATA")
