@@ -34,6 +34,7 @@ _DELEGATED = {
     "eval": ("core.evaluate", "score methods on a folder of colour photos, with baselines"),
     "bench": ("core.bench", "latency and peak memory of every method"),
     "new-plugin": ("core.scaffold", "scaffold a new plugin distribution"),
+    "explain": ("core.explain", "figure of a method's prediction: uncertainty and histograms"),
     "video": ("core.video", "colorize a video file with temporal consistency (keeps fps, audio)"),
 }
 
