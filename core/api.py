@@ -44,7 +44,9 @@ __all__ = [
 ]
 
 #: Methods tried in order when no default is configured.
-PREFERRED_DEFAULTS = ("cnn-classification", "larsson", "pixcolor", "cnn-regression")
+#: larsson first: on BSDS500 test it beats the gray and mean-tint baselines in RMSE-αβ
+#: (plugins/colorize-larsson MODEL_CARD.md), which cnn-classification does not yet.
+PREFERRED_DEFAULTS = ("larsson", "cnn-classification", "pixcolor", "cnn-regression")
 _STRIP_PIXELS = 1 << 20  # recombine about a megapixel at a time
 _default_lock = threading.Lock()
 _default_method: str | None = None
