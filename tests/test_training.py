@@ -269,3 +269,29 @@ def test_ddp_two_processes_hold_identical_weights(photo_dir: Path, tmp_path: Pat
     assert final["rank_digests"][0] == final["rank_digests"][1]
     ckpt = load_checkpoint(tmp_path / "ddp" / "last.ckpt")
     assert ckpt["world_size"] == 2
+
+
+def test_checkpoint_from_another_version_or_foreign_file_is_refused(tmp_path):
+    import pickle
+
+    import torch
+
+    from training.trainer import load_checkpoint
+
+    old = tmp_path / "old.ckpt"
+    torch.save({"format": "colorize-checkpoint/0", "model": {}}, old)
+    with pytest.raises(ValueError, match="colorize-checkpoint/0 is from a different version"):
+        load_checkpoint(old)
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(ValueError, match="not a colorize training checkpoint"):
+        load_checkpoint(foreign)
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pickle code ran",))
+
+    evil = tmp_path / "evil.ckpt"
+    evil.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(ValueError, match="weights_only=True"):
+        load_checkpoint(evil)

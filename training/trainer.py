@@ -46,8 +46,21 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     ValueError
         If the file is not a colorize checkpoint.
     """
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for foreign or unsafe files
+        raise ValueError(
+            f"{path}: cannot be loaded as a checkpoint with weights_only=True ({exc})"
+        ) from None
+    found = ckpt.get("format") if isinstance(ckpt, dict) else None
+    if isinstance(found, str) and found.startswith("colorize-checkpoint/") and (
+        found != CHECKPOINT_FORMAT
+    ):
+        raise ValueError(
+            f"{path}: checkpoint format {found} is from a different version of the toolkit; "
+            f"this version reads {CHECKPOINT_FORMAT} (retrain, or use the matching version)"
+        )
+    if found != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a colorize training checkpoint ({CHECKPOINT_FORMAT})")
     return ckpt
 
