@@ -12,6 +12,7 @@ The core never imports this group, so ``import core`` stays free of torch.
 from __future__ import annotations
 
 import importlib.metadata as metadata
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,7 @@ class ExportGraph:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-class Recipe:
+class Recipe(ABC):
     """Base class of a method's training recipe.
 
     Subclasses set :attr:`name` and implement :meth:`build_model`,
@@ -69,18 +70,19 @@ class Recipe:
     #: Method options accepted in the config's ``options`` table.
     option_names: tuple[str, ...] = ()
 
+    @abstractmethod
     def build_model(self, options: dict[str, Any]) -> torch.nn.Module:
-        raise NotImplementedError
+        """The torch model for the merged ``options``."""
 
+    @abstractmethod
     def loss(
         self, output: Any, batch: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss (scalar) and extra scalars to log."""
-        raise NotImplementedError
 
+    @abstractmethod
     def predict_chroma(self, output: Any, statistics: dict | None = None) -> torch.Tensor:
         """Point estimate (N, 2, H, W) in colour-space units, for validation metrics."""
-        raise NotImplementedError
 
     def data_statistics(self, batches: Any) -> dict[str, Any] | None:
         """Statistics of the training data the method ships with its graphs (or None).
@@ -91,9 +93,9 @@ class Recipe:
         """
         return None
 
+    @abstractmethod
     def export_graphs(self, model: torch.nn.Module, info: dict[str, Any]) -> list[ExportGraph]:
         """The inference graphs to export; ``info`` holds the checkpoint's training summary."""
-        raise NotImplementedError
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(options) - set(self.option_names))

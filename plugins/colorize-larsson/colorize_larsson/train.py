@@ -232,7 +232,7 @@ class LarssonRecipe(Recipe):
             a = (p.sum(2) * ca[None, :, None, None]).sum(1)
             b = (p.sum(1) * cb[None, :, None, None]).sum(1)
             return torch.stack([a, b], 1)
-        raise NotImplementedError(f"{v.loss}: see HueChromaRecipe")
+        raise ValueError(f"{v.loss}: point estimates of this head come from HueChromaRecipe")
 
     def export_graphs(self, model: torch.nn.Module, info: dict[str, Any]) -> list[ExportGraph]:
         v = self.variant
