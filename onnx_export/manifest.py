@@ -7,25 +7,16 @@ top-level keys are kept as they are.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+# One definition of the file name and the digest, shared with the loader that checks them.
+from core.runtime import MANIFEST_NAME, sha256_file
+
 __all__ = ["MANIFEST_NAME", "sha256_file", "update_manifest"]
-
-#: Same name as ``core.runtime.MANIFEST_NAME``.
-MANIFEST_NAME = "manifest.json"
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def update_manifest(
