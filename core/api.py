@@ -32,6 +32,7 @@ from core.io import LoadedImage, load_image, quantize, save_image, to_output
 from core.plugins import get_registry
 
 __all__ = [
+    "AUTO_REFERENCE",
     "Colorization",
     "colorize",
     "colorize_result",
@@ -47,6 +48,9 @@ __all__ = [
 #: larsson first: on BSDS500 test it beats the gray and mean-tint baselines in RMSE-αβ
 #: (plugins/colorize-larsson MODEL_CARD.md), which cnn-classification does not yet.
 PREFERRED_DEFAULTS = ("larsson", "cnn-classification", "pixcolor", "cnn-regression")
+#: ``reference=AUTO_REFERENCE`` asks a method with ``capabilities.recommend`` to choose
+#: its own reference (from ``index=``), He et al. 2018, §4.
+AUTO_REFERENCE = "auto"
 _STRIP_PIXELS = 1 << 20  # recombine about a megapixel at a time
 _default_lock = threading.Lock()
 _default_method: str | None = None
@@ -236,9 +240,20 @@ class _Prepared:
     working: np.ndarray
     reference: np.ndarray | None
     t_load: float
+    reference_source: str | None = None
 
 
-def _prepare(image: Any, method: str | None, reference: Any, decoder: str | None) -> _Prepared:
+def _is_auto(reference: Any) -> bool:
+    return isinstance(reference, str) and reference == AUTO_REFERENCE
+
+
+def _prepare(
+    image: Any,
+    method: str | None,
+    reference: Any,
+    decoder: str | None,
+    index: Any = None,
+) -> _Prepared:
     t0 = time.perf_counter()
     registry = get_registry()
     name = default_method() if method is None else method
@@ -246,6 +261,17 @@ def _prepare(image: Any, method: str | None, reference: Any, decoder: str | None
     colorizer: Colorizer = registry.get("method", name)
     space: ColorSpace = registry.get("colorspace", colorizer.colorspace)
     caps = colorizer.capabilities
+    auto = _is_auto(reference)
+    if auto and not caps.recommend:
+        raise CapabilityError(
+            f"method {name!r} cannot recommend a reference (reference={AUTO_REFERENCE!r}); "
+            "methods that can: "
+            + (", ".join(m.name for m in methods() if m.capabilities.recommend) or "none installed")
+        )
+    if index is not None and not auto:
+        raise CapabilityError(
+            f"index= is only used with reference={AUTO_REFERENCE!r} (got reference={reference!r})"
+        )
     if reference is None and caps.reference and not caps.automatic:
         raise CapabilityError(f"method {name!r} needs a colour reference image (reference=...)")
     if reference is not None and not caps.reference:
@@ -261,7 +287,14 @@ def _prepare(image: Any, method: str | None, reference: Any, decoder: str | None
             f"choose from: {', '.join(colorizer.decoders)}"
         )
     loaded = load_image(image)
-    ref = None
+    gray = loaded.pixels if loaded.is_gray else None
+    convert = space.gray_lightness if loaded.is_gray else space.lightness
+    lightness = _stripwise(convert, loaded.pixels)
+    ref = ref_source = None
+    if auto:
+        reference = _call(name, colorizer.recommend_reference, lightness, index=index)
+        if isinstance(reference, (str, os.PathLike)):
+            ref_source = str(reference)
     if reference is not None:
         ref_loaded = load_image(reference, name=None)
         if ref_loaded.is_gray or _is_achromatic(ref_loaded.pixels):
@@ -269,9 +302,6 @@ def _prepare(image: Any, method: str | None, reference: Any, decoder: str | None
                 ref_loaded.source, "reference image is grayscale; a colour reference is needed"
             )
         ref = ref_loaded.rgb()
-    gray = loaded.pixels if loaded.is_gray else None
-    convert = space.gray_lightness if loaded.is_gray else space.lightness
-    lightness = _stripwise(convert, loaded.pixels)
     h, w = loaded.shape
     wh, ww = colorizer.working_shape(h, w)
     interp = cv2.INTER_AREA if wh * ww < h * w else cv2.INTER_LINEAR
@@ -288,6 +318,7 @@ def _prepare(image: Any, method: str | None, reference: Any, decoder: str | None
         np.ascontiguousarray(working, np.float32),
         ref,
         time.perf_counter() - t0,
+        ref_source,
     )
 
 
@@ -372,6 +403,8 @@ def _finish(
         },
         **pred.extras,
     }
+    if prep.reference_source is not None:
+        metadata["reference"] = prep.reference_source
     return Colorization(
         rgb=rgb,
         lightness=prep.lightness,
@@ -412,13 +445,15 @@ def colorize_result(
     reference: Any = None,
     seed: int | None = None,
     decoder: str | None = None,
+    index: Any = None,
     **options: Any,
 ) -> Colorization:
     """Colorize one image and return the rich :class:`Colorization` result.
 
-    Parameters are those of :func:`colorize`.
+    Parameters are those of :func:`colorize`. With ``reference="auto"`` the chosen
+    reference is recorded in ``metadata["reference"]``.
     """
-    prep = _prepare(image, method, reference, decoder)
+    prep = _prepare(image, method, reference, decoder, index)
     t0 = time.perf_counter()
     pred = _call(
         prep.colorizer.name,
@@ -439,6 +474,7 @@ def colorize(
     reference: Any = None,
     seed: int | None = None,
     decoder: str | None = None,
+    index: Any = None,
     **options: Any,
 ) -> Any:
     """Colorize a grayscale (or colour) image.
@@ -451,13 +487,18 @@ def colorize(
         method's lightness.
     method : str, optional
         Method name (see :func:`methods`); ``None`` uses :func:`default_method`.
-    reference : path, PIL image or ndarray, optional
+    reference : path, PIL image, ndarray or ``"auto"``, optional
         Colour reference image, for methods with ``capabilities.reference``.
+        ``"auto"`` lets a method with ``capabilities.recommend`` choose the reference
+        itself from ``index`` (fully automatic mode, He et al. 2018, §4).
     seed : int, optional
         Seed for methods that sample; the same seed gives the same result.
     decoder : str, optional
         Decoder for methods that predict distributions (e.g. ``"mode"``,
         ``"median"``, ``"hue=expectation+fading,chroma=median"``).
+    index : path, optional
+        With ``reference="auto"``: what the method recommends from, e.g. a reference
+        index file built with ``colorize index build`` (method ``exemplar``).
     **options
         Method-specific options.
 
@@ -474,7 +515,7 @@ def colorize(
     core.errors.UnknownMethodError
         No such method; the message lists installed ones.
     core.errors.CapabilityError
-        The method cannot do what was asked (reference, decoder).
+        The method cannot do what was asked (reference, ``reference="auto"``, decoder).
 
     Examples
     --------
@@ -484,7 +525,7 @@ def colorize(
     (32, 48, 3)
     """
     return colorize_result(
-        image, method, reference=reference, seed=seed, decoder=decoder, **options
+        image, method, reference=reference, seed=seed, decoder=decoder, index=index, **options
     ).output()
 
 
@@ -495,6 +536,7 @@ def sample_results(
     seed: int | None = 0,
     *,
     reference: Any = None,
+    index: Any = None,
     **options: Any,
 ) -> list[Colorization]:
     """Draw ``n`` diverse colorizations as :class:`Colorization` results.
@@ -506,7 +548,7 @@ def sample_results(
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    prep = _prepare(image, method, reference, None)
+    prep = _prepare(image, method, reference, None, index)
     if not prep.colorizer.capabilities.diverse:
         diverse = [m.name for m in methods() if m.capabilities.diverse]
         raise CapabilityError(
@@ -535,6 +577,7 @@ def sample(
     seed: int | None = 0,
     *,
     reference: Any = None,
+    index: Any = None,
     **options: Any,
 ) -> list[Any]:
     """Draw ``n`` diverse colorizations, batched in one pass where the method can.
@@ -544,5 +587,6 @@ def sample(
     ``colorize(image, method, seed=seed + i)`` for methods that sample per seed.
     """
     return [
-        r.output() for r in sample_results(image, method, n, seed, reference=reference, **options)
+        r.output()
+        for r in sample_results(image, method, n, seed, reference=reference, index=index, **options)
     ]

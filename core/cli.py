@@ -1,7 +1,9 @@
 """The ``colorize`` command line (also ``python -m core``).
 
-Sub-commands: ``methods``, ``image``, ``demo``, and, with the ``train`` extra,
-``train`` and ``export``.
+Sub-commands: ``methods``, ``image``, ``demo``, the delegated ones of :data:`_DELEGATED`
+(``eval``, ``bench``, ...; with the ``train`` extra, ``train`` and ``export``), and
+those that installed plugins publish under the :data:`COMMANDS_GROUP` entry-point group
+(e.g. ``index`` and ``recommend`` from colorize-exemplar).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import importlib.metadata as metadata
 import json
 import os
 import signal
@@ -19,7 +22,7 @@ from pathlib import Path
 from core.errors import ColorizeError, OutputExistsError, UnknownMethodError
 from core.io import IMAGE_EXTENSIONS
 
-__all__ = ["main", "build_parser"]
+__all__ = ["COMMANDS_GROUP", "build_parser", "main", "plugin_commands"]
 
 #: Write errors that will hit every file alike: stop the batch with one message.
 _FATAL_WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM}
@@ -37,6 +40,54 @@ _DELEGATED = {
     "explain": ("core.explain", "figure of a method's prediction: uncertainty and histograms"),
     "video": ("core.video", "colorize a video file with temporal consistency (keeps fps, audio)"),
 }
+
+#: Entry-point group of sub-commands provided by plugins. Each entry point is named after
+#: its sub-command and points to a module (or object) with the interface of the
+#: :data:`_DELEGATED` modules: ``configure_parser(parser)`` and ``run(args) -> int``.
+#: It is imported only when its sub-command runs; a name the core already uses is ignored.
+COMMANDS_GROUP = "colorize.commands"
+
+
+def plugin_commands() -> dict[str, metadata.EntryPoint]:
+    """Sub-commands published by installed plugins (name -> entry point, not loaded).
+
+    Names the core already uses (``image``, ``eval``, ...) are left out: core commands
+    cannot be replaced by a plugin.
+    """
+    core_names = {"methods", "image", "demo", *_DELEGATED}
+    found: dict[str, metadata.EntryPoint] = {}
+    for ep in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        if ep.name not in core_names and ep.name not in found:
+            found[ep.name] = ep
+    return found
+
+
+def _distribution(ep: metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{dist.metadata['Name']} {dist.version}" if dist is not None else "unknown plugin"
+
+
+def _run_plugin_command(name: str, ep: metadata.EntryPoint, argv: Sequence[str]) -> int:
+    """Import a plugin's sub-command, build its parser and run it (errors: one line)."""
+    try:
+        command = ep.load()
+        sub = argparse.ArgumentParser(prog=f"colorize {name}")
+        command.configure_parser(sub)
+    except Exception as exc:  # a broken plugin gets one clear line, not a traceback
+        print(
+            f"colorize {name}: the command from plugin {_distribution(ep)} failed to load: "
+            f"{type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    args = sub.parse_args(list(argv))
+    try:
+        return int(command.run(args) or 0)
+    except ColorizeError as exc:
+        print(f"colorize {name}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
@@ -152,11 +203,17 @@ def _cmd_image(args: argparse.Namespace) -> int:
                             reference=args.reference,
                             seed=args.seed,
                             decoder=args.decoder,
+                            index=args.index,
                         )
                     ]
                 else:
                     results = api.sample_results(
-                        source, args.method, samples, seed=args.seed or 0, reference=args.reference
+                        source,
+                        args.method,
+                        samples,
+                        seed=args.seed or 0,
+                        reference=args.reference,
+                        index=args.index,
                     )
                 for result, target in zip(results, targets, strict=True):
                     if target.exists() and not args.overwrite:
@@ -268,7 +325,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw N diverse samples per image (diverse methods)",
     )
     p.add_argument("--seed", type=int, default=None, help="random seed")
-    p.add_argument("--reference", "-r", default=None, metavar="R", help="colour reference image")
+    p.add_argument(
+        "--reference",
+        "-r",
+        default=None,
+        metavar="R",
+        help="colour reference image, or 'auto' to let the method recommend one from --index",
+    )
+    p.add_argument(
+        "--index",
+        default=None,
+        metavar="FILE",
+        help="with --reference auto: reference index to recommend from (`colorize index build`)",
+    )
     p.add_argument("--decoder", default=None, metavar="D", help="decoder (distribution methods)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument(
@@ -287,6 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in _DELEGATED.items():
         p = sub.add_parser(name, help=help_text, add_help=False)
         p.set_defaults(delegate=module)
+    for name, ep in plugin_commands().items():
+        p = sub.add_parser(
+            name,
+            help=f"from plugin {_distribution(ep)}; see `colorize {name} --help`",
+            add_help=False,
+        )
+        p.set_defaults(plugin_command=ep)
     return parser
 
 
@@ -310,6 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub = argparse.ArgumentParser(prog=f"colorize {argv[0]}")
         module.configure_parser(sub)
         return int(module.run(sub.parse_args(argv[1:])) or 0)
+    if argv:
+        ep = plugin_commands().get(argv[0])
+        if ep is not None:
+            return _run_plugin_command(argv[0], ep, argv[1:])
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

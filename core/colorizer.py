@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import CapabilityError
+
 __all__ = ["Capabilities", "Colorizer", "MethodInfo", "ModelFile", "Prediction"]
 
 
@@ -38,6 +40,10 @@ class Capabilities:
         Returns per-pixel chroma distributions (and an uncertainty map).
     segmentation : bool
         Returns a semantic segmentation of the input.
+    recommend : bool
+        Chooses its own reference from an index of colour images when called with
+        ``reference="auto"`` (He et al. 2018, §4); implements
+        :meth:`Colorizer.recommend_reference`.
     """
 
     automatic: bool = True
@@ -46,6 +52,7 @@ class Capabilities:
     diverse: bool = False
     distribution: bool = False
     segmentation: bool = False
+    recommend: bool = False
 
     def names(self) -> list[str]:
         """Names of the capabilities that are set, e.g. ``["automatic", "diverse"]``."""
@@ -191,6 +198,33 @@ class Colorizer(ABC):
         **options
             Method-specific options; unknown ones must raise ``TypeError``.
         """
+
+    def recommend_reference(
+        self, lightness: np.ndarray, *, index: Any = None, **options: Any
+    ) -> Any:
+        """Choose a colour reference for ``reference="auto"`` (``capabilities.recommend``).
+
+        Fully automatic mode of exemplar methods (He et al. 2018, §4: use the top-1
+        recommendation as the reference). The core calls this before :meth:`predict`,
+        loads and validates what it returns like a user-given reference, and records it
+        in the result's metadata (``reference``).
+
+        Parameters
+        ----------
+        lightness : ndarray, shape (H, W), float32
+            The target's lightness in this method's colour space, at full resolution.
+        index : str or os.PathLike, optional
+            What the user passed as ``index=`` (e.g. a reference index file); a method
+            that needs one raises :class:`core.errors.CapabilityError` when it is ``None``.
+        **options
+            Method-specific options; unknown ones must raise ``TypeError``.
+
+        Returns
+        -------
+        path, PIL image or ndarray
+            The reference image, in any form :func:`core.colorize` accepts.
+        """
+        raise CapabilityError(f"method {self.name!r} cannot recommend a reference")
 
     def predict_samples(
         self,

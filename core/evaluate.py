@@ -42,6 +42,7 @@ __all__ = [
     "BASELINES",
     "DEFAULT_TINT_AB",
     "EvalReport",
+    "REFERENCE_MODES",
     "baseline_prediction",
     "configure_parser",
     "evaluate",
@@ -54,6 +55,8 @@ __all__ = [
 #: Mean Lab (a*, b*) of BSDS500 train+val (300 photos), from ``mean_chroma``.
 DEFAULT_TINT_AB = (-2.92, 10.12)
 BASELINES = ("gray", "mean-tint", "true-28px")
+#: ``reference_mode`` values of :func:`evaluate` (``--reference-mode``).
+REFERENCE_MODES = ("none", "gt", "random", "auto")
 METRICS = ("psnr", "rmse_ab", "ssim", "colourfulness_ratio", "hist_intersection")
 
 
@@ -120,8 +123,7 @@ def _pairwise_ms_ssim(samples: Sequence[np.ndarray]) -> float:
     weights = np.asarray(metrics.MS_SSIM_WEIGHTS[:scales])
     weights = tuple(float(w) for w in weights / weights.sum())  # fewer scales for small images
     values = [
-        float(metrics.ms_ssim(a, b, weights=weights))
-        for a, b in itertools.combinations(samples, 2)
+        float(metrics.ms_ssim(a, b, weights=weights)) for a, b in itertools.combinations(samples, 2)
     ]
     return float(np.mean(values)) if values else math.nan
 
@@ -184,17 +186,29 @@ def evaluate(
     tint_ab: tuple[float, float] = DEFAULT_TINT_AB,
     decoder: str | None = None,
     progress: bool = True,
+    index: str | Path | None = None,
 ) -> EvalReport:
     """Colorize every photo in ``data`` with each method and score it (see module doc).
 
     A colour photo is given to the method as is: the method reduces it to its own
     lightness, so no method sees colour. A failing image is recorded in
     ``report.failures`` and does not stop the run.
+
+    ``reference_mode`` gives exemplar methods their reference: ``"none"``, ``"gt"`` (the
+    photo itself), ``"random"`` (another photo of ``data``, seeded) or ``"auto"`` (the
+    method's own top-1 recommendation from ``index``, He et al. 2018, §4 — methods with
+    ``capabilities.recommend``).
     """
     from tqdm import tqdm
 
     from core import api
 
+    if reference_mode not in REFERENCE_MODES:
+        raise ValueError(
+            f"unknown reference mode {reference_mode!r}; expected one of {REFERENCE_MODES}"
+        )
+    if (reference_mode == "auto") != (index is not None):
+        raise ValueError("an index is needed with reference mode 'auto', and only with it")
     files = list_images(data, limit)
     if not files:
         raise FileNotFoundError(f"{data}: no images found")
@@ -210,6 +224,7 @@ def evaluate(
             "reference_mode": reference_mode,
             "tint_ab": list(tint_ab),
             "decoder": decoder,
+            "index": None if index is None else str(index),
         },
     )
     rng = np.random.default_rng(seed)
@@ -230,15 +245,22 @@ def evaluate(
                     reference = true
                 elif reference_mode == "random":
                     reference = load_image(files[int(rng.integers(len(files)))]).rgb()
-                elif reference_mode != "none":
-                    raise ValueError(f"unknown reference mode {reference_mode!r}")
+                elif reference_mode == "auto":
+                    reference = "auto"
                 t0 = time.perf_counter()
                 if samples > 1:
-                    results = api.sample_results(true, method, samples, seed, reference=reference)
+                    results = api.sample_results(
+                        true, method, samples, seed, reference=reference, index=index
+                    )
                 else:
                     results = [
                         api.colorize_result(
-                            true, method, reference=reference, seed=seed, decoder=decoder
+                            true,
+                            method,
+                            reference=reference,
+                            seed=seed,
+                            decoder=decoder,
+                            index=index,
                         )
                     ]
                 elapsed = time.perf_counter() - t0
@@ -268,7 +290,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="use the first N images")
     parser.add_argument("--decoder", default=None)
-    parser.add_argument("--reference-mode", choices=["none", "gt", "random"], default="none")
+    parser.add_argument(
+        "--reference-mode",
+        choices=REFERENCE_MODES,
+        default="none",
+        help="reference for exemplar methods: none, the photo itself, another photo of --data, "
+        "or the method's top-1 recommendation from --index",
+    )
+    parser.add_argument(
+        "--index",
+        default=None,
+        metavar="FILE",
+        help="reference index for --reference-mode auto (`colorize index build`)",
+    )
     parser.add_argument(
         "--tint-ab",
         type=float,
@@ -283,6 +317,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``colorize eval``; prints a Markdown table and returns the exit code."""
+    if (args.reference_mode == "auto") != (args.index is not None):
+        print("colorize eval: --index FILE goes with --reference-mode auto", file=sys.stderr)
+        return 2
     report = evaluate(
         args.methods,
         args.data,
@@ -293,6 +330,7 @@ def run(args: argparse.Namespace) -> int:
         tint_ab=tuple(args.tint_ab),
         decoder=args.decoder,
         progress=not args.quiet,
+        index=args.index,
     )
     print(report.table())
     for failure in report.failures:

@@ -17,6 +17,16 @@ from core.colorspaces.lab import LabSpace
 from core.errors import CapabilityError, ColorizeError, InvalidImageError, UnknownMethodError
 
 
+class ToyPluginFor:
+    def __init__(self, *colorizers):
+        self.colorizers = colorizers
+
+    @core.hookimpl
+    def register_methods(self, register):
+        for c in self.colorizers:
+            register(c)
+
+
 @pytest.fixture
 def gray_array():
     y, x = np.mgrid[0:45, 0:70]
@@ -140,6 +150,52 @@ def test_reference_rules(registry, gray_array):
     ref[..., 0] = 0.8  # red, any size
     out = core.colorize_result(gray_array, "toy-reference", reference=ref)
     assert out.chroma[..., 0].mean() > 20  # red has positive a*
+
+
+class _RecommendingColorizer(core.Colorizer):
+    """Test-only: recommends a red reference when given index="red"."""
+
+    name = "toy-recommend"
+    description = "test-only: recommends its own reference"
+    citation = "none (test fixture)"
+    capabilities = core.Capabilities(automatic=False, reference=True, recommend=True)
+    colorspace = "lab"
+    working_size = 16
+
+    def __init__(self):
+        self.seen_lightness = None
+
+    def recommend_reference(self, lightness, *, index=None, **options):
+        if index is None:
+            raise CapabilityError(f"{self.name}: reference='auto' needs index=")
+        self.seen_lightness = lightness
+        if index == "missing":
+            return "/nonexistent/reference.jpg"
+        ref = np.zeros((12, 10, 3), np.float32)
+        ref[..., 0] = 0.8
+        return ref
+
+    def predict(self, lightness, *, reference=None, seed=None, decoder=None, **options):
+        ab = core.colorspaces.rgb_to_lab(reference)[..., 1:].reshape(-1, 2).mean(0)
+        return core.Prediction(np.broadcast_to(ab, (*lightness.shape, 2)).astype(np.float32))
+
+
+def test_reference_auto_is_resolved_by_the_method(registry, gray_array):
+    method = _RecommendingColorizer()
+    registry.add_plugin(ToyPluginFor(method), name="recommend-plugin", distribution="rec-dist")
+    out = core.colorize_result(gray_array, "toy-recommend", reference="auto", index="red")
+    assert out.chroma[..., 0].mean() > 20  # the recommended red reference was used
+    assert method.seen_lightness.shape == gray_array.shape  # full-resolution lightness
+    assert out.metadata.get("reference") is None  # an array: no file to name
+    with pytest.raises(CapabilityError, match="needs index"):
+        core.colorize(gray_array, "toy-recommend", reference="auto")
+    with pytest.raises(InvalidImageError, match="reference.jpg"):
+        core.colorize(gray_array, "toy-recommend", reference="auto", index="missing")
+    with pytest.raises(CapabilityError, match="cannot recommend.*toy-recommend"):
+        core.colorize(gray_array, "toy-reference", reference="auto", index="red")
+    with pytest.raises(CapabilityError, match="index= is only used with reference='auto'"):
+        core.colorize(gray_array, "toy-recommend", reference=np.ones((4, 4, 3)), index="red")
+    assert core.get_method("toy-recommend").capabilities.names() == ["reference", "recommend"]
 
 
 def test_decoder_refused_without_decoders(registry, gray_array):

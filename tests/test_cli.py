@@ -111,6 +111,68 @@ def test_output_confined_to_folder(registry, photo_folder, tmp_path, capsys):
     assert list(outside.iterdir()) == []
 
 
+class _FakeEntryPoint:
+    """Stands in for an entry point of the colorize.commands group."""
+
+    def __init__(self, name, target):
+        self.name, self.target, self.dist = name, target, None
+
+    def load(self):
+        if isinstance(self.target, Exception):
+            raise self.target
+        return self.target
+
+
+class _HelloCommand:
+    """A plugin sub-command: ``colorize hello NAME [--fail]``."""
+
+    @staticmethod
+    def configure_parser(parser):
+        parser.add_argument("name")
+        parser.add_argument("--fail", action="store_true")
+
+    @staticmethod
+    def run(args):
+        from core.errors import ColorizeError
+
+        if args.fail:
+            raise ColorizeError(f"{args.name}: cannot greet")
+        print(f"hello {args.name}")
+        return 0
+
+
+def test_plugin_commands_are_discovered_and_run(monkeypatch, capsys):
+    import core.cli
+
+    fakes = {
+        "hello": _FakeEntryPoint("hello", _HelloCommand),
+        "broken": _FakeEntryPoint("broken", ImportError("no module named nowhere")),
+    }
+    monkeypatch.setattr(core.cli, "plugin_commands", lambda: dict(fakes))
+    choices = core.cli.build_parser()._subparsers._group_actions[0].choices
+    assert {"hello", "broken", "image"} <= set(choices)
+    assert main(["hello", "world"]) == 0
+    assert capsys.readouterr().out == "hello world\n"
+    assert main(["hello", "world", "--fail"]) == 1
+    assert "colorize hello: world: cannot greet" in capsys.readouterr().err
+    assert main(["broken"]) == 2
+    err = capsys.readouterr().err
+    assert "colorize broken: the command from plugin" in err and "nowhere" in err
+
+
+def test_core_command_names_cannot_be_taken_by_plugins():
+    import core.cli
+
+    assert not {"image", "methods", "eval", "demo"} & set(core.cli.plugin_commands())
+
+
+def test_reference_auto_needs_a_recommending_method(registry, photo_folder, tmp_path, capsys):
+    args = ["image", str(photo_folder / "a.jpg"), "-o", str(tmp_path / "o"), "-q"]
+    code = main([*args, "-m", "toy-reference", "--reference", "auto", "--index", "x.index"])
+    assert code == 1
+    assert "cannot recommend a reference" in capsys.readouterr().err
+
+
 def test_module_entry_point_runs():
     proc = subprocess.run(
         [sys.executable, "-m", "core", "methods", "--json"], capture_output=True, text=True
