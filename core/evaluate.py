@@ -138,25 +138,43 @@ class EvalReport:
     failures: list[dict[str, str]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def aggregate(self) -> dict[str, dict[str, float]]:
-        """Mean of every metric per row (failed images left out), with the count."""
-        out: dict[str, dict[str, float]] = {}
+    def aggregate(self) -> dict[str, dict[str, Any]]:
+        """Mean of every metric per row (failed images left out), with the count.
+
+        Means are over finite values (:func:`core.metrics.mean_finite`): a perfect
+        prediction's PSNR is ``inf`` and is counted in ``non_finite[metric]``
+        instead of turning the mean into ``inf``.
+        """
+        from core.metrics import mean_finite
+
+        out: dict[str, dict[str, Any]] = {}
         for row in self.rows:
             scores = self.per_image.get(row, [])
             keys = [k for k in scores[0] if k not in ("image",)] if scores else []
-            agg = {k: float(np.nanmean([s[k] for s in scores])) for k in keys}
+            agg: dict[str, Any] = {}
+            non_finite: dict[str, int] = {}
+            for k in keys:
+                agg[k], left_out = mean_finite(s[k] for s in scores)
+                if left_out:
+                    non_finite[k] = left_out
             agg["images"] = len(scores)
+            agg["non_finite"] = non_finite
             out[row] = agg
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "data": self.data,
-            "settings": self.settings,
-            "aggregate": self.aggregate(),
-            "per_image": self.per_image,
-            "failures": self.failures,
-        }
+        """The report as JSON-safe data (``inf`` as ``"inf"``, NaN as ``None``)."""
+        from core.metrics import json_safe
+
+        return json_safe(
+            {
+                "data": self.data,
+                "settings": self.settings,
+                "aggregate": self.aggregate(),
+                "per_image": self.per_image,
+                "failures": self.failures,
+            }
+        )
 
     def table(self) -> str:
         """A Markdown table of the aggregates."""
@@ -170,7 +188,11 @@ class EvalReport:
         ]
         for row in self.rows:
             a = agg[row]
-            cells = [f"{a[c]:.4f}" if c in a and not math.isnan(a[c]) else "–" for c in cols]
+            cells = [
+                (f"{a[c]:.4f}" if c in a and not math.isnan(a[c]) else "–")
+                + (f" (+{a['non_finite'][c]} ∞)" if a["non_finite"].get(c) else "")
+                for c in cols
+            ]
             lines.append(f"| {row} | {int(a['images'])} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
@@ -337,5 +359,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"FAILED {failure['row']} on {failure['image']}: {failure['error']}", file=sys.stderr)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2))
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     return 1 if report.failures else 0

@@ -3,6 +3,9 @@
 Images are float sRGB arrays in [0, 1] of shape (H, W, 3) unless noted;
 prediction first, ground truth second. Dataset-level numbers are averages of
 the per-image values (see each function for the weighting the paper uses).
+PSNR of a perfect prediction is ``inf``: aggregates average the finite values and
+count the others (:func:`mean_finite`); JSON output writes ``inf`` as the string
+``"inf"`` and NaN as ``null`` (:func:`json_safe`).
 
 ====================================  ======================================================
 :func:`psnr`                           Larsson Eq. 11 (RGB, per image, data range 1)
@@ -14,6 +17,7 @@ the per-image values (see each function for the weighting the paper uses).
 :func:`binned_accuracy`                CNN report Table 2
 :func:`closeness`                      CNN report Table 1 (Frobenius norm)
 :func:`mean_iou`                       segmentation (Zhao et al. 2019)
+:func:`mean_finite`, :func:`json_safe`  aggregating and writing values that can be infinite
 ====================================  ======================================================
 
 References
@@ -31,6 +35,8 @@ D. Hasler, S. Suesstrunk. Measuring Colourfulness in Natural Images. SPIE 5007, 
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -47,6 +53,8 @@ __all__ = [
     "colourfulness_ratio",
     "histogram_intersection",
     "intersection",
+    "json_safe",
+    "mean_finite",
     "mean_iou",
     "ms_ssim",
     "psnr",
@@ -551,3 +559,53 @@ def mean_iou(
     if not present.any():
         return float("nan")
     return float(np.mean(tp[present] / union[present]))
+
+
+def mean_finite(values) -> tuple[float, int]:
+    """Mean of the finite values and how many were left out (inf, -inf, NaN).
+
+    A perfect prediction has PSNR ``inf``; averaging it in would make the mean ``inf``
+    and hide every other image. Aggregates therefore average the finite values and
+    report the count of the others next to them. When every value is infinite with one
+    sign the mean is that infinity (all predictions perfect); when none is usable, NaN.
+
+    Examples
+    --------
+    >>> mean_finite([20.0, 30.0, float("inf")])
+    (25.0, 1)
+    >>> mean_finite([float("inf"), float("inf")])
+    (inf, 2)
+    """
+    array = np.asarray(list(values), dtype=np.float64)
+    finite = np.isfinite(array)
+    left_out = int(array.size - finite.sum())
+    if finite.any():
+        return float(array[finite].mean()), left_out
+    infinite = array[np.isinf(array)]
+    if infinite.size == array.size and array.size and np.all(infinite == infinite[0]):
+        return float(infinite[0]), left_out
+    return math.nan, left_out
+
+
+def json_safe(value):
+    """``value`` with non-finite floats made valid JSON, recursively.
+
+    ``inf`` and ``-inf`` become the strings ``"inf"`` and ``"-inf"`` and NaN becomes
+    ``null`` (``json.dumps`` would write the non-standard tokens ``Infinity`` and
+    ``NaN``, which strict parsers refuse). Dicts, lists and tuples are walked; numpy
+    scalars become Python numbers. ``float(s)`` reads the strings back.
+
+    Examples
+    --------
+    >>> json_safe({"psnr": float("inf"), "ssim": [1.0, float("nan")]})
+    {'psnr': 'inf', 'ssim': [1.0, None]}
+    """
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value

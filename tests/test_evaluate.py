@@ -19,8 +19,14 @@ def colour_folder(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(3):
         y, x = np.mgrid[0:48, 0:64]
-        img = np.stack([0.5 + 0.4 * np.sin(x / (5 + i)), 0.4 + 0.3 * np.cos(y / 7),
-                        np.full(x.shape, 0.2 + 0.2 * i)], -1)
+        img = np.stack(
+            [
+                0.5 + 0.4 * np.sin(x / (5 + i)),
+                0.4 + 0.3 * np.cos(y / 7),
+                np.full(x.shape, 0.2 + 0.2 * i),
+            ],
+            -1,
+        )
         img = np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1)
         Image.fromarray((img * 255).astype(np.uint8)).save(folder / f"p{i}.png")
     (folder / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
@@ -56,3 +62,74 @@ def test_eval_cli_writes_json(registry, colour_folder, tmp_path, capsys):
     payload = json.loads(out.read_text())
     assert payload["aggregate"]["toy"]["images"] == 3
     assert "| gray |" in capsys.readouterr().out
+
+
+# Keys of `colorize eval --json` at every level. A rename breaks scripts/gen_results.py and
+# anyone reading the JSON, so it must be deliberate: update docs/cli.md with this set.
+EVAL_TOP_KEYS = {"data", "settings", "aggregate", "per_image", "failures"}
+EVAL_SETTINGS_KEYS = {"samples", "seed", "limit", "reference_mode", "tint_ab", "decoder"}
+EVAL_METRIC_KEYS = {"psnr", "rmse_ab", "ssim", "colourfulness_ratio", "hist_intersection"}
+EVAL_AGGREGATE_KEYS = EVAL_METRIC_KEYS | {"images", "non_finite"}
+EVAL_FAILURE_KEYS = {"image", "row", "error"}
+
+
+def test_eval_json_schema_is_stable(registry, colour_folder, tmp_path):
+    out = tmp_path / "r.json"
+    main(
+        [
+            "eval",
+            "-m",
+            "toy",
+            "--data",
+            str(colour_folder),
+            "--samples",
+            "2",
+            "--json",
+            str(out),
+            "-q",
+        ]
+    )
+    payload = json.loads(out.read_text())
+    assert set(payload) == EVAL_TOP_KEYS
+    assert EVAL_SETTINGS_KEYS <= set(payload["settings"])  # options may add settings
+    assert set(payload["aggregate"]) == {"toy", *BASELINES}
+    method_extra = {"seconds", "ms_ssim_samples"}  # methods only, not baselines
+    assert set(payload["aggregate"]["toy"]) == EVAL_AGGREGATE_KEYS | method_extra
+    for baseline in BASELINES:
+        assert set(payload["aggregate"][baseline]) == EVAL_AGGREGATE_KEYS
+        assert set(payload["per_image"][baseline][0]) == EVAL_METRIC_KEYS | {"image"}
+    assert set(payload["per_image"]["toy"][0]) == EVAL_METRIC_KEYS | {"image"} | method_extra
+    assert [set(f) for f in payload["failures"]] == [EVAL_FAILURE_KEYS]
+
+
+def test_perfect_prediction_inf_psnr_in_aggregate_and_json(colour_folder, tmp_path):
+    """A perfect prediction scores PSNR = inf: the row's mean stays finite over the other
+    images, the count is reported, the table says so and the JSON stays strict."""
+    import math
+
+    from core.evaluate import EvalReport, score
+
+    true = np.asarray(Image.open(colour_folder / "p0.png")).astype(np.float32) / 255
+    other = np.asarray(Image.open(colour_folder / "p1.png")).astype(np.float32) / 255
+    perfect = score(true, true)
+    assert perfect["psnr"] == math.inf and perfect["rmse_ab"] == 0.0
+    assert perfect["ssim"] == pytest.approx(1.0) and perfect["hist_intersection"] == 1.0
+    gray = score(baseline_prediction("gray", other), other)
+    report = EvalReport(
+        "photos",
+        ["oracle"],
+        {"oracle": [{"image": "p0.png", **perfect}, {"image": "p1.png", **gray}]},
+    )
+    agg = report.aggregate()["oracle"]
+    assert agg["psnr"] == pytest.approx(gray["psnr"])  # the finite one, not inf
+    assert agg["rmse_ab"] == pytest.approx(gray["rmse_ab"] / 2)
+    assert agg["non_finite"] == {"psnr": 1} and agg["images"] == 2
+    assert "(+1 ∞)" in report.table()
+    text = json.dumps(report.to_dict(), allow_nan=False)  # raises on inf/NaN
+    payload = json.loads(text)
+    assert payload["per_image"]["oracle"][0]["psnr"] == "inf"
+    assert float(payload["per_image"]["oracle"][0]["psnr"]) == math.inf
+    # Every image perfect: the mean is inf itself, written as "inf".
+    all_perfect = EvalReport("photos", ["oracle"], {"oracle": [{"image": "a", **perfect}] * 2})
+    assert all_perfect.aggregate()["oracle"]["psnr"] == math.inf
+    assert all_perfect.to_dict()["aggregate"]["oracle"]["psnr"] == "inf"

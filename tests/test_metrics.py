@@ -167,3 +167,68 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_perfect_prediction_psnr_inf_rmse_zero():
+    """Identical images: PSNR is +inf (not an error or a huge number), every error 0."""
+    rng = np.random.default_rng(3)
+    true = rng.random((20, 24, 3))
+    assert psnr(true, true) == float("inf")
+    assert rmse_alphabeta(true, true) == 0.0
+    assert ssim(true, true) == pytest.approx(1.0)
+    assert colourfulness_ratio(true, true) == pytest.approx(1.0)
+    hist_a, hist_b = histogram_intersection(true, true)
+    assert hist_a == pytest.approx(1.0) and hist_b == pytest.approx(1.0)
+
+
+def test_gray_baseline_on_a_known_image():
+    """Gray prediction of a half red / half green image, computed by hand.
+
+    Left half RGB (0.6, 0.2, 0.2), right half (0.2, 0.6, 0.2). The gray baseline keeps
+    Lab L* and sets a* = b* = 0: that is the achromatic gray of the same relative
+    luminance Y, so its sRGB value g satisfies lin(g) = Y.
+    """
+    from core.evaluate import baseline_prediction
+
+    def lin(c):
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    def delin(v):
+        return 12.92 * v if v <= 0.0031308 else 1.055 * v ** (1 / 2.4) - 0.055
+
+    red, green = (0.6, 0.2, 0.2), (0.2, 0.6, 0.2)
+    true = np.empty((4, 6, 3))
+    true[:, :3], true[:, 3:] = red, green
+    grays = [delin(0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)) for r, g, b in (red, green)]
+    # MSE over all pixels and channels: each half is half the image.
+    mse = np.mean(
+        [np.mean((np.array(c) - g) ** 2) for c, g in zip((red, green), grays, strict=True)]
+    )
+    pred = baseline_prediction("gray", true)
+    np.testing.assert_allclose(pred[0, 0], [grays[0]] * 3, atol=2e-3)
+    np.testing.assert_allclose(pred[0, 5], [grays[1]] * 3, atol=2e-3)
+    assert psnr(pred, true) == pytest.approx(-10 * np.log10(mse), abs=0.02)
+    # The gray's alpha, beta are 0 (R = G = B). The truth's (Eq. 9): L = (R + G + B) / 3
+    # = 1/3 on both halves, alpha = (B - (R + G) / 2) / (L + 1e-4) = -0.2 / (1/3 + 1e-4),
+    # beta = (R - G) / (L + 1e-4) = +-0.4 / (1/3 + 1e-4); RMSE-ab is the mean per-pixel
+    # norm (Eq. 10): sqrt(0.2) / (1/3 + 1e-4) on every pixel.
+    assert rmse_alphabeta(pred, true) == pytest.approx(np.sqrt(0.2) / (1 / 3 + 1e-4), rel=1e-4)
+    assert colourfulness_ratio(pred, true) == pytest.approx(0.0, abs=1e-2)
+
+
+def test_mean_finite_and_json_safe():
+    import json
+    import math
+
+    from core.metrics import json_safe, mean_finite
+
+    assert mean_finite([20.0, 30.0, math.inf]) == (25.0, 1)
+    assert mean_finite([math.inf, math.inf]) == (math.inf, 2)
+    value, left_out = mean_finite([math.nan, math.inf, -math.inf])
+    assert math.isnan(value) and left_out == 3
+    value, left_out = mean_finite([])
+    assert math.isnan(value) and left_out == 0
+    safe = json_safe({"psnr": math.inf, "low": -math.inf, "x": [np.float32(1.5), math.nan]})
+    assert safe == {"psnr": "inf", "low": "-inf", "x": [1.5, None]}
+    text = json.dumps(safe, allow_nan=False)  # valid strict JSON
+    assert float(json.loads(text)["psnr"]) == math.inf
