@@ -7,6 +7,11 @@
   threads (``InferenceSession.run`` is thread-safe).
 * Before a model file is first used, its sha256 is checked against the
   ``manifest.json`` in the same folder (written by ``onnx_export``).
+* Then the graph's metadata format version (``metadata_props["colorize_format"]``,
+  written by ``onnx_export``) is read straight from the file and compared with
+  :data:`MODEL_FORMAT_VERSION`: a graph of a newer major format is refused before
+  onnxruntime parses it; a graph without the key (exported before it existed) is
+  accepted.
 """
 
 from __future__ import annotations
@@ -26,18 +31,28 @@ from core.errors import ModelFileError
 
 __all__ = [
     "MANIFEST_NAME",
+    "MODEL_FORMAT_KEY",
+    "MODEL_FORMAT_VERSION",
     "OnnxModel",
     "available_providers",
+    "check_model_format",
     "clear_session_cache",
     "get_session",
     "manifest_model_files",
     "read_manifest",
+    "read_onnx_metadata",
     "resolve_providers",
     "sha256_file",
     "verify_model_file",
 ]
 
 MANIFEST_NAME = "manifest.json"
+#: ``metadata_props`` key holding the format version of a graph's metadata.
+MODEL_FORMAT_KEY = "colorize_format"
+#: "MAJOR.MINOR" of the graph metadata this core reads. A new minor version only adds
+#: keys (older cores can still use the graph); a new major version changes the meaning
+#: of existing keys or of the graph's inputs/outputs, and older cores refuse it.
+MODEL_FORMAT_VERSION = "1.0"
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 
 _lock = threading.RLock()
@@ -162,6 +177,113 @@ def verify_model_file(path: str | os.PathLike) -> str:
     return digest
 
 
+def _varint(data: memoryview, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated or overlong varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _protobuf_fields(data: memoryview):
+    """Yield ``(field number, wire type, value)`` of one protobuf message."""
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire in (1, 2, 5):
+            if wire == 2:
+                size, pos = _varint(data, pos)
+            else:
+                size = 8 if wire == 1 else 4
+            if pos + size > len(data):
+                raise ValueError("field runs past the end of the message")
+            value, pos = data[pos : pos + size], pos + size
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        yield number, wire, value
+
+
+def read_onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """``metadata_props`` of an ONNX file, read from its protobuf encoding.
+
+    Needs neither ``onnx`` nor ``onnxruntime``, so the format version can be checked
+    before onnxruntime parses the graph. Only the top level of ``ModelProto`` is walked
+    (field 14, ``repeated StringStringEntryProto metadata_props``); the graph itself is
+    skipped over, not decoded.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a well-formed protobuf message.
+    """
+    data = memoryview(Path(path).read_bytes())
+    props: dict[str, str] = {}
+    for number, wire, value in _protobuf_fields(data):
+        if number != 14 or wire != 2:
+            continue
+        entry = {n: bytes(v).decode("utf-8") for n, w, v in _protobuf_fields(value) if w == 2}
+        props[entry.get(1, "")] = entry.get(2, "")
+    return props
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    parts = version.strip().strip('"').split(".")
+    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(version)
+    return int(parts[0]), int(parts[1]) if len(parts) == 2 else 0
+
+
+def check_model_format(path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
+    """Refuse a graph whose metadata format is newer (major) than this core reads.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.onnx`` file (named in the error).
+    metadata : dict, optional
+        Its ``metadata_props`` if already read; by default read with
+        :func:`read_onnx_metadata`.
+
+    Raises
+    ------
+    ModelFileError
+        If ``metadata_props["colorize_format"]`` has a newer major version than
+        :data:`MODEL_FORMAT_VERSION`, or is not ``"MAJOR.MINOR"``. A graph without
+        the key (exported before it existed) passes.
+    """
+    if metadata is None:
+        try:
+            metadata = read_onnx_metadata(path)
+        except (OSError, ValueError):
+            return  # not a readable protobuf: onnxruntime gives the clearer error
+    found = metadata.get(MODEL_FORMAT_KEY)
+    if found is None:
+        return
+    try:
+        major, _ = _major_minor(found)
+    except ValueError:
+        raise ModelFileError(
+            f"{path}: metadata {MODEL_FORMAT_KEY}={found!r} is not a MAJOR.MINOR version; "
+            "the file was not written by onnx_export"
+        ) from None
+    supported, _ = _major_minor(MODEL_FORMAT_VERSION)
+    if major > supported:
+        shown = found.strip().strip('"')
+        raise ModelFileError(
+            f"{path}: graph metadata format {shown} is newer than this "
+            f"colorize-toolkit reads ({MODEL_FORMAT_VERSION}); upgrade colorize-toolkit "
+            "or install a plugin version built for it"
+        )
+
+
 def get_session(
     path: str | os.PathLike,
     *,
@@ -182,7 +304,8 @@ def get_session(
     Raises
     ------
     ModelFileError
-        Missing or corrupt model file, or one onnxruntime cannot load.
+        Missing or corrupt model file, a graph of a newer metadata format
+        (:func:`check_model_format`), or one onnxruntime cannot load.
     """
     import onnxruntime as ort
 
@@ -198,6 +321,7 @@ def get_session(
             verify_model_file(path)
         elif not path.is_file():
             raise ModelFileError(f"{path}: model file is missing")
+        check_model_format(path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -8,7 +8,8 @@ For every graph the method's recipe lists (:meth:`training.recipe.Recipe.export_
 3. parity of ONNX Runtime against torch on random inputs at several sizes and
    on real photos (max absolute difference, must stay below ``tolerance``);
 4. the method's configuration (colour space, bins, working size, version,
-   training data summary, parity) written into ``metadata_props``;
+   training data summary, parity) written into ``metadata_props``, with the
+   metadata format version ``colorize_format`` that ``core.runtime`` checks at load;
 5. the models folder's ``manifest.json`` updated with each file's sha256.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.runtime import MODEL_FORMAT_KEY, MODEL_FORMAT_VERSION
 from onnx_export.manifest import update_manifest
 from training.recipe import ExportGraph, Recipe
 from training.trainer import load_checkpoint
@@ -150,7 +152,7 @@ def export_graph(
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
     model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
-    _set_metadata(model, graph.metadata)
+    _set_metadata(model, {MODEL_FORMAT_KEY: json.dumps(MODEL_FORMAT_VERSION), **graph.metadata})
     onnx.save(model, str(path))
 
     options = ort.SessionOptions()

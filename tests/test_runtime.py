@@ -74,3 +74,73 @@ def test_threads_env_validated(onnx_model_path, monkeypatch):
         get_session(onnx_model_path)
     monkeypatch.setenv("COLORIZE_THREADS", "1")
     assert get_session(onnx_model_path) is not None
+
+
+def _with_format(path, value):
+    """Rewrite the fixture graph with metadata ``colorize_format = value`` (and its manifest)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+
+    from core.runtime import MODEL_FORMAT_KEY, sha256_file
+
+    model = onnx.load(str(path))
+    props = {p.key: p.value for p in model.metadata_props}
+    props[MODEL_FORMAT_KEY] = value
+    helper.set_model_props(model, props)
+    onnx.save(model, str(path))
+    manifest = {"files": {path.name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}}}
+    (path.parent / "manifest.json").write_text(json.dumps(manifest))
+    clear_session_cache()
+    return path
+
+
+def test_read_onnx_metadata_matches_onnx(onnx_model_path):
+    onnx = pytest.importorskip("onnx")
+    from core.runtime import read_onnx_metadata
+
+    _with_format(onnx_model_path, '"1.0"')
+    expected = {p.key: p.value for p in onnx.load(str(onnx_model_path)).metadata_props}
+    assert read_onnx_metadata(onnx_model_path) == expected
+    assert expected["colorize_format"] == '"1.0"' and expected["colorspace"] == "lab"
+    junk = onnx_model_path.with_name("junk.onnx")
+    junk.write_bytes(b"\xff\xff\xff")  # a truncated varint
+    with pytest.raises(ValueError, match="truncated"):
+        read_onnx_metadata(junk)
+
+
+def test_graph_of_newer_major_format_refused_before_onnxruntime(onnx_model_path, monkeypatch):
+    import onnxruntime
+
+    from core.runtime import MODEL_FORMAT_VERSION
+
+    _with_format(onnx_model_path, '"2.0"')
+
+    def parsed(*args, **kwargs):
+        raise AssertionError("onnxruntime parsed a graph of an unsupported format")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", parsed)
+    with pytest.raises(ModelFileError) as info:
+        get_session(onnx_model_path)
+    message = str(info.value)
+    assert str(onnx_model_path.name) in message
+    assert "format 2.0" in message and f"({MODEL_FORMAT_VERSION})" in message
+    assert "upgrade colorize-toolkit" in message
+
+
+@pytest.mark.parametrize("value", ['"1.0"', '"1.7"', "1", None])
+def test_graph_of_same_major_or_without_format_accepted(onnx_model_path, value):
+    if value is not None:
+        _with_format(onnx_model_path, value)
+    (ab,) = OnnxModel(onnx_model_path).run(L=np.zeros((1, 1, 4, 4), np.float32))
+    assert ab.shape == (1, 2, 4, 4)
+
+
+def test_graph_with_malformed_format_refused(onnx_model_path):
+    from core.runtime import check_model_format
+
+    _with_format(onnx_model_path, '"one"')
+    with pytest.raises(ModelFileError, match="not a MAJOR.MINOR version"):
+        get_session(onnx_model_path)
+    check_model_format(onnx_model_path, {})  # no key: accepted
+    with pytest.raises(ModelFileError, match="format 3.1 is newer"):
+        check_model_format(onnx_model_path, {"colorize_format": "3.1"})
