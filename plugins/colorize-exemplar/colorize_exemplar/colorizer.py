@@ -10,6 +10,10 @@ Pipeline for a target lightness T_L at the working shape (h, w), both multiples 
    the reference grid, is warped to the target grid: R'_ab(p) = R_ab(phi_T->R(p));
 3. R'_ab and the ten similarity maps are upsampled bilinearly to (h, w) and, with T_L,
    fed to ``exemplar-colornet.onnx`` (the colorization sub-net C), which returns ab.
+
+With ``reference="auto"`` and ``index=`` a reference index file, the core first asks
+:meth:`ExemplarColorizer.recommend_reference` for the top-1 recommendation of §4
+(:mod:`colorize_exemplar.index`, :mod:`colorize_exemplar.recommend`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from colorize_exemplar import MODELS_DIR
 from colorize_exemplar.matching import Correspondence, correspond, warp
 from core.colorizer import Capabilities, Colorizer, Prediction
 from core.colorspaces.lab import rgb_to_lab
+from core.errors import CapabilityError
 from core.runtime import OnnxModel
 
 __all__ = ["ExemplarColorizer"]
@@ -44,7 +49,7 @@ class ExemplarColorizer(Colorizer):
         "He, Chen, Liao, Sander, Yuan. Deep Exemplar-based Colorization. ACM Transactions on "
         "Graphics 37(4), SIGGRAPH 2018. Scaled-down reimplementation, see MODEL_CARD.md"
     )
-    capabilities = Capabilities(automatic=False, reference=True)
+    capabilities = Capabilities(automatic=False, reference=True, recommend=True)
     colorspace = "lab"
     working_size = 64
     size_multiple = 16
@@ -60,6 +65,41 @@ class ExemplarColorizer(Colorizer):
         """Five feature levels (C_i, h/4, w/4) of an (h, w) L* image, h and w multiples of 16."""
         x = np.ascontiguousarray(lightness, dtype=np.float32)[None, None]
         return [level[0] for level in self._features.run(lightness=x)]
+
+    def recommend_reference(
+        self, lightness: np.ndarray, *, index: Any = None, **options: Any
+    ) -> Any:
+        """Path of the top-1 recommended reference for a target (He et al. 2018, §4).
+
+        Parameters
+        ----------
+        lightness : ndarray (H, W) float32
+            The target's L* (0..100) at full resolution.
+        index : path
+            A reference index file (``colorize index build REFS_DIR -o FILE``).
+
+        Raises
+        ------
+        core.errors.CapabilityError
+            No ``index`` was given.
+        colorize_exemplar.index.ReferenceIndexError
+            The index cannot be used (missing, corrupted, another version or feature
+            extractor) or its top-1 image is gone.
+        """
+        from colorize_exemplar.index import cached_index
+
+        if options:
+            raise TypeError(
+                f"{self.name}: unknown option(s) {', '.join(sorted(options))} for recommendation"
+            )
+        if index is None:
+            raise CapabilityError(
+                f"{self.name}: reference='auto' needs index=PATH, a reference index built with "
+                "`colorize index build REFS_DIR -o PATH`"
+            )
+        ref_index = cached_index(index)
+        (best,) = ref_index.query(np.asarray(lightness, np.float32), self.pyramid, k=1)
+        return ref_index.resolve(best.relative_path)
 
     def reference_lab(self, reference: np.ndarray) -> np.ndarray:
         """The reference resized to its working shape, as Lab (hr, wr, 3) float32."""
