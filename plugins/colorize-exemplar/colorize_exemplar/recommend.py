@@ -278,12 +278,12 @@ def rank(
     top = np.argpartition(-global_score, top_n - 1)[:top_n] if top_n < n else np.arange(n)
     q_l = _unit(np.asarray(query_local, np.float32))
     cand_l = _unit(np.asarray(local_features[top], np.float32))
-    sim = np.einsum("pd,nqd->npq", q_l, cand_l)  # cosine of every target/candidate point pair
-    nn = np.argmax(sim, axis=2)  # q = NN(p)
-    semantic = np.take_along_axis(sim, nn[..., None], axis=2)[..., 0].mean(axis=1)
+    sim = np.matmul(cand_l, q_l.T)  # (n, q, p): cosine of every candidate/target point pair
+    nn = np.argmax(sim, axis=1)  # q = NN(p), (n, p)
+    semantic = np.take_along_axis(sim, nn[:, None, :], axis=1)[:, 0, :].mean(axis=1)
     cand_h = np.asarray(histograms[top], np.float32)
     matched = np.take_along_axis(cand_h, nn[..., None], axis=1)  # C_R(NN(p)): (n, P, B)
-    luminance = np.einsum("pb,npb->np", np.asarray(query_hist, np.float32), matched).mean(axis=1)
+    luminance = (matched * np.asarray(query_hist, np.float32)).sum(axis=2).mean(axis=1)
     final = semantic + beta * luminance
     best = np.argsort(-final, kind="stable")[: max(1, int(k))]
     return Ranking(
