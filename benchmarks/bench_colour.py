@@ -11,8 +11,10 @@ Measured in one run, on the same inputs:
 * Larsson's energy minimisation (Eq. 6) at 256 x 256, K = 32 and 16 x 16.
 
 Not a test: numbers depend on the machine and on its load. Each row runs its
-candidates in turn, ``--repeats`` times, and reports the fastest run of each, so
-the ratios are comparable even on a busy machine; compare ratios, not seconds.
+candidates in turn, ``--repeats`` times, and reports the fastest run of each
+(``core.bench.best_seconds``), so the ratios are comparable even on a busy machine;
+compare ratios, not seconds. ``colorize bench`` runs a shorter version of the
+conversion and decoder rows (``core.bench.colour_benchmarks``).
 
 Usage: python benchmarks/bench_colour.py [--repeats 7] [--size 1024] [--out results.json]
 """
@@ -24,7 +26,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
@@ -33,6 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import decoders, transfer  # noqa: E402
+from core.bench import best_seconds  # noqa: E402
 from core.binning import CHROMA_BINS, HUE_BINS, LAB_AB_BINS, LAB_JOINT_BINS  # noqa: E402
 from core.colorspaces import (  # noqa: E402
     alphabeta_to_rgb,
@@ -45,23 +47,6 @@ from core.colorspaces import (  # noqa: E402
     ycbcr_to_rgb,
 )
 from core.distributions import Distribution  # noqa: E402
-
-
-def best_seconds(funcs: dict, repeats: int) -> dict:
-    """Fastest of ``repeats`` runs of each function, run in turn (round robin).
-
-    The machine is shared: interleaving exposes every candidate to the same load,
-    and the minimum is the least disturbed run (as ``timeit`` recommends).
-    """
-    for func in funcs.values():
-        func()  # warm-up
-    times = {name: [] for name in funcs}
-    for _ in range(repeats):
-        for name, func in funcs.items():
-            start = time.perf_counter()
-            func()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(min(values)) for name, values in times.items()}
 
 
 def machine() -> dict:
