@@ -16,6 +16,7 @@ version (a checkpoint of your own, peak memory of each backend).
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,9 @@ def benchmark(quick: bool = False) -> dict[str, Any]:
     else:
         import torch
 
+        threads = int(os.environ.get("COLORIZE_THREADS", "0") or 0)
+        if threads > 0:  # the same intra-op thread count as onnxruntime's sessions
+            torch.set_num_threads(threads)
         model, missing = _torch_model_with_graph_weights(path)
         if missing:
             skipped_list.append(

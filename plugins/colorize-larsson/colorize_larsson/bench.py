@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import tempfile
 import warnings
 from typing import Any
@@ -38,7 +39,9 @@ def _export(graph, quick: bool, folder: str) -> tuple[Any, str]:
     import onnxruntime as ort
     import torch
 
-    options = ort.SessionOptions()
+    options = ort.SessionOptions()  # as core.runtime.get_session: COLORIZE_THREADS threads
+    options.intra_op_num_threads = int(os.environ.get("COLORIZE_THREADS", "0") or 0)
+    options.inter_op_num_threads = 1
     options.log_severity_level = 3
     if quick:
         buffer = io.BytesIO()
@@ -79,6 +82,9 @@ def benchmark(quick: bool = False) -> dict[str, Any]:
     else:
         import torch
 
+        threads = int(os.environ.get("COLORIZE_THREADS", "0") or 0)
+        if threads > 0:  # the same intra-op thread count as onnxruntime's sessions
+            torch.set_num_threads(threads)
         from training.recipe import load_recipe
 
         recipe = load_recipe(METHOD)
