@@ -18,7 +18,14 @@ from colorize_cnn import MODELS_DIR
 from core.colorizer import Capabilities, Colorizer, Prediction
 from core.runtime import OnnxModel
 
-__all__ = ["CNNClassification", "CNNColorizer", "CNNRegression", "CNNSmoothL1", "COLORIZERS"]
+__all__ = [
+    "CNNClassification",
+    "CNNColorizer",
+    "CNNGan",
+    "CNNRegression",
+    "CNNSmoothL1",
+    "COLORIZERS",
+]
 
 CITATION = (
     "Automatic colorization with deep CNNs: a study of loss functions (L2, smooth L1, "
@@ -167,5 +174,23 @@ class CNNClassification(CNNColorizer):
         )
 
 
+class CNNGan(CNNRegression):
+    """Generator of the report's conditional GAN (Appendix 1): a U-Net predicting a, b.
+
+    Trained with an adversarial (PatchGAN) loss plus lambda * L1 by
+    :mod:`colorize_cnn.gan`; only the generator is shipped. Its total stride is
+    32, so the working image is rounded up to a multiple of 32 and other sizes are
+    padded by reflection and cropped back.
+    """
+
+    name = "cnn-gan"
+    description = (
+        "pix2pix-style U-Net regressing Lab a,b, trained adversarially against a PatchGAN "
+        "plus L1 (the loss-study report's CGAN, Appendix 1)"
+    )
+    size_multiple = 32
+    stride = 32
+
+
 #: Every variant, shipped or not (the plugin registers the shipped ones).
-COLORIZERS = (CNNClassification, CNNRegression, CNNSmoothL1)
+COLORIZERS = (CNNClassification, CNNRegression, CNNSmoothL1, CNNGan)

@@ -14,8 +14,15 @@ Both tables include the three baselines: gray (zero chroma), mean-tint (the
 training set's mean a, b, recorded in the shipped graph's metadata) and true
 chroma at 28 px upsampled (upper bound).
 
+3. Colour vividness and collapse (for ``cnn-gan``'s claim that adversarial training
+   gives more vivid colour than L2): per row the mean and median colourfulness
+   ratio to the truth (full resolution), the mean chroma magnitude sqrt(a^2 + b^2)
+   over the truth's (64 px), and the spread of the per-photo mean a, b across
+   photos over the truth's spread (64 px): a model that paints every photo with
+   the same colours has a spread near 0 even when it is colourful.
+
 Usage: python plugins/colorize-cnn/scripts/evaluate_cnn.py \
-    --data $COLORIZE_DATA/bsds500/images/test --out eval.json
+    --data $COLORIZE_DATA/bsds500/images/test --out eval.json [--methods cnn-gan]
 """
 
 from __future__ import annotations
@@ -44,7 +51,12 @@ def _center(image: np.ndarray, size: int = 64) -> np.ndarray:
 
 
 def report_metrics(methods, files, tint_ab) -> dict[str, dict[str, float]]:
-    """Table 1 and Table 2 metrics at 64 x 64 for each method and baseline."""
+    """Table 1 and Table 2 metrics at 64 x 64 for each method and baseline.
+
+    Also ``chroma_ratio`` (mean predicted chroma magnitude over the truth's, whole
+    64 px image) and ``spread_ratio`` (standard deviation across photos of the
+    per-photo mean a, b, over the truth's: 0 when every photo gets the same tint).
+    """
     from core import metrics
     from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
     from core.io import load_image
@@ -53,6 +65,8 @@ def report_metrics(methods, files, tint_ab) -> dict[str, dict[str, float]]:
     colorizers = {m: get_registry().get("method", m) for m in methods}
     rows = list(methods) + ["gray", "mean-tint", "true-28px"]
     scores: dict[str, dict[str, list[float]]] = {r: {} for r in rows}
+    magnitude: dict[str, list[float]] = {r: [] for r in rows + ["truth"]}
+    means: dict[str, list[np.ndarray]] = {r: [] for r in rows + ["truth"]}
     for path in files:
         true = _working(load_image(path).rgb().astype(np.float32))
         lab = rgb_to_lab(true)
@@ -69,6 +83,10 @@ def report_metrics(methods, files, tint_ab) -> dict[str, dict[str, float]]:
         predictions["true-28px"] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
         true_c = _center(true)
         true_ab = _center(lab[..., 1:])
+        for row, ab in [*predictions.items(), ("truth", lab[..., 1:])]:
+            ab = np.asarray(ab, np.float32)
+            magnitude[row].append(float(np.sqrt((ab**2).sum(-1)).mean()))
+            means[row].append(ab.reshape(-1, 2).mean(0))
         for row, ab in predictions.items():
             ab = _center(np.asarray(ab, np.float32))
             pred_rgb = np.clip(lab_to_rgb(np.concatenate([_center(lab[..., :1]), ab], -1)), 0, 1)
@@ -80,7 +98,27 @@ def report_metrics(methods, files, tint_ab) -> dict[str, dict[str, float]]:
             }
             for key, value in values.items():
                 scores[row].setdefault(key, []).append(float(value))
-    return {row: {k: float(np.mean(v)) for k, v in s.items()} for row, s in scores.items()}
+    out = {row: {k: float(np.mean(v)) for k, v in s.items()} for row, s in scores.items()}
+    true_spread = float(np.std(np.stack(means["truth"]), axis=0).mean())
+    for row in rows:
+        out[row]["chroma_ratio"] = float(np.mean(magnitude[row]) / np.mean(magnitude["truth"]))
+        spread = float(np.std(np.stack(means[row]), axis=0).mean())
+        out[row]["spread_ratio"] = spread / true_spread if true_spread > 0 else float("nan")
+    return out
+
+
+def colour_summary(table_report, full) -> dict[str, dict[str, float]]:
+    """Vividness and collapse per row (see the module doc, item 3)."""
+    summary = {}
+    for row in full.rows:
+        ratios = [s["colourfulness_ratio"] for s in full.per_image.get(row, [])]
+        summary[row] = {
+            "colourfulness_ratio_mean": float(np.nanmean(ratios)) if ratios else float("nan"),
+            "colourfulness_ratio_median": float(np.nanmedian(ratios)) if ratios else float("nan"),
+            "chroma_ratio_64px": table_report[row]["chroma_ratio"],
+            "spread_ratio_64px": table_report[row]["spread_ratio"],
+        }
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +152,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("\nFull resolution (core.evaluate):\n")
     print(full.table())
+    colour = colour_summary(table_report, full)
+    print("\nVividness and collapse (ratios to the truth; 1 = like the truth):\n")
+    print(
+        "| row | colourfulness ratio, mean | median | chroma magnitude (64 px) | "
+        "spread of per-photo mean a,b (64 px) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for row, c in colour.items():
+        print(
+            f"| {row} | {c['colourfulness_ratio_mean']:.2f} | {c['colourfulness_ratio_median']:.2f}"
+            f" | {c['chroma_ratio_64px']:.2f} | {c['spread_ratio_64px']:.2f} |"
+        )
     print(f"\n({seconds:.0f} s)")
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:
@@ -121,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "report_64px": table_report,
                     "full_resolution": full.aggregate(),
+                    "colour": colour,
                     "tint_ab": list(tint),
                     "images": len(files),
                 },

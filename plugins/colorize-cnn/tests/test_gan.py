@@ -1,0 +1,224 @@
+"""Tests of cnn-gan: networks, losses, the two-optimizer training loop, export and the colorizer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from colorize_cnn import gan  # noqa: E402
+from colorize_cnn.colorizer import CNNGan  # noqa: E402
+from colorize_cnn.gan_model import (  # noqa: E402
+    AB_RANGE,
+    PatchDiscriminator,
+    UNetGenerator,
+    patch_grid,
+    receptive_field,
+)
+
+from training.trainer import state_digest  # noqa: E402
+
+torch.set_num_threads(1)
+
+#: A small configuration so a step takes milliseconds.
+TINY = [
+    "batch_size=4",
+    "cache_size=48",
+    "crop=32",
+    "val_images=2",
+    "val_every=2",
+    "ckpt_every=2",
+    "log_every=1",
+    'generator={"widths": [8, 16], "dropout": 0.5, "dropout_layers": 1}',
+    'discriminator={"widths": [8, 16], "spectral_norm": true}',
+]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Six small colour images with smooth, distinct colours."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:60, 0:80] / 80.0
+    for i in range(6):
+        base = rng.random(3)
+        rgb = np.stack([base[0] * yy, base[1] * xx, base[2] * (1 - yy)], -1)
+        Image.fromarray((rgb * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def _config(*extra: str) -> dict:
+    return gan.load_config(None, [*TINY, *extra])
+
+
+# -- networks ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "widths", "grid"),
+    [
+        (64, (32, 64), 30),
+        (256, (64, 128, 256, 512), 30),
+        (96, (32, 64), 46),
+        (64, (32, 64, 128), 14),
+    ],
+)
+def test_discriminator_output_grid_shape(size, widths, grid):
+    disc = PatchDiscriminator(widths, spectral_norm=False).eval()
+    out = disc(torch.rand(2, 1, size, size) * 100, torch.randn(2, 2, size, size) * 20)
+    assert out.shape == (2, 1, grid, grid)
+    assert patch_grid(size, widths) == grid
+
+
+def test_discriminator_score_sees_its_receptive_field_only():
+    disc = PatchDiscriminator((8, 16), spectral_norm=True).eval()
+    chroma = torch.zeros(1, 2, 64, 64, requires_grad=True)
+    scores = disc(torch.full((1, 1, 64, 64), 50.0), chroma)
+    scores[0, 0, 10, 10].backward()
+    rows, cols = np.nonzero(chroma.grad.abs().sum((0, 1)).numpy())
+    # score (10, 10) <- hidden rows 8..14 (two 4x4/1 layers) <- input rows 15..30 (4x4/2)
+    assert receptive_field((8, 16)) == 16
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (15, 30, 15, 30)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (64, 96), (61, 47)])
+def test_generator_keeps_the_size_and_bounds_the_chroma(shape):
+    gen = UNetGenerator().eval()
+    lightness = torch.rand(2, 1, *shape) * 100
+    out = gen(lightness)
+    assert out.shape == (2, 2, *shape)
+    assert torch.isfinite(out).all() and out.abs().max() <= AB_RANGE
+    assert gen.stride == 32
+
+
+def test_shipped_generator_size_budget():
+    params = sum(p.numel() for p in gan.build_generator().parameters())
+    assert params <= 1_500_000, params  # <= ~6 MB of float32 ONNX
+
+
+def test_adversarial_losses():
+    scores = torch.tensor([[0.0, 1.0], [2.0, -1.0]])
+    assert gan.adversarial_loss(scores, True, "lsgan").item() == pytest.approx((1 + 0 + 1 + 4) / 4)
+    assert gan.adversarial_loss(scores, False, "lsgan").item() == pytest.approx((0 + 1 + 4 + 1) / 4)
+    expected = -torch.log(torch.sigmoid(scores)).mean()
+    assert gan.adversarial_loss(scores, True, "bce").item() == pytest.approx(expected.item())
+    with pytest.raises(ValueError, match="lsgan"):
+        gan.adversarial_loss(scores, True, "wasserstein")
+
+
+def test_config_overrides_and_typos():
+    config = gan.load_config(None, ["discriminator.spectral_norm=false", "steps=7"])
+    assert config["steps"] == 7 and config["discriminator"]["spectral_norm"] is False
+    assert gan.DEFAULTS["discriminator"]["spectral_norm"] is True  # defaults untouched
+    with pytest.raises(KeyError, match="lamda"):
+        gan.load_config(None, ["lamda=10"])
+
+
+# -- training ---------------------------------------------------------------------
+
+
+def test_a_few_steps_change_both_networks(photos, tmp_path):
+    from training import data as datalib
+
+    images = datalib.load_images(
+        [(p, None) for p in datalib.find_images(photos)], short_side=48, progress=False
+    )
+    run = gan._Run(_config(), images, images, {}, tmp_path)
+    before = state_digest(run.generator), state_digest(run.discriminator)
+    values = [run.train_step() for _ in range(2)]
+    assert state_digest(run.generator) != before[0]
+    assert state_digest(run.discriminator) != before[1]
+    assert run.step == 2
+    assert all(np.isfinite(v["loss_d"]) and np.isfinite(v["g_adv"]) for v in values)
+
+
+def test_l1_warmup_leaves_the_adversarial_term_out(photos, tmp_path):
+    from training import data as datalib
+
+    images = datalib.load_images(
+        [(p, None) for p in datalib.find_images(photos)], short_side=48, progress=False
+    )
+    run = gan._Run(_config("l1_warmup_steps=1"), images, None, {}, tmp_path)
+    first, second = run.train_step(), run.train_step()
+    assert first["adversarial_on"] == 0.0 and second["adversarial_on"] == 1.0
+    assert first["loss_g"] == pytest.approx(100.0 * first["g_l1_ab"] / AB_RANGE, rel=1e-5)
+
+
+def test_resume_reproduces_the_uninterrupted_run(photos, tmp_path):
+    from training.trainer import load_checkpoint
+
+    whole = tmp_path / "whole"
+    gan.train([photos], [photos], whole, _config("steps=4"), progress=False)
+    split = tmp_path / "split"
+    gan.train([photos], [photos], split, _config("steps=2"), progress=False)
+    gan.train(
+        [photos], [photos], split, _config("steps=4"), resume=split / "last.ckpt", progress=False
+    )
+    a, b = load_checkpoint(whole / "last.ckpt"), load_checkpoint(split / "last.ckpt")
+    assert a["step"] == b["step"] == 4
+    for key in ("model", "discriminator"):
+        for name, tensor in a[key].items():
+            torch.testing.assert_close(tensor, b[key][name], rtol=0, atol=0, msg=name)
+    records = [json.loads(line) for line in (split / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r.get("event") == "done"] == [2, 4]
+    assert {"loss_d", "g_adv", "g_l1_ab"} <= set(records[1])
+
+
+def test_time_budget_saves_and_stops(photos, tmp_path):
+    record = gan.train(
+        [photos], None, tmp_path, _config("steps=50", "max_minutes=1e-9"), progress=False
+    )
+    assert record["event"] == "stop" and record["step"] < 50
+    assert (tmp_path / "last.ckpt").is_file()
+
+
+# -- export and inference --------------------------------------------------------------
+
+
+def test_exported_generator_matches_torch(photos, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    from core.runtime import MANIFEST_NAME, sha256_file
+
+    run_dir = tmp_path / "run"
+    gan.train([photos], None, run_dir, _config("steps=2"), progress=False)
+    models = tmp_path / "models"
+    path = gan.export_generator(run_dir / "last.ckpt", models, real=photos)
+    assert path.name == "cnn-gan.onnx"
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    keys = ("colorspace", "working_size", "size_multiple", "method", "parity", "version")
+    meta = {key: json.loads(props[key]) for key in keys}
+    assert meta["colorspace"] == "lab" and meta["working_size"] == 64
+    assert meta["size_multiple"] == 4 and meta["method"] == "cnn-gan"  # 2 levels: stride 4
+    assert meta["parity"]["max_abs_diff"] < 1e-2 and meta["version"]
+    manifest = json.loads((models / MANIFEST_NAME).read_text())
+    assert manifest["files"]["cnn-gan.onnx"]["sha256"] == sha256_file(path)
+
+    from training.trainer import load_checkpoint
+
+    ckpt = load_checkpoint(run_dir / "last.ckpt")
+    generator = gan.build_generator(ckpt["options"])
+    generator.load_state_dict(ckpt["model"])
+    generator.eval()
+    lightness = np.random.default_rng(1).uniform(0, 100, (1, 1, 64, 96)).astype(np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"lightness": lightness})
+    with torch.no_grad():
+        expected = generator(torch.from_numpy(lightness)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-3)
+
+
+@pytest.mark.skipif(not CNNGan.shipped(), reason="cnn-gan.onnx is not installed")
+def test_shipped_cnn_gan_pads_to_its_stride_and_crops_back():
+    method = CNNGan()
+    assert method.model.metadata_json("size_multiple") == method.stride == 32
+    pred = method.predict(np.linspace(0, 100, 61 * 47, dtype=np.float32).reshape(61, 47))
+    assert pred.chroma.shape == (61, 47, 2) and pred.chroma.dtype == np.float32
+    assert np.isfinite(pred.chroma).all() and np.abs(pred.chroma).max() <= AB_RANGE
+    assert method.working_shape(321, 481) == (64, 96)
