@@ -263,6 +263,9 @@ class ReferenceIndex:
                         archive.writestr(f"{name}.npy", blob)
                 handle.flush()
                 os.fsync(handle.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the index from others
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -289,3 +289,19 @@ def test_descriptors_have_the_documented_shapes():
     assert d.global_raw.shape == (16 + 32 + 64 + 96 + 128,)
     assert d.local_raw.shape == (64, 96 + 128)
     assert d.histograms.shape == (64, 16)
+
+
+def test_eval_with_reference_mode_auto(refs, tmp_path):
+    from core.evaluate import evaluate
+
+    out = tmp_path / "refs.index"
+    idx.build_index(refs, out, progress=False, on_skip=lambda *a: None)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in (7, 8):
+        Image.fromarray(_photo(i)).save(photos / f"t{i}.png")
+    report = evaluate(["exemplar"], photos, reference_mode="auto", index=out, progress=False)
+    assert not report.failures and report.aggregate()["exemplar"]["images"] == 2
+    assert report.settings["index"] == str(out)
+    with pytest.raises(ValueError, match="index is needed with reference mode 'auto'"):
+        evaluate(["exemplar"], photos, reference_mode="auto", progress=False)
