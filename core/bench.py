@@ -554,9 +554,16 @@ def colour_benchmarks(quick: bool = False, repeats: int | None = None) -> dict[s
 
 
 def _benchmark_entry_points() -> dict[str, Any]:
+    """The group's entry points, filtered like plugins by ``COLORIZE_PLUGINS`` /
+    ``COLORIZE_DISABLE_PLUGINS`` (a benchmark is named after its plugin's entry point)."""
+    from core.plugins import _env_list
+
+    allow = _env_list("COLORIZE_PLUGINS")
+    block = set(_env_list("COLORIZE_DISABLE_PLUGINS") or ())
     found = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep)
+        if (allow is None or ep.name in allow) and ep.name not in block:
+            found.setdefault(ep.name, ep)
     return dict(sorted(found.items()))
 
 

@@ -170,6 +170,8 @@ def test_bench_quick_json_schema_and_plugin_section(registry, tmp_path, capsys):
     Pins the keys at every level of the JSON and checks that every installed
     colorize.benchmarks entry point reported comparisons or said why it skipped them.
     """
+    from core.bench import _benchmark_entry_points
+
     out = tmp_path / "bench.json"
     code = main(["bench", "--quick", "--no-memory", "-m", "toy", "--json", str(out)])
     payload = _strict_json(out.read_text())
@@ -188,7 +190,7 @@ def test_bench_quick_json_schema_and_plugin_section(registry, tmp_path, capsys):
     assert "median" in [r["name"] for r in core_part["decoders"]]
     assert "decoder median: ours vs naive numpy" in core_part["comparisons"]
     installed = {ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
-    assert set(payload["plugins"]) == installed
+    assert set(payload["plugins"]) == installed & set(_benchmark_entry_points())
     for name, entry in payload["plugins"].items():
         assert set(entry) == PLUGIN_KEYS
         assert entry["status"] in ("ok", "skipped"), (name, entry["error"])
@@ -201,3 +203,17 @@ def test_bench_quick_json_schema_and_plugin_section(registry, tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "| toy | 256² |" in printed and "ratio (>1: a better)" in printed
+
+
+def test_plugin_benchmarks_follow_the_plugin_allow_and_block_lists(monkeypatch):
+    from core.bench import _benchmark_entry_points
+
+    installed = set(_benchmark_entry_points())
+    if not installed:
+        pytest.skip("no colorize.benchmarks entry point installed")
+    name = sorted(installed)[0]
+    monkeypatch.setenv("COLORIZE_DISABLE_PLUGINS", name)
+    assert set(_benchmark_entry_points()) == installed - {name}
+    monkeypatch.delenv("COLORIZE_DISABLE_PLUGINS")
+    monkeypatch.setenv("COLORIZE_PLUGINS", name)
+    assert set(_benchmark_entry_points()) == {name}
