@@ -352,6 +352,8 @@ def load_index(path: str | os.PathLike) -> ReferenceIndex:
         raise ReferenceIndexError(path, f"cannot read the index ({exc})") from None
     entries = header.get("entries")
     n = len(entries) if isinstance(entries, list) else -1
+    if n < 0 or not all(_valid_entry(e) for e in entries):
+        raise ReferenceIndexError(path, "corrupted: malformed entries in the header")
     if not (len(arrays["global"]) == len(arrays["local"]) == len(arrays["hist"]) == n):
         raise ReferenceIndexError(path, "corrupted: entries and feature arrays disagree")
     return ReferenceIndex(
@@ -367,6 +369,17 @@ def load_index(path: str | os.PathLike) -> ReferenceIndex:
         root_from_index=header.get("root_from_index"),
         path=path,
         created=str(header.get("created", "")),
+    )
+
+
+def _valid_entry(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("path"), str)
+        and not Path(entry["path"]).is_absolute()
+        and ".." not in Path(entry["path"]).parts
+        and isinstance(entry.get("size"), int)
+        and isinstance(entry.get("mtime"), (int, float))
     )
 
 

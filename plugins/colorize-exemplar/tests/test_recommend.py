@@ -156,6 +156,8 @@ def test_index_refuses_corrupted_and_mismatched_files(refs, tmp_path, monkeypatc
     cases["foreign.index"] = "not a colorize-exemplar reference index"
     _rewrite(good, tmp_path / "settings.index", lambda h: h["settings"].update(grid=4))
     cases["settings.index"] = "other descriptor settings"
+    _rewrite(good, tmp_path / "escape.index", lambda h: h["entries"][0].update(path="../x.png"))
+    cases["escape.index"] = "malformed entries"
     for name, problem in cases.items():
         with pytest.raises(idx.ReferenceIndexError, match=problem) as info:
             idx.load_index(tmp_path / name)
