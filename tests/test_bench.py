@@ -217,3 +217,22 @@ def test_plugin_benchmarks_follow_the_plugin_allow_and_block_lists(monkeypatch):
     monkeypatch.delenv("COLORIZE_DISABLE_PLUGINS")
     monkeypatch.setenv("COLORIZE_PLUGINS", name)
     assert set(_benchmark_entry_points()) == {name}
+
+
+@pytest.mark.parametrize("module", ["colorize_cnn.bench", "colorize_larsson.bench"])
+def test_torch_comparisons_skipped_with_a_reason_without_torch(module, monkeypatch):
+    """Without torch the plugins' ORT-vs-torch comparison says why it did not run."""
+    import importlib
+    import importlib.util
+
+    bench = pytest.importorskip(module)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    result = bench.benchmark(True)
+    reasons = {s["name"]: s["reason"] for s in result["skipped"]}
+    assert "torch not installed" in reasons["onnxruntime vs torch eager"]
+    assert "no int8 graph is shipped" in reasons["int8 vs float32"]
+    assert result["comparisons"] == {}
+    assert importlib.import_module("core.bench")._normalise(result)["skipped"] == result["skipped"]
