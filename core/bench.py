@@ -455,7 +455,7 @@ def colour_benchmarks(quick: bool = False, repeats: int | None = None) -> dict[s
     rng = np.random.default_rng(0)
     rgb = rng.random((side, side, 3), dtype=np.float32)
     lab, lhc = rgb_to_lab(rgb), rgb_to_huechroma(rgb)
-    lab_ab, ycc = rgb_to_alphabeta(rgb), rgb_to_ycbcr(rgb)
+    alphabeta, ycc = rgb_to_alphabeta(rgb), rgb_to_ycbcr(rgb)
     mp = side * side / 1e6
     conversions = {
         "rgb -> lab": lambda: rgb_to_lab(rgb),
@@ -463,7 +463,7 @@ def colour_benchmarks(quick: bool = False, repeats: int | None = None) -> dict[s
         "rgb -> huechroma": lambda: rgb_to_huechroma(rgb),
         "huechroma -> rgb": lambda: huechroma_to_rgb(lhc),
         "rgb -> alphabeta": lambda: rgb_to_alphabeta(rgb),
-        "alphabeta -> rgb": lambda: alphabeta_to_rgb(lab_ab),
+        "alphabeta -> rgb": lambda: alphabeta_to_rgb(alphabeta),
         "rgb -> ycbcr": lambda: rgb_to_ycbcr(rgb),
         "ycbcr -> rgb": lambda: ycbcr_to_rgb(ycc),
     }
