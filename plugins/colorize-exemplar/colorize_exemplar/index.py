@@ -253,8 +253,11 @@ class ReferenceIndex:
                 for name, blob in blobs.items()
             },
         }
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise ReferenceIndexError(path, f"cannot write the index ({exc.strerror})") from None
         try:
             with os.fdopen(fd, "wb") as handle:
                 with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
@@ -267,6 +270,9 @@ class ReferenceIndex:
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the index from others
             os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise ReferenceIndexError(path, f"cannot write the index ({exc.strerror})") from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -117,6 +117,16 @@ def test_build_skips_bad_files_and_updates_incrementally(refs, tmp_path):
     # Entries kept from before are unchanged (same PCA basis, same features).
     np.testing.assert_array_equal(after.global_features[0], before.global_features[0])
     np.testing.assert_array_equal(after.pca_global.components, before.pca_global.components)
+    # The same -o for another folder is refused (it would drop every entry).
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(idx.ReferenceIndexError, match="refs.index: indexes .*refs, not .*other"):
+        idx.build_index(other, out, progress=False)
+    # An unwritable destination: a clear error, the old index untouched.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(idx.ReferenceIndexError, match="cannot write the index"):
+        idx.build_index(refs, blocker / "refs.index", progress=False, on_skip=lambda *a: None)
     # --rebuild processes everything again.
     counter.calls = 0
     report = idx.build_index(
