@@ -57,9 +57,25 @@ def plugin_commands() -> dict[str, metadata.EntryPoint]:
     core_names = {"methods", "image", "demo", *_DELEGATED}
     found: dict[str, metadata.EntryPoint] = {}
     for ep in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
-        if ep.name not in core_names and ep.name not in found:
+        if ep.name not in core_names and ep.name not in found and _plugin_enabled(ep):
             found[ep.name] = ep
     return found
+
+
+def _plugin_enabled(ep: metadata.EntryPoint) -> bool:
+    """False when ``COLORIZE_PLUGINS`` / ``COLORIZE_DISABLE_PLUGINS`` turn off every
+    ``colorize`` entry point of the command's distribution (its methods are not loaded,
+    so its commands are hidden too)."""
+    from core.hookspecs import PROJECT_NAME
+    from core.plugins import _env_list
+
+    dist = getattr(ep, "dist", None)
+    names = [e.name for e in dist.entry_points if e.group == PROJECT_NAME] if dist else []
+    if not names:
+        return True
+    allow = _env_list("COLORIZE_PLUGINS")
+    block = set(_env_list("COLORIZE_DISABLE_PLUGINS") or ())
+    return any((allow is None or n in allow) and n not in block for n in names)
 
 
 def _distribution(ep: metadata.EntryPoint) -> str:

@@ -160,6 +160,31 @@ def test_plugin_commands_are_discovered_and_run(monkeypatch, capsys):
     assert "colorize broken: the command from plugin" in err and "nowhere" in err
 
 
+def test_plugin_commands_follow_the_plugin_allow_and_block_lists(monkeypatch):
+    from types import SimpleNamespace
+
+    import core.cli
+
+    dist = SimpleNamespace(
+        entry_points=[
+            SimpleNamespace(name="hello-plugin", group="colorize"),
+            SimpleNamespace(name="hello", group="colorize.commands"),
+        ]
+    )
+    ep = SimpleNamespace(name="hello", dist=dist)
+    monkeypatch.delenv("COLORIZE_PLUGINS", raising=False)
+    monkeypatch.delenv("COLORIZE_DISABLE_PLUGINS", raising=False)
+    assert core.cli._plugin_enabled(ep)
+    monkeypatch.setenv("COLORIZE_DISABLE_PLUGINS", "hello-plugin")
+    assert not core.cli._plugin_enabled(ep)
+    monkeypatch.delenv("COLORIZE_DISABLE_PLUGINS")
+    monkeypatch.setenv("COLORIZE_PLUGINS", "other")
+    assert not core.cli._plugin_enabled(ep)
+    monkeypatch.setenv("COLORIZE_PLUGINS", "other,hello-plugin")
+    assert core.cli._plugin_enabled(ep)
+    assert core.cli._plugin_enabled(SimpleNamespace(name="x", dist=None))
+
+
 def test_core_command_names_cannot_be_taken_by_plugins():
     import core.cli
 
