@@ -290,13 +290,24 @@ class _ClipColorizer:
         decoder: str | None,
         temporal: bool | TemporalSmoother,
         options: dict[str, Any],
+        index: Any = None,
     ) -> None:
         self.method = api.default_method() if method is None else method
         caps = api.get_method(self.method).capabilities
         # Diverse methods: one seed for the whole clip, or the colours would jump.
         self.seed = 0 if seed is None and caps.diverse else seed
         self.reference = None
-        if reference is not None:  # load once; colorize_result validates it
+        #: Where the clip's reference came from (a recommended file, for reference="auto").
+        self.reference_source: str | None = None
+        self._auto = api._is_auto(reference)
+        self._index = index
+        usable = self._auto and caps.recommend and index is not None
+        if (self._auto or index is not None) and not usable:
+            # An invalid combination (no recommendation, index without "auto", "auto"
+            # without an index): the core's own check raises its usual error before any
+            # frame is read.
+            api._prepare(np.zeros((8, 8), np.uint8), self.method, reference, decoder, index)
+        if reference is not None and not self._auto:  # load once; colorize_result validates it
             self.reference = load_image(reference).rgb()
         self.decoder = decoder
         self.options = options
@@ -311,6 +322,11 @@ class _ClipColorizer:
     def __call__(self, loaded: LoadedImage) -> np.ndarray:
         """Colorize one validated frame; returns (H, W, 3) float32 RGB in [0, 1]."""
         frame = loaded.pixels
+        if self._auto and self.reference is None:
+            # He et al. 2018 §6.5 colorize a clip from one reference: recommend it once (§4)
+            # from the first frame, then keep it for every frame.
+            prep = api._prepare(frame, self.method, api.AUTO_REFERENCE, self.decoder, self._index)
+            self.reference, self.reference_source = prep.reference, prep.reference_source
         kwargs = dict(reference=self.reference, seed=self.seed, decoder=self.decoder)
         if self.smoother is None:
             return api.colorize_result(frame, self.method, **kwargs, **self.options).rgb
@@ -351,6 +367,7 @@ def colorize_video(
     method: str | None = None,
     *,
     reference: Any = None,
+    index: Any = None,
     seed: int | None = None,
     decoder: str | None = None,
     temporal: bool | TemporalSmoother = True,
@@ -365,8 +382,12 @@ def colorize_video(
         :func:`core.colorize` (arrays or PIL images), all of one size.
     method : str, optional
         Method name; ``None`` uses :func:`core.default_method`.
-    reference : path, PIL image or ndarray, optional
-        One colour reference for the whole clip (exemplar methods).
+    reference : path, PIL image or ndarray, or "auto", optional
+        One colour reference for the whole clip (exemplar methods). ``"auto"``
+        (methods with ``capabilities.recommend``) recommends one from ``index``
+        for the first frame and keeps it for the whole clip.
+    index : path, optional
+        Reference index for ``reference="auto"`` (e.g. ``colorize index build``).
     seed : int, optional
         One seed for the whole clip; diverse methods default to 0.
     decoder : str, optional
@@ -390,7 +411,7 @@ def colorize_video(
     core.errors.InvalidImageError
         A frame given as an array or image cannot be used.
     """
-    clip = _ClipColorizer(method, reference, seed, decoder, temporal, options)
+    clip = _ClipColorizer(method, reference, seed, decoder, temporal, options, index)
     if isinstance(video, (str, os.PathLike)):
         container, stream = _open_video(Path(video))
         with container:
@@ -490,6 +511,7 @@ def colorize_video_file(
     method: str | None = None,
     *,
     reference: Any = None,
+    index: Any = None,
     seed: int | None = None,
     decoder: str | None = None,
     temporal: bool | TemporalSmoother = True,
@@ -529,7 +551,7 @@ def colorize_video_file(
             f"{target}: cannot write {suffix or 'files without an extension'}; "
             f"use one of {', '.join(sorted(CONTAINERS))}"
         )
-    clip = _ClipColorizer(method, reference, seed, decoder, temporal, options)
+    clip = _ClipColorizer(method, reference, seed, decoder, temporal, options, index)
     start = time.perf_counter()
     container, vin = _open_video(source)
     if target.exists() and not overwrite:
@@ -661,7 +683,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "-r",
         default=None,
         metavar="R",
-        help="colour reference image for the whole clip (exemplar methods)",
+        help="colour reference image for the whole clip (exemplar methods), or 'auto' "
+        "to recommend one from --index for the first frame",
+    )
+    parser.add_argument(
+        "--index",
+        default=None,
+        metavar="FILE",
+        help="reference index for --reference auto (see `colorize index build`)",
     )
     parser.add_argument(
         "--seed",
@@ -698,6 +727,7 @@ def run(args: argparse.Namespace) -> int:
             args.output,
             args.method,
             reference=args.reference,
+            index=args.index,
             seed=args.seed,
             decoder=args.decoder,
             temporal=temporal,

@@ -138,6 +138,50 @@ def test_exemplar_method_uses_one_reference_for_the_clip(registry):
     assert all(f[..., 0].mean() > f[..., 2].mean() + 0.05 for f in out)  # reddish throughout
 
 
+class _Recommending(core.Colorizer):
+    """Toy method that recommends a red reference (index="red") and counts the calls."""
+
+    name = "toy-video-recommend"
+    description = "test-only: recommends its own reference"
+    citation = "none"
+    capabilities = core.Capabilities(automatic=False, reference=True, recommend=True)
+    colorspace = "lab"
+    working_size = 16
+    recommendations = 0
+
+    def recommend_reference(self, lightness, *, index=None, **options):
+        type(self).recommendations += 1
+        ref = np.zeros((8, 8, 3), np.float32)
+        ref[..., 0] = 0.8
+        return ref
+
+    def predict(self, lightness, *, reference=None, seed=None, decoder=None, **options):
+        ab = core.colorspaces.rgb_to_lab(reference)[..., 1:].reshape(-1, 2).mean(0)
+        return core.Prediction(np.broadcast_to(ab, (*lightness.shape, 2)).astype(np.float32))
+
+
+class _OnePlugin:
+    def __init__(self, method):
+        self.method = method
+
+    @core.hookimpl
+    def register_methods(self, register):
+        register(self.method)
+
+
+def test_reference_auto_recommends_once_per_clip(registry):
+    registry.add_plugin(_OnePlugin(_Recommending()), name="rec", distribution="rec-dist")
+    clip, _ = _pan(4)
+    out = list(colorize_video(clip, "toy-video-recommend", reference="auto", index="red"))
+    assert all(f[..., 0].mean() > f[..., 2].mean() + 0.05 for f in out)  # reddish throughout
+    assert _Recommending.recommendations == 1  # one reference for the whole clip
+    # Invalid combinations fail before any frame is read, with the core's messages.
+    with pytest.raises(core.errors.CapabilityError, match="cannot recommend"):
+        colorize_video(clip, "toy-reference", reference="auto", index="red").__next__()
+    with pytest.raises(core.errors.CapabilityError, match="only used with reference='auto'"):
+        colorize_video(clip, "toy-reference", reference=np.ones((4, 4, 3)), index="r").__next__()
+
+
 class _Flicker(core.Colorizer):
     """Toy method whose colours jitter from frame to frame (like a real one)."""
 
