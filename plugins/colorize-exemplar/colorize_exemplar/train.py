@@ -180,7 +180,7 @@ def train_colornet(args) -> None:
     torch.manual_seed(0)
     rng = np.random.default_rng(1)
     gen = torch.Generator().manual_seed(1)
-    ckpt = torch.load(Path(args.out) / "features.pt")
+    ckpt = torch.load(Path(args.out) / "features.pt", weights_only=True)
     feat = FeatureNet(classes=ckpt["model"]["head.weight"].shape[0])
     feat.load_state_dict(ckpt["model"])
     feat.eval().requires_grad_(False)
@@ -190,7 +190,7 @@ def train_colornet(args) -> None:
     net = ColorNet()
     previous = {"steps": 0, "seconds": 0}
     if args.resume:
-        state = torch.load(Path(args.out) / "colornet.pt")
+        state = torch.load(Path(args.out) / "colornet.pt", weights_only=True)
         net.load_state_dict(state["model"])
         previous = state["record"]
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -231,8 +231,8 @@ def export(args) -> None:
     from onnx_export.manifest import update_manifest
     from training.recipe import ExportGraph
 
-    fck = torch.load(Path(args.out) / "features.pt")
-    cck = torch.load(Path(args.out) / "colornet.pt")
+    fck = torch.load(Path(args.out) / "features.pt", weights_only=True)
+    cck = torch.load(Path(args.out) / "colornet.pt", weights_only=True)
     feat = FeatureNet(classes=fck["model"]["head.weight"].shape[0])
     feat.load_state_dict(fck["model"])
     color = ColorNet()
