@@ -16,8 +16,10 @@ Three components, each a plain function and a registered :class:`Transfer`
     (Reinhard et al. 2001).
 
 :attr:`Transfer.operates_on` says whether a component takes RGB images
-(``"rgb"``) or distributions (``"distributions"``). :func:`rotated_bias` and
-:func:`apply_bias` give the un-optimised "rotated" biases Larsson et al. use to
+(``"rgb"``), distributions (``"distributions"``) or feature pyramids
+(``"features"``: an alignment component that returns a dense correspondence;
+none is built in, plugins register their matchers this way). :func:`rotated_bias`
+and :func:`apply_bias` give the un-optimised "rotated" biases Larsson et al. use to
 draw diverse colorizations (Sec. 4, Fig. 10).
 
 References
@@ -41,6 +43,7 @@ from core.distributions import Distribution
 
 __all__ = [
     "BUILTIN_TRANSFERS",
+    "OPERATES_ON",
     "BiasFit",
     "Transfer",
     "apply_bias",
@@ -55,6 +58,10 @@ __all__ = [
 ]
 
 
+#: What a :class:`Transfer` can operate on (see its ``operates_on`` parameter).
+OPERATES_ON = ("rgb", "distributions", "features")
+
+
 class Transfer:
     """A named colour-transfer component: ``transfer(source, reference, **options)``.
 
@@ -65,11 +72,19 @@ class Transfer:
     function : callable
         ``function(source, reference, **options)``.
     description : str, optional
-    operates_on : {"rgb", "distributions"}
+    operates_on : {"rgb", "distributions", "features"}
         ``"rgb"``: source and reference are (H, W, 3) sRGB images in [0, 1] and
         the result is an image. ``"distributions"``: the source is a
         :class:`~core.distributions.Distribution` (or a dict of them) and the
-        result is of the same kind.
+        result is of the same kind. ``"features"``: an alignment (dense
+        correspondence) component. Source (target) and reference are feature
+        pyramids, sequences of float32 arrays of shape (C_i, h, w) and
+        (C_i, hr, wr) with the same channels per level, as computed by the
+        method that calls it; the result is a pair of flat integer index arrays
+        ``(target_to_reference, reference_to_target)`` of shapes (h * w,) and
+        (hr * wr,): the reference grid point matched to each target grid point
+        and the other way round (phi_T->R and phi_R->T of He et al. 2018,
+        Sec. 3.1). Methods that take a ``matcher=`` option look these up by name.
     """
 
     def __init__(
@@ -82,8 +97,11 @@ class Transfer:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"transfer name must be a non-empty string, got {name!r}")
-        if operates_on not in ("rgb", "distributions"):
-            raise ValueError(f"operates_on must be 'rgb' or 'distributions', got {operates_on!r}")
+        if operates_on not in OPERATES_ON:
+            raise ValueError(
+                f"operates_on must be one of {', '.join(map(repr, OPERATES_ON))}, "
+                f"got {operates_on!r}"
+            )
         self.name = name
         self.function = function
         self.description = description

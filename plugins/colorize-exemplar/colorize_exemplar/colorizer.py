@@ -5,15 +5,24 @@ Pipeline for a target lightness T_L at the working shape (h, w), both multiples 
 1. the reference (sRGB) is resized to the working shape rule (short side 64), converted to
    Lab; T_L and R_L go through ``exemplar-features.onnx``, which returns five feature
    levels on the 1/4 grid;
-2. :func:`colorize_exemplar.matching.correspond` gives phi_T->R, phi_R->T and the
-   similarity maps sim_T<->R (Eqs. 1-2); the reference chrominance, area-averaged onto
-   the reference grid, is warped to the target grid: R'_ab(p) = R_ab(phi_T->R(p));
+2. the matcher named by the ``matcher=`` option (default ``"exemplar-nn"``, cosine
+   nearest neighbours), looked up in the core's registry among the transfers with
+   ``operates_on="features"``, gives phi_T->R and phi_R->T from the two pyramids;
+   :func:`colorize_exemplar.matching.similarity_maps` gives the similarity maps
+   sim_T<->R (Eqs. 1-2); the reference chrominance, area-averaged onto the reference
+   grid, is warped to the target grid: R'_ab(p) = R_ab(phi_T->R(p));
 3. R'_ab and the ten similarity maps are upsampled bilinearly to (h, w) and, with T_L,
    fed to ``exemplar-colornet.onnx`` (the colorization sub-net C), which returns ab.
 
 With ``reference="auto"`` and ``index=`` a reference index file, the core first asks
 :meth:`ExemplarColorizer.recommend_reference` for the top-1 recommendation of §4
 (:mod:`colorize_exemplar.index`, :mod:`colorize_exemplar.recommend`).
+
+Any plugin can add a matcher (for example PatchMatch): register a
+``core.transfer.Transfer(name, function, operates_on="features")`` in its
+``register_transfers`` hook; the contract of ``function`` is in
+:mod:`colorize_exemplar.matching`. Users pick it with
+``core.colorize(img, "exemplar", reference=R, matcher=name)``.
 """
 
 from __future__ import annotations
@@ -24,7 +33,14 @@ import cv2
 import numpy as np
 
 from colorize_exemplar import MODELS_DIR
-from colorize_exemplar.matching import Correspondence, correspond, warp
+from colorize_exemplar.matching import (
+    DEFAULT_MATCHER,
+    Correspondence,
+    check_mappings,
+    get_matcher,
+    similarity_maps,
+    warp,
+)
 from core.colorizer import Capabilities, Colorizer, Prediction
 from core.colorspaces.lab import rgb_to_lab
 from core.errors import CapabilityError
@@ -34,7 +50,6 @@ __all__ = ["ExemplarColorizer"]
 
 AB_SCALE = 110.0
 GRID = 4
-MATCH_LEVELS = (1, 2, 3, 4)
 
 
 class ExemplarColorizer(Colorizer):
@@ -111,18 +126,39 @@ class ExemplarColorizer(Colorizer):
         return rgb_to_lab(small.astype(np.float32))
 
     def align(
-        self, lightness: np.ndarray, reference_lab: np.ndarray
+        self, lightness: np.ndarray, reference_lab: np.ndarray, *, matcher: str = DEFAULT_MATCHER
     ) -> tuple[np.ndarray, Correspondence]:
-        """C's 13-channel input (13, h, w) and the coarse correspondence."""
+        """C's 13-channel input (13, h, w) and the coarse correspondence.
+
+        Parameters
+        ----------
+        lightness : ndarray (h, w) float32
+            T_L (0..100), h and w multiples of 16.
+        reference_lab : ndarray (hr, wr, 3) float32
+            The reference at its working shape (:meth:`reference_lab`).
+        matcher : str, default "exemplar-nn"
+            Name of a registered matcher (see :mod:`colorize_exemplar.matching`).
+
+        Raises
+        ------
+        colorize_exemplar.matching.UnknownMatcherError
+            No matcher of that name is installed (the message lists them).
+        ValueError
+            The matcher returned something else than two valid mappings.
+        """
+        find = get_matcher(matcher)
         h, w = lightness.shape
-        match = correspond(
-            self.pyramid(lightness), self.pyramid(reference_lab[..., 0]), match_levels=MATCH_LEVELS
+        target = self.pyramid(lightness)
+        reference = self.pyramid(reference_lab[..., 0])
+        coarse = (h // GRID, w // GRID)
+        t2r, r2t = check_mappings(
+            find(target, reference), target[0].shape[-2:], reference[0].shape[-2:], name=matcher
         )
+        match = similarity_maps(target, reference, t2r, r2t)
         hr, wr = reference_lab.shape[:2]
         ab_grid = cv2.resize(
             reference_lab[..., 1:], (wr // GRID, hr // GRID), interpolation=cv2.INTER_AREA
         )
-        coarse = (h // GRID, w // GRID)
         warped = warp(ab_grid, match.target_to_reference, coarse)
         maps = np.concatenate(
             [
@@ -143,12 +179,20 @@ class ExemplarColorizer(Colorizer):
         reference: np.ndarray | None = None,
         seed: int | None = None,
         decoder: str | None = None,
+        matcher: str = DEFAULT_MATCHER,
         **options: Any,
     ) -> Prediction:
+        """Colorize T_L from the reference; ``matcher`` names the dense-correspondence matcher.
+
+        ``extras`` holds ``mean_similarity`` (mean of the ten similarity maps) and
+        ``matcher``.
+        """
         if options:
             raise TypeError(
-                f"{self.name}: unknown option(s) {', '.join(sorted(options))}; it takes none"
+                f"{self.name}: unknown option(s) {', '.join(sorted(options))}; "
+                "it takes matcher= only"
             )
+        get_matcher(matcher)  # fail early, before any network runs
         if decoder is not None:
             raise ValueError(f"{self.name}: takes no decoder, got {decoder!r}")
         if reference is None:
@@ -159,11 +203,11 @@ class ExemplarColorizer(Colorizer):
         h, w = lightness.shape
         ph, pw = (-h) % self.size_multiple, (-w) % self.size_multiple
         padded = np.pad(lightness, ((0, ph), (0, pw)), mode="edge") if ph or pw else lightness
-        x, match = self.align(padded, self.reference_lab(reference))
+        x, match = self.align(padded, self.reference_lab(reference), matcher=matcher)
         (ab,) = self._colornet.run(inputs=x[None])
         chroma = ab[0].transpose(1, 2, 0)[:h, :w]
         similarity = 0.5 * (match.forward.mean(0) + match.backward.mean(0))
         return Prediction(
             chroma=np.ascontiguousarray(chroma, dtype=np.float32),
-            extras={"mean_similarity": float(similarity.mean())},
+            extras={"mean_similarity": float(similarity.mean()), "matcher": matcher},
         )
