@@ -340,7 +340,7 @@ def _is_achromatic(rgb: np.ndarray) -> bool:
 
 def _gray_of(space: ColorSpace, lightness: np.ndarray) -> np.ndarray:
     """The achromatic sRGB value with the given lightness."""
-    return space.to_rgb(lightness, space.neutral_chroma(lightness.shape, lightness.dtype))[..., 0]
+    return space.gray_of_lightness(lightness)
 
 
 def _recombine(
@@ -356,7 +356,7 @@ def _recombine(
         light = lightness[sl]
         out = np.clip(space.to_rgb(light, full[sl]), 0.0, 1.0)
         target = gray[sl] if gray is not None else _gray_of(space, light)
-        achieved = _gray_of(space, space.lightness(out).astype(np.float32, copy=False))
+        achieved = space.gray_equivalent(out)
         out += (target - achieved)[..., None]
         rgb[sl] = np.clip(out, 0.0, 1.0)
     return rgb, full

@@ -274,6 +274,17 @@ def test_colorspace_contract(space: ColorSpace, photo):
     np.testing.assert_allclose(
         space.gray_lightness(gray), space.lightness(np.repeat(gray[:, None], 3, -1)), atol=1e-6
     )
+    # gray_of_lightness inverts gray_lightness (App. A.4 correction) and agrees with the
+    # generic definition, to_rgb of neutral chroma; gray_equivalent keeps lightness.
+    levels = np.linspace(0, 1, 1001)
+    np.testing.assert_allclose(
+        space.gray_of_lightness(space.gray_lightness(levels)), levels, atol=1e-9
+    )
+    light = space.gray_lightness(levels)
+    generic = space.to_rgb(light, space.neutral_chroma(light.shape, light.dtype))
+    np.testing.assert_allclose(space.gray_of_lightness(light), generic[..., 0], atol=1e-5)
+    equivalent = space.gray_equivalent(photo)
+    np.testing.assert_allclose(space.gray_lightness(equivalent), space.lightness(photo), atol=1e-4)
 
 
 def test_builtin_spaces_are_registered():

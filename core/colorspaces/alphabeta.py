@@ -37,7 +37,6 @@ _FORWARD = np.array([[1 / 3, 1 / 3, 1 / 3], [-0.5, -0.5, 1.0], [1.0, -1.0, 0.0]]
 _INVERSE = np.linalg.inv(_FORWARD)
 
 
-
 def _transform(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Apply a 3x3 matrix to the last axis with ``cv2.transform`` (fast for images)."""
     flat = np.ascontiguousarray(image).reshape(-1, 1, 3)
@@ -150,3 +149,6 @@ class AlphaBetaSpace(StackedColorSpace):
 
     def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
         return as_float(gray)
+
+    def gray_of_lightness(self, lightness: np.ndarray) -> np.ndarray:
+        return as_float(lightness)  # a gray's lightness is its sRGB value

@@ -74,6 +74,22 @@ class ColorSpace(ABC):
         gray = np.asarray(gray)
         return self.lightness(np.repeat(gray[..., None], 3, axis=-1))
 
+    def gray_of_lightness(self, lightness: np.ndarray) -> np.ndarray:
+        """The sRGB value of the gray (R = G = B) whose lightness is ``lightness``.
+
+        The inverse of :meth:`gray_lightness`; the core uses it for the lightness
+        correction of Larsson et al. (2016), App. A.4. The default converts
+        ``(lightness, neutral chroma)`` to RGB; spaces whose gray lightness is a
+        simple function override it for speed.
+        """
+        lightness = as_float(lightness)
+        neutral = self.neutral_chroma(lightness.shape, lightness.dtype)
+        return self.to_rgb(lightness, neutral)[..., 0]
+
+    def gray_equivalent(self, rgb: np.ndarray) -> np.ndarray:
+        """The sRGB value of the gray with the same lightness as ``rgb`` (..., 3)."""
+        return self.gray_of_lightness(self.lightness(rgb))
+
     def neutral_chroma(self, shape: tuple[int, ...], dtype: np.dtype = np.float32) -> np.ndarray:
         """Chroma of a gray image of spatial ``shape`` (zeros for most spaces)."""
         return np.zeros((*shape, 2), dtype=dtype)

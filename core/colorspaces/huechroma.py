@@ -33,7 +33,6 @@ from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float
 __all__ = ["HueChromaSpace", "huechroma_to_rgb", "rgb_to_huechroma"]
 
 
-
 def _check3(image: np.ndarray, what: str) -> None:
     if image.shape[-1:] != (3,):
         raise ValueError(f"expected (..., 3) {what} array, got shape {image.shape}")
@@ -188,6 +187,9 @@ class HueChromaSpace(StackedColorSpace):
 
     def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
         return as_float(gray)
+
+    def gray_of_lightness(self, lightness: np.ndarray) -> np.ndarray:
+        return as_float(lightness)  # a gray's lightness is its sRGB value
 
     def resize_chroma(self, chroma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Resize (hue, chroma) ``(h, w, 2)`` to ``size`` = (H, W) bilinearly.

@@ -39,7 +39,6 @@ _FORWARD = np.array(
 _INVERSE = np.linalg.inv(_FORWARD)
 
 
-
 def _transform(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Apply a 3x3 matrix to the last axis with ``cv2.transform`` (fast for images)."""
     flat = np.ascontiguousarray(image).reshape(-1, 1, 3)
@@ -136,3 +135,6 @@ class YCbCrSpace(StackedColorSpace):
 
     def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
         return as_float(gray)
+
+    def gray_of_lightness(self, lightness: np.ndarray) -> np.ndarray:
+        return as_float(lightness)  # a gray's lightness is its sRGB value
