@@ -496,6 +496,29 @@ def colour_benchmarks(quick: bool = False, repeats: int | None = None) -> dict[s
             note=f"{side}x{side} float32, best of {repeats}",
         )
 
+    # The App. A.4 lightness correction needs the gray of a given lightness twice per
+    # pixel: the closed form (LabSpace.gray_of_lightness) vs the generic definition
+    # (ColorSpace's, a full Lab -> RGB conversion of zero chroma).
+    from core.colorspaces.base import ColorSpace
+    from core.colorspaces.lab import LabSpace
+
+    space, light = LabSpace(), lab[..., 0]
+    grays = best_seconds(
+        {
+            "closed": lambda: space.gray_of_lightness(light),
+            "generic": lambda: ColorSpace.gray_of_lightness(space, light),
+        },
+        repeats,
+    )
+    comparisons["lab gray of lightness (App. A.4 correction): closed form vs generic"] = comparison(
+        "closed form",
+        mp / grays["closed"],
+        "Lab -> RGB of zero chroma",
+        mp / grays["generic"],
+        "MP/s",
+        note=f"{side}x{side} float32, best of {repeats}",
+    )
+
     dmp = dside * dside / 1e6
     logits = rng.normal(0, 2, (dside, dside, LAB_AB_BINS.k)).astype(np.float32)
     dist = Distribution.from_logits(logits, LAB_AB_BINS, "lab", "a")
