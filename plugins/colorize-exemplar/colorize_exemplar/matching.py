@@ -191,37 +191,50 @@ def _halve(level: np.ndarray) -> np.ndarray:
 
 
 def _refine(
-    source: list[np.ndarray],
-    other: list[np.ndarray],
+    source: np.ndarray,
+    other: np.ndarray,
     coarse: np.ndarray,
     coarse_other_shape: tuple[int, int],
     radius: int,
-    chunk: int = 1024,
+    chunk: int = 256,
 ) -> np.ndarray:
-    """Best match of each ``source`` point among a window around its upsampled coarse match."""
-    h, w = source[0].shape[:2]
-    ho, wo = other[0].shape[:2]
+    """Best match of each ``source`` point among a window around its upsampled coarse match.
+
+    ``source`` (h, w, C) and ``other`` (ho, wo, C) hold the match levels' unit-norm
+    features side by side, so a dot product is the sum of the levels' cosines. The four
+    children (2i + a, 2j + b) of a coarse point (i, j) share its match q; child (a, b)
+    searches the (2 radius + 1)^2 window centred on 2 q + (a, b). The four windows lie in
+    one (2 radius + 2)^2 patch around 2 q, gathered once and scored by one batched product.
+    """
+    h, w, c = source.shape
+    ho, wo = other.shape[:2]
     ch, cw = coarse.shape
-    ys, xs = np.mgrid[0:h, 0:w]
-    parent = coarse[np.minimum(ys // 2, ch - 1), np.minimum(xs // 2, cw - 1)]
-    qy, qx = np.divmod(parent, coarse_other_shape[1])
-    cy, cx = 2 * qy + ys % 2, 2 * qx + xs % 2
-    offsets = np.arange(-radius, radius + 1)
-    dy, dx = np.meshgrid(offsets, offsets, indexing="ij")
-    cand_y = np.clip(cy.reshape(-1, 1) + dy.reshape(1, -1), 0, ho - 1)
-    cand_x = np.clip(cx.reshape(-1, 1) + dx.reshape(1, -1), 0, wo - 1)
-    candidates = cand_y * wo + cand_x  # (h * w, K)
-    src = [s.reshape(h * w, -1) for s in source]
-    oth = [o.reshape(ho * wo, -1) for o in other]
-    best = np.empty(h * w, np.int64)
-    for start in range(0, h * w, chunk):
-        cand = candidates[start : start + chunk]
-        score = sum(
-            np.einsum("nc,nkc->nk", s[start : start + chunk], o[cand])
-            for s, o in zip(src, oth, strict=True)
-        )
-        best[start : start + chunk] = cand[np.arange(len(cand)), np.argmax(score, axis=1)]
-    return best.reshape(h, w)
+    src = np.pad(source, ((0, max(0, 2 * ch - h)), (0, max(0, 2 * cw - w)), (0, 0)), mode="edge")
+    children = src[: 2 * ch, : 2 * cw].reshape(ch, 2, cw, 2, c).transpose(0, 2, 1, 3, 4)
+    children = np.ascontiguousarray(children).reshape(ch * cw, 4, c)
+    qy, qx = np.divmod(coarse.reshape(-1), coarse_other_shape[1])
+    span = np.arange(-radius, radius + 2)
+    size = span.size
+    rows = np.clip(2 * qy[:, None] + span, 0, ho - 1)
+    cols = np.clip(2 * qx[:, None] + span, 0, wo - 1)
+    patch_index = (rows[:, :, None] * wo + cols[:, None, :]).reshape(-1, size * size)
+    # allowed[a * 2 + b]: the window of child (a, b) inside the patch
+    allowed = np.zeros((4, size, size), bool)
+    for a in range(2):
+        for b in range(2):
+            allowed[2 * a + b, a : a + 2 * radius + 1, b : b + 2 * radius + 1] = True
+    allowed = allowed.reshape(4, size * size)
+    flat_other = other.reshape(ho * wo, c)
+    match = np.empty((ch * cw, 4), np.int64)
+    for start in range(0, ch * cw, chunk):
+        stop = min(start + chunk, ch * cw)
+        patch = np.take(flat_other, patch_index[start:stop], axis=0)  # (n, size^2, C)
+        score = np.matmul(children[start:stop], patch.transpose(0, 2, 1))  # (n, 4, size^2)
+        score = np.where(allowed, score, -np.inf)
+        best = np.argmax(score, axis=2)
+        match[start:stop] = np.take_along_axis(patch_index[start:stop], best, axis=1)
+    match = match.reshape(ch, cw, 2, 2).transpose(0, 2, 1, 3).reshape(2 * ch, 2 * cw)
+    return match[:h, :w]
 
 
 def coarse_to_fine(
@@ -279,11 +292,12 @@ def coarse_to_fine(
             break
         scales_t.append([_halve(f) for f in scales_t[-1]])
         scales_r.append([_halve(f) for f in scales_r[-1]])
+    # levels side by side: a dot product is the sum of the levels' cosine similarities
+    scales_t = [np.concatenate(levels, axis=-1) for levels in scales_t]
+    scales_r = [np.concatenate(levels, axis=-1) for levels in scales_r]
     top_t, top_r = scales_t[-1], scales_r[-1]
-    (h, w), (hr, wr) = top_t[0].shape[:2], top_r[0].shape[:2]
-    score = sum(
-        a.reshape(h * w, -1) @ b.reshape(hr * wr, -1).T for a, b in zip(top_t, top_r, strict=True)
-    )
+    (h, w, c), (hr, wr) = top_t.shape, top_r.shape[:2]
+    score = top_t.reshape(h * w, c) @ top_r.reshape(hr * wr, c).T
     t2r = np.argmax(score, axis=1).reshape(h, w)
     r2t = np.argmax(score, axis=0).reshape(hr, wr)
     for level in range(len(scales_t) - 2, -1, -1):

@@ -105,6 +105,63 @@ def test_coarse_to_fine_shapes_and_bad_options():
         coarse_to_fine(target, reference[:4])
 
 
+def _windowed_search_by_loops(target, reference, radius):
+    """Coarse-to-fine with one coarser grid, written point by point (a slow reference)."""
+
+    def unit(levels):
+        maps = [np.moveaxis(f, 0, -1) for f in levels]
+        maps = [f / (np.linalg.norm(f, axis=-1, keepdims=True) + 1e-6) for f in maps]
+        return np.concatenate(maps, axis=-1)
+
+    def halve(levels):
+        out = []
+        for f in levels:
+            f = np.moveaxis(f, 0, -1)
+            f = f / (np.linalg.norm(f, axis=-1, keepdims=True) + 1e-6)
+            h, w = f.shape[:2]
+            f = np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            f = f.reshape(f.shape[0] // 2, 2, f.shape[1] // 2, 2, -1).mean(axis=(1, 3))
+            out.append(np.moveaxis(f, -1, 0))
+        return out
+
+    def direction(fine_s, fine_o, coarse_s, coarse_o):
+        cs, co = unit(coarse_s), unit(coarse_o)
+        cw_o = co.shape[1]
+        coarse_match = np.argmax(cs.reshape(-1, cs.shape[-1]) @ co.reshape(-1, co.shape[-1]).T, 1)
+        s, o = unit(fine_s), unit(fine_o)
+        (h, w), (ho, wo) = s.shape[:2], o.shape[:2]
+        out = np.empty(h * w, np.int64)
+        for y in range(h):
+            for x in range(w):
+                qy, qx = divmod(coarse_match[(y // 2) * cs.shape[1] + x // 2], cw_o)
+                best, arg = -np.inf, -1
+                for dy in range(-radius, radius + 1):
+                    for dx in range(-radius, radius + 1):
+                        ry = min(max(2 * qy + y % 2 + dy, 0), ho - 1)
+                        rx = min(max(2 * qx + x % 2 + dx, 0), wo - 1)
+                        score = float(s[y, x] @ o[ry, rx])
+                        if score > best:
+                            best, arg = score, ry * wo + rx
+                out[y * w + x] = arg
+        return out
+
+    levels_t, levels_r = [target[i] for i in (1, 2, 3, 4)], [reference[i] for i in (1, 2, 3, 4)]
+    coarse_t, coarse_r = halve(levels_t), halve(levels_r)
+    return (
+        direction(levels_t, levels_r, coarse_t, coarse_r),
+        direction(levels_r, levels_t, coarse_r, coarse_t),
+    )
+
+
+def test_coarse_to_fine_is_the_windowed_search_it_describes():
+    rng = np.random.default_rng(4)
+    target, reference = _smooth_pyramid(rng, (9, 13), blur=1.0), _smooth_pyramid(rng, (10, 7))
+    t2r, r2t = coarse_to_fine(target, reference, steps=1, radius=1)
+    want_t2r, want_r2t = _windowed_search_by_loops(target, reference, radius=1)
+    np.testing.assert_array_equal(t2r, want_t2r)
+    np.testing.assert_array_equal(r2t, want_r2t)
+
+
 def test_check_mappings_names_the_matcher_and_the_problem():
     good = (np.arange(6) % 4, np.arange(4))
     t2r, r2t = check_mappings(good, (2, 3), (2, 2), name="mine")
