@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 export COLORIZE_DATA ?= $(abspath ../shared/datasets)
 
-.PHONY: demo test install lint bench results stress dist-check docs clean
+.PHONY: demo test install lint bench results figures stress dist-check docs clean
 
 install: $(STAMP)
 
@@ -50,6 +50,11 @@ bench: $(STAMP)
 # Regenerates docs/results.md (quality on bsds500 test + speed); run after models change.
 results: $(STAMP)
 	$(BIN)/python scripts/gen_results.py
+
+# Regenerates docs/figures/ (concept figures and one sample sheet per method, a few
+# minutes); run after models change, then `make docs`.
+figures: $(STAMP)
+	$(BIN)/python scripts/gen_figures.py
 
 # Longer reliability run: fuzzing and load with larger budgets (docs/reliability.md).
 stress: $(STAMP)
