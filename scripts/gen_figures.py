@@ -323,7 +323,7 @@ def figure_pixel_histograms(
     )
     first, second = ab.bins
 
-    fig = plt.figure(figsize=(11, 2.9 * len(pixels)))
+    fig = plt.figure(figsize=(10, 2.7 * len(pixels)))
     grid = fig.add_gridspec(len(pixels), 4, width_ratios=(1.5, 1, 1, 1))
     ax = fig.add_subplot(grid[:, 0])
     ax.imshow(_gray(rgb))
@@ -366,7 +366,7 @@ def figure_pixel_histograms(
         ax.set_xlabel("chroma", fontsize=8)
         ax.set_ylabel("p", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.set_title(f"{label}: larsson p(chroma), 32 bins (dashed: true)", fontsize=8)
+        ax.set_title(f"{label}: larsson p(chroma), 32 bins\n(dashed: true)", fontsize=8)
         ax = fig.add_subplot(grid[row, 3])
         ax.pcolormesh(first.edges, second.edges, ab.probs[y, x].T, cmap="magma", shading="flat")
         ax.plot(lab[py, px, 1], lab[py, px, 2], "c+", ms=12, mew=2)
@@ -376,7 +376,7 @@ def figure_pixel_histograms(
         ax.set_xlabel("a*", fontsize=8)
         ax.set_ylabel("b*", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.set_title(f"{label}: larsson-lab-joint p(a, b), 16 × 16\n(+: true colour)", fontsize=8)
+        ax.set_title(f"{label}: larsson-lab-joint\np(a, b), 16 × 16 (+: true)", fontsize=8)
     fig.tight_layout()
     return _save(fig, out)
 
