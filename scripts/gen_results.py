@@ -46,12 +46,32 @@ def plot_section(plot: Path = PLOT, md: Path = RESULTS_MD) -> list[str]:
     ]
 
 
-def plot_quality_speed(data: dict[str, Any], out: Path = PLOT) -> Path:
+def _side(row: dict[str, Any]) -> int | None:
+    """The side of a square benchmark row (``size`` 512, "512x512" or "512²", or
+    ``width`` = ``height``); None for a non-square one."""
+    if row.get("width") is not None and row.get("height") is not None:
+        return int(row["width"]) if row["width"] == row["height"] else None
+    size = row.get("size")
+    if isinstance(size, (int, float)):
+        return int(size)
+    parts = str(size).rstrip("²").split("x")
+    return int(parts[0]) if len(set(parts)) == 1 and parts[0].isdigit() else None
+
+
+def latencies_ms(bench: dict[str, Any], side: int) -> dict[str, float]:
+    """{method: latency in ms} at ``side``² from a ``core.bench.run_benchmarks`` report
+    (rows under ``"methods"`` or ``"rows"``)."""
+    rows = bench.get("methods", bench.get("rows", []))
+    return {r["method"]: r["seconds"] * 1e3 for r in rows if _side(r) == side}
+
+
+def plot_quality_speed(data: dict[str, Any], out: Path | None = None) -> Path:
     """Scatter RMSE-αβ and PSNR against latency at ``PLOT_SIZE``², baselines as lines (PNG).
 
     ``data`` is the content of docs/results.json: ``eval.aggregate`` (row -> metric means)
-    and ``bench.rows`` (one row per method and size).
+    and ``bench.rows`` (one row per method and size). ``out`` defaults to :data:`PLOT`.
     """
+    out = PLOT if out is None else out
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,9 +79,7 @@ def plot_quality_speed(data: dict[str, Any], out: Path = PLOT) -> Path:
     from matplotlib.ticker import FuncFormatter
 
     aggregate = data["eval"]["aggregate"]
-    latency = {
-        r["method"]: r["seconds"] * 1e3 for r in data["bench"]["rows"] if r["size"] == PLOT_SIZE
-    }
+    latency = latencies_ms(data["bench"], PLOT_SIZE)
     methods = [m for m in aggregate if m not in BASELINES and m in latency]
     if not methods:
         raise ValueError(f"no method has both quality scores and a {PLOT_SIZE}² latency")
@@ -135,7 +153,7 @@ def data_from_markdown(md: Path = RESULTS_MD) -> dict[str, Any]:
         rows.append(
             {
                 "method": row["method"],
-                "size": int(row["size"].rstrip("²")),
+                "size": row["size"],
                 "seconds": float(row["latency (ms)"]) / 1e3,
                 "predict_seconds": float(row["model (ms)"]) / 1e3,
             }
@@ -215,7 +233,7 @@ def main() -> None:
         "bench": bench,
     }
     RESULTS_JSON.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
-    plot_quality_speed(data)
+    plot_quality_speed(data, PLOT)
     limit = f"first {args.limit}" if args.limit else "all"
     lines = [
         "# Results",

@@ -69,6 +69,15 @@ def test_quality_speed_plot_renders_from_results_json(tmp_path):
         },
     }
     out = gen_results.plot_quality_speed(data, tmp_path / "plot.png")
+    # the newer core.bench report: rows under "methods", sizes as labels with width/height
+    newer = {
+        "methods": [
+            {"method": "m1", "size": "512x512", "width": 512, "height": 512, "seconds": 0.1},
+            {"method": "m2", "size": "512x384", "width": 512, "height": 384, "seconds": 0.2},
+        ]
+    }
+    assert gen_results.latencies_ms(newer, 512) == {"m1": 100.0}
+    assert gen_results.latencies_ms({"rows": [{"method": "m", "size": "512²", "seconds": 1}]}, 512)
     assert out.read_bytes().startswith(PNG_SIGNATURE)
     with pytest.raises(ValueError, match="512"):
         gen_results.plot_quality_speed({"eval": data["eval"], "bench": {"rows": []}}, out)
