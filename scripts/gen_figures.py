@@ -612,16 +612,26 @@ def sample_sheets(out_dir: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS) -> Pat
 
     Methods that colorize automatically or from a reference are included (a method that does
     neither has nothing to show without user input).
+
+    Raises
+    ------
+    RuntimeError
+        After writing every other sheet and the manifest, if some methods failed (named
+        with their errors); their sheets are left out.
     """
     from tqdm import tqdm
 
     import core
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = {}
+    records, failures = {}, []
     infos = [m for m in core.methods() if m.capabilities.automatic or m.capabilities.reference]
     for info in tqdm(infos, desc="sample sheets"):
-        sheet, record = sample_sheet(info.name, photos)
+        try:
+            sheet, record = sample_sheet(info.name, photos)
+        except Exception as exc:  # one broken plugin must not cost the other sheets
+            failures.append(f"{info.name} ({info.plugin}): {type(exc).__name__}: {exc}")
+            continue
         path = out_dir / f"{info.name}.jpg"
         sheet.save(path, quality=80, optimize=True)
         records[info.name] = {"file": path.name, **record}
@@ -630,6 +640,8 @@ def sample_sheets(out_dir: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS) -> Pat
     for stale in out_dir.glob("*.jpg"):
         if stale.stem not in records:
             stale.unlink()
+    if failures:
+        raise RuntimeError("no sample sheet for: " + "; ".join(failures))
     return manifest
 
 
@@ -665,19 +677,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     wanted = args.only or [*CONCEPT_FIGURES, *([] if args.no_samples else ["samples"])]
+    failed = []
     for name in wanted:
         t0 = time.perf_counter()
-        if name == "samples":
-            path = sample_sheets(out / "samples")
-        else:
-            function, file_name = CONCEPT_FIGURES[name]
-            path = function(out / file_name)
+        try:
+            if name == "samples":
+                path = sample_sheets(out / "samples")
+            else:
+                function, file_name = CONCEPT_FIGURES[name]
+                path = function(out / file_name)
+        except Exception as exc:  # report and go on with the other figures
+            failed.append(name)
+            print(f"gen_figures: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
         print(
             f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} "
             f"({time.perf_counter() - t0:.1f} s)",
             file=sys.stderr,
         )
-    return 0
+    if failed:
+        print(f"gen_figures: failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
