@@ -545,6 +545,27 @@ def _cell(rgb: np.ndarray, height: int) -> Image.Image:
     return image.resize((width, height), Image.LANCZOS)
 
 
+def _compose(rows: list[list[Image.Image]], header: list[str], labels: list[str]) -> Image.Image:
+    """Paste equal-height cells into a white sheet with column headers and row labels."""
+    height = rows[0][0].height
+    cell_w = max(c.width for row in rows for c in row)
+    pad, top, label = 4, 22, 54
+    n_cols = max(len(row) for row in rows)
+    sheet = Image.new(
+        "RGB", (label + n_cols * (cell_w + pad) + pad, top + len(rows) * (height + pad)), "white"
+    )
+    draw = ImageDraw.Draw(sheet)
+    font = _font(12)
+    for j, text in enumerate(header):
+        draw.text((label + pad + j * (cell_w + pad), 4), text, fill="black", font=font)
+    for i, (row, name) in enumerate(zip(rows, labels, strict=True)):
+        y = top + i * (height + pad)
+        draw.text((4, y + height // 2 - 7), name, fill="black", font=font)
+        for j, cell in enumerate(row):
+            sheet.paste(cell, (label + pad + j * (cell_w + pad) + (cell_w - cell.width) // 2, y))
+    return sheet
+
+
 def sample_sheet(
     method: str, photos: tuple[str, ...] = SAMPLE_PHOTOS, height: int = 96
 ) -> tuple[Image.Image, dict]:
@@ -581,22 +602,7 @@ def sample_sheet(
         rows.append(
             [_cell(_gray(rgb), height), *(_cell(c, height) for c in colours), _cell(rgb, height)]
         )
-    cell_w = max(c.width for row in rows for c in row)
-    pad, top, label = 4, 22, 54
-    sheet = Image.new(
-        "RGB",
-        (label + len(header) * (cell_w + pad) + pad, top + len(rows) * (height + pad)),
-        "white",
-    )
-    draw = ImageDraw.Draw(sheet)
-    font = _font(12)
-    for j, text in enumerate(header):
-        draw.text((label + pad + j * (cell_w + pad), 4), text, fill="black", font=font)
-    for i, (row, name) in enumerate(zip(rows, photos, strict=True)):
-        y = top + i * (height + pad)
-        draw.text((4, y + height // 2 - 7), name, fill="black", font=font)
-        for j, cell in enumerate(row):
-            sheet.paste(cell, (label + pad + j * (cell_w + pad) + (cell_w - cell.width) // 2, y))
+    sheet = _compose(rows, header, list(photos))
     record = {
         "plugin": info.plugin,
         "columns": header,
@@ -645,6 +651,30 @@ def sample_sheets(out_dir: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS) -> Pat
     return manifest
 
 
+def figure_comparison(out: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS[:3]) -> Path:
+    """Every automatic method side by side on a few photos (diverse ones: seed 0) (JPEG).
+
+    Embedded in docs/results.md by scripts/gen_results.py.
+    """
+    import core
+
+    infos = [m for m in core.methods() if m.capabilities.automatic]
+    height = 80
+    rows = []
+    for name in photos:
+        path = photo_path(name)
+        rgb = load_rgb(path)
+        row = [_cell(_gray(rgb), height)]
+        for info in infos:
+            seed = 0 if info.capabilities.diverse else None
+            row.append(_cell(core.colorize_result(str(path), info.name, seed=seed).rgb, height))
+        rows.append([*row, _cell(rgb, height)])
+    sheet = _compose(rows, ["gray input", *(m.name for m in infos), "ground truth"], list(photos))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, quality=80, optimize=True)
+    return out
+
+
 #: name -> (function, file name); ``--only NAME`` picks some of them.
 CONCEPT_FIGURES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "ab-plane": (figure_ab_plane, "ab-plane.png"),
@@ -656,6 +686,7 @@ CONCEPT_FIGURES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "decoder-values": (figure_decoder_values, "decoder-values.png"),
     "chromatic-fading": (figure_chromatic_fading, "chromatic-fading.jpg"),
     "transfer": (figure_transfer, "transfer.jpg"),
+    "comparison": (figure_comparison, "comparison.jpg"),
 }
 
 

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_MD = ROOT / "docs" / "results.md"
 RESULTS_JSON = ROOT / "docs" / "results.json"
 PLOT = ROOT / "docs" / "figures" / "results-quality-speed.png"
+#: Every automatic method side by side, drawn by `make figures` (scripts/gen_figures.py).
+GRID = ROOT / "docs" / "figures" / "comparison.jpg"
 #: Rows of the eval report that are baselines, not methods.
 BASELINES = ("gray", "mean-tint", "true-28px")
 #: Latency of this size (pixels per side) is the x axis of the plot.
@@ -32,7 +34,7 @@ PLOT_SIZE = 512
 def plot_section(plot: Path = PLOT, md: Path = RESULTS_MD) -> list[str]:
     """Markdown lines that embed the quality-vs-speed plot (path relative to ``md``)."""
     rel = os.path.relpath(plot, md.parent).replace(os.sep, "/")
-    return [
+    lines = [
         "## Quality vs speed",
         "",
         f"![Quality vs {PLOT_SIZE}² latency per method]({rel})",
@@ -44,6 +46,19 @@ def plot_section(plot: Path = PLOT, md: Path = RESULTS_MD) -> list[str]:
         "plot from it.*",
         "",
     ]
+    if GRID.is_file():
+        grid = os.path.relpath(GRID, md.parent).replace(os.sep, "/")
+        lines += [
+            "## Sample grid",
+            "",
+            f"![Every automatic method on three BSDS500 test photos]({grid})",
+            "",
+            "*Every automatic method on the same three BSDS500 test photos (Berkeley: "
+            "non-commercial research and educational use only; diverse methods: seed 0), "
+            "drawn by `make figures`. Each method's page has its own larger sample sheet.*",
+            "",
+        ]
+    return lines
 
 
 def _side(row: dict[str, Any]) -> int | None:
@@ -168,16 +183,19 @@ def data_from_markdown(md: Path = RESULTS_MD) -> dict[str, Any]:
 
 
 def embed_plot(md: Path = RESULTS_MD, plot: Path = PLOT) -> bool:
-    """Insert the plot section before "## Speed" in ``md`` if it is missing; True if changed."""
+    """Put the current plot section (:func:`plot_section`) before "## Speed" in ``md``,
+    replacing an older one; True if the file changed."""
     text = md.read_text(encoding="utf-8")
-    rel = os.path.relpath(plot, md.parent).replace(os.sep, "/")
-    if f"]({rel})" in text:
-        return False
     marker = "## Speed"
     if marker not in text:
         raise ValueError(f"{md}: no '{marker}' section to put the plot before")
-    text = text.replace(marker, "\n".join(plot_section(plot, md)) + "\n" + marker, 1)
-    md.write_text(text, encoding="utf-8")
+    head, tail = text.split(marker, 1)
+    if "## Quality vs speed" in head:
+        head = head[: head.index("## Quality vs speed")]
+    new = head + "\n".join(plot_section(plot, md)) + "\n" + marker + tail
+    if new == text:
+        return False
+    md.write_text(new, encoding="utf-8")
     return True
 
 

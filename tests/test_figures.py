@@ -137,3 +137,15 @@ def test_docs_hook_appends_sample_sheets_and_publishes_card_images():
     assert hooks.sample_section("no-such-plugin") == ""
     for name, path in hooks.card_images().items():
         assert path.name == name and (path.parent / "MODEL_CARD.md").is_file()
+
+
+def test_embedding_the_plot_in_results_md_is_idempotent(tmp_path):
+    gen_results = _load(ROOT / "scripts" / "gen_results.py", "gen_results")
+    md = tmp_path / "results.md"
+    md.write_text("# Results\n\n| table |\n\n## Speed\n\n| speed |\n", encoding="utf-8")
+    assert gen_results.embed_plot(md, tmp_path / "figures" / "plot.png")
+    assert not gen_results.embed_plot(md, tmp_path / "figures" / "plot.png")
+    text = md.read_text(encoding="utf-8")
+    assert text.count("## Quality vs speed") == 1
+    assert "](figures/plot.png)" in text
+    assert text.index("## Quality vs speed") < text.index("## Speed") < text.index("| speed |")
