@@ -529,6 +529,25 @@ def figure_transfer(
     return _save(_image_grid(rows, titles, 10.0), out)
 
 
+ROTATION_ANGLES = (0, 90, 180, 270)
+
+
+def figure_rotated_bias(out: Path, photo: str = SAMPLE_PHOTOS[2], strength: float = 2.0) -> Path:
+    """``larsson`` with a rotated global hue bias (Sec. 4, Fig. 10) at four angles (JPEG)."""
+    import core
+
+    path = photo_path(photo)
+    rgb = load_rgb(path)
+    row, titles = [_gray(rgb)], ["input"]
+    for angle in ROTATION_ANGLES:
+        res = core.colorize_result(str(path), "larsson", rotate=angle, rotate_strength=strength)
+        row.append(res.rgb)
+        titles.append(f"rotate={angle}° (hue {angle / 360:.2f})")
+    row.append(core.colorize_result(str(path), "larsson").rgb)
+    titles.append("no bias")
+    return _save(_image_grid([row], [titles], 12.0), out)
+
+
 # -- sample sheets ----------------------------------------------------------------------------
 
 
@@ -686,6 +705,7 @@ CONCEPT_FIGURES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "decoder-values": (figure_decoder_values, "decoder-values.png"),
     "chromatic-fading": (figure_chromatic_fading, "chromatic-fading.jpg"),
     "transfer": (figure_transfer, "transfer.jpg"),
+    "rotated-bias": (figure_rotated_bias, "rotated-bias.jpg"),
     "comparison": (figure_comparison, "comparison.jpg"),
 }
 
