@@ -658,7 +658,7 @@ def sample_sheets(out_dir: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS) -> Pat
             failures.append(f"{info.name} ({info.plugin}): {type(exc).__name__}: {exc}")
             continue
         path = out_dir / f"{info.name}.jpg"
-        sheet.save(path, quality=80, optimize=True)
+        sheet.save(path, quality=75, optimize=True)
         records[info.name] = {"file": path.name, **record}
     manifest = out_dir / "samples.json"
     manifest.write_text(json.dumps({"terms": PHOTO_TERMS, "methods": records}, indent=2) + "\n")
