@@ -98,7 +98,8 @@ def sample_section(plugin: str) -> str:
             )
         lines += [f"### `{method}`", ""]
         if notes:
-            lines += ["; ".join(notes).capitalize() + ".", ""]
+            text = "; ".join(notes)
+            lines += [text[0].upper() + text[1:] + ".", ""]
         lines += [f"![{method} sample sheet](../figures/samples/{record['file']})", ""]
     return "\n".join(lines)
 
