@@ -168,6 +168,18 @@ def test_resume_reproduces_the_uninterrupted_run(photo_dir: Path, tmp_path: Path
     assert val_records and {"loss", "psnr", "rmse_ab"} <= set(val_records[-1])
 
 
+def test_resume_with_another_process_count_is_refused(photo_dir: Path, tmp_path: Path):
+    recipe = load_recipe("cnn-regression")
+    train, val = _sets(photo_dir)
+    config = _config(options=dict(TINY))
+    Trainer(recipe, config, tmp_path, train, val).fit(until=1)
+    ckpt = load_checkpoint(tmp_path / "last.ckpt")
+    ckpt["world_size"] = 2  # as if written by a 2-process torchrun
+    torch.save(ckpt, tmp_path / "two.ckpt")
+    with pytest.raises(ValueError, match="run of 2 process.*resuming with 1"):
+        Trainer(recipe, config, tmp_path / "c", train, val, resume=tmp_path / "two.ckpt")
+
+
 def test_time_budget_saves_and_stops(photo_dir: Path, tmp_path: Path):
     train, val = _sets(photo_dir)
     trainer = Trainer(load_recipe("cnn-regression"), _config(max_minutes=0.0), tmp_path, train, val)

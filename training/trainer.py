@@ -155,7 +155,10 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         elif self.distributed and self.device.type == "cpu":
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.world_size))
+            # Processes on this machine (torchrun sets LOCAL_WORLD_SIZE; on several nodes the
+            # global WORLD_SIZE would starve each process of its machine's cores).
+            local = int(os.environ.get("LOCAL_WORLD_SIZE", str(self.world_size)))
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, local)))
 
         torch.manual_seed(config.seed)  # identical initial weights on every rank
         self.model = recipe.build_model(self.options).to(self.device)
@@ -194,6 +197,15 @@ class Trainer:
         if ckpt.get("method") != self.recipe.name:
             raise ValueError(
                 f"checkpoint is for method {ckpt.get('method')!r}, not {self.recipe.name!r}"
+            )
+        saved_world = int(ckpt.get("world_size", 1))
+        if saved_world != self.world_size:
+            # Batches are sharded by rank: another process count would feed each step other
+            # samples, so the resumed run could not equal the uninterrupted one.
+            raise ValueError(
+                f"checkpoint was written by a run of {saved_world} process(es); resuming with "
+                f"{self.world_size} would change which samples each step sees. Resume with "
+                f"{saved_world} process(es), or start a new run (--out elsewhere)"
             )
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
