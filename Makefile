@@ -47,7 +47,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/colorize bench
 
-# Regenerates docs/results.md (quality on bsds500 test + speed); run after models change.
+# Regenerates docs/results.md (quality on bsds500 test + speed) and the generated section of
+# docs/performance.md (colorize bench comparisons); run after models change.
 results: $(STAMP)
 	$(BIN)/python scripts/gen_results.py
 

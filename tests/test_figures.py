@@ -149,3 +149,23 @@ def test_embedding_the_plot_in_results_md_is_idempotent(tmp_path):
     assert text.count("## Quality vs speed") == 1
     assert "](figures/plot.png)" in text
     assert text.index("## Quality vs speed") < text.index("## Speed") < text.index("| speed |")
+
+
+def test_performance_page_generated_section_is_replaced_in_place(tmp_path):
+    gen_results = _load(ROOT / "scripts" / "gen_results.py", "gen_results")
+    page = gen_results.PERFORMANCE_MD.read_text(encoding="utf-8")
+    assert page.count(gen_results.GENERATED_START) == 1
+    assert page.count(gen_results.GENERATED_END) == 1
+    md = tmp_path / "performance.md"
+    md.write_text(page, encoding="utf-8")
+    assert gen_results.replace_generated(md, "| table one |")
+    assert gen_results.replace_generated(md, "| table two |")
+    text = md.read_text(encoding="utf-8")
+    assert "| table two |" in text and "| table one |" not in text
+    head, tail = (
+        page.split(gen_results.GENERATED_START)[0],
+        page.split(gen_results.GENERATED_END)[1],
+    )
+    assert text.startswith(head) and text.endswith(tail)  # hand-written parts untouched
+    (tmp_path / "plain.md").write_text("no markers\n")
+    assert not gen_results.replace_generated(tmp_path / "plain.md", "x")
