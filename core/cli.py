@@ -164,6 +164,25 @@ def _output_name(rel: Path, index: int | None) -> Path:
     return rel.with_name(stem + suffix)
 
 
+def segmentation_overlay(result, alpha: float = 0.5):
+    """The result's RGB blended with a colour per predicted class (H, W, 3) float32.
+
+    Class ``k`` gets a fixed hue (golden-ratio steps), so the same class has the same
+    colour in every image; used by ``colorize image --save-segmentation``.
+    """
+    import colorsys
+
+    import numpy as np
+
+    labels = np.asarray(result.segmentation, np.int64)
+    count = max(int(labels.max()) + 1, len(result.class_names), 1)
+    palette = np.array(
+        [colorsys.hsv_to_rgb((k * 0.618034) % 1.0, 0.85, 0.95) for k in range(count)], np.float32
+    )
+    colours = palette[np.clip(labels, 0, count - 1)]
+    return (1.0 - alpha) * result.rgb + alpha * colours
+
+
 def _confined(out_dir: Path, target: Path) -> bool:
     root = os.path.realpath(out_dir)
     real = os.path.realpath(target)
@@ -242,6 +261,14 @@ def _cmd_image(args: argparse.Namespace) -> int:
                         save_image(
                             target.with_name(target.stem + "_uncertainty.png"),
                             u[..., None].repeat(3, -1),
+                            overwrite=args.overwrite,
+                        )
+                    if args.save_segmentation and result.segmentation is not None:
+                        from core.io import save_image
+
+                        save_image(
+                            target.with_name(target.stem + "_segmentation.png"),
+                            segmentation_overlay(result),
                             overwrite=args.overwrite,
                         )
                     for note in result.metadata.get("notes", []):
@@ -360,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--save-uncertainty",
         action="store_true",
         help="also write <name>_uncertainty.png where the method has one",
+    )
+    p.add_argument(
+        "--save-segmentation",
+        action="store_true",
+        help="also write <name>_segmentation.png (classes over the result) where the method "
+        "segments",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_image)
