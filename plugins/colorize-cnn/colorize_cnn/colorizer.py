@@ -3,9 +3,10 @@
 Each shipped graph ``models/<method>.onnx`` takes ``lightness`` (N, 1, H, W)
 in Lab L units and returns either ``chroma`` (N, 2, H, W) Lab a, b (regression
 heads) or ``logits`` (N, 2, K, H, W) over K uniform bins per channel
-(classification head). H and W must be multiples of 4; other sizes are
-padded by reflection and cropped back. The graph's ``metadata_props`` (written
-by ``colorize export``) hold the colour space, working size and bins.
+(classification head). H and W must be multiples of 4 (32 for ``cnn-gan``'s
+U-Net); other sizes are padded by reflection and cropped back. The graph's
+``metadata_props`` (written by ``colorize export``) hold the colour space,
+working size and bins.
 """
 
 from __future__ import annotations
