@@ -14,10 +14,14 @@ def test_example_plugin_is_the_rendered_template():
     files = render_files("plugin-example", "welsh")
     for rel, text in files.items():
         assert (EXAMPLE / rel).read_text() == text, f"{rel} differs from the template"
+    # Build products (pip wheel / setuptools: build/, dist/, *.egg-info) and caches are not
+    # part of the plugin's sources.
+    generated = ("build", "dist", "__pycache__", ".pytest_cache")
     on_disk = {
-        p.relative_to(EXAMPLE).as_posix()
-        for p in EXAMPLE.rglob("*")
-        if p.is_file() and "egg-info" not in p.as_posix() and "__pycache__" not in p.as_posix()
+        rel.as_posix()
+        for rel in (p.relative_to(EXAMPLE) for p in EXAMPLE.rglob("*") if p.is_file())
+        if rel.parts[0] not in generated
+        and not any(part.endswith(".egg-info") or part in generated for part in rel.parts)
     }
     assert on_disk == set(files)
 
