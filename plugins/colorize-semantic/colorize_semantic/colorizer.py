@@ -1,0 +1,232 @@
+"""The ``semantic`` colorizer (ONNX Runtime, numpy and OpenCV only: never imports torch).
+
+Pipeline per image (Zhao et al. 2019, Fig. 2): the Lab lightness at the working resolution
+(128 px short side, sides multiples of 4) goes through the encoder graph -- the shared
+bottom layers, the colour embedding f_θ and the segmentation head h_φ -- to a grid at a
+quarter of the resolution; the PixelCNN g_ω samples (a, b) on that grid from its
+discretized logistic mixture (:mod:`colorize_semantic.sampling`), conditioned on the
+embedding and, in the ``full`` variant, on the segmentation (Eq. 4). The sampled chroma is
+up-sampled bilinearly to the working resolution; the core recombines it with the
+full-resolution lightness. The predicted segmentation (argmax of the up-sampled class
+scores) comes back with every prediction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from colorize_semantic import (
+    AB_SCALE,
+    CLASS_NAMES,
+    DEFAULT_VARIANT,
+    GRID_STRIDE,
+    MODELS_DIR,
+    VARIANTS,
+    WORKING_SIZE,
+)
+from colorize_semantic.sampling import (
+    draw_noise,
+    sample_cached,
+    sample_naive,
+    sample_windowed,
+    score,
+)
+from core.colorizer import Capabilities, Colorizer, Prediction
+from core.runtime import OnnxModel
+
+__all__ = ["SemanticColorizer"]
+
+CITATION = (
+    "J. Zhao, J. Han, L. Shao, C. G. M. Snoek. Pixelated Semantic Colorization. IJCV 2019 "
+    "(128(4):818-834). Discretized logistic mixture after T. Salimans et al., PixelCNN++, "
+    "ICLR 2017. Scaled down and trained on CamVid; see colorize_semantic/MODEL_CARD.md."
+)
+SAMPLERS = ("cached", "windowed", "naive")
+GRAPHS = ("encoder", "pixelcnn", "row", "pixel")
+RANKS = (None, "likelihood")
+
+
+class SemanticColorizer(Colorizer):
+    """Pixelated Semantic Colorization: PixelCNN chroma guided by a segmentation head.
+
+    Options
+    -------
+    variant : {"full", "embedding", "plain"}, default "full"
+        Which flow of Fig. 2 to run; only the graphs found in the models folder can be used
+        (the plugin ships ``full``).
+    temperature : float, default 1.0
+        Divides the mixture logits and multiplies the logistic scales (lower: safer).
+    sampler : {"cached", "windowed", "naive"}
+        ``"cached"``: row/pixel step graphs with activation caches (fastest);
+        ``"windowed"``: the whole PixelCNN on each pixel's receptive-field window;
+        ``"naive"``: the whole PixelCNN on the whole grid per pixel. Same samples.
+    rank : {None, "likelihood"}
+        With :func:`core.sample`: order the samples by PixelCNN log-likelihood.
+    """
+
+    name = "semantic"
+    description = (
+        "Pixelated Semantic Colorization: PixelCNN samples 32 px Lab chroma from a logistic "
+        "mixture, guided by a jointly trained segmentation head (CamVid street scenes); "
+        "diverse samples, returns the segmentation"
+    )
+    citation = CITATION
+    capabilities = Capabilities(automatic=True, diverse=True, segmentation=True)
+    colorspace = "lab"
+    working_size = WORKING_SIZE
+    size_multiple = GRID_STRIDE
+
+    def __init__(self, folder: str | Path = MODELS_DIR) -> None:
+        self.folder = Path(folder)
+        self._graphs: dict[str, dict[str, OnnxModel]] = {}
+
+    @staticmethod
+    def _files(folder: Path, variant: str) -> dict[str, Path]:
+        return {g: folder / f"semantic-{variant}-{g}.onnx" for g in GRAPHS}
+
+    @classmethod
+    def shipped(cls, folder: str | Path = MODELS_DIR, variant: str = DEFAULT_VARIANT) -> bool:
+        """Whether the two graphs of ``variant`` are in ``folder``."""
+        return all(p.is_file() for p in cls._files(Path(folder), variant).values())
+
+    def variants(self) -> list[str]:
+        """Variants whose graphs are installed in this colorizer's folder."""
+        return [v for v in VARIANTS if self.shipped(self.folder, v)]
+
+    def graphs(self, variant: str = DEFAULT_VARIANT) -> dict[str, OnnxModel]:
+        """The graphs of ``variant`` by role: encoder, pixelcnn, row, pixel (loaded lazily)."""
+        if variant not in VARIANTS:
+            raise ValueError(f"semantic: variant must be one of {VARIANTS}, got {variant!r}")
+        if variant not in self._graphs:
+            if not self.shipped(self.folder, variant):
+                raise ValueError(
+                    f"semantic: the graphs of variant {variant!r} are not installed in "
+                    f"{self.folder} (available: {', '.join(self.variants()) or 'none'}); train "
+                    "and export them with `python -m colorize_semantic.train` (MODEL_CARD.md)"
+                )
+            self._graphs[variant] = {
+                g: OnnxModel(p) for g, p in self._files(self.folder, variant).items()
+            }
+        return self._graphs[variant]
+
+    def model_files(self) -> tuple:
+        return tuple(g.model_file() for v in self.variants() for g in self.graphs(v).values())
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _options(options: dict[str, Any]) -> dict[str, Any]:
+        known = {"variant": DEFAULT_VARIANT, "temperature": 1.0, "sampler": "cached", "rank": None}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise TypeError(
+                f"semantic: unknown option(s) {', '.join(unknown)}; accepted: {', '.join(known)}"
+            )
+        out = {**known, **options}
+        if out["sampler"] not in SAMPLERS:
+            raise ValueError(f"semantic: sampler must be one of {SAMPLERS}, got {out['sampler']!r}")
+        if out["rank"] not in RANKS:
+            raise ValueError(f"semantic: rank must be None or 'likelihood', got {out['rank']!r}")
+        return out
+
+    @staticmethod
+    def _check(lightness: np.ndarray) -> np.ndarray:
+        lightness = np.asarray(lightness, np.float32)
+        if (
+            lightness.ndim != 2
+            or lightness.shape[0] % GRID_STRIDE
+            or lightness.shape[1] % GRID_STRIDE
+        ):
+            raise ValueError(
+                f"expected (H, W) lightness with sides multiple of {GRID_STRIDE}, "
+                f"got shape {lightness.shape}"
+            )
+        return lightness
+
+    def encode(self, lightness: np.ndarray, variant: str = DEFAULT_VARIANT):
+        """Encoder graph on L* (H, W) in [0, 100]: ``cond`` (1, C, H/4, W/4), class scores
+        (1, classes, H/4, W/4)."""
+        encoder = self.graphs(variant)["encoder"]
+        x = np.ascontiguousarray(self._check(lightness)[None, None] / 100.0, np.float32)
+        cond, seg = encoder.run(lightness=x)
+        return cond, seg
+
+    @staticmethod
+    def segment(scores: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Classes (H, W) int32 from low-resolution scores (classes, h, w), bilinear up-sampling."""
+        h, w = shape
+        up = cv2.resize(
+            np.ascontiguousarray(scores.transpose(1, 2, 0)), (w, h), interpolation=cv2.INTER_LINEAR
+        )
+        return np.argmax(up.reshape(h, w, -1), axis=-1).astype(np.int32)
+
+    def low_resolution(
+        self,
+        lightness: np.ndarray,
+        n: int,
+        *,
+        seed: int | None = None,
+        variant: str = DEFAULT_VARIANT,
+        temperature: float = 1.0,
+        sampler: str = "cached",
+    ):
+        """``n`` samples: (a, b) levels (n, 2, H/4, W/4) in [-1, 1], log-likelihoods (n,),
+        and the encoder's class scores (classes, H/4, W/4)."""
+        cond, seg = self.encode(lightness, variant)
+        graphs = self.graphs(variant)
+        cond = np.ascontiguousarray(np.repeat(cond, n, axis=0))
+        noise = draw_noise(seed, n, cond.shape[2], cond.shape[3])
+        if sampler == "cached":
+            x = sample_cached(graphs["row"], graphs["pixel"], cond, noise, temperature)
+        else:
+            run = sample_windowed if sampler == "windowed" else sample_naive
+            x = run(graphs["pixelcnn"], cond, noise, temperature)
+        return x, score(graphs["pixelcnn"], cond, x), seg[0]
+
+    def _predictions(self, lightness, n, seed, opts) -> list[Prediction]:
+        lightness = self._check(lightness)
+        h, w = lightness.shape
+        x, loglik, scores = self.low_resolution(
+            lightness,
+            n,
+            seed=seed,
+            variant=opts["variant"],
+            temperature=opts["temperature"],
+            sampler=opts["sampler"],
+        )
+        order = np.arange(n)
+        if opts["rank"] == "likelihood":
+            order = np.argsort(-loglik, kind="stable")
+        segmentation = None if opts["variant"] == "plain" else self.segment(scores, (h, w))
+        out = []
+        for i in order:
+            low = np.ascontiguousarray(x[i].transpose(1, 2, 0) * AB_SCALE, np.float32)
+            chroma = cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR)
+            out.append(
+                Prediction(
+                    chroma=np.ascontiguousarray(chroma, np.float32),
+                    segmentation=segmentation,
+                    class_names=CLASS_NAMES if segmentation is not None else (),
+                    extras={
+                        "loglik": float(loglik[i]),
+                        "variant": opts["variant"],
+                        "low_resolution": low,
+                    },
+                )
+            )
+        return out
+
+    # -- Colorizer API ---------------------------------------------------------------------
+
+    def predict(self, lightness, *, reference=None, seed=None, decoder=None, **options):
+        if decoder is not None:
+            raise ValueError(f"semantic samples chroma and takes no decoder (got {decoder!r})")
+        return self._predictions(lightness, 1, seed, self._options(options))[0]
+
+    def predict_samples(self, lightness, n, *, seed=None, reference=None, **options):
+        """``n`` samples drawn in one batched pass; ``rank="likelihood"`` sorts them."""
+        return self._predictions(lightness, n, seed, self._options(options))

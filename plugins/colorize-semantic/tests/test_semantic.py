@@ -1,0 +1,311 @@
+"""Tests of the semantic plugin: the logistic-mixture likelihood, causality, the loss's
+void label, the samplers and seeds (shipped graphs, ONNX Runtime; torch parts skip
+without torch)."""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from colorize_semantic import CLASS_NAMES, LEVELS, MIXTURES, VOID_LABEL
+from colorize_semantic.colorizer import SemanticColorizer
+from colorize_semantic.logistic import levels, log_prob, quantize
+from colorize_semantic.sampling import (
+    draw_noise,
+    sample_cached,
+    sample_naive,
+    sample_windowed,
+    score,
+)
+
+import core
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> SemanticColorizer:
+    return SemanticColorizer()
+
+
+def _lightness(h: int, w: int) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    return (50 + 40 * np.sin(x / 5.0) * np.cos(y / 3.0)).astype(np.float32)
+
+
+def _cond(colorizer: SemanticColorizer, h: int, w: int, n: int = 1) -> np.ndarray:
+    cond, _ = colorizer.encode(_lightness(4 * h, 4 * w))
+    return np.ascontiguousarray(np.repeat(cond, n, axis=0))
+
+
+def _random_params(rng, shape=(1, 6 * MIXTURES, 1, 1)) -> np.ndarray:
+    params = rng.normal(size=shape)
+    m = MIXTURES
+    params[:, m : 3 * m] *= 0.6  # means inside [-1, 1] mostly
+    params[:, 3 * m : 5 * m] = rng.uniform(-4.5, -1.0, size=params[:, 3 * m : 5 * m].shape)
+    return params
+
+
+# -- the discretized logistic mixture ------------------------------------------------------
+
+
+def _direct(params: np.ndarray, a: float, b: float, k: int = LEVELS) -> float:
+    """p(a, b) for one pixel, written out with the logistic CDF and python floats."""
+    m = MIXTURES
+    p = params[0, :, 0, 0]
+    weights = np.exp(p[:m] - p[:m].max())
+    weights /= weights.sum()
+
+    def cdf(v, mean, scale):
+        return 1.0 / (1.0 + math.exp(-(v - mean) / scale))
+
+    def mass(v, mean, scale):
+        half = 1.0 / (k - 1)
+        lo = 0.0 if v <= -1 + 1e-9 else cdf(v - half, mean, scale)
+        hi = 1.0 if v >= 1 - 1e-9 else cdf(v + half, mean, scale)
+        return hi - lo
+
+    total = 0.0
+    for j in range(m):
+        mean_a, mean_b = p[m + j], p[2 * m + j]
+        scale_a, scale_b = math.exp(max(p[3 * m + j], -7)), math.exp(max(p[4 * m + j], -7))
+        coeff = math.tanh(p[5 * m + j])
+        total += weights[j] * mass(a, mean_a, scale_a) * mass(b, mean_b + coeff * a, scale_b)
+    return total
+
+
+def test_mixture_likelihood_matches_a_direct_computation():
+    rng = np.random.default_rng(0)
+    grid = levels()
+    for _ in range(5):
+        params = _random_params(rng)
+        for a, b in [(grid[0], grid[100]), (grid[128], grid[-1]), (grid[40], grid[200])]:
+            got = log_prob(params, np.array([a, b]).reshape(1, 2, 1, 1))[0, 0, 0]
+            assert got == pytest.approx(math.log(_direct(params, a, b)), rel=1e-6, abs=1e-9)
+
+
+def test_mixture_integrates_to_one_over_the_bins():
+    rng = np.random.default_rng(1)
+    grid = levels()
+    a, b = np.meshgrid(grid, grid, indexing="ij")
+    x = np.stack([a.ravel(), b.ravel()])[None, :, :, None]  # every (a, b) bin
+    for _ in range(3):
+        params = np.broadcast_to(_random_params(rng), (1, 6 * MIXTURES, x.shape[2], 1))
+        total = np.exp(log_prob(params, x)).sum()
+        assert total == pytest.approx(1.0, abs=1e-9)
+
+
+def test_torch_mixture_equals_numpy_and_generator_graph(colorizer):
+    torch = pytest.importorskip("torch")
+    from colorize_semantic.model import mixture_log_prob
+
+    rng = np.random.default_rng(2)
+    params = _random_params(rng, (2, 6 * MIXTURES, 3, 4))
+    x = quantize(rng.uniform(-1, 1, (2, 2, 3, 4)))
+    x[0, :, 0, 0] = (-1.0, 1.0)  # the two end bins
+    expected = log_prob(params, x)
+    got = mixture_log_prob(torch.from_numpy(params), torch.from_numpy(x.astype(np.float64)))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-10)
+    # the exported generator: its loglik output is the mixture likelihood of its params
+    h, w = 3, 5
+    cond = _cond(colorizer, h, w)
+    x = quantize(rng.uniform(-0.6, 0.6, (1, 2, h, w)))
+    graph = colorizer.graphs()["pixelcnn"]
+    _, loglik, out_params = graph.run(
+        x=x,
+        cond=cond,
+        gumbel=np.zeros((1, MIXTURES, h, w), np.float32),
+        uniform=np.full((1, 2, h, w), 0.5, np.float32),
+        temperature=np.ones(1, np.float32),
+    )
+    np.testing.assert_allclose(loglik, log_prob(out_params, x), rtol=1e-4, atol=1e-4)
+
+
+# -- causality and samplers ----------------------------------------------------------------
+
+
+def test_generator_is_causal(colorizer):
+    """Changing pixel i never changes the mixture of pixel i or of any earlier pixel."""
+    h, w = 6, 7
+    rng = np.random.default_rng(3)
+    cond = _cond(colorizer, h, w)
+    x = quantize(rng.uniform(-0.5, 0.5, (1, 2, h, w)))
+    graph = colorizer.graphs()["pixelcnn"]
+    noise = {
+        "gumbel": np.zeros((1, MIXTURES, h, w), np.float32),
+        "uniform": np.full((1, 2, h, w), 0.5, np.float32),
+        "temperature": np.ones(1, np.float32),
+    }
+    params0 = graph.run(x=x, cond=cond, **noise)[2]
+    order = np.arange(h * w).reshape(h, w)
+    for r, c in [(0, 0), (2, 3), (3, 0), (4, 6), (5, 6)]:
+        x2 = x.copy()
+        x2[:, :, r, c] = -x2[:, :, r, c] + 0.37
+        params1 = graph.run(x=x2, cond=cond, **noise)[2]
+        upto = order <= r * w + c
+        np.testing.assert_array_equal(params0[0][:, upto], params1[0][:, upto])
+        if r * w + c < h * w - 1:  # and the change does reach later pixels
+            assert not np.array_equal(params0[0][:, ~upto], params1[0][:, ~upto])
+
+
+@pytest.mark.parametrize(("h", "w", "n", "temperature"), [(10, 17, 1, 1.0), (3, 9, 3, 0.7)])
+def test_cached_and_windowed_sampling_equal_naive(colorizer, h, w, n, temperature):
+    graphs = colorizer.graphs()
+    cond = _cond(colorizer, h, w, n)
+    noise = draw_noise(11, n, h, w)
+    naive = sample_naive(graphs["pixelcnn"], cond, noise, temperature)
+    windowed = sample_windowed(graphs["pixelcnn"], cond, noise, temperature)
+    cached = sample_cached(graphs["row"], graphs["pixel"], cond, noise, temperature)
+    np.testing.assert_array_equal(naive, windowed)
+    np.testing.assert_array_equal(naive, cached)
+    _, _, params = graphs["pixelcnn"].run(
+        x=cached,
+        cond=cond,
+        gumbel=noise.gumbel,
+        uniform=noise.uniform,
+        temperature=np.ones(1, np.float32),
+    )
+    expected = log_prob(params, cached).reshape(n, -1).sum(axis=1)
+    np.testing.assert_allclose(score(graphs["pixelcnn"], cond, cached), expected, rtol=1e-4)
+    steps = (cached + 1.0) * (LEVELS - 1) / 2.0  # on the level grid
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-3)
+
+
+def test_seeds_are_reproducible_and_samples_differ(colorizer):
+    y = _lightness(16, 20)
+    a = colorizer.predict_samples(y, 3, seed=5)
+    b = colorizer.predict_samples(y, 3, seed=5)
+    for p, q in zip(a, b, strict=True):
+        np.testing.assert_array_equal(p.chroma, q.chroma)
+    assert not np.array_equal(a[0].extras["low_resolution"], a[1].extras["low_resolution"])
+    c = colorizer.predict_samples(y, 3, seed=6)
+    assert not np.array_equal(a[0].chroma, c[0].chroma)
+    one = colorizer.predict(y, seed=5)  # sample i is a function of (seed, i), not of n
+    np.testing.assert_array_equal(one.extras["low_resolution"], a[0].extras["low_resolution"])
+
+
+def test_rank_likelihood_sorts_samples(colorizer):
+    ranked = colorizer.predict_samples(_lightness(16, 20), 4, seed=2, rank="likelihood")
+    ll = [p.extras["loglik"] for p in ranked]
+    assert ll == sorted(ll, reverse=True)
+
+
+# -- the method through the core ---------------------------------------------------------
+
+
+def test_entry_point_and_method_info():
+    eps = {ep.name: ep.value for ep in metadata.entry_points(group="colorize")}
+    assert eps.get("semantic") == "colorize_semantic.plugin"
+    info = core.get_method("semantic")
+    assert info.plugin == "colorize-semantic" and info.colorspace == "lab"
+    assert info.capabilities.diverse and info.capabilities.segmentation
+    assert len(info.model_files) == 4
+
+
+def test_segmentation_comes_back_in_the_result():
+    image = (np.random.default_rng(0).random((30, 70, 3)) * 255).astype(np.uint8)
+    result = core.colorize_result(image, "semantic", seed=0)
+    assert result.rgb.shape == (30, 70, 3)
+    assert result.segmentation.shape == (30, 70)
+    assert result.segmentation.min() >= 0 and result.segmentation.max() < len(CLASS_NAMES)
+    assert result.class_names == CLASS_NAMES
+    assert result.metadata["variant"] == "full"
+
+
+def test_cli_writes_a_segmentation_overlay(tmp_path):
+    from core.cli import main
+    from core.io import save_image
+
+    source = tmp_path / "street.png"
+    save_image(source, np.random.default_rng(1).random((24, 40, 3)).astype(np.float32))
+    out = tmp_path / "out"
+    code = main(
+        [
+            "image",
+            str(source),
+            "-o",
+            str(out),
+            "-m",
+            "semantic",
+            "--seed",
+            "1",
+            "--save-segmentation",
+            "-q",
+        ]
+    )
+    assert code == 0
+    assert (out / "street.png").is_file() and (out / "street_segmentation.png").is_file()
+
+
+def test_bad_options_and_missing_variant(colorizer):
+    y = _lightness(8, 8)
+    with pytest.raises(TypeError, match="unknown option"):
+        colorizer.predict(y, seed=0, colour="red")
+    with pytest.raises(ValueError, match="temperature"):
+        colorizer.predict(y, seed=0, temperature=0)
+    with pytest.raises(ValueError, match="sampler"):
+        colorizer.predict(y, seed=0, sampler="fast")
+    with pytest.raises(ValueError, match="multiple of 4"):
+        colorizer.predict(np.zeros((10, 12), np.float32), seed=0)
+    missing = [v for v in ("plain", "embedding") if v not in colorizer.variants()]
+    for variant in missing:
+        with pytest.raises(ValueError, match="not installed"):
+            colorizer.predict(y, seed=0, variant=variant)
+
+
+# -- training pieces (torch) ---------------------------------------------------------------
+
+
+def test_void_label_is_ignored_by_the_segmentation_loss():
+    torch = pytest.importorskip("torch")
+    from colorize_semantic.train import segmentation_loss
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, len(CLASS_NAMES), 5, 6, generator=gen)
+    labels = torch.randint(0, len(CLASS_NAMES), (2, 5, 6), generator=gen)
+    labels[0, :2] = VOID_LABEL
+    loss = segmentation_loss(logits, labels)
+    changed = logits.clone()
+    changed[0, :, :2] = torch.randn(len(CLASS_NAMES), 2, 6, generator=gen) * 10
+    assert segmentation_loss(changed, labels).item() == pytest.approx(loss.item(), abs=1e-6)
+    keep = labels != VOID_LABEL  # the mean runs over labelled pixels only
+    flat = logits.permute(0, 2, 3, 1)[keep]
+    expected = torch.nn.functional.cross_entropy(flat, labels[keep])
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_variants_build_their_flows():
+    torch = pytest.importorskip("torch")
+    from colorize_semantic.model import SemanticModel
+
+    y, x = torch.rand(1, 1, 32, 32), torch.zeros(1, 2, 8, 8)
+    conds = {}
+    for variant in ("plain", "embedding", "full"):
+        model = SemanticModel(variant, widths=(4, 4, 8), width=8, embedding=6, channels=4, layers=1)
+        out = model(y, x)
+        assert (out["seg_logits"] is None) == (variant == "plain")
+        assert out["gen_params"].shape == (1, 6 * MIXTURES, 8, 8)
+        conds[variant] = model.pixelcnn.cond
+    assert conds == {"plain": 6, "embedding": 6, "full": 6 + len(CLASS_NAMES)}
+
+
+@pytest.mark.skipif(not os.environ.get("COLORIZE_DATA"), reason="COLORIZE_DATA not set")
+def test_segmentation_head_beats_the_majority_class_on_a_camvid_test_photo(colorizer):
+    from PIL import Image
+
+    from core.colorspaces.lab import LabSpace
+
+    root = Path(os.environ["COLORIZE_DATA"]) / "camvid"
+    if not (root / "test.txt").is_file():
+        pytest.skip("camvid not in COLORIZE_DATA")
+    image, label = (root / "test.txt").read_text().split("\n")[0].split()
+    rgb = np.asarray(Image.open(root / image).convert("RGB").resize((172, 128)), np.float32) / 255
+    truth = np.asarray(Image.open(root / label).resize((172, 128), Image.NEAREST))
+    _, scores = colorizer.encode(LabSpace().lightness(rgb))
+    predicted = colorizer.segment(scores[0], truth.shape)
+    keep = truth != VOID_LABEL
+    accuracy = (predicted == truth)[keep].mean()
+    majority = np.bincount(truth[keep]).max() / keep.sum()
+    assert accuracy > majority
