@@ -15,25 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
-
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> int:
     from colorize_pixcolor.bench import benchmark
 
     import core
-    from core.bench import machine_description
+    from core.bench import best_run, machine_description
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3, help="best of N for end-to-end runs")
@@ -49,8 +39,8 @@ def main() -> int:
     rng = np.random.default_rng(0)
     image = (rng.random((512, 512)) * 255).astype(np.uint8)
     core.colorize(image, method="pixcolor", seed=0)
-    e2e = _best(lambda: core.colorize(image, method="pixcolor", seed=0), args.repeat)
-    e2e8 = _best(lambda: core.sample(image, "pixcolor", 8, seed=0), 1)
+    e2e = best_run(lambda: core.colorize(image, method="pixcolor", seed=0), args.repeat)[0]
+    e2e8 = best_run(lambda: core.sample(image, "pixcolor", 8, seed=0), 1)[0]
     results["end_to_end_512_s"] = round(e2e, 3)
     results["end_to_end_512_n8_s"] = round(e2e8, 3)
     print(

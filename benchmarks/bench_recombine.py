@@ -15,11 +15,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from core import api
+from core.bench import best_run
 from core.colorspaces.base import ColorSpace
 from core.plugins import get_registry
 
@@ -40,15 +40,6 @@ def generic_recombine(space, lightness, chroma):
     return rgb
 
 
-def best(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048)
@@ -63,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     diff = float(np.abs(ours - generic_recombine(space, lightness, chroma)).max())
     print(f"{args.size}^2 recombination, colour input; max |difference| {diff:.1e}")
     for _ in range(args.runs):
-        a = best(lambda: api._recombine(space, lightness, chroma, None), args.repeats)
-        b = best(lambda: generic_recombine(space, lightness, chroma), args.repeats)
+        a = best_run(lambda: api._recombine(space, lightness, chroma, None), args.repeats)[0]
+        b = best_run(lambda: generic_recombine(space, lightness, chroma), args.repeats)[0]
         print(f"core {a:.3f} s   generic {b:.3f} s   ratio {b / a:.2f}x")
     return 0
 

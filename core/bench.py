@@ -50,6 +50,7 @@ import numpy as np
 __all__ = [
     "ENTRY_POINT_GROUP",
     "SCHEMA_VERSION",
+    "best_run",
     "best_seconds",
     "colour_benchmarks",
     "comparison",
@@ -133,6 +134,19 @@ def machine_description() -> dict[str, Any]:
 
 
 # -- building blocks for benchmarks (core's and plugins') -------------------------------
+
+
+def best_run(func: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Fastest of ``repeats`` runs of ``func`` (no warm-up) and the last run's result.
+
+    For one candidate, or candidates too slow to interleave; see :func:`best_seconds`.
+    """
+    best, out = float("inf"), None
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        out = func()
+        best = min(best, time.perf_counter() - start)
+    return best, out
 
 
 def best_seconds(funcs: Mapping[str, Callable[[], Any]], repeats: int) -> dict[str, float]:

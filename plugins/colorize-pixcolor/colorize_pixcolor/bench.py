@@ -12,23 +12,13 @@ Full run: a 28 x 28 grid (the 112-px working size), one sample and n = 8 batched
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
-from core.bench import comparison, int8_comparisons
+from core.bench import best_run, comparison, int8_comparisons
 
 __all__ = ["benchmark"]
-
-
-def _best(func, repeats: int) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = func()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def benchmark(quick: bool = False) -> dict[str, Any]:
@@ -51,10 +41,10 @@ def benchmark(quick: bool = False) -> dict[str, Any]:
         cond = np.ascontiguousarray(np.repeat(cond1, n, axis=0))
         noise = gumbel_noise(0, n, h, w)
         sample_cached(colorizer.graphs, cond, noise)  # warm-up: sessions, allocations
-        cached_s, cached = _best(
+        cached_s, cached = best_run(
             lambda c=cond, z=noise: sample_cached(colorizer.graphs, c, z), 2 if quick else 3
         )
-        naive_s, naive = _best(lambda c=cond, z=noise: sample_naive(colorizer.graphs, c, z), 1)
+        naive_s, naive = best_run(lambda c=cond, z=noise: sample_naive(colorizer.graphs, c, z), 1)
         same = bool(np.array_equal(cached.cr, naive.cr) and np.array_equal(cached.cb, naive.cb))
         comparisons[f"sampling {h}x{w}, n={n}: cached vs naive"] = comparison(
             "cached",

@@ -13,23 +13,13 @@ cached vs windowed.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 
-from core.bench import comparison, int8_comparisons
+from core.bench import best_run, comparison, int8_comparisons
 
 __all__ = ["benchmark"]
-
-
-def _best(func, repeats: int) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = func()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def benchmark(quick: bool = False) -> dict[str, Any]:
@@ -58,12 +48,12 @@ def benchmark(quick: bool = False) -> dict[str, Any]:
             return sample_cached(graphs["row"], graphs["pixel"], c, z)
 
         cached()  # warm-up: sessions, allocations
-        cached_s, ours = _best(cached, repeats)
+        cached_s, ours = best_run(cached, repeats)
         others = {"windowed": sample_windowed}
         if n == 1 and not quick:
             others["naive"] = sample_naive
         for name, sampler in others.items():
-            seconds, theirs = _best(
+            seconds, theirs = best_run(
                 lambda s=sampler, c=cond, z=noise: s(graphs["pixelcnn"], c, z), 1
             )
             same = bool(np.array_equal(ours, theirs))

@@ -16,19 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-
-
-def _best(func, repeats: int):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = func()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from colorize_semantic.sampling import draw_noise, sample_cached, sample_naive, sample_windowed
 
     import core
+    from core.bench import best_run
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=3)
@@ -47,16 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     graphs = colorizer.graphs()
     y, x = np.mgrid[0:128, 0:128]
     lightness = (50 + 40 * np.sin(x / 9.0) * np.cos(y / 7.0)).astype(np.float32)
-    encode_s, (cond1, _) = _best(lambda: colorizer.encode(lightness), args.repeats)
+    encode_s, (cond1, _) = best_run(lambda: colorizer.encode(lightness), args.repeats)
     out: dict = {"onnxruntime": onnxruntime.__version__, "encoder_128x128_s": encode_s}
     for n in (1, 8):
         cond = np.ascontiguousarray(np.repeat(cond1, n, axis=0))
         noise = draw_noise(0, n, *cond.shape[2:])
-        cached_s, cached = _best(
+        cached_s, cached = best_run(
             lambda c=cond, z=noise: sample_cached(graphs["row"], graphs["pixel"], c, z),
             args.repeats,
         )
-        windowed_s, windowed = _best(
+        windowed_s, windowed = best_run(
             lambda c=cond, z=noise: sample_windowed(graphs["pixelcnn"], c, z), 1
         )
         out[f"sampling_32x32_n{n}"] = {
@@ -65,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             "identical": bool(np.array_equal(cached, windowed)),
         }
         if not args.skip_naive and n == 1:
-            naive_s, naive = _best(
+            naive_s, naive = best_run(
                 lambda c=cond, z=noise: sample_naive(graphs["pixelcnn"], c, z), 1
             )
             out[f"sampling_32x32_n{n}"].update(
@@ -76,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     photo = (rng.random((512, 512, 3)) * 255).astype(np.uint8)
     photo = np.ascontiguousarray(cv_blur(photo))
     core.colorize(photo, "semantic", seed=0)  # warm-up: sessions
-    end_s, _ = _best(lambda: core.colorize(photo, "semantic", seed=0), args.repeats)
+    end_s, _ = best_run(lambda: core.colorize(photo, "semantic", seed=0), args.repeats)
     out["end_to_end_512x512_s"] = end_s
     text = json.dumps(out, indent=2)
     print(text)
