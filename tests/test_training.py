@@ -180,6 +180,33 @@ def test_resume_with_another_process_count_is_refused(photo_dir: Path, tmp_path:
         Trainer(recipe, config, tmp_path / "c", train, val, resume=tmp_path / "two.ckpt")
 
 
+def test_warm_start_copies_weights_except_the_skipped_layers(photo_dir: Path, tmp_path: Path):
+    recipe = load_recipe("cnn-classification")
+    train, val = _sets(photo_dir)
+    Trainer(recipe, _config(), tmp_path / "a", train, val).fit(until=2)
+    source = load_checkpoint(tmp_path / "a" / "last.ckpt")["model"]
+    config = _config(seed=7, init_from=str(tmp_path / "a" / "last.ckpt"), init_skip=["head."])
+    warm = Trainer(recipe, config, tmp_path / "b", train, val)
+    fresh = Trainer(recipe, _config(seed=7), tmp_path / "c", train, val)
+    state, fresh_state = warm.model.state_dict(), fresh.model.state_dict()
+    assert warm.step == 0  # a new run, not a resume
+    for name, value in state.items():
+        expected = fresh_state[name] if name.startswith("head.") else source[name]
+        assert torch.equal(value, expected), name
+
+
+def test_warm_start_refuses_missing_or_mismatched_weights(photo_dir: Path, tmp_path: Path):
+    train, val = _sets(photo_dir)
+    Trainer(load_recipe("cnn-regression"), _config(), tmp_path / "a", train, val).fit(until=1)
+    ckpt = str(tmp_path / "a" / "last.ckpt")
+    with pytest.raises(ValueError, match="for method 'cnn-regression'"):
+        Trainer(load_recipe("cnn-classification"), _config(init_from=ckpt), tmp_path / "b",
+                train, val)
+    wider = _config(init_from=ckpt, options={"widths": [6, 8, 8, 8, 8, 8, 8, 8, 8]})
+    with pytest.raises(ValueError, match=r"last\.ckpt: 'features.*has shape"):
+        Trainer(load_recipe("cnn-regression"), wider, tmp_path / "c", train, val)
+
+
 def test_time_budget_saves_and_stops(photo_dir: Path, tmp_path: Path):
     train, val = _sets(photo_dir)
     trainer = Trainer(load_recipe("cnn-regression"), _config(max_minutes=0.0), tmp_path, train, val)
@@ -307,3 +334,24 @@ def test_checkpoint_from_another_version_or_foreign_file_is_refused(tmp_path):
     evil.write_bytes(pickle.dumps(Evil()))
     with pytest.raises(ValueError, match="weights_only=True"):
         load_checkpoint(evil)
+
+
+def test_cnn_bins_can_centre_one_bin_on_the_neutral_axis():
+    from colorize_cnn.train import AB_BINS, ab_bins, ab_to_bins, bin_centers
+
+    chroma = torch.tensor([-0.5, 0.5, -10.0, 9.9, -200.0, 200.0]).reshape(1, 2, 1, 3)
+    report = ab_to_bins(chroma).flatten().tolist()
+    centred = ab_bins(-110.0)
+    assert report == [4, 5, 4, 5, 0, 9]  # the report's edge at 0 splits the neutral axis
+    assert ab_to_bins(chroma, centred).flatten().tolist() == [5, 5, 5, 5, 0, 9]
+    assert bin_centers(spec=centred)[5] == 0.0 and centred["high"] == 90.0
+    assert ab_bins() == AB_BINS
+    recipe = load_recipe("cnn-classification")
+    model = recipe.build_model({**TINY, "bins_low": -110})
+    assert recipe.ab_bins == centred and recipe._bins_metadata(None)["low"] == -110.0
+    rng = np.random.default_rng(0)
+    images = np.stack([_photo(rng, (32, 32)) for _ in range(4)])
+    statistics = recipe.data_statistics([to_batch(images, None, torch.device("cpu"))])
+    low = np.array(statistics["bin_means"]["a"]) - np.arange(10) * 20
+    assert np.all((low >= -110) & (low <= -90))  # every mean inside its own bin
+    assert model.head.out_channels == 20

@@ -42,6 +42,12 @@ class TrainConfig:
     max_minutes: float | None = None
     progress: bool = True
     options: dict[str, Any] = field(default_factory=dict)
+    #: Warm start: a checkpoint whose model weights initialise a *new* run (not a resume:
+    #: step, optimizer and schedule start afresh). Parameters whose names start with one
+    #: of ``init_skip`` keep their fresh initialisation (e.g. ``["head."]`` to relearn an
+    #: output layer whose meaning changed).
+    init_from: str | None = None
+    init_skip: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "adamw"):

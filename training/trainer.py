@@ -188,10 +188,40 @@ class Trainer:
         self.statistics: dict | None = None
         if resume is not None:
             self._restore(load_checkpoint(resume))
+        elif config.init_from:
+            self._warm_start(config.init_from, config.init_skip)
         if self.statistics is None:
             self.statistics = self._data_statistics()
 
     # -- checkpoints ------------------------------------------------------------
+
+    def _warm_start(self, path: str | os.PathLike, skip: list[str]) -> None:
+        """Copy a checkpoint's model weights into the fresh model, except ``skip`` prefixes.
+
+        Every other parameter and buffer must exist in the checkpoint with the same shape;
+        anything else is refused naming the file and the parameter (a warm start that
+        silently kept random weights would be a wasted training run).
+        """
+        ckpt = load_checkpoint(path)
+        if ckpt.get("method") != self.recipe.name:
+            raise ValueError(
+                f"{path}: checkpoint is for method {ckpt.get('method')!r}, "
+                f"not {self.recipe.name!r}"
+            )
+        source = ckpt["model"]
+        state = self.model.state_dict()
+        for name, value in state.items():
+            if any(name.startswith(prefix) for prefix in skip):
+                continue
+            if name not in source:
+                raise ValueError(f"{path}: no weights for {name!r} (add it to init_skip?)")
+            if tuple(source[name].shape) != tuple(value.shape):
+                raise ValueError(
+                    f"{path}: {name!r} has shape {tuple(source[name].shape)}, "
+                    f"the model needs {tuple(value.shape)}"
+                )
+            state[name] = source[name]
+        self.model.load_state_dict(state)
 
     def _restore(self, ckpt: dict) -> None:
         if ckpt.get("method") != self.recipe.name:

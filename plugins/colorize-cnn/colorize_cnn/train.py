@@ -28,29 +28,38 @@ CITATION = (
 )
 
 
-def ab_to_bins(chroma: torch.Tensor) -> torch.Tensor:
+def ab_bins(low: float = AB_BINS["low"]) -> dict[str, float]:
+    """The bin layout with its lowest edge at ``low``: 10 bins of width 20 from there."""
+    width = (AB_BINS["high"] - AB_BINS["low"]) / AB_BINS["count"]
+    return {"low": float(low), "high": float(low) + width * AB_BINS["count"], "count": AB_BINS["count"]}
+
+
+def ab_to_bins(chroma: torch.Tensor, spec: dict = AB_BINS) -> torch.Tensor:
     """Bin index per channel (report's ``bin()``): (N, 2, H, W) Lab a, b -> int64."""
-    width = (AB_BINS["high"] - AB_BINS["low"]) / AB_BINS["count"]
-    index = torch.floor((chroma - AB_BINS["low"]) / width)
-    return index.clamp(0, AB_BINS["count"] - 1).long()
+    width = (spec["high"] - spec["low"]) / spec["count"]
+    index = torch.floor((chroma - spec["low"]) / width)
+    return index.clamp(0, spec["count"] - 1).long()
 
 
-def bin_centers(device: torch.device | None = None) -> torch.Tensor:
-    width = (AB_BINS["high"] - AB_BINS["low"]) / AB_BINS["count"]
-    return AB_BINS["low"] + width * (torch.arange(AB_BINS["count"], device=device) + 0.5)
+def bin_centers(device: torch.device | None = None, spec: dict = AB_BINS) -> torch.Tensor:
+    width = (spec["high"] - spec["low"]) / spec["count"]
+    return spec["low"] + width * (torch.arange(spec["count"], device=device) + 0.5)
 
 
 class CNNRecipe(Recipe):
     """One loss of the study: ``"l2"``, ``"smoothl1"`` or ``"cross-entropy"``.
 
     Options (config ``[options]``): ``dropout`` (report 4.2.7: 0.4 after every
-    batch norm; default 0) and ``widths`` (the nine layer widths).
+    batch norm; default 0), ``widths`` (the nine layer widths) and ``bins_low``
+    (classification: the lowest bin edge; the report's -100 puts an edge at 0, so
+    no bin can decode a neutral pixel to a = b = 0; -110 keeps 10 bins of width 20
+    but centres one bin, [-10, 10), on the neutral axis; see MODEL_CARD.md).
     """
 
     colorspace = "lab"
     working_size = 64
     size_multiple = 4
-    option_names = ("dropout", "widths")
+    option_names = ("dropout", "widths", "bins_low")
     defaults: dict[str, Any] = {
         "steps": 2000,
         "batch_size": 64,
@@ -72,8 +81,10 @@ class CNNRecipe(Recipe):
         self.name = name
         self.loss_kind = loss
         self.head = "classification" if loss == "cross-entropy" else "regression"
+        self.ab_bins = dict(AB_BINS)  # set from the options by build_model
 
     def build_model(self, options: dict[str, Any]) -> ColorCNN:
+        self.ab_bins = ab_bins(float(options.get("bins_low", AB_BINS["low"])))
         kwargs: dict[str, Any] = {"head": self.head, "n_bins": AB_BINS["count"]}
         if "widths" in options:
             kwargs["widths"] = tuple(int(w) for w in options["widths"])
@@ -86,7 +97,7 @@ class CNNRecipe(Recipe):
         if self.loss_kind == "smoothl1":
             return F.smooth_l1_loss(output, target, beta=1.0), {}
         # logits (N, 2, K, H, W) -> class dimension second, as cross_entropy expects
-        bins = ab_to_bins(target)
+        bins = ab_to_bins(target, self.ab_bins)
         loss = F.cross_entropy(output.transpose(1, 2), bins)
         accuracy = (output.argmax(dim=2) == bins).float().mean()
         return loss, {"accuracy": float(accuracy)}
@@ -100,7 +111,7 @@ class CNNRecipe(Recipe):
                 [statistics["bin_means"]["a"], statistics["bin_means"]["b"]], device=output.device
             )
             return torch.stack([means[c][index[:, c]] for c in range(2)], dim=1)
-        return bin_centers(output.device)[index]
+        return bin_centers(output.device, self.ab_bins)[index]
 
     def data_statistics(self, batches) -> dict[str, Any]:
         """Mean a, b of the training crops, and the mean value inside each bin.
@@ -109,14 +120,14 @@ class CNNRecipe(Recipe):
         that bin" (section 4.2.2); the shipped graph records these means as the bin
         centres, so the core's mode decoder reproduces it.
         """
-        k = AB_BINS["count"]
+        k = self.ab_bins["count"]
         sums = torch.zeros(2, k, dtype=torch.float64)
         counts = torch.zeros(2, k, dtype=torch.float64)
         total = torch.zeros(2, dtype=torch.float64)
         pixels = 0
         for batch in batches:
             chroma = batch["chroma"].detach().cpu().double()
-            bins = ab_to_bins(chroma)
+            bins = ab_to_bins(chroma, self.ab_bins)
             for c in range(2):
                 sums[c].index_add_(0, bins[:, c].reshape(-1), chroma[:, c].reshape(-1))
                 counts[c].index_add_(
@@ -124,8 +135,8 @@ class CNNRecipe(Recipe):
                 )
             total += chroma.sum(dim=(0, 2, 3))
             pixels += chroma.shape[0] * chroma.shape[2] * chroma.shape[3]
-        width = (AB_BINS["high"] - AB_BINS["low"]) / k
-        lows = AB_BINS["low"] + width * torch.arange(k, dtype=torch.float64)
+        width = (self.ab_bins["high"] - self.ab_bins["low"]) / k
+        lows = self.ab_bins["low"] + width * torch.arange(k, dtype=torch.float64)
         mids = lows + width / 2
         means = torch.where(counts > 0, sums / counts.clamp_min(1), mids)
         means = torch.minimum(torch.maximum(means, lows), lows + width)  # stay inside the bin
@@ -142,7 +153,7 @@ class CNNRecipe(Recipe):
     def _bins_metadata(self, statistics: dict | None) -> dict | None:
         if self.head != "classification":
             return None
-        spec: dict[str, Any] = dict(AB_BINS)
+        spec: dict[str, Any] = dict(self.ab_bins)
         if statistics and statistics.get("bin_means"):
             spec["centers"] = statistics["bin_means"]
             spec["centers_are"] = "training-set mean of the values in each bin (report's unbin)"
