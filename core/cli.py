@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterable, Sequence
+from typing import Any
 from pathlib import Path
 
 from core.errors import ColorizeError, OutputExistsError, UnknownMethodError
@@ -194,6 +195,11 @@ def _cmd_image(args: argparse.Namespace) -> int:
 
     from core import api
 
+    try:
+        options = parse_options(args.option)
+    except ValueError as exc:
+        print(f"colorize image: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.output)
     jobs = list(_iter_inputs(args.inputs))
     single_file = (
@@ -239,6 +245,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
                             seed=args.seed,
                             decoder=args.decoder,
                             index=args.index,
+                            **options,
                         )
                     ]
                 else:
@@ -249,6 +256,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
                         seed=args.seed or 0,
                         reference=args.reference,
                         index=args.index,
+                        **options,
                     )
                 for result, target in zip(results, targets, strict=True):
                     if target.exists() and not args.overwrite:
@@ -304,6 +312,41 @@ def _cmd_image(args: argparse.Namespace) -> int:
         print("interrupted: finished files are complete; re-run to do the rest", file=sys.stderr)
         return 130
     return 1 if failed else 0
+
+
+#: Keyword arguments the CLI sets through its own flags; ``--option`` may not set them.
+_RESERVED_OPTIONS = frozenset(
+    {"image", "method", "reference", "seed", "decoder", "index", "n", "rank", "options"}
+)
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """Method options from ``KEY=VALUE`` strings (``colorize image --option``).
+
+    ``VALUE`` is read as JSON when it parses (``0.8``, ``true``, ``[1, 2]``, ``null``),
+    else kept as text (``exemplar-nn``). Keys must be Python identifiers, given once,
+    and not one of the arguments the CLI has its own flag for.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending item.
+    """
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--option expects KEY=VALUE with KEY a name, got {item!r}")
+        if key in _RESERVED_OPTIONS:
+            raise ValueError(f"--option {key}=...: use the command's own flag for {key!r}")
+        if key in options:
+            raise ValueError(f"--option {key} given twice")
+        try:
+            options[key] = json.loads(raw)
+        except ValueError:
+            options[key] = raw
+    return options
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -382,6 +425,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --reference auto: reference index to recommend from (`colorize index build`)",
     )
     p.add_argument("--decoder", default=None, metavar="D", help="decoder (distribution methods)")
+    p.add_argument(
+        "--option",
+        "-O",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method-specific option, repeatable (e.g. -O matcher=exemplar-nn-coarse-to-fine, "
+        "-O temperature=0.8); VALUE is read as JSON when it parses, else as text",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument(
         "--save-uncertainty",

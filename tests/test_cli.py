@@ -204,3 +204,53 @@ def test_module_entry_point_runs():
     )
     assert proc.returncode == 0, proc.stderr
     assert "methods" in json.loads(proc.stdout)
+
+
+def test_option_values_reach_the_method(registry, photo_folder, tmp_path, monkeypatch):
+    from core import api
+
+    seen = []
+    real = api.colorize_result
+
+    def spy(image, method=None, **kwargs):
+        seen.append(kwargs)
+        return real(image, method)
+
+    monkeypatch.setattr(api, "colorize_result", spy)
+    args = ["image", str(photo_folder / "a.jpg"), "-o", str(tmp_path / "o.png"), "-q"]
+    args += ["-O", "matcher=exemplar-nn-coarse-to-fine", "--option", "temperature=0.8"]
+    assert main(args + ["-O", "flags=[1, 2]", "-O", "fast=true"]) == 0
+    extra = {k: seen[0][k] for k in ("matcher", "temperature", "flags", "fast")}
+    assert extra == {
+        "matcher": "exemplar-nn-coarse-to-fine",
+        "temperature": 0.8,
+        "flags": [1, 2],
+        "fast": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ("temperature", "expects KEY=VALUE"),
+        ("2x=1", "expects KEY=VALUE"),
+        ("seed=3", "own flag for 'seed'"),
+        ("reference=r.jpg", "own flag for 'reference'"),
+    ],
+)
+def test_bad_options_are_refused_before_any_file(registry, photo_folder, tmp_path, capsys, item,
+                                                  message):
+    out = tmp_path / "o"
+    assert main(["image", str(photo_folder), "-o", str(out), "-q", "-O", item]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_an_option_the_method_does_not_take_fails_each_file_clearly(
+    registry, photo_folder, tmp_path, capsys
+):
+    out = tmp_path / "o"
+    assert main(["image", str(photo_folder / "a.jpg"), "-o", str(out), "-q", "-O", "x=1"]) == 1
+    assert "unexpected options ['x']" in capsys.readouterr().err
+    assert main(["image", str(photo_folder / "a.jpg"), "-o", str(out), "-q", "-O", "x=1",
+                 "-O", "x=2"]) == 2
