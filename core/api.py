@@ -247,19 +247,14 @@ def _is_auto(reference: Any) -> bool:
     return isinstance(reference, str) and reference == AUTO_REFERENCE
 
 
-def _prepare(
-    image: Any,
-    method: str | None,
-    reference: Any,
-    decoder: str | None,
-    index: Any = None,
-) -> _Prepared:
-    t0 = time.perf_counter()
-    registry = get_registry()
-    name = default_method() if method is None else method
-    info = get_method(name)
-    colorizer: Colorizer = registry.get("method", name)
-    space: ColorSpace = registry.get("colorspace", colorizer.colorspace)
+def _check_request(
+    name: str, colorizer: Colorizer, reference: Any, decoder: str | None, index: Any
+) -> None:
+    """Refuse a reference / decoder / index combination the method cannot honour.
+
+    Raises :class:`CapabilityError` naming the method (and the methods that could) before
+    any image is read; :func:`_prepare` and the video pipeline both call it.
+    """
     caps = colorizer.capabilities
     auto = _is_auto(reference)
     if auto and not caps.recommend:
@@ -286,6 +281,23 @@ def _prepare(
             f"method {name!r} does not offer decoder {decoder!r}; "
             f"choose from: {', '.join(colorizer.decoders)}"
         )
+
+
+def _prepare(
+    image: Any,
+    method: str | None,
+    reference: Any,
+    decoder: str | None,
+    index: Any = None,
+) -> _Prepared:
+    t0 = time.perf_counter()
+    registry = get_registry()
+    name = default_method() if method is None else method
+    info = get_method(name)
+    colorizer: Colorizer = registry.get("method", name)
+    space: ColorSpace = registry.get("colorspace", colorizer.colorspace)
+    _check_request(name, colorizer, reference, decoder, index)
+    auto = _is_auto(reference)
     loaded = load_image(image)
     gray = loaded.pixels if loaded.is_gray else None
     convert = space.gray_lightness if loaded.is_gray else space.lightness

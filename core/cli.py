@@ -17,8 +17,8 @@ import os
 import signal
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from core.errors import ColorizeError, OutputExistsError, UnknownMethodError
 from core.io import IMAGE_EXTENSIONS

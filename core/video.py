@@ -306,7 +306,8 @@ class _ClipColorizer:
             # An invalid combination (no recommendation, index without "auto", "auto"
             # without an index): the core's own check raises its usual error before any
             # frame is read.
-            api._prepare(np.zeros((8, 8), np.uint8), self.method, reference, decoder, index)
+            colorizer = get_registry().get("method", self.method)
+            api._check_request(self.method, colorizer, reference, decoder, index)
         if reference is not None and not self._auto:  # load once; colorize_result validates it
             self.reference = load_image(reference).rgb()
         self.decoder = decoder

@@ -238,8 +238,9 @@ def test_option_values_reach_the_method(registry, photo_folder, tmp_path, monkey
         ("reference=r.jpg", "own flag for 'reference'"),
     ],
 )
-def test_bad_options_are_refused_before_any_file(registry, photo_folder, tmp_path, capsys, item,
-                                                  message):
+def test_bad_options_are_refused_before_any_file(
+    registry, photo_folder, tmp_path, capsys, item, message
+):
     out = tmp_path / "o"
     assert main(["image", str(photo_folder), "-o", str(out), "-q", "-O", item]) == 2
     assert message in capsys.readouterr().err
@@ -252,5 +253,7 @@ def test_an_option_the_method_does_not_take_fails_each_file_clearly(
     out = tmp_path / "o"
     assert main(["image", str(photo_folder / "a.jpg"), "-o", str(out), "-q", "-O", "x=1"]) == 1
     assert "unexpected options ['x']" in capsys.readouterr().err
-    assert main(["image", str(photo_folder / "a.jpg"), "-o", str(out), "-q", "-O", "x=1",
-                 "-O", "x=2"]) == 2
+    assert (
+        main(["image", str(photo_folder / "a.jpg"), "-o", str(out), "-q", "-O", "x=1", "-O", "x=2"])
+        == 2
+    )

@@ -200,8 +200,9 @@ def test_warm_start_refuses_missing_or_mismatched_weights(photo_dir: Path, tmp_p
     Trainer(load_recipe("cnn-regression"), _config(), tmp_path / "a", train, val).fit(until=1)
     ckpt = str(tmp_path / "a" / "last.ckpt")
     with pytest.raises(ValueError, match="for method 'cnn-regression'"):
-        Trainer(load_recipe("cnn-classification"), _config(init_from=ckpt), tmp_path / "b",
-                train, val)
+        Trainer(
+            load_recipe("cnn-classification"), _config(init_from=ckpt), tmp_path / "b", train, val
+        )
     wider = _config(init_from=ckpt, options={"widths": [6, 8, 8, 8, 8, 8, 8, 8, 8]})
     with pytest.raises(ValueError, match=r"last\.ckpt: 'features.*has shape"):
         Trainer(load_recipe("cnn-regression"), wider, tmp_path / "c", train, val)

@@ -53,8 +53,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"{path}: cannot be loaded as a checkpoint with weights_only=True ({exc})"
         ) from None
     found = ckpt.get("format") if isinstance(ckpt, dict) else None
-    if isinstance(found, str) and found.startswith("colorize-checkpoint/") and (
-        found != CHECKPOINT_FORMAT
+    if (
+        isinstance(found, str)
+        and found.startswith("colorize-checkpoint/")
+        and (found != CHECKPOINT_FORMAT)
     ):
         raise ValueError(
             f"{path}: checkpoint format {found} is from a different version of the toolkit; "
@@ -205,8 +207,7 @@ class Trainer:
         ckpt = load_checkpoint(path)
         if ckpt.get("method") != self.recipe.name:
             raise ValueError(
-                f"{path}: checkpoint is for method {ckpt.get('method')!r}, "
-                f"not {self.recipe.name!r}"
+                f"{path}: checkpoint is for method {ckpt.get('method')!r}, not {self.recipe.name!r}"
             )
         source = ckpt["model"]
         state = self.model.state_dict()

@@ -30,8 +30,9 @@ CITATION = (
 
 def ab_bins(low: float = AB_BINS["low"]) -> dict[str, float]:
     """The bin layout with its lowest edge at ``low``: 10 bins of width 20 from there."""
-    width = (AB_BINS["high"] - AB_BINS["low"]) / AB_BINS["count"]
-    return {"low": float(low), "high": float(low) + width * AB_BINS["count"], "count": AB_BINS["count"]}
+    count = AB_BINS["count"]
+    width = (AB_BINS["high"] - AB_BINS["low"]) / count
+    return {"low": float(low), "high": float(low) + width * count, "count": count}
 
 
 def ab_to_bins(chroma: torch.Tensor, spec: dict = AB_BINS) -> torch.Tensor:
