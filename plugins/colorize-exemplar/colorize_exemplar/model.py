@@ -7,6 +7,9 @@
 * :class:`ColorNet` -- the colorization sub-net C (§3.2.2), scaled down: stride-2
   convolutions down, dilated convolutions in the middle, transposed convolutions up,
   skip connections, and a 1x1 convolution + tanh head.
+* :class:`PerceptualNet` -- the same pyramid on the three Lab channels, the stand-in for
+  the colour VGG-19 whose ``relu5_1`` the perceptual loss compares (§3.2.4, Eqs. 5-6).
+  Used only as a frozen loss network during training; never exported or shipped.
 """
 
 from __future__ import annotations
@@ -34,18 +37,25 @@ def _block(cin: int, cout: int, *, stride: int = 1, dilation: int = 1) -> nn.Seq
 class FeatureNet(nn.Module):
     """Gray feature pyramid; input L* in 0..100 of shape (N, 1, H, W), H and W multiples of 16."""
 
+    #: Input channels (1: L* only).
+    in_channels = 1
+
     def __init__(self, classes: int = 202) -> None:
         super().__init__()
         c1, c2, c3, c4, c5 = LEVEL_CHANNELS
-        self.level1 = nn.Sequential(_block(1, c1), _block(c1, c1))
+        self.level1 = nn.Sequential(_block(self.in_channels, c1), _block(c1, c1))
         self.level2 = nn.Sequential(nn.MaxPool2d(2), _block(c1, c2), _block(c2, c2))
         self.level3 = nn.Sequential(nn.MaxPool2d(2), _block(c2, c3), _block(c3, c3))
         self.level4 = nn.Sequential(nn.MaxPool2d(2), _block(c3, c4), _block(c4, c4))
         self.level5 = nn.Sequential(nn.MaxPool2d(2), _block(c4, c5), _block(c5, c5))
         self.head = nn.Linear(c5, classes)
 
+    def normalise(self, image: torch.Tensor) -> torch.Tensor:
+        """L* in 0..100 -> about -1..1."""
+        return image / 50.0 - 1.0
+
     def levels(self, lightness: torch.Tensor) -> list[torch.Tensor]:
-        x = lightness / 50.0 - 1.0
+        x = self.normalise(lightness)
         out = []
         for layer in (self.level1, self.level2, self.level3, self.level4, self.level5):
             x = layer(x)
@@ -69,6 +79,28 @@ class FeatureNet(nn.Module):
 
     def forward(self, lightness: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self.pyramid(lightness)
+
+
+class PerceptualNet(FeatureNet):
+    """Colour feature pyramid: input Lab (N, 3, H, W), L* in 0..100, ab in Lab units.
+
+    The loss network of the perceptual branch (He et al. 2018, §3.2.4, Eqs. 5-6): the
+    paper compares ``relu5_1`` of a VGG-19 trained on colour ImageNet; here the deepest
+    level of the :class:`FeatureNet` architecture with three input channels, trained on
+    Tiny ImageNet classification from Lab (``python -m colorize_exemplar.train
+    perceptual``). Unlike the gray :class:`FeatureNet` it sees chrominance, so its
+    features change when the colours change.
+    """
+
+    in_channels = 3
+
+    def normalise(self, image: torch.Tensor) -> torch.Tensor:
+        """L* in 0..100 -> about -1..1, ab / :data:`AB_SCALE`."""
+        return torch.cat([image[:, :1] / 50.0 - 1.0, image[:, 1:] / AB_SCALE], 1)
+
+    def deepest(self, lab: torch.Tensor) -> torch.Tensor:
+        """The deepest level (N, 128, H/16, W/16), the analogue of VGG-19 ``relu5_1``."""
+        return self.levels(lab)[-1]
 
 
 class ColorNet(nn.Module):

@@ -10,6 +10,10 @@ For each of the first N test photos (sorted by name), compares RMSE-alphabeta
   another test photo (photo i+N/2 mod N);
 * ``gray``: the lightness with zero chroma (baseline).
 
+``--colornet PATH`` swaps in another colorization sub-net graph (for example a candidate
+exported with ``python -m colorize_exemplar.train export --graphs colornet --models-dir
+runs/exemplar2/models``) while the feature graph, and so the index, stay the shipped ones.
+
 Usage::
 
     colorize index build REFS_DIR -o runs/exemplar-index/bsds-trainval.index
@@ -40,7 +44,18 @@ def main() -> None:
     parser.add_argument("--index", default=None, help="reference index (colorize index build)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random references")
     parser.add_argument("--json", default=None, help="write per-photo rows here")
+    parser.add_argument(
+        "--colornet",
+        default=None,
+        help="evaluate this exemplar-colornet.onnx (with its manifest.json beside it) "
+        "instead of the shipped one",
+    )
     args = parser.parse_args()
+    if args.colornet:
+        from core.plugins import get_registry
+        from core.runtime import OnnxModel
+
+        get_registry().get("method", "exemplar")._colornet = OnnxModel(args.colornet)
     paths = sorted((Path(args.data) / "bsds500" / "images" / "test").glob("*.jpg"))[: args.count]
     photos = [np.asarray(Image.open(p).convert("RGB"), np.float32) / 255.0 for p in paths]
     pool = []
