@@ -22,7 +22,8 @@ stack and heads for one pixel, from cached pixels to its left). The two step
 graphs implement the caching scheme of Ramachandran et al. 2017 ("Fast
 Generation for Convolutional Autoregressive Models"): every layer keeps only the
 inputs its kernel still needs, and one call computes only what the new pixel or
-row changes.
+row changes. The stacks and the row step are the toolkit's shared gated PixelCNN
+(:mod:`training.pixelcnn`); this module adds the PixColor heads and pixel step.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from colorize_pixcolor import N_BINS
+from training.pixelcnn import GatedStacks, RowStep, pixel_conv
 
 __all__ = [
     "ConditioningNet",
@@ -56,20 +58,9 @@ def bin_centers(index: torch.Tensor, k: int = N_BINS) -> torch.Tensor:
     return (index.float() + 0.5) / k - 0.5
 
 
-def _gate(x: torch.Tensor) -> torch.Tensor:
-    """Gated activation ``tanh(a) * sigmoid(b)`` (van den Oord et al. 2016, Eq. 2)."""
-    a, b = x.chunk(2, dim=1)
-    return torch.tanh(a) * torch.sigmoid(b)
-
-
 def _resize(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Bilinear resize of ``x`` to the spatial size of ``like`` (half-pixel centres)."""
     return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
-
-
-def _shift_down(x: torch.Tensor) -> torch.Tensor:
-    """Move every row one down and put zeros in the top row (vertical -> horizontal link)."""
-    return F.pad(x, (0, 0, 1, 0))[:, :, :-1, :]
 
 
 class _ResBlock(nn.Module):
@@ -110,7 +101,7 @@ class ConditioningNet(nn.Module):
         return self.adapt(self.blocks(self.stem((lightness - 0.5) * 2.0)))
 
 
-class PixelCNN(nn.Module):
+class PixelCNN(GatedStacks):
     """Conditional gated PixelCNN over the low-resolution (Cr, Cb) image.
 
     Parameters
@@ -124,65 +115,27 @@ class PixelCNN(nn.Module):
         blocks (Table 2: 5x5).
     cond : int
         Channels of the conditioning features.
+    k : int
+        Bins per chroma channel.
 
     Notes
     -----
-    The vertical stack at row ``r`` sees input rows ``<= r`` and reaches the
-    horizontal stack only shifted one row down; the horizontal stack sees the
-    pixels left of the current one (first layer, "mask A") or up to and
-    including it (later layers, "mask B"). So the Cr logits of pixel ``i`` depend
-    on pixels ``< i`` in raster order only -- checked on the exported graph by
-    the tests.
+    The stacks (:class:`training.pixelcnn.GatedStacks`, ReLU head) make the
+    features of pixel ``i`` depend on pixels ``< i`` in raster order only, so the
+    Cr logits do too -- checked on the exported graph by the tests. The Cb logits
+    also see the Cr bin of pixel ``i``, through an embedding (:meth:`cb_logits`).
     """
 
     def __init__(self, channels=32, layers=5, first_kernel=7, kernel=5, cond=48, k=N_BINS):
-        super().__init__()
+        super().__init__(channels, layers, first_kernel, kernel, cond, activation=F.relu)
         c = channels
-        self.channels, self.layers, self.k, self.cond = c, layers, k, cond
-        self.p0 = first_kernel // 2  # left context of the first horizontal convolution
-        self.p = kernel // 2
-        self.first_kernel, self.kernel = first_kernel, kernel
-        self.v_in = nn.Conv2d(2, c, (self.p0 + 1, first_kernel))
-        self.h_in = nn.Conv2d(2, c, (1, self.p0))
-        self.v2h_in = nn.Conv2d(c, c, 1)
-        self.v_conv = nn.ModuleList(
-            nn.Conv2d(c, 2 * c, (self.p + 1, kernel)) for _ in range(layers)
-        )
-        self.v_cond = nn.ModuleList(nn.Conv2d(cond, 2 * c, 1) for _ in range(layers))
-        self.h_conv = nn.ModuleList(nn.Conv2d(c, 2 * c, (1, self.p + 1)) for _ in range(layers))
-        self.v2h = nn.ModuleList(nn.Conv2d(2 * c, 2 * c, 1, bias=False) for _ in range(layers))
-        self.h_cond = nn.ModuleList(nn.Conv2d(cond, 2 * c, 1) for _ in range(layers))
-        self.h_out = nn.ModuleList(nn.Conv2d(c, c, 1) for _ in range(layers))
-        self.head_cond = nn.Conv2d(cond, c, 1)
-        self.head = nn.Conv2d(c, c, 1)
+        self.k = k
         self.cr_out = nn.Conv2d(c, k, 1)
         self.cb_hidden = nn.Conv2d(c, c, 1)
         self.cr_embed = nn.Embedding(k, c)
         self.cb_out = nn.Conv2d(c, k, 1)
 
-    @property
-    def vertical_width(self) -> int:
-        """Channels per column that the row step hands to the pixel step."""
-        return self.channels + 2 * self.channels * self.layers
-
     # -- the whole image at once ----------------------------------------------------
-
-    def features(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Hidden features (N, C, H, W) of the output head (before the Cb embedding)."""
-        p0, p = self.p0, self.p
-        v = self.v_in(F.pad(x, (p0, p0, p0, 0)))
-        h = self.h_in(F.pad(x, (p0, 0, 0, 0)))[:, :, :, : x.shape[3]]
-        h = h + _shift_down(self.v2h_in(v))
-        for i in range(self.layers):
-            vf = self.v_conv[i](F.pad(v, (p, p, p, 0)))
-            hf = (
-                self.h_conv[i](F.pad(h, (p, 0, 0, 0)))
-                + _shift_down(self.v2h[i](vf))
-                + self.h_cond[i](cond)
-            )
-            v = _gate(vf + self.v_cond[i](cond))
-            h = h + self.h_out[i](_gate(hf))
-        return F.relu(self.head(F.relu(h)) + self.head_cond(cond))
 
     def cr_logits(self, feats: torch.Tensor) -> torch.Tensor:
         return self.cr_out(feats)
@@ -234,38 +187,6 @@ class FullGraph(nn.Module):
         return cr, cb, loglik[:, 0], cr_logits
 
 
-class RowStep(nn.Module):
-    """Vertical stack for one finished row ``r``, from cached rows above it.
-
-    Inputs: ``x_row`` (N, 2, 1, W) the sampled row ``r``; ``cond_row`` (N, C, 1, W);
-    ``cache_in`` (N, 2, p0, W) input rows ``r-p0 .. r-1``; ``cache_v`` (N, L*C, p, W)
-    the rows ``r-p .. r-1`` of every gated block's vertical input (block ``i`` in
-    channels ``i*C .. (i+1)*C``). Outputs:
-    ``above`` (N, V, W), what row ``r + 1``'s pixels receive from the vertical stack
-    (after the 1x1 vertical-to-horizontal links), and the updated caches.
-    """
-
-    def __init__(self, net: PixelCNN):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x_row, cond_row, cache_in, cache_v):
-        net = self.net
-        p0, p = net.p0, net.p
-        window = torch.cat([cache_in, x_row], dim=2)
-        v = net.v_in(F.pad(window, (p0, p0, 0, 0)))
-        above = [net.v2h_in(v)]
-        new_v = []
-        for i in range(net.layers):
-            window = torch.cat([cache_v[:, i * net.channels : (i + 1) * net.channels], v], dim=2)
-            new_v.append(window[:, :, 1:])
-            vf = net.v_conv[i](F.pad(window, (p, p, 0, 0)))
-            above.append(net.v2h[i](vf))
-            v = _gate(vf + net.v_cond[i](cond_row))
-        new_in = torch.cat([cache_in, x_row], dim=2)[:, :, 1:]
-        return torch.cat(above, dim=1)[:, :, 0], new_in, torch.cat(new_v, dim=1)
-
-
 class PixelStep(nn.Module):
     """Horizontal stack and both heads for one pixel, from cached pixels to its left.
 
@@ -281,26 +202,10 @@ class PixelStep(nn.Module):
         super().__init__()
         self.net = net
 
-    @staticmethod
-    def _pixel(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-        """1x1 convolution of (N, C) pixels as a matrix product."""
-        return F.linear(x, conv.weight[:, :, 0, 0], conv.bias)
-
     def forward(self, cache_x, cache_h, above, cond, gumbel, inv_temperature):
         net = self.net
-        c = net.channels
-        pix = self._pixel
-        h = F.conv1d(cache_x, net.h_in.weight[:, :, 0], net.h_in.bias)[:, :, 0] + above[:, :c]
-        new_h = []
-        for i in range(net.layers):
-            window = torch.cat([cache_h[:, i * c : (i + 1) * c], h[:, :, None]], dim=2)
-            new_h.append(window[:, :, 1:])
-            conv = net.h_conv[i]
-            hf = F.conv1d(window, conv.weight[:, :, 0], conv.bias)[:, :, 0]
-            start = c + 2 * c * i
-            hf = hf + above[:, start : start + 2 * c] + pix(net.h_cond[i], cond)
-            h = h + pix(net.h_out[i], _gate(hf))
-        feats = F.relu(pix(net.head, F.relu(h)) + pix(net.head_cond, cond))
+        pix = pixel_conv
+        feats, new_h = net.pixel_features(cache_x, cache_h, above, cond)
         cr_logits = pix(net.cr_out, feats)
         k = net.k
         cr = torch.argmax(cr_logits * inv_temperature + gumbel[:, :k], dim=1)
@@ -312,7 +217,7 @@ class PixelStep(nn.Module):
         )
         x_new = torch.stack([bin_centers(cr), bin_centers(cb)], dim=1) * 2.0
         new_x = torch.cat([cache_x, x_new[:, :, None]], dim=2)[:, :, 1:]
-        return cr, cb, loglik[:, 0], new_x, torch.cat(new_h, dim=1)
+        return cr, cb, loglik[:, 0], new_x, new_h
 
 
 class PixColorModel(nn.Module):

@@ -12,8 +12,9 @@ Two recipes, trained separately as in the paper:
 Both are published under the ``colorize.training`` entry-point group. The
 generic ``training.trainer.Trainer`` calls ``model(batch["lightness"])`` with Lab
 lightness, which cannot feed teacher forcing or YCbCr, so this module has its own
-small loop built on ``training.data`` (same data handling, deterministic
-batches, ``--max-minutes``, atomic checkpoints, ``--resume``)::
+small loop (``training.pixelcnn.run_loop``, shared with the semantic plugin) built
+on ``training.data`` (same data handling, deterministic batches, ``--max-minutes``,
+atomic checkpoints, ``--resume``)::
 
     python -m colorize_pixcolor.train pixcolor-pixelcnn --data DIR [--data DIR ...] \
         --out runs/pixcolor-pixelcnn --max-minutes 30 --set threads=1
@@ -27,10 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +47,18 @@ from colorize_pixcolor.model import (
     bin_centers,
     to_bins,
 )
+from training.pixelcnn import (
+    add_fit_arguments,
+    apply_arguments,
+    checkpoint,
+    export_checkpoint_graphs,
+    load_batchers,
+    mean_parts,
+    run_loop,
+)
 from training.recipe import ExportGraph, Recipe
-from training.trainer import CHECKPOINT_FORMAT
 
 __all__ = ["PixelCNNRecipe", "RefineRecipe", "export_models", "main", "pixelcnn", "refine", "ycbcr"]
-
 
 
 def ycbcr(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -214,71 +220,33 @@ RECIPES = {r.name: r for r in (pixelcnn, refine)}
 def _config(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
     config = {"seed": 0, "threads": 0, "max_minutes": None, "options": {}, "val_images": 64,
               **recipe.defaults}
-    for key in ("steps", "batch_size", "seed", "max_minutes"):
-        if getattr(args, key, None) is not None:
-            config[key] = getattr(args, key)
-    for item in args.set or ():
-        key, _, value = item.partition("=")
-        target = config
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        target[leaf] = json.loads(value)
-    return config
-
-
-def _lr_factor(step: int, steps: int) -> float:
-    warm = 50
-    if step < warm:
-        return (step + 1) / warm
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
-
-
-def _save(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    return apply_arguments(config, args, ("steps", "batch_size", "seed", "max_minutes"))
 
 
 @torch.no_grad()
 def _validate(recipe: Recipe, model: torch.nn.Module, batcher) -> dict[str, float]:
     model.eval()
-    totals: dict[str, float] = {}
+    parts = []
     for i in range(4):
         batch = _prepare(batcher.batch(i)[0])
         loss, extras = recipe.loss(recipe.forward(model, batch), batch)
-        for key, value in {"loss": loss.item(), **extras}.items():
-            totals[key] = totals.get(key, 0.0) + value / 4
+        parts.append({"loss": loss.item(), **extras})
     model.train()
-    return totals
+    return mean_parts(parts)
 
 
 def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
     """Train ``recipe`` (see module doc); returns the final log record."""
-    from tqdm import tqdm
-
-    from training import data as datalib
-
     config = _config(recipe, args)
     out = Path(args.out or f"runs/{recipe.name}")
     if config["threads"]:
         torch.set_num_threads(int(config["threads"]))
-    train_items, val_items, sources = datalib.resolve_sources(args.data, args.val)
-    train_set = datalib.load_images(train_items, short_side=config["cache_size"],
-                                    progress=not args.no_progress)
-    val_set = datalib.load_images(val_items[: config["val_images"]],
-                                  short_side=config["cache_size"], progress=False)
-    batcher = datalib.Batcher(train_set, batch_size=config["batch_size"], crop=config["crop"],
-                              scale=tuple(config["scale"]), seed=config["seed"])
-    val_batcher = datalib.Batcher(val_set, batch_size=16, crop=config["crop"],
-                                  scale=(1.0, 1.0), hflip=False, seed=12345)
+    batcher, val_batcher, data_info = load_batchers(args, config,
+                                                    val_images=config["val_images"])
     torch.manual_seed(config["seed"])
     model = recipe.build_model(recipe.check_options(config["options"]))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=1e-4)
     step, elapsed = 0, 0.0
-    data_info = {"train": {**train_set.summary.to_dict(), "sources": sources["train"]},
-                 "val": {**val_set.summary.to_dict(), "sources": sources["val"]}}
     resume = Path(args.resume) if args.resume else None
     if resume is None and args.resume_default and (out / "last.ckpt").is_file():
         resume = out / "last.ckpt"
@@ -289,59 +257,22 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict[str, Any]:
         step, elapsed = int(ckpt["step"]), float(ckpt["elapsed"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
-    log = open(out / "log.jsonl", "a", encoding="utf-8")
-    val: dict[str, float] = {}
 
-    def state() -> dict[str, Any]:
-        return {"format": CHECKPOINT_FORMAT, "method": recipe.name, "step": step,
-                "elapsed": elapsed, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "config": config,
-                "options": config["options"], "data": data_info, "val": val,
-                "statistics": None, "world_size": 1, "torch": str(torch.__version__)}
-
-    started = time.monotonic()
-    base_elapsed = elapsed
-    stopped = False
-    window: dict[str, float] = {}
-    model.train()
-    bar = tqdm(total=config["steps"], initial=step, desc=f"train {recipe.name}",
-               disable=args.no_progress)
-    while step < config["steps"]:
-        if config["max_minutes"] and time.monotonic() - started >= config["max_minutes"] * 60:
-            stopped = True
-            break
-        for group in optimizer.param_groups:
-            group["lr"] = config["lr"] * _lr_factor(step, config["steps"])
+    def batch_loss(step: int):
         batch = _prepare(batcher.batch(step)[0])
         loss, extras = recipe.loss(recipe.forward(model, batch), batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        elapsed = base_elapsed + time.monotonic() - started
-        for key, value in {"loss": loss.item(), **extras}.items():
-            window[key] = window.get(key, 0.0) + value
-        bar.update(1)
-        if step % config["log_every"] == 0:
-            record = {k: v / config["log_every"] for k, v in window.items()}
-            record.update(step=step, elapsed=round(elapsed, 1))
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-            window.clear()
-        if step % config["ckpt_every"] == 0:
-            val = _validate(recipe, model, val_batcher)
-            log.write(json.dumps({"split": "val", "step": step, **val}) + "\n")
-            log.flush()
-            _save(out / "last.ckpt", state())
-    bar.close()
-    val = _validate(recipe, model, val_batcher)
-    _save(out / "last.ckpt", state())
-    record = {"event": "stop" if stopped else "done", "step": step, "elapsed": round(elapsed, 1),
-              "val": val}
-    log.write(json.dumps(record) + "\n")
-    log.close()
-    return record
+        return loss, {"loss": loss.item(), **extras}
+
+    def state(step: int, elapsed: float, val: dict[str, float]) -> dict[str, Any]:
+        return checkpoint(recipe.name, step, elapsed, model, optimizer, config=config,
+                          options=config["options"], data=data_info, val=val)
+
+    return run_loop(
+        config, out, model=model, optimizer=optimizer, step=step, elapsed=elapsed,
+        batch_loss=batch_loss, validate=lambda: _validate(recipe, model, val_batcher),
+        state=state, clip=1.0, lr_floor=0.05, desc=f"train {recipe.name}",
+        progress=not args.no_progress,
+    )
 
 
 # -- export -----------------------------------------------------------------------
@@ -354,7 +285,7 @@ def export_models(checkpoints: dict[str, str | os.PathLike], out: str | os.PathL
     Uses ``onnx_export.export.export_graph`` (dynamo export, full checker, ORT parity on
     random inputs at two sizes, metadata) for every graph.
     """
-    from onnx_export.export import export_graph, training_summary
+    from onnx_export.export import training_summary
     from onnx_export.manifest import update_manifest
     from training.trainer import load_checkpoint
 
@@ -366,14 +297,9 @@ def export_models(checkpoints: dict[str, str | os.PathLike], out: str | os.PathL
         model = recipe.build_model(dict(ckpt.get("options") or {}))
         model.load_state_dict(ckpt["model"])
         model.eval()
-        results = [export_graph(g, out, tolerance=tolerance)
-                   for g in recipe.export_graphs(model, training_summary(ckpt))]
-        for r in results:
-            print(f"{r.path.name}: max |onnx - torch| {r.max_abs_diff:.2e} ({r.seconds:.1f} s)")
-        paths += [r.path for r in results]
-        methods[name] = {"files": [r.path.name for r in results], "step": ckpt.get("step"),
-                         "train_seconds": round(float(ckpt.get("elapsed", 0.0)), 1),
-                         "max_abs_diff": max(r.max_abs_diff for r in results)}
+        graphs = recipe.export_graphs(model, training_summary(ckpt))
+        written, methods[name] = export_checkpoint_graphs(graphs, out, ckpt, tolerance)
+        paths += written
     update_manifest(out, paths, methods=methods)
     return paths
 
@@ -383,16 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in RECIPES:
         p = sub.add_parser(name)
-        p.add_argument("--data", action="append", required=True)
-        p.add_argument("--val", action="append")
-        p.add_argument("--out")
-        p.add_argument("--steps", type=int)
-        p.add_argument("--batch-size", type=int)
-        p.add_argument("--seed", type=int)
-        p.add_argument("--max-minutes", type=float)
-        p.add_argument("--set", action="append", metavar="KEY=JSON")
+        add_fit_arguments(p)
         p.add_argument("--resume", nargs="?", const="", default=None)
-        p.add_argument("--no-progress", action="store_true")
     e = sub.add_parser("export")
     e.add_argument("--pixelcnn")
     e.add_argument("--refine")
