@@ -18,17 +18,31 @@ Values live on a grid of :data:`~colorize_semantic.LEVELS` levels over [-1, 1]
 the logistic mass of its bin, the two end bins taking the tails (PixelCNN++). This is the
 likelihood of Zhao et al. 2019, §3.3 ("both L_emb and L_gen are discretized mixture
 logistic losses"), the per-pixel factor of Eqs. 1-4. The torch version used for
-training is :func:`colorize_semantic.model.mixture_log_prob`; tests check both against
-each other and against a direct computation.
+training is :func:`colorize_semantic.model.mixture_log_prob`; it evaluates the bin
+masses with this module's :func:`channel_log_prob` and torch operations
+(:class:`ArrayOps`), so the formula is written once. Tests check both against each other
+and against a direct computation.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from colorize_semantic import LEVELS, MIXTURES
 
-__all__ = ["LOG_SCALE_MIN", "levels", "log_prob", "quantize", "split"]
+__all__ = [
+    "LOG_SCALE_MIN",
+    "NUMPY_OPS",
+    "ArrayOps",
+    "channel_log_prob",
+    "levels",
+    "log_prob",
+    "quantize",
+    "split",
+]
 
 #: Log-scales are clamped from below at this value (as PixelCNN++).
 LOG_SCALE_MIN = -7.0
@@ -75,25 +89,45 @@ def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -x)
 
 
-def _interior(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+class ArrayOps(NamedTuple):
+    """The array operations :func:`channel_log_prob` uses, so that numpy (inference) and
+    torch (training, :mod:`colorize_semantic.model`) share one formula."""
+
+    exp: Callable[[Any], Any]
+    log: Callable[[Any], Any]
+    expm1: Callable[[Any], Any]
+    where: Callable[[Any, Any, Any], Any]
+    cap: Callable[[Any, float], Any]  #: elementwise ``min(x, high)``
+    log_sigmoid: Callable[[Any], Any]
+
+
+NUMPY_OPS = ArrayOps(np.exp, np.log, np.expm1, np.where, np.minimum, _log_sigmoid)
+
+
+def _interior(u, v, ops: ArrayOps):
     """log(sigmoid(u) - sigmoid(v)) for u > v, stable (the gap clamped away from 0)."""
-    lu = _log_sigmoid(u)
-    gap = np.minimum(_log_sigmoid(v) - lu, -1e-12)
-    return lu + np.log(-np.expm1(gap))
+    lu = ops.log_sigmoid(u)
+    gap = ops.cap(ops.log_sigmoid(v) - lu, -1e-12)
+    return lu + ops.log(-ops.expm1(gap))
 
 
-def _channel_log_prob(x: np.ndarray, mean: np.ndarray, log_scale: np.ndarray, k: int):
-    """log P(level x) of one discretized logistic (x broadcast against mean)."""
+def channel_log_prob(x, mean, log_scale, k: int, ops: ArrayOps = NUMPY_OPS):
+    """log P(level x) of one discretized logistic (``x`` broadcast against ``mean``).
+
+    The mass of the bin of half-width ``1 / (k - 1)`` around ``x``; the end bins take the
+    tails (Salimans et al. 2017, Eq. 2). Arrays of numpy or, with ``ops``, of another
+    library.
+    """
     half_bin = 1.0 / (k - 1)
-    inv = np.exp(-log_scale)
+    inv = ops.exp(-log_scale)
     plus = inv * (x - mean + half_bin)
     minus = inv * (x - mean - half_bin)
     # interior bins, evaluated on the side of the mean where the tail is not saturated
-    mid = np.where(plus + minus > 0, _interior(-minus, -plus), _interior(plus, minus))
-    return np.where(
+    mid = ops.where(plus + minus > 0, _interior(-minus, -plus, ops), _interior(plus, minus, ops))
+    return ops.where(
         x < -1.0 + half_bin,
-        _log_sigmoid(plus),
-        np.where(x > 1.0 - half_bin, _log_sigmoid(-minus), mid),
+        ops.log_sigmoid(plus),
+        ops.where(x > 1.0 - half_bin, ops.log_sigmoid(-minus), mid),
     )
 
 
@@ -125,8 +159,8 @@ def log_prob(params: np.ndarray, x: np.ndarray, k: int = LEVELS, m: int = MIXTUR
         raise ValueError(f"expected (N, 2, H, W) values, got shape {x.shape}")
     p = split(params, m)
     a, b = x[:, :1], x[:, 1:]
-    log_pa = _channel_log_prob(a, p["mean_a"], p["log_scale_a"], k)
-    log_pb = _channel_log_prob(b, p["mean_b"] + p["coeff"] * a, p["log_scale_b"], k)
+    log_pa = channel_log_prob(a, p["mean_a"], p["log_scale_a"], k)
+    log_pb = channel_log_prob(b, p["mean_b"] + p["coeff"] * a, p["log_scale_b"], k)
     logits = p["logits"]
     log_pi = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
     return np.logaddexp.reduce(log_pi + log_pa + log_pb, axis=1)

@@ -17,8 +17,9 @@ Scaled down from Zhao et al. 2019, §3.3, Tables 1-2 (inference never imports th
   (Eqs. 2-3) and, in the ``full`` variant, on the segmentation prediction (softmax)
   concatenated along the channels (Eq. 4).
 
-The gated stacks follow the same construction as the pixcolor plugin's PixelCNN
-(duplicated and adapted here, so each plugin installs on its own).
+The gated stacks and the row step are the toolkit's shared gated PixelCNN
+(:mod:`training.pixelcnn`, also used by the pixcolor plugin); the bin masses of the
+mixture are :mod:`colorize_semantic.logistic`'s, evaluated with torch operations.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from colorize_semantic import LEVELS, MIXTURES, N_CLASSES, VARIANTS
+from colorize_semantic.logistic import LOG_SCALE_MIN, ArrayOps, channel_log_prob
+from training.pixelcnn import GatedStacks, RowStep, gate, pixel_conv
 
 __all__ = [
     "Bottom",
@@ -43,9 +46,6 @@ __all__ = [
     "mixture_sample",
     "quantize",
 ]
-
-LOG_SCALE_MIN = -7.0
-
 
 # -- discretized mixture of logistics (Salimans et al. 2017; Zhao et al. §3.3) -----------
 
@@ -75,25 +75,15 @@ def _log_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return torch.clamp(x, max=0.0) - torch.log1p(torch.exp(-torch.abs(x)))
 
 
-def _interior(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """log(sigmoid(u) - sigmoid(v)) for u > v, stable (the gap clamped away from 0)."""
-    lu = _log_sigmoid(u)
-    gap = (_log_sigmoid(v) - lu).clamp(max=-1e-12)
-    return lu + torch.log(-torch.expm1(gap))
-
-
-def _channel_log_prob(x, mean, log_scale, k):
-    half_bin = 1.0 / (k - 1)
-    inv = torch.exp(-log_scale)
-    plus = inv * (x - mean + half_bin)
-    minus = inv * (x - mean - half_bin)
-    # interior bins, evaluated on the side of the mean where the tail is not saturated
-    mid = torch.where(plus + minus > 0, _interior(-minus, -plus), _interior(plus, minus))
-    return torch.where(
-        x < -1.0 + half_bin,
-        _log_sigmoid(plus),
-        torch.where(x > 1.0 - half_bin, _log_sigmoid(-minus), mid),
-    )
+#: The operations :func:`colorize_semantic.logistic.channel_log_prob` needs, in torch.
+_TORCH = ArrayOps(
+    exp=torch.exp,
+    log=torch.log,
+    expm1=torch.expm1,
+    where=torch.where,
+    cap=lambda x, high: x.clamp(max=high),
+    log_sigmoid=_log_sigmoid,
+)
 
 
 def mixture_log_prob(
@@ -107,8 +97,8 @@ def mixture_log_prob(
     """
     logits, mean_a, mean_b, ls_a, ls_b, coeff = _split(params, m)
     a, b = x[:, :1], x[:, 1:]
-    log_pa = _channel_log_prob(a, mean_a, ls_a, k)
-    log_pb = _channel_log_prob(b, mean_b + coeff * a, ls_b, k)
+    log_pa = channel_log_prob(a, mean_a, ls_a, k, _TORCH)
+    log_pb = channel_log_prob(b, mean_b + coeff * a, ls_b, k, _TORCH)
     return torch.logsumexp(F.log_softmax(logits, dim=1) + log_pa + log_pb, dim=1)
 
 
@@ -145,12 +135,6 @@ def mixture_sample(
 # -- building blocks ---------------------------------------------------------------------
 
 
-def _gate(x: torch.Tensor) -> torch.Tensor:
-    """Gated activation ``tanh(a) * sigmoid(b)`` (van den Oord et al. 2016, Eq. 2)."""
-    a, b = x.chunk(2, dim=1)
-    return torch.tanh(a) * torch.sigmoid(b)
-
-
 def _conv(i: int, o: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
     return nn.Conv2d(i, o, 3, stride=stride, padding=dilation, dilation=dilation)
 
@@ -164,7 +148,7 @@ class GatedResBlock(nn.Module):
         self.conv2 = _conv(channels, 2 * channels, dilation=dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + _gate(self.conv2(F.elu(self.conv1(F.elu(x)))))
+        return x + gate(self.conv2(F.elu(self.conv1(F.elu(x)))))
 
 
 class Bottom(nn.Module):
@@ -228,21 +212,14 @@ class SegmentationHead(nn.Module):
         return out
 
 
-def _shift_down(x: torch.Tensor) -> torch.Tensor:
-    """Move every row one down, zeros in the top row (vertical -> horizontal link)."""
-    return F.pad(x, (0, 0, 1, 0))[:, :, :-1, :]
-
-
-class PixelCNN(nn.Module):
+class PixelCNN(GatedStacks):
     """g_ω: conditional gated PixelCNN over (a, b) with a logistic-mixture output.
 
-    The vertical stack at row ``r`` sees input rows ``<= r`` and reaches the horizontal
-    stack only shifted one row down; the horizontal stack sees pixels left of the
-    current one in its first layer and up to it later. So the mixture parameters of pixel
-    ``i`` depend on pixels ``< i`` (raster order) only; b's dependence on the pixel's own
-    a is in the mixture (Salimans et al. 2017), not in the network. Upward reach:
-    ``1 + p0 + layers * p`` rows; sideways: ``p0 + layers * p`` columns
-    (:attr:`reach`), used by the windowed sampler.
+    The stacks (:class:`training.pixelcnn.GatedStacks`, ELU head) make the mixture
+    parameters of pixel ``i`` depend on pixels ``< i`` (raster order) only; b's
+    dependence on the pixel's own a is in the mixture (Salimans et al. 2017), not in the
+    network. Upward reach: ``1 + p0 + layers * p`` rows; sideways: ``p0 + layers * p``
+    columns (:attr:`reach`), used by the windowed sampler.
     """
 
     def __init__(
@@ -254,53 +231,13 @@ class PixelCNN(nn.Module):
         cond: int = 32,
         m: int = MIXTURES,
     ):
-        super().__init__()
-        c = channels
-        self.channels, self.layers, self.cond, self.m = c, layers, cond, m
-        self.first_kernel, self.kernel = first_kernel, kernel
-        self.p0, self.p = first_kernel // 2, kernel // 2
-        self.v_in = nn.Conv2d(2, c, (self.p0 + 1, first_kernel))
-        self.h_in = nn.Conv2d(2, c, (1, self.p0))
-        self.v2h_in = nn.Conv2d(c, c, 1)
-        self.v_conv = nn.ModuleList(
-            nn.Conv2d(c, 2 * c, (self.p + 1, kernel)) for _ in range(layers)
-        )
-        self.v_cond = nn.ModuleList(nn.Conv2d(cond, 2 * c, 1) for _ in range(layers))
-        self.h_conv = nn.ModuleList(nn.Conv2d(c, 2 * c, (1, self.p + 1)) for _ in range(layers))
-        self.v2h = nn.ModuleList(nn.Conv2d(2 * c, 2 * c, 1, bias=False) for _ in range(layers))
-        self.h_cond = nn.ModuleList(nn.Conv2d(cond, 2 * c, 1) for _ in range(layers))
-        self.h_out = nn.ModuleList(nn.Conv2d(c, c, 1) for _ in range(layers))
-        self.head_cond = nn.Conv2d(cond, c, 1)
-        self.head = nn.Conv2d(c, c, 1)
-        self.out = nn.Conv2d(c, 6 * m, 1)
-
-    @property
-    def vertical_width(self) -> int:
-        """Channels per column that the row step hands to the pixel step."""
-        return self.channels + 2 * self.channels * self.layers
-
-    @property
-    def reach(self) -> tuple[int, int]:
-        """(rows above, columns either side) that can influence a pixel's output."""
-        side = self.p0 + self.layers * self.p
-        return 1 + side, side
+        super().__init__(channels, layers, first_kernel, kernel, cond, activation=F.elu)
+        self.m = m
+        self.out = nn.Conv2d(channels, 6 * m, 1)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Mixture parameters (N, 6M, H, W) for teacher-forced levels ``x`` (N, 2, H, W)."""
-        p0, p = self.p0, self.p
-        v = self.v_in(F.pad(x, (p0, p0, p0, 0)))
-        h = self.h_in(F.pad(x, (p0, 0, 0, 0)))[:, :, :, : x.shape[3]]
-        h = h + _shift_down(self.v2h_in(v))
-        for i in range(self.layers):
-            vf = self.v_conv[i](F.pad(v, (p, p, p, 0)))
-            hf = (
-                self.h_conv[i](F.pad(h, (p, 0, 0, 0)))
-                + _shift_down(self.v2h[i](vf))
-                + self.h_cond[i](cond)
-            )
-            v = _gate(vf + self.v_cond[i](cond))
-            h = h + self.h_out[i](_gate(hf))
-        return self.out(F.elu(self.head(F.elu(h)) + self.head_cond(cond)))
+        return self.out(self.features(x, cond))
 
 
 class SemanticModel(nn.Module):
@@ -385,38 +322,6 @@ class GeneratorGraph(nn.Module):
         return sample, mixture_log_prob(params, x, m=self.net.m), params
 
 
-class RowStep(nn.Module):
-    """Vertical stack of g_ω for one finished row ``r``, from cached rows above it.
-
-    The cached incremental scheme of Ramachandran et al. 2017 ("Fast Generation for
-    Convolutional Autoregressive Models"), as in the pixcolor plugin. Inputs: ``x_row``
-    (N, 2, 1, W) the sampled row; ``cond_row`` (N, C, 1, W); ``cache_in`` (N, 2, p0, W)
-    input rows ``r-p0 .. r-1``; ``cache_v`` (N, L*c, p, W) rows ``r-p .. r-1`` of every
-    gated block's vertical input. Outputs ``above`` (N, V, W), what row ``r + 1``
-    receives from the vertical stack, and the updated caches.
-    """
-
-    def __init__(self, net: PixelCNN):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x_row, cond_row, cache_in, cache_v):
-        net = self.net
-        p0, p, c = net.p0, net.p, net.channels
-        window = torch.cat([cache_in, x_row], dim=2)
-        v = net.v_in(F.pad(window, (p0, p0, 0, 0)))
-        above = [net.v2h_in(v)]
-        new_v = []
-        for i in range(net.layers):
-            window = torch.cat([cache_v[:, i * c : (i + 1) * c], v], dim=2)
-            new_v.append(window[:, :, 1:])
-            vf = net.v_conv[i](F.pad(window, (p, p, 0, 0)))
-            above.append(net.v2h[i](vf))
-            v = _gate(vf + net.v_cond[i](cond_row))
-        new_in = torch.cat([cache_in, x_row], dim=2)[:, :, 1:]
-        return torch.cat(above, dim=1)[:, :, 0], new_in, torch.cat(new_v, dim=1)
-
-
 class PixelStep(nn.Module):
     """Horizontal stack, head and sampling of g_ω for one pixel, from cached pixels.
 
@@ -432,30 +337,13 @@ class PixelStep(nn.Module):
         super().__init__()
         self.net = net
 
-    @staticmethod
-    def _pixel(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-        """1x1 convolution of (N, C) pixels as a matrix product."""
-        return F.linear(x, conv.weight[:, :, 0, 0], conv.bias)
-
     def forward(self, cache_x, cache_h, above, cond, gumbel, uniform, temperature):
         net = self.net
-        c = net.channels
-        pix = self._pixel
-        h = F.conv1d(cache_x, net.h_in.weight[:, :, 0], net.h_in.bias)[:, :, 0] + above[:, :c]
-        new_h = []
-        for i in range(net.layers):
-            window = torch.cat([cache_h[:, i * c : (i + 1) * c], h[:, :, None]], dim=2)
-            new_h.append(window[:, :, 1:])
-            conv = net.h_conv[i]
-            hf = F.conv1d(window, conv.weight[:, :, 0], conv.bias)[:, :, 0]
-            start = c + 2 * c * i
-            hf = hf + above[:, start : start + 2 * c] + pix(net.h_cond[i], cond)
-            h = h + pix(net.h_out[i], _gate(hf))
-        feats = F.elu(pix(net.head, F.elu(h)) + pix(net.head_cond, cond))
-        params = pix(net.out, feats)[:, :, None, None]
+        feats, new_h = net.pixel_features(cache_x, cache_h, above, cond)
+        params = pixel_conv(net.out, feats)[:, :, None, None]
         value = mixture_sample(
             params, gumbel[:, :, None, None], uniform[:, :, None, None], temperature, m=net.m
         )
         value = value[:, :, 0, 0]
         new_x = torch.cat([cache_x, value[:, :, None]], dim=2)[:, :, 1:]
-        return value, new_x, torch.cat(new_h, dim=1)
+        return value, new_x, new_h

@@ -12,7 +12,8 @@ labels, void (11) ignored. Adam (lr 1e-3, β = (0.95, 0.9995), §4.1) with Polya
 averaging of the weights (an exponential moving average; the averaged weights are
 validated and exported). The ``plain`` variant has no segmentation head (λ2 unused).
 
-Data come from ``training.data`` (split files with labels, deterministic batches)::
+Data come from ``training.data`` (split files with labels, deterministic batches); the
+loop is ``training.pixelcnn.run_loop``, shared with the pixcolor plugin::
 
     python -m colorize_semantic.train fit --data $COLORIZE_DATA/camvid/train.txt \
         --val $COLORIZE_DATA/camvid/val.txt --variant full --out runs/semantic-full \
@@ -26,10 +27,8 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +55,16 @@ from colorize_semantic.model import (
     quantize,
 )
 from training.lab import rgb_to_lab
+from training.pixelcnn import (
+    add_fit_arguments,
+    apply_arguments,
+    checkpoint,
+    export_checkpoint_graphs,
+    load_batchers,
+    mean_parts,
+    run_loop,
+)
 from training.recipe import ExportGraph
-from training.trainer import CHECKPOINT_FORMAT
 
 __all__ = ["DEFAULTS", "export", "losses", "main", "prepare", "train"]
 
@@ -127,18 +134,8 @@ def segmentation_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
-    config = copy.deepcopy(DEFAULTS)
-    for key in ("variant", "steps", "batch_size", "seed", "max_minutes"):
-        if getattr(args, key, None) is not None:
-            config[key] = getattr(args, key)
-    for item in args.set or ():
-        key, _, value = item.partition("=")
-        target = config
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        target[leaf] = json.loads(value)
-    return config
+    keys = ("variant", "steps", "batch_size", "seed", "max_minutes")
+    return apply_arguments(copy.deepcopy(DEFAULTS), args, keys)
 
 
 def build(config: dict[str, Any]) -> SemanticModel:
@@ -146,60 +143,18 @@ def build(config: dict[str, Any]) -> SemanticModel:
     return SemanticModel(config["variant"], **config["model"])
 
 
-def _lr_factor(step: int, steps: int) -> float:
-    warm = 50
-    if step < warm:
-        return (step + 1) / warm
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
-
-
-def _save(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 @torch.no_grad()
 def _validate(model, batcher, n: int, lambdas) -> dict[str, float]:
     model.eval()
-    totals: dict[str, float] = {}
-    for i in range(n):
-        _, parts = losses(model, prepare(*batcher.batch(i)), lambdas)
-        for key, value in parts.items():
-            totals[key] = totals.get(key, 0.0) + value / n
-    return totals
+    return mean_parts(losses(model, prepare(*batcher.batch(i)), lambdas)[1] for i in range(n))
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train one variant (module doc); returns the final log record."""
-    from tqdm import tqdm
-
-    from training import data as datalib
-
     config = _config(args)
     out = Path(args.out or f"runs/semantic-{config['variant']}")
     torch.set_num_threads(int(config["threads"]))
-    train_items, val_items, sources = datalib.resolve_sources(args.data, args.val)
-    train_set = datalib.load_images(
-        train_items, short_side=config["cache_size"], progress=not args.no_progress
-    )
-    val_set = datalib.load_images(val_items, short_side=config["cache_size"], progress=False)
-    batcher = datalib.Batcher(
-        train_set,
-        batch_size=config["batch_size"],
-        crop=config["crop"],
-        scale=tuple(config["scale"]),
-        seed=config["seed"],
-    )
-    val_batcher = datalib.Batcher(
-        val_set,
-        batch_size=16,
-        crop=config["crop"],
-        scale=tuple(config["scale"]),
-        hflip=False,
-        seed=12345,
-    )
+    batcher, val_batcher, data_info = load_batchers(args, config, val_scale=tuple(config["scale"]))
     torch.manual_seed(config["seed"])
     model = build(config)
     average = copy.deepcopy(model)  # Polyak averaging (§4.1)
@@ -207,10 +162,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         p.requires_grad_(False)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"], betas=tuple(config["betas"]))
     step, elapsed = 0, 0.0
-    data_info = {
-        "train": {**train_set.summary.to_dict(), "sources": sources["train"]},
-        "val": {**val_set.summary.to_dict(), "sources": sources["val"]},
-    }
     if args.resume and (out / "last.ckpt").is_file():
         ckpt = torch.load(out / "last.ckpt", weights_only=True)
         model.load_state_dict(ckpt["raw_model"])
@@ -219,86 +170,50 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         step, elapsed = int(ckpt["step"]), float(ckpt["elapsed"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
-    log = open(out / "log.jsonl", "a", encoding="utf-8")
     lambdas = tuple(config["lambdas"])
-    val: dict[str, float] = {}
-
-    def state() -> dict[str, Any]:
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "method": "semantic",
-            "step": step,
-            "elapsed": elapsed,
-            "model": average.state_dict(),
-            "raw_model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "config": config,
-            "options": config["model"],
-            "variant": config["variant"],
-            "data": data_info,
-            "val": val,
-            "statistics": None,
-            "world_size": 1,
-            "torch": str(torch.__version__),
-        }
-
-    started = time.monotonic()
-    base = elapsed
-    stopped = False
-    window: dict[str, float] = {}
     decay = float(config["polyak"])
-    bar = tqdm(
-        total=config["steps"],
-        initial=step,
+
+    def batch_loss(step: int):
+        return losses(model, prepare(*batcher.batch(step)), lambdas)
+
+    @torch.no_grad()
+    def polyak(step: int) -> None:
+        d = min(decay, (1 + step) / (10 + step))
+        for p_avg, p in zip(average.parameters(), model.parameters(), strict=True):
+            p_avg.mul_(d).add_(p, alpha=1 - d)
+
+    def state(step: int, elapsed: float, val: dict[str, float]) -> dict[str, Any]:
+        return checkpoint(
+            "semantic",
+            step,
+            elapsed,
+            average,
+            optimizer,
+            raw_model=model.state_dict(),
+            config=config,
+            options=config["model"],
+            variant=config["variant"],
+            data=data_info,
+            val=val,
+        )
+
+    return run_loop(
+        config,
+        out,
+        model=model,
+        optimizer=optimizer,
+        step=step,
+        elapsed=elapsed,
+        batch_loss=batch_loss,
+        validate=lambda: _validate(average, val_batcher, config["val_batches"], lambdas),
+        state=state,
+        clip=100.0,
+        lr_floor=0.1,
         desc=f"train semantic-{config['variant']}",
-        disable=args.no_progress,
+        progress=not args.no_progress,
+        after_step=polyak,
+        log_digits=4,
     )
-    model.train()
-    while step < config["steps"]:
-        if config["max_minutes"] and time.monotonic() - started >= config["max_minutes"] * 60:
-            stopped = True
-            break
-        for group in optimizer.param_groups:
-            group["lr"] = config["lr"] * _lr_factor(step, config["steps"])
-        loss, parts = losses(model, prepare(*batcher.batch(step)), lambdas)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 100.0)
-        optimizer.step()
-        with torch.no_grad():
-            d = min(decay, (1 + step) / (10 + step))
-            for p_avg, p in zip(average.parameters(), model.parameters(), strict=True):
-                p_avg.mul_(d).add_(p, alpha=1 - d)
-        step += 1
-        elapsed = base + time.monotonic() - started
-        for key, value in parts.items():
-            window[key] = window.get(key, 0.0) + value
-        bar.update(1)
-        if step % config["log_every"] == 0:
-            record = {k: round(v / config["log_every"], 4) for k, v in window.items()}
-            record.update(step=step, elapsed=round(elapsed, 1))
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-            window.clear()
-        if step % config["ckpt_every"] == 0:
-            val = _validate(average, val_batcher, config["val_batches"], lambdas)
-            log.write(json.dumps({"split": "val", "step": step, **val}) + "\n")
-            log.flush()
-            _save(out / "last.ckpt", state())
-        if config["keep_every"] and step % config["keep_every"] == 0:
-            _save(out / f"step{step}.ckpt", state())  # for comparisons at equal steps
-    bar.close()
-    val = _validate(average, val_batcher, config["val_batches"], lambdas)
-    _save(out / "last.ckpt", state())
-    record = {
-        "event": "stop" if stopped else "done",
-        "step": step,
-        "elapsed": round(elapsed, 1),
-        "val": val,
-    }
-    log.write(json.dumps(record) + "\n")
-    log.close()
-    return record
 
 
 # -- export ---------------------------------------------------------------------------
@@ -429,29 +344,13 @@ def export(
     ``onnx_export.export.export_graph`` runs the full ONNX checker, the parity check
     against torch on random inputs at two sizes, and writes ``metadata_props``.
     """
-    from onnx_export.export import export_graph, training_summary
+    from onnx_export.export import training_summary
     from onnx_export.manifest import update_manifest
 
     model, ckpt = load(checkpoint)
-    results = [
-        export_graph(g, out, tolerance=tolerance)
-        for g in export_graphs(model, training_summary(ckpt))
-    ]
-    for r in results:
-        print(f"{r.path.name}: max |onnx - torch| {r.max_abs_diff:.2e} ({r.seconds:.1f} s)")
-    paths = [r.path for r in results]
-    update_manifest(
-        out,
-        paths,
-        methods={
-            f"semantic-{model.variant}": {
-                "files": [p.name for p in paths],
-                "step": ckpt.get("step"),
-                "train_seconds": round(float(ckpt.get("elapsed", 0.0)), 1),
-                "max_abs_diff": max(r.max_abs_diff for r in results),
-            }
-        },
-    )
+    graphs = export_graphs(model, training_summary(ckpt))
+    paths, entry = export_checkpoint_graphs(graphs, out, ckpt, tolerance)
+    update_manifest(out, paths, methods={f"semantic-{model.variant}": entry})
     return paths
 
 
@@ -459,17 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorize_semantic.train")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("fit", help="train one variant")
-    p.add_argument("--data", action="append", required=True)
-    p.add_argument("--val", action="append")
+    add_fit_arguments(p)
     p.add_argument("--variant", choices=("plain", "embedding", "full"))
-    p.add_argument("--out")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--max-minutes", type=float)
-    p.add_argument("--set", action="append", metavar="KEY=JSON")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
-    p.add_argument("--no-progress", action="store_true")
     e = sub.add_parser("export", help="export a checkpoint's graphs")
     e.add_argument("checkpoint")
     e.add_argument("--out", required=True)
