@@ -65,6 +65,7 @@ __all__ = [
     "run_suite",
     "skipped",
     "table",
+    "zero_feeds",
 ]
 
 #: Version of the ``colorize bench --json`` layout (bumped when a key is renamed or removed).
@@ -219,6 +220,16 @@ def comparison(
 def skipped(name: str, reason: str) -> dict[str, str]:
     """A comparison that was not run, and why (e.g. torch is not installed)."""
     return {"name": name, "reason": reason}
+
+
+def zero_feeds(session: Any) -> dict[str, np.ndarray]:
+    """All-zero float32 inputs for every input of an ``InferenceSession``, each named
+    dimension (batch, height ...) set to 1: the smallest feed a graph accepts, for
+    latency comparisons where the values do not matter (e.g. :func:`int8_comparisons`)."""
+    return {
+        i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
+        for i in session.get_inputs()
+    }
 
 
 def int8_comparisons(

@@ -154,6 +154,23 @@ def test_int8_comparisons_only_when_shipped(onnx_model_path):
     assert found["int8 vs float32: toy.onnx"]["a"]["label"] == "int8"
 
 
+def test_zero_feeds_fill_every_input_with_named_dimensions_set_to_one(onnx_model_path):
+    import numpy as np
+
+    from core.bench import zero_feeds
+    from core.runtime import get_session
+
+    session = get_session(onnx_model_path)
+    feeds = zero_feeds(session)
+    assert list(feeds) == [i.name for i in session.get_inputs()]
+    for spec in session.get_inputs():
+        value = feeds[spec.name]
+        assert value.dtype == np.float32 and not value.any()
+        expected = [d if isinstance(d, int) else 1 for d in spec.shape]
+        assert list(value.shape) == expected
+    session.run(None, feeds)  # the smallest feed the graph accepts
+
+
 def test_memory_probe_with_reference():
     """The fresh-process probe runs a reference method (real entry points) at a tiny size."""
     import core

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from core.bench import best_run, comparison, int8_comparisons
+from core.bench import best_run, comparison, int8_comparisons, zero_feeds
 
 __all__ = ["benchmark"]
 
@@ -65,13 +65,6 @@ def benchmark(quick: bool = False) -> dict[str, Any]:
                 "s",
                 note=f"same graphs and noise; identical samples: {same}",
             )
-    int8, skipped = int8_comparisons(
-        MODELS_DIR,
-        lambda session: {
-            i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
-            for i in session.get_inputs()
-        },
-        3,
-    )
+    int8, skipped = int8_comparisons(MODELS_DIR, zero_feeds, 3)
     comparisons.update(int8)
     return {"comparisons": comparisons, "skipped": skipped}
