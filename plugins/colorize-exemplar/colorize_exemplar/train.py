@@ -1,17 +1,26 @@
-"""Training and export of the two networks (imports torch; never used at inference).
+"""Training and export of the networks (imports torch; never used at inference).
 
 Usage (from the repository root)::
 
     python -m colorize_exemplar.train features --max-minutes 4 --out runs/exemplar
-    python -m colorize_exemplar.train colornet --max-minutes 8 --out runs/exemplar
-    python -m colorize_exemplar.train export --out runs/exemplar
+    python -m colorize_exemplar.train perceptual --max-minutes 12 --out runs/exemplar2
+    python -m colorize_exemplar.train colornet --max-minutes 45 --batch 32 --lr 3e-4 \
+        --features runs/exemplar/features.pt --init runs/exemplar/colornet.pt --out runs/exemplar2
+    python -m colorize_exemplar.train export --graphs colornet --out runs/exemplar2 \
+        --models-dir runs/exemplar2/models
 
 ``features`` trains :class:`~colorize_exemplar.model.FeatureNet` on Tiny ImageNet
-classification from L* alone (the pretext task standing in for gray-VGG-19).
-``colornet`` trains :class:`~colorize_exemplar.model.ColorNet` with the chrominance
-branch (Eq. 4, smooth L1) on self-references: the reference is a geometrically augmented
-copy of the target photo, so the warped reference chrominance should reproduce the
-target's own colours. ``export`` writes both ONNX graphs and the manifest.
+classification from L* alone (the pretext task standing in for gray-VGG-19, §3.1).
+``perceptual`` trains :class:`~colorize_exemplar.model.PerceptualNet`, the same network on
+Lab, the loss network of the perceptual branch (§3.2.1, Eq. 6; training only).
+``colornet`` trains :class:`~colorize_exemplar.model.ColorNet` with both branches of
+He et al. 2018, §3.2.4: half of each batch in the chrominance branch (a geometrically
+augmented copy of the target as reference, smooth-L1, Eqs. 3-4), half in the perceptual
+branch (a real, different reference drawn by :mod:`colorize_exemplar.pairs`, §3.2.3;
+perceptual loss, Eqs. 5-6), total ``L_chrom + alpha * L_perc`` (Eq. 7);
+``--perceptual-fraction 0 --unrelated 0.2`` is the chrominance-only recipe of the first
+shipped weights. ``export`` writes the ONNX graphs and the manifest. One torch thread by
+default (``--threads``); checkpoints every ``--checkpoint-minutes``.
 """
 
 from __future__ import annotations
