@@ -257,28 +257,49 @@ def branch_losses(
     loss_net: PerceptualNet | None,
     chrom: tuple[torch.Tensor, torch.Tensor],
     perc: tuple[torch.Tensor, torch.Tensor] | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    *,
+    joint: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The two branches of He et al. 2018, §3.2.1 and §3.2.4 (Fig. 4), on their own halves.
 
     ``chrom = (x, T_ab)``: C's input built from the target's own colours (the "fake"
     reference, Eq. 3) and the smooth-L1 chrominance loss (Eq. 4, mean over pixels).
     ``perc = (x, T_Lab)``: C's input built from a real, different reference (Eq. 5) and the
-    perceptual loss (Eq. 6). Each half has its own forward pass through the shared C (so
-    batch-norm statistics do not mix the halves either): the chrominance loss depends on
-    the first half only and the perceptual loss on the second only. Returns
-    ``(L_chrom, L_perc)``; the step minimises ``L_chrom + alpha * L_perc`` (Eq. 7).
-    ``perc=None`` gives ``L_perc = 0`` (chrominance branch only).
+    perceptual loss (Eq. 6). The chrominance loss is computed from the predictions of the
+    first half only and the perceptual loss from those of the second half only, so each
+    half's predictions receive only their own branch's gradient; the step minimises
+    ``L_chrom + alpha * L_perc`` (Eq. 7).
+
+    ``joint=True`` (default) runs both halves through the shared C in one forward pass,
+    as one batch of the paper: batch normalisation sees the mixed batch, which is also what
+    its running statistics, used at inference, average. ``joint=False`` uses one pass per
+    half (per-half batch statistics; then even the weight gradients of each loss depend on
+    its own half only).
+
+    Returns
+    -------
+    (L_chrom, L_perc, P_ab)
+        ``P_ab`` is (N_chrom + N_perc, 2, H, W), chrominance half first. ``perc=None``
+        gives ``L_perc = 0`` (chrominance branch only).
     """
     x_c, ab_c = chrom
-    l_chrom = F.smooth_l1_loss(net(x_c), ab_c)
     if perc is None or len(perc[0]) == 0:
-        return l_chrom, torch.zeros((), dtype=l_chrom.dtype)
+        pred = net(x_c)
+        return F.smooth_l1_loss(pred, ab_c), torch.zeros((), dtype=pred.dtype), pred
     x_p, lab_p = perc
-    l_perc = perceptual_loss(loss_net, lab_p[:, :1], net(x_p), lab_p[:, 1:])
-    return l_chrom, l_perc
+    if joint:
+        pred = net(torch.cat([x_c, x_p]))
+    else:
+        pred = torch.cat([net(x_c), net(x_p)])
+    pred_c, pred_p = pred[: len(x_c)], pred[len(x_c) :]
+    l_chrom = F.smooth_l1_loss(pred_c, ab_c)
+    l_perc = perceptual_loss(loss_net, lab_p[:, :1], pred_p, lab_p[:, 1:])
+    return l_chrom, l_perc, pred
 
 
-def calibrate_alpha(net: ColorNet, loss_net: PerceptualNet, batches) -> float:
+def calibrate_alpha(
+    net: ColorNet, loss_net: PerceptualNet, batches, *, joint: bool = True
+) -> float:
     """alpha of Eq. 7 so that both terms have the same gradient norm on C's weights.
 
     For each batch, ``||d L_chrom / d theta|| / ||d L_perc / d theta||``; returns the
@@ -288,8 +309,8 @@ def calibrate_alpha(net: ColorNet, loss_net: PerceptualNet, batches) -> float:
     params = [p for p in net.parameters() if p.requires_grad]
     ratios = []
     for chrom, perc in batches:
-        l_chrom, l_perc = branch_losses(net, loss_net, chrom, perc)
-        g_c = torch.autograd.grad(l_chrom, params, allow_unused=True)
+        l_chrom, l_perc, _ = branch_losses(net, loss_net, chrom, perc, joint=joint)
+        g_c = torch.autograd.grad(l_chrom, params, retain_graph=True, allow_unused=True)
         g_p = torch.autograd.grad(l_perc, params, allow_unused=True)
         norm = lambda gs: torch.sqrt(sum((g**2).sum() for g in gs if g is not None))  # noqa: E731
         ratios.append((norm(g_c) / (norm(g_p) + 1e-12)).item())
@@ -374,6 +395,7 @@ def train_colornet(args) -> None:
         previous = {"steps": init_record["steps"], "seconds": init_record["seconds"]}
         previous["init"] = {"path": str(args.init), "record": init_record}
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    joint = not args.separate_passes
     kind_counts = np.zeros(len(KINDS), np.int64)
 
     def draw():
@@ -399,7 +421,7 @@ def train_colornet(args) -> None:
     alpha = 0.0
     if n_perc:
         if args.alpha == "auto":
-            alpha = calibrate_alpha(net, loss_net, [draw() for _ in range(4)])
+            alpha = calibrate_alpha(net, loss_net, [draw() for _ in range(4)], joint=joint)
             print(f"alpha (calibrated) {alpha:.4g}", flush=True)
         else:
             alpha = float(args.alpha)
@@ -424,6 +446,7 @@ def train_colornet(args) -> None:
             "neighbours": args.neighbours,
             "unrelated": args.unrelated,
             "lr": args.lr,
+            "joint_forward": joint,
         }
         if n_perc:
             record["perceptual_net"] = loss_record
@@ -433,7 +456,7 @@ def train_colornet(args) -> None:
     net.train()
     while time.monotonic() - started < args.max_minutes * 60:
         chrom, perc = draw()
-        l_chrom, l_perc = branch_losses(net, loss_net, chrom, perc)
+        l_chrom, l_perc, _ = branch_losses(net, loss_net, chrom, perc, joint=joint)
         loss = l_chrom + alpha * l_perc  # Eq. 7
         opt.zero_grad()
         loss.backward()
@@ -563,6 +586,11 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--neighbours", type=int, default=5, help="colornet: k of the neighbours")
     parser.add_argument("--seed", type=int, default=0, help="colornet: seed of the pair sampler")
+    parser.add_argument(
+        "--separate-passes",
+        action="store_true",
+        help="colornet: one forward pass per branch half instead of one for the whole batch",
+    )
     parser.add_argument(
         "--models-dir", default=None, help="export: target folder (default: the plugin's models/)"
     )

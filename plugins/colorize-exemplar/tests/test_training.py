@@ -69,36 +69,44 @@ def test_each_loss_reaches_only_its_own_half_of_the_batch():
     torch.manual_seed(0)
     net, loss_net = ColorNet(width=4), _loss_net()
     (x_c, ab_c), (x_p, lab_p) = _toy_batch()
-    l_chrom, l_perc = branch_losses(net, loss_net, (x_c, ab_c), (x_p, lab_p))
-    g_chrom = torch.autograd.grad(l_chrom, [x_c, x_p], retain_graph=True, allow_unused=True)
-    g_perc = torch.autograd.grad(l_perc, [x_c, x_p], retain_graph=True, allow_unused=True)
+    l_chrom, l_perc, pred = branch_losses(net, loss_net, (x_c, ab_c), (x_p, lab_p))
+    assert pred.shape == (6, 2, 16, 16)
+    (g_chrom,) = torch.autograd.grad(l_chrom, pred, retain_graph=True)
+    (g_perc,) = torch.autograd.grad(l_perc, pred, retain_graph=True)
     # the chrominance loss (Eq. 4) reaches the chrominance half only ...
-    assert g_chrom[0].abs().sum() > 0
-    assert g_chrom[1] is None or g_chrom[1].abs().sum() == 0
+    assert g_chrom[:3].abs().sum() > 0 and g_chrom[3:].abs().sum() == 0
     # ... and the perceptual loss (Eq. 6) the perceptual half only
-    assert g_perc[1].abs().sum() > 0
-    assert g_perc[0] is None or g_perc[0].abs().sum() == 0
+    assert g_perc[3:].abs().sum() > 0 and g_perc[:3].abs().sum() == 0
     # Eq. 7: the total's gradient on each half is that branch's own, alpha-weighted
     alpha = 0.3
-    g_total = torch.autograd.grad(l_chrom + alpha * l_perc, [x_c, x_p])
-    torch.testing.assert_close(g_total[0], g_chrom[0])
-    torch.testing.assert_close(g_total[1], alpha * g_perc[1])
+    (g_total,) = torch.autograd.grad(l_chrom + alpha * l_perc, pred)
+    torch.testing.assert_close(g_total[:3], g_chrom[:3])
+    torch.testing.assert_close(g_total[3:], alpha * g_perc[3:])
 
 
-def test_the_chrominance_loss_does_not_depend_on_the_perceptual_half():
+@pytest.mark.parametrize("joint", [True, False])
+def test_the_chrominance_loss_does_not_depend_on_the_perceptual_half(joint):
     torch.manual_seed(0)
     net, loss_net = ColorNet(width=4), _loss_net()
+    if joint:
+        net.eval()  # one joint pass couples the halves through batch statistics only
     (x_c, ab_c), (x_p, lab_p) = _toy_batch()
-    first, _ = branch_losses(net, loss_net, (x_c, ab_c), (x_p, lab_p))
-    second, _ = branch_losses(net, loss_net, (x_c, ab_c), (x_p * 3 + 1, lab_p.flip(0)))
-    assert first.item() == pytest.approx(second.item(), rel=1e-6)
+    first = branch_losses(net, loss_net, (x_c, ab_c), (x_p, lab_p), joint=joint)[0]
+    second = branch_losses(net, loss_net, (x_c, ab_c), (x_p * 3 + 1, lab_p.flip(0)), joint=joint)
+    assert first.item() == pytest.approx(second[0].item(), rel=1e-6)
+    if not joint:  # separate passes: not even the weight gradients mix
+        params = list(net.parameters())
+        g_first = torch.autograd.grad(first, params)
+        g_second = torch.autograd.grad(second[0], params)
+        for a, b in zip(g_first, g_second, strict=True):
+            torch.testing.assert_close(a, b)
 
 
 def test_chrominance_only_when_there_is_no_perceptual_half():
     net = ColorNet(width=4)
     (x_c, ab_c), _ = _toy_batch()
-    l_chrom, l_perc = branch_losses(net, None, (x_c, ab_c), None)
-    assert l_chrom.item() > 0 and l_perc.item() == 0
+    l_chrom, l_perc, pred = branch_losses(net, None, (x_c, ab_c), None)
+    assert l_chrom.item() > 0 and l_perc.item() == 0 and len(pred) == 3
 
 
 def test_alpha_calibration_equalises_gradient_norms():
@@ -107,8 +115,8 @@ def test_alpha_calibration_equalises_gradient_norms():
     batch = _toy_batch()
     alpha = calibrate_alpha(net, loss_net, [batch])
     params = list(net.parameters())
-    l_chrom, l_perc = branch_losses(net, loss_net, *batch)
-    g_c = torch.autograd.grad(l_chrom, params, allow_unused=True)
+    l_chrom, l_perc, _ = branch_losses(net, loss_net, *batch)
+    g_c = torch.autograd.grad(l_chrom, params, retain_graph=True, allow_unused=True)
     g_p = torch.autograd.grad(alpha * l_perc, params, allow_unused=True)
     norm = lambda gs: torch.sqrt(sum((g**2).sum() for g in gs if g is not None)).item()  # noqa: E731
     assert alpha > 0
