@@ -201,7 +201,7 @@ def test_entry_point_and_method_info():
     info = core.get_method("semantic")
     assert info.plugin == "colorize-semantic" and info.colorspace == "lab"
     assert info.capabilities.diverse and info.capabilities.segmentation
-    assert len(info.model_files) == 4
+    assert len(info.model_files) == 12  # the three flows of Fig. 2, four graphs each
 
 
 def test_segmentation_comes_back_in_the_result():
@@ -249,10 +249,36 @@ def test_bad_options_and_missing_variant(colorizer):
         colorizer.predict(y, seed=0, sampler="fast")
     with pytest.raises(ValueError, match="multiple of 4"):
         colorizer.predict(np.zeros((10, 12), np.float32), seed=0)
-    missing = [v for v in ("plain", "embedding") if v not in colorizer.variants()]
-    for variant in missing:
-        with pytest.raises(ValueError, match="not installed"):
-            colorizer.predict(y, seed=0, variant=variant)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        colorizer.predict(y, seed=0, variant="semantic")
+
+
+def test_a_models_folder_without_a_variant_names_what_is_installed(tmp_path):
+    import shutil
+
+    from colorize_semantic import MODELS_DIR
+
+    for path in MODELS_DIR.glob("semantic-full-*.onnx"):
+        shutil.copy(path, tmp_path / path.name)
+    shutil.copy(MODELS_DIR / "manifest.json", tmp_path / "manifest.json")
+    only_full = SemanticColorizer(tmp_path)
+    assert only_full.variants() == ["full"]
+    with pytest.raises(ValueError, match=r"variant 'plain' are not installed.*available: full"):
+        only_full.predict(_lightness(8, 8), seed=0, variant="plain")
+
+
+def test_every_shipped_flow_colorizes_and_only_the_semantic_ones_segment(colorizer):
+    assert sorted(colorizer.variants()) == ["embedding", "full", "plain"]
+    image = (np.random.default_rng(2).random((24, 32, 3)) * 255).astype(np.uint8)
+    results = {
+        v: core.colorize_result(image, "semantic", seed=0, variant=v)
+        for v in ("plain", "embedding", "full")
+    }
+    for variant, result in results.items():
+        assert result.metadata["variant"] == variant and result.rgb.shape == (24, 32, 3)
+    assert results["plain"].segmentation is None
+    assert results["embedding"].segmentation.shape == results["full"].segmentation.shape
+    assert not np.array_equal(results["plain"].rgb, results["full"].rgb)
 
 
 # -- training pieces (torch) ---------------------------------------------------------------
