@@ -524,7 +524,7 @@ def export(args) -> None:
                 metadata={"config": json.dumps(config), "training": json.dumps(record)},
             )
         )
-    results = [export_graph(g, models_dir, tolerance=1e-2) for g in graphs]
+    results = [export_graph(g, models_dir, tolerance=args.tolerance) for g in graphs]
     previous = {}
     manifest = models_dir / "manifest.json"
     if manifest.is_file():
@@ -593,6 +593,12 @@ def main(argv=None) -> None:
     )
     parser.add_argument(
         "--models-dir", default=None, help="export: target folder (default: the plugin's models/)"
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-2,
+        help="export: largest |ORT - torch| accepted on the parity inputs (ab units for C)",
     )
     parser.add_argument(
         "--graphs",
