@@ -140,9 +140,12 @@ def test_fuzz_mutated_images_into_colorize(registry, tmp_path, seed, flips, cut)
 # -- 3. batch faults ------------------------------------------------------------------------
 
 SLOW_PLUGIN = """
+    import os
     import time
     import numpy as np
     import core
+
+    CALLS = [0]
 
     class Slow(core.Colorizer):
         name = "slow"
@@ -150,7 +153,16 @@ SLOW_PLUGIN = """
         citation = "none"
         working_size = 16
         def predict(self, lightness, **kw):
-            time.sleep(0.15)
+            # After the third image, wait (at most 60 s) for the test's gate file: the
+            # batch cannot finish before the test's signal, however loaded the machine is.
+            CALLS[0] += 1
+            gate = os.environ.get("SLOWTEST_GATE")
+            deadline = time.monotonic() + 60
+            while CALLS[0] > 3 and gate and not os.path.exists(gate):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            time.sleep(0.05)
             return core.Prediction(np.full((*lightness.shape, 2), 20.0, np.float32))
 
     @core.hookimpl
@@ -171,6 +183,7 @@ def slow_plugin_env(tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
     env["COLORIZE_PLUGINS"] = "slowtest"
+    env["SLOWTEST_GATE"] = str(tmp_path / "gate")  # created by a test to let a batch finish
     return env
 
 
@@ -187,6 +200,7 @@ def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path, slow_pl
         time.sleep(0.05)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
+    (tmp_path / "gate").touch()  # the re-run below may finish
     assert proc.returncode == 130, err
     assert "interrupted" in err
     done = sorted(p.name for p in out.iterdir())
