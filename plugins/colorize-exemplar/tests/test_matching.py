@@ -255,9 +255,13 @@ def test_a_plugged_in_matcher_is_used_by_the_exemplar_method(toy_matchers):
     lab[..., 1:] = 0
     gray = rmse_alphabeta(np.clip(lab_to_rgb(lab), 0, 1), photo)
     # identity mapping, target == reference: R'_ab is the photo's own chroma -> its colours
-    assert rmse_alphabeta(same.rgb, photo) < 0.5 * gray
-    # the reflected mapping carries the opposite corner's colours: much worse
-    assert rmse_alphabeta(flipped.rgb, photo) > 2 * rmse_alphabeta(same.rgb, photo)
+    # (the C trained with the perceptual branch trusts a matching reference a little less
+    # than the first, chrominance-only one: 0.53 of gray here, 0.49 before; MODEL_CARD.md)
+    assert rmse_alphabeta(same.rgb, photo) < 0.6 * gray
+    # the reflected mapping carries the opposite corner's colours: much worse (shipped C:
+    # 1.96x, about the gray baseline's error, as C now distrusts poorly matched colours;
+    # the first C: over 2x)
+    assert rmse_alphabeta(flipped.rgb, photo) > 1.5 * rmse_alphabeta(same.rgb, photo)
     assert same.metadata["mean_similarity"] > flipped.metadata["mean_similarity"]
 
 
