@@ -26,43 +26,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from colorize_exemplar.recommend import _unit, global_descriptors
+
 __all__ = ["DEFAULT_MIX", "KINDS", "PairSampler", "class_neighbours", "global_descriptors"]
 
 #: The kinds of reference, in the order of the mixture weights.
 KINDS = ("neighbour", "same-class", "random")
 #: Default mixture (neighbour, same-class, random): the paper's 45 % / 45 % / 10 %.
 DEFAULT_MIX = (0.45, 0.45, 0.10)
-_EPS = 1e-6
-
-
-def global_descriptors(levels: Sequence[np.ndarray]) -> np.ndarray:
-    """Global descriptors of a batch: unit spatial means of each level, concatenated.
-
-    Parameters
-    ----------
-    levels : sequence of ndarray (N, C_i, h_i, w_i)
-        The feature levels of N images.
-
-    Returns
-    -------
-    ndarray (N, sum C_i) float32
-        Rows of norm sqrt(len(levels)) (each level contributes a unit vector), as the
-        raw global descriptor of :func:`colorize_exemplar.recommend.describe`.
-
-    Examples
-    --------
-    >>> d = global_descriptors([np.ones((2, 3, 4, 4)), np.ones((2, 5, 2, 2))])
-    >>> d.shape, bool(np.allclose((d**2).sum(1), 2))
-    ((2, 8), True)
-    """
-    parts = []
-    for level in levels:
-        level = np.asarray(level, np.float32)
-        if level.ndim != 4:
-            raise ValueError(f"expected (N, C, h, w) feature levels, got shape {level.shape}")
-        mean = level.mean(axis=(2, 3))
-        parts.append(mean / (np.linalg.norm(mean, axis=1, keepdims=True) + _EPS))
-    return np.concatenate(parts, axis=1)
 
 
 def class_neighbours(
@@ -91,8 +62,7 @@ def class_neighbours(
     >>> class_neighbours(d, np.zeros(4, int), np.arange(4), 1).ravel().tolist()
     [1, 0, 3, 2]
     """
-    descriptors = np.asarray(descriptors, np.float32)
-    unit = descriptors / (np.linalg.norm(descriptors, axis=1, keepdims=True) + _EPS)
+    unit = _unit(np.asarray(descriptors, np.float32))
     out = np.full((len(unit), k), -1, np.int64)
     for label in np.unique(classes):
         members = np.flatnonzero(classes == label)

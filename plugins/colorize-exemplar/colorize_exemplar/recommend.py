@@ -60,6 +60,7 @@ __all__ = [
     "compress",
     "describe",
     "fit_pca",
+    "global_descriptors",
     "rank",
 ]
 
@@ -120,6 +121,38 @@ def _cell_histograms(lightness: np.ndarray) -> np.ndarray:
     return _unit(hist - hist.mean(axis=1, keepdims=True))
 
 
+def global_descriptors(levels: Sequence[np.ndarray]) -> np.ndarray:
+    """Raw global descriptors (§4 global ranking): unit spatial means of each level.
+
+    Parameters
+    ----------
+    levels : sequence of ndarray (..., C_i, h_i, w_i)
+        The feature levels of one image (C_i, h_i, w_i) or of a batch (N, C_i, h_i, w_i).
+
+    Returns
+    -------
+    ndarray (..., sum C_i) float32
+        Each level contributes an L2-normalised spatial mean, so rows have norm
+        sqrt(len(levels)). :func:`describe` uses it for one image, the training pair
+        sampler (:mod:`colorize_exemplar.pairs`) for whole batches.
+
+    Examples
+    --------
+    >>> d = global_descriptors([np.ones((2, 3, 4, 4)), np.ones((2, 5, 2, 2))])
+    >>> d.shape, bool(np.allclose((d**2).sum(1), 2))
+    ((2, 8), True)
+    """
+    parts = []
+    for level in levels:
+        level = np.asarray(level, np.float32)
+        if level.ndim < 3:
+            raise ValueError(
+                f"expected (N, C, h, w) or (C, h, w) feature levels, got shape {level.shape}"
+            )
+        parts.append(_unit(level.mean(axis=(-2, -1))))
+    return np.concatenate(parts, axis=-1)
+
+
 def describe(
     lightness: np.ndarray, pyramid: Callable[[np.ndarray], Sequence[np.ndarray]]
 ) -> Descriptors:
@@ -149,7 +182,7 @@ def describe(
         raise ValueError(f"expected (H, W) lightness, got shape {lightness.shape}")
     square = cv2.resize(lightness, (FEATURE_SIZE, FEATURE_SIZE), interpolation=cv2.INTER_AREA)
     levels = [np.asarray(f, np.float32) for f in pyramid(square)]
-    global_raw = np.concatenate([_unit(f.mean(axis=(1, 2))) for f in levels])
+    global_raw = global_descriptors(levels)
     local = np.concatenate([_unit(levels[i], axis=0) for i in LOCAL_LEVELS], axis=0)
     c, h, w = local.shape
     local = local.reshape(c, GRID, h // GRID, GRID, w // GRID).mean(axis=(2, 4))
