@@ -47,6 +47,7 @@ from colorize_exemplar.pairs import (
     global_descriptors,
 )
 from training.lab import rgb_to_lab
+from training.trainer import state_digest
 
 DATA = Path(os.environ.get("COLORIZE_DATA", "/work/shared/datasets"))
 
@@ -339,14 +340,18 @@ class PairData:
         self.lab = to_lab(np.concatenate([tiny, crops]))
         self.classes = np.concatenate([labels, np.full(len(crops), labels.max() + 1)])
         self.sources = np.concatenate([np.arange(len(tiny)), len(tiny) + photos])
+        # The table derives from the feature net's weights and k: a cache written for
+        # other weights, another k or another image set is recomputed, not reused.
+        key = f"{state_digest(feat)} k={neighbours} n={len(self.lab)}"
+        table = None
         if cache.is_file():
-            table = np.load(cache)["neighbours"]
-        else:
+            with np.load(cache) as stored:
+                if "key" in stored and str(stored["key"]) == key:
+                    table = stored["neighbours"]
+        if table is None:
             table = self._neighbours(feat, neighbours)
-            np.savez(cache, neighbours=table)
-        self.sampler = PairSampler(
-            self.classes, self.sources, table[:, :neighbours], mix=mix, seed=seed
-        )
+            np.savez(cache, neighbours=table, key=np.array(key))
+        self.sampler = PairSampler(self.classes, self.sources, table, mix=mix, seed=seed)
 
     def _neighbours(self, feat: FeatureNet, k: int) -> np.ndarray:
         descs = []
@@ -398,25 +403,26 @@ def train_colornet(args) -> None:
     joint = not args.separate_passes
     kind_counts = np.zeros(len(KINDS), np.int64)
 
+    def sub_net_input(t: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """C's 13-channel input for targets ``t`` and references ``r`` (Lab batches)."""
+        with torch.no_grad():
+            t2r, fwd, bwd = match(feat(t[:, :1]), feat(r[:, :1]), MATCH_LEVELS)
+            return colour_input(t[:, :1], r[:, 1:], t2r, fwd, bwd, (16, 16))
+
     def draw():
         """One batch: (chrominance half (x, T_ab), perceptual half (x, T_Lab) or None)."""
         t = lab[torch.from_numpy(rng.choice(len(lab), n_chrom))]
         r = augment_reference(t, gen)
         other = torch.rand(n_chrom, generator=gen) < args.unrelated
         r[other] = lab[torch.from_numpy(rng.choice(len(lab), int(other.sum())))]
-        with torch.no_grad():
-            t2r, fwd, bwd = match(feat(t[:, :1]), feat(r[:, :1]), MATCH_LEVELS)
-            x_c = colour_input(t[:, :1], r[:, 1:], t2r, fwd, bwd, (16, 16))
+        x_c = sub_net_input(t, r)
         if not n_perc:
             return (x_c, t[:, 1:]), None
         targets = rng.choice(len(lab), n_perc)
         refs, kinds = data.sampler.sample(targets)
         kind_counts[:] += np.bincount(kinds, minlength=len(KINDS))
         tp, rp = lab[torch.from_numpy(targets)], lab[torch.from_numpy(refs)]
-        with torch.no_grad():
-            t2r, fwd, bwd = match(feat(tp[:, :1]), feat(rp[:, :1]), MATCH_LEVELS)
-            x_p = colour_input(tp[:, :1], rp[:, 1:], t2r, fwd, bwd, (16, 16))
-        return (x_c, t[:, 1:]), (x_p, tp)
+        return (x_c, t[:, 1:]), (sub_net_input(tp, rp), tp)
 
     alpha = 0.0
     if n_perc:
