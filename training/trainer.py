@@ -205,10 +205,7 @@ class Trainer:
         silently kept random weights would be a wasted training run).
         """
         ckpt = load_checkpoint(path)
-        if ckpt.get("method") != self.recipe.name:
-            raise ValueError(
-                f"{path}: checkpoint is for method {ckpt.get('method')!r}, not {self.recipe.name!r}"
-            )
+        self._check_method(ckpt, f"{path}: ")
         source = ckpt["model"]
         state = self.model.state_dict()
         for name, value in state.items():
@@ -224,11 +221,15 @@ class Trainer:
             state[name] = source[name]
         self.model.load_state_dict(state)
 
-    def _restore(self, ckpt: dict) -> None:
+    def _check_method(self, ckpt: dict, where: str = "") -> None:
+        """Refuse a checkpoint of another method (resume and warm start alike)."""
         if ckpt.get("method") != self.recipe.name:
             raise ValueError(
-                f"checkpoint is for method {ckpt.get('method')!r}, not {self.recipe.name!r}"
+                f"{where}checkpoint is for method {ckpt.get('method')!r}, not {self.recipe.name!r}"
             )
+
+    def _restore(self, ckpt: dict) -> None:
+        self._check_method(ckpt)
         saved_world = int(ckpt.get("world_size", 1))
         if saved_world != self.world_size:
             # Batches are sharded by rank: another process count would feed each step other
