@@ -40,7 +40,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from training.trainer import CHECKPOINT_FORMAT
+from training.trainer import CHECKPOINT_FORMAT, save_atomic
 
 __all__ = [
     "GatedStacks",
@@ -263,14 +263,6 @@ def lr_factor(step: int, steps: int, floor: float, warm: int = 50) -> float:
     if step < warm:
         return (step + 1) / warm
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
-
-
-def save_atomic(path: Path, state: dict[str, Any]) -> None:
-    """``torch.save`` to a temporary file, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 def checkpoint(

@@ -67,6 +67,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return ckpt
 
 
+def save_atomic(path: Path, state: dict[str, Any]) -> None:
+    """``torch.save`` to a temporary file, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
 def state_digest(module: torch.nn.Module) -> str:
     """sha256 over a module's parameters and buffers (names, shapes and values)."""
     digest = hashlib.sha256()
@@ -289,11 +297,8 @@ class Trainer:
         """Write the checkpoint atomically (rank 0 only); returns its path."""
         if self.rank != 0:
             return None
-        self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / name
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.checkpoint(), tmp)
-        os.replace(tmp, path)
+        save_atomic(path, self.checkpoint())
         return path
 
     # -- logging ----------------------------------------------------------------
