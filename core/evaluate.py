@@ -333,6 +333,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar=("A", "B"),
         help="chroma of the mean-tint baseline",
     )
+    parser.add_argument(
+        "--semantic",
+        default=None,
+        metavar="DIR",
+        help="also run the semantic test on the held-out photos of this imagenet_sample "
+        "folder: the colour ImageNet classifier's top-1 on each method's colorizations vs "
+        "gray vs true colour (Zhang et al. 2016, Sec. 3.1)",
+    )
     parser.add_argument("--json", default=None, metavar="FILE", help="write the full report")
     parser.add_argument("--quiet", "-q", action="store_true")
 
@@ -355,9 +363,21 @@ def run(args: argparse.Namespace) -> int:
         index=args.index,
     )
     print(report.table())
+    payload = report.to_dict()
+    if args.semantic:
+        from core.semantic import semantic_test
+
+        semantic = semantic_test(
+            list(args.methods), args.semantic, limit=args.limit, progress=not args.quiet
+        )
+        payload["semantic"] = semantic
+        print(f"\nsemantic test ({semantic['photos']} held-out imagenet_sample photos, top-1):")
+        print("| row | top-1 |\n| --- | ---: |")
+        for row, value in semantic["top1"].items():
+            print(f"| {row} | {100 * value:.1f} % |")
     for failure in report.failures:
         print(f"FAILED {failure['row']} on {failure['image']}: {failure['error']}", file=sys.stderr)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+        Path(args.json).write_text(json.dumps(payload, indent=2, allow_nan=False))
     return 1 if report.failures else 0

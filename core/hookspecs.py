@@ -29,6 +29,7 @@ __all__ = [
     "PROJECT_NAME",
     "hookimpl",
     "hookspec",
+    "register_backbones",
     "register_colorspaces",
     "register_decoders",
     "register_methods",
@@ -81,4 +82,16 @@ def register_transfers(register: Callable[[Any], None]) -> None:
     Call ``register(transfer)`` once per component, where ``transfer`` is an
     instance of :class:`core.transfer.Transfer` (a named callable), e.g.
     ``"quantile-matching"``, ``"energy-minimisation"``, ``"reinhard"``.
+    """
+
+
+@hookspec
+def register_backbones(register: Callable[[Any], None]) -> None:
+    """Register shared feature extractors (pretrained networks installed once).
+
+    Call ``register(backbone)`` once per backbone, where ``backbone`` is an instance of
+    :class:`core.backbones.Backbone` (a named ONNX graph from lightness to a feature
+    pyramid) with a unique ``name``, e.g. ``"efficientnet-lite0-gray"``. Methods whose
+    heads were trained on it look it up by name (:func:`core.backbones.get_backbone`);
+    its features are computed once per image and shared by every head that asks.
     """

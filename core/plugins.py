@@ -52,6 +52,7 @@ KINDS = {
     "colorspace": "register_colorspaces",
     "decoder": "register_decoders",
     "transfer": "register_transfers",
+    "backbone": "register_backbones",
 }
 
 BUILTIN_PLUGIN = "core"
@@ -105,6 +106,11 @@ def _check(kind: str, obj: Any) -> str:
     elif kind == "colorspace":
         if not isinstance(obj, ColorSpace):
             raise TypeError(f"register_colorspaces expects a ColorSpace instance, got {obj!r}")
+    elif kind == "backbone":
+        from core.backbones import Backbone
+
+        if not isinstance(obj, Backbone):
+            raise TypeError(f"register_backbones expects a core.backbones.Backbone, got {obj!r}")
     elif not callable(obj):
         raise TypeError(f"register_{kind}s expects a named callable, got {obj!r}")
     name = getattr(obj, "name", None)

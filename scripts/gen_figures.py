@@ -694,6 +694,29 @@ def figure_comparison(out: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS[:3]) ->
     return out
 
 
+def figure_bw_photos(out: Path, height: int = 150) -> Path:
+    """The default method on the real historical photos of ``bw_photos`` (JPEG).
+
+    Two columns per photo (the scan as the method sees it, the colorization), photos in
+    name order; no ground truth exists. Shown in docs/results.md.
+    """
+    import core
+
+    folder = data_dir() / "bw_photos"
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    method = core.default_method()
+    rows = []
+    for path in photos:
+        result = core.colorize_result(str(path))
+        gray = _gray(load_rgb(path))
+        rows.append([_cell(gray, height), _cell(result.rgb, height)])
+    sheet = _compose(rows, ["input (scan)", f"{method} (default method)"],
+                     [p.stem.split("_")[-1] for p in photos])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, quality=78, optimize=True)
+    return out
+
+
 #: name -> (function, file name); ``--only NAME`` picks some of them.
 CONCEPT_FIGURES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "ab-plane": (figure_ab_plane, "ab-plane.png"),
@@ -707,6 +730,7 @@ CONCEPT_FIGURES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "transfer": (figure_transfer, "transfer.jpg"),
     "rotated-bias": (figure_rotated_bias, "rotated-bias.jpg"),
     "comparison": (figure_comparison, "comparison.jpg"),
+    "bw-photos": (figure_bw_photos, "bw-photos.jpg"),
 }
 
 

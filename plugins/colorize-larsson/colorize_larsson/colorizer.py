@@ -1,9 +1,15 @@
 """The Larsson et al. colorizers (ONNX Runtime only: this module never imports torch).
 
-Each shipped graph ``models/<method>.onnx`` takes ``lightness`` (N, 1, H, W), CIE L* in
-[0, 100], and returns ``logits`` (N, C, H, W): the dense hypercolumn predictions of the
-variant's heads (see :mod:`colorize_larsson.variants`); the heads, their channel slices
-and their bins are recorded in the graph's ``metadata_props``.
+Each shipped graph ``models/<method>.onnx`` is a hypercolumn head over the shared
+ImageNet backbone (``colorize-backbone``, :mod:`core.backbones`; Sec. 3.5): it takes
+``lightness`` (N, 1, H, W), CIE L* in [0, 100], and the backbone's levels ``f4 … head``
+of that image (named in ``metadata_props["backbone_levels"]``), and returns ``logits``
+(N, C, H, W): the dense predictions of the variant's heads (see
+:mod:`colorize_larsson.variants`); the heads, their channel slices and their bins are
+recorded in the graph's ``metadata_props``. The backbone's features are computed once
+per image and shared by every head (and every other method) that colours it. A graph
+without ``"backbone"`` metadata (the from-scratch recipes of :mod:`colorize_larsson.train`)
+takes ``lightness`` alone.
 
 ``predict`` turns the logits into ``core.distributions.Distribution`` objects (hue and
 chroma, Lab a and b, or the joint ab grid), optionally transfers them to a reference
@@ -44,8 +50,8 @@ __all__ = [
 
 CITATION = (
     "G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for Automatic "
-    "Colorization. ECCV 2016 (arXiv:1603.06668). Scaled-down network trained from scratch "
-    "here; see colorize_larsson/MODEL_CARD.md."
+    "Colorization. ECCV 2016 (arXiv:1603.06668). Hypercolumn heads over an ImageNet "
+    "EfficientNet-Lite0 (in place of VGG-16); see colorize_larsson/MODEL_CARD.md."
 )
 
 #: The core's decoder names (``core.decoders.decoder_names()``); Table 5 specs also work.
@@ -91,9 +97,11 @@ class LarssonColorizer(Colorizer):
     """Shared inference of the four variants; subclasses set :attr:`variant`."""
 
     variant: Variant
+    #: Temperature of ``annealed-mean`` when the default decoder is used (None: 0.38).
+    default_temperature: float | None = None
     colorspace = "lab"
-    working_size = 96
-    size_multiple = 16
+    working_size = 160
+    size_multiple = 32
     citation = CITATION
 
     def __init__(self) -> None:
@@ -110,7 +118,12 @@ class LarssonColorizer(Colorizer):
         return self._model
 
     def model_files(self) -> tuple:
-        return (self._model.model_file(),)
+        """The head's graph and, for heads over the shared backbone, the backbone's."""
+        from core.backbones import get_backbone
+
+        files = (self._model.model_file(),)
+        name = self._model.metadata_json("backbone") if self._model.path.is_file() else None
+        return files if name is None else files + get_backbone(name).model_files()
 
     # -- graph ------------------------------------------------------------------
 
@@ -135,7 +148,14 @@ class LarssonColorizer(Colorizer):
         return self._bins
 
     def logits(self, lightness: np.ndarray) -> np.ndarray:
-        """Dense logits (C, H, W) for one (H, W) L* image (padded to a multiple of 16)."""
+        """Dense logits (C, H, W) for one (H, W) L* image (padded to a multiple of 32).
+
+        The graph is a head over the shared backbone (``metadata_props["backbone"]``):
+        the backbone's pyramid comes from :meth:`core.backbones.Backbone.features`,
+        computed once per image and shared with every other head that asks.
+        """
+        from core.backbones import get_backbone
+
         lightness = _check_lightness(lightness)
         h, w = lightness.shape
         m = self.size_multiple
@@ -143,7 +163,15 @@ class LarssonColorizer(Colorizer):
         x = lightness
         if ph or pw:
             x = np.pad(x, ((0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
-        (out,) = self._model.run(lightness=np.ascontiguousarray(x[None, None], np.float32))
+        x = np.ascontiguousarray(x, np.float32)
+        feeds = {}
+        backbone_name = self._model.metadata_json("backbone")
+        if backbone_name is not None:  # a head over the shared backbone
+            levels = get_backbone(backbone_name).features(x)
+            for name in self._model.metadata_json("backbone_levels"):
+                feeds[name] = levels[name][None]
+        # else: a self-contained graph (the from-scratch recipes of colorize_larsson.train)
+        (out,) = self._model.run(lightness=x[None, None], **feeds)
         return out[0, :, :h, :w]
 
     def distributions(self, lightness: np.ndarray) -> dict[str, Any]:
@@ -182,14 +210,17 @@ class LarssonColorizer(Colorizer):
             dists["a"], dists["b"] = apply_bias(dists["a"], ba), apply_bias(dists["b"], bb)
         return dists
 
-    def _decode(self, lightness, dists, decoder, seed) -> np.ndarray:
+    def _decode(self, lightness, dists, decoder, seed, temperature=None) -> np.ndarray:
         from core.decoders import decode_prediction
 
         spec = decoder or self.default_decoder
+        if temperature is None and decoder is None:
+            temperature = self.default_temperature
+        kwargs = {"seed": seed, "temperature": temperature}
         if self.variant.space == "huechroma":
-            hc = decode_prediction(dists, channels=("hue", "chroma"), decoder=spec, seed=seed)
+            hc = decode_prediction(dists, channels=("hue", "chroma"), decoder=spec, **kwargs)
             return huechroma_to_ab(lightness, hc[..., 0], hc[..., 1])
-        return decode_prediction(dists, channels=("a", "b"), decoder=spec, seed=seed)
+        return decode_prediction(dists, channels=("a", "b"), decoder=spec, **kwargs)
 
     def predict(
         self,
@@ -203,6 +234,7 @@ class LarssonColorizer(Colorizer):
         transfer_weight: float = 10.0,
         rotate: float | None = None,
         rotate_strength: float = 1.0,
+        temperature: float | None = None,
         **options: Any,
     ) -> Prediction:
         """Colorize one working-resolution L* image.
@@ -234,6 +266,9 @@ class LarssonColorizer(Colorizer):
             colorizations: hue angle for ``larsson``, direction in the (a, b) plane for Lab.
         rotate_strength : float
             Amplitude of that bias in log-probability units.
+        temperature : float, optional
+            Temperature of the ``annealed-mean`` decoder (Zhang et al. 2016; default
+            :attr:`default_temperature` with the default decoder, else 0.38).
 
         Raises
         ------
@@ -248,7 +283,7 @@ class LarssonColorizer(Colorizer):
         if options:
             raise TypeError(
                 f"{self.name}: unknown option(s) {', '.join(sorted(options))}; accepted: "
-                "transfer, target_histogram, transfer_weight, rotate, rotate_strength"
+                "transfer, target_histogram, transfer_weight, rotate, rotate_strength, temperature"
             )
         if transfer is not None and transfer not in TRANSFERS:
             raise ValueError(f"{self.name}: transfer must be one of {TRANSFERS}, got {transfer!r}")
@@ -283,7 +318,7 @@ class LarssonColorizer(Colorizer):
                 dists = energy_minimisation(dists, target, weight=transfer_weight)
             if rotate is not None:
                 dists = self._rotate(dists, rotate, rotate_strength)
-            ab = self._decode(lightness, dists, decoder, seed)
+            ab = self._decode(lightness, dists, decoder, seed, temperature)
         if mode == "quantile":
             from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
 

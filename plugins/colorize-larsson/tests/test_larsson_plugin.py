@@ -202,7 +202,7 @@ def test_default_decoding_is_fading_expectation_hue_and_median_chroma():
         out = method.predict(light, decoder=spec, seed=3)
         assert out.chroma.shape == (48, 64, 2) and np.isfinite(out.chroma).all()
     with pytest.raises(TypeError, match="unknown option"):
-        method.predict(light, temperature=0.3)
+        method.predict(light, temprature=0.3)
 
 
 def test_lab_variant_decodes_expectation_by_default():

@@ -1,0 +1,185 @@
+"""Shared feature extractors ("backbones"): one ONNX graph installed once, used by many methods.
+
+A backbone maps a working-resolution lightness image to a feature pyramid. Plugins
+register backbones through the ``register_backbones`` hook (:mod:`core.hookspecs`), just
+as they register colour spaces and decoders; a method names the backbone its heads were
+trained on (e.g. ``"efficientnet-lite0-gray"``) and asks for its features with
+:meth:`Backbone.features`.
+
+Features are computed **once per image per process**: :meth:`Backbone.features` keeps the
+last few results keyed by a digest of the lightness array, so two methods, two decoders or
+the samples of one method that colour the same photo share one backbone pass
+(:attr:`Backbone.runs` counts the passes actually made). The cache size is
+``COLORIZE_FEATURE_CACHE`` entries (default 4; 0 disables it).
+
+Examples
+--------
+>>> from core.backbones import get_backbone          # doctest: +SKIP
+>>> levels = get_backbone("efficientnet-lite0-gray").features(lightness)  # doctest: +SKIP
+>>> sorted(levels)                                    # doctest: +SKIP
+['f16', 'f2', 'f32', 'f4', 'f8', 'head']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.colorizer import ModelFile
+from core.runtime import OnnxModel
+
+__all__ = ["Backbone", "backbone_names", "get_backbone"]
+
+
+def _cache_size() -> int:
+    try:
+        return max(0, int(os.environ.get("COLORIZE_FEATURE_CACHE", "4")))
+    except ValueError:
+        return 4
+
+
+class Backbone:
+    """A registered feature extractor backed by one ONNX graph.
+
+    Parameters
+    ----------
+    name : str
+        Registry name, e.g. ``"efficientnet-lite0-gray"``.
+    path : path-like
+        The ``.onnx`` file. Its input is ``lightness`` (N, 1, H, W), CIE L* in [0, 100],
+        with H and W multiples of ``size_multiple``; its outputs are the pyramid levels.
+    description, citation : str
+        Shown by ``colorize backbones`` and in the docs.
+    size_multiple : int
+        Input sides must be multiples of this (the network's total stride).
+    classifier : path-like, optional
+        The ONNX graph of the colour ImageNet classifier the backbone was adapted from
+        (input ``rgb`` (N, 3, H, W) 0-255, output ``logits``), used by the semantic test
+        (:func:`core.semantic.semantic_test`).
+
+    Attributes
+    ----------
+    runs : int
+        Backbone passes this object has run (cache hits do not count).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        path: str | os.PathLike,
+        *,
+        description: str = "",
+        citation: str = "",
+        size_multiple: int = 32,
+        classifier: str | os.PathLike | None = None,
+    ):
+        self.name = name
+        self.classifier = None if classifier is None else Path(classifier)
+        self.path = Path(path)
+        self.description = description
+        self.citation = citation
+        self.size_multiple = int(size_multiple)
+        self.runs = 0
+        self._model = OnnxModel(self.path)
+        self._cache: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> OnnxModel:
+        return self._model
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        """Names of the pyramid levels (the graph's outputs), shallow to deep."""
+        return tuple(self._model.output_names)
+
+    def strides(self) -> dict[str, int]:
+        """Stride of each level relative to the input (from the graph's metadata)."""
+        return {k: int(v) for k, v in self._model.metadata_json("strides", {}).items()}
+
+    def model_files(self) -> tuple[ModelFile, ...]:
+        return (self._model.model_file(),)
+
+    def __call__(self, lightness: np.ndarray) -> dict[str, np.ndarray]:
+        return self.features(lightness)
+
+    def features(self, lightness: np.ndarray) -> dict[str, np.ndarray]:
+        """The feature pyramid of one (H, W) L* image, each level (C, H / s, W / s).
+
+        Raises
+        ------
+        ValueError
+            If ``lightness`` is not 2-D or its sides are not multiples of
+            :attr:`size_multiple`.
+        """
+        x = np.asarray(lightness)
+        if x.ndim != 2:
+            raise ValueError(f"{self.name}: expected (H, W) lightness, got shape {x.shape}")
+        m = self.size_multiple
+        if x.shape[0] % m or x.shape[1] % m or min(x.shape) == 0:
+            raise ValueError(
+                f"{self.name}: lightness sides must be positive multiples of {m}, got "
+                f"{x.shape[0]}x{x.shape[1]}"
+            )
+        x = np.ascontiguousarray(x, np.float32)
+        key = (x.shape, hashlib.blake2b(x.tobytes(), digest_size=16).digest())
+        size = _cache_size()
+        with self._lock:
+            hit = self._cache.get(key) if size else None
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        outputs = self._model.run(lightness=x[None, None])
+        levels = {name: out[0] for name, out in zip(self.levels, outputs, strict=True)}
+        for value in levels.values():
+            value.setflags(write=False)
+        with self._lock:
+            self.runs += 1
+            if size:
+                self._cache[key] = levels
+                while len(self._cache) > size:
+                    self._cache.popitem(last=False)
+        return levels
+
+    def clear_cache(self) -> None:
+        """Forget cached features."""
+        with self._lock:
+            self._cache.clear()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "description": self.description,
+            "size_multiple": self.size_multiple,
+        }
+
+    def __repr__(self) -> str:
+        return f"Backbone({self.name!r}, {str(self.path)!r})"
+
+
+def get_backbone(name: str) -> Backbone:
+    """The installed backbone called ``name``.
+
+    Raises
+    ------
+    core.errors.UnknownNameError
+        If no installed plugin registered it (the message lists what is installed and
+        which distribution ships the usual one, ``colorize-backbone``).
+    """
+    from core.plugins import get_registry
+
+    return get_registry().get("backbone", name)
+
+
+def backbone_names() -> list[str]:
+    """Names of the installed backbones."""
+    from core.plugins import get_registry
+
+    return list(get_registry().names("backbone"))

@@ -1,0 +1,116 @@
+"""colorize-backbone: the shipped gray backbone, its torch definition and the sharing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from colorize_backbone import COLOUR_CLASSIFIER, GRAY_BACKBONE, MODELS_DIR
+
+import core
+from core.backbones import Backbone, get_backbone
+from core.runtime import verify_model_file
+
+GRAPH = MODELS_DIR / f"{GRAY_BACKBONE}.onnx"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "detroit_ca1915.jpg"
+
+
+def _lightness(h=128, w=160, seed=0):
+    rng = np.random.default_rng(seed)
+    base = np.linspace(10, 90, w, dtype=np.float32)[None].repeat(h, 0)
+    return (base + rng.normal(0, 5, (h, w))).clip(0, 100).astype(np.float32)
+
+
+def test_backbone_is_registered_through_its_entry_point():
+    backbone = get_backbone(GRAY_BACKBONE)
+    assert isinstance(backbone, Backbone)
+    assert backbone.levels == ("f2", "f4", "f8", "f16", "f32", "head")
+    assert backbone.strides() == {"f2": 2, "f4": 4, "f8": 8, "f16": 16, "f32": 32, "head": 32}
+    entry = core.plugins.get_registry().entries("backbone")[GRAY_BACKBONE]
+    assert entry.distribution == "colorize-backbone"
+    verify_model_file(GRAPH)
+    verify_model_file(COLOUR_CLASSIFIER)
+
+
+def test_feature_shapes_and_bad_sizes():
+    backbone = get_backbone(GRAY_BACKBONE)
+    levels = backbone.features(_lightness(96, 160))
+    assert levels["f4"].shape == (24, 24, 40)
+    assert levels["head"].shape == (1280, 3, 5)
+    assert all(np.isfinite(v).all() for v in levels.values())
+    with pytest.raises(ValueError, match="multiples of 32, got 100x160"):
+        backbone.features(np.zeros((100, 160), np.float32))
+    with pytest.raises(ValueError, match=r"expected \(H, W\)"):
+        backbone.features(np.zeros((1, 96, 160), np.float32))
+
+
+def test_features_are_cached_per_image_and_read_only():
+    backbone = get_backbone(GRAY_BACKBONE)
+    backbone.clear_cache()
+    x = _lightness(seed=3)
+    runs = backbone.runs
+    first = backbone.features(x)
+    again = backbone.features(x.copy())
+    assert backbone.runs == runs + 1 and again is first
+    assert not first["f8"].flags.writeable
+    backbone.features(_lightness(seed=4))
+    assert backbone.runs == runs + 2
+
+
+def test_two_methods_on_one_image_share_one_backbone_pass():
+    methods = [m.name for m in core.methods() if m.name.startswith("larsson")]
+    if len(methods) < 2:
+        pytest.skip("needs two larsson heads installed")
+    backbone = get_backbone(GRAY_BACKBONE)
+    backbone.clear_cache()
+    runs = backbone.runs
+    for method in methods[:2]:
+        core.colorize(EXAMPLE, method)
+    assert backbone.runs == runs + 1
+
+
+def test_shipped_colour_classifier_matches_the_torch_network():
+    """The unadapted colour graph against training.backbone with the package's weights."""
+    torch = pytest.importorskip("torch")
+    from core.runtime import get_session
+    from training.backbone import load_pretrained
+
+    net = load_pretrained()
+    rgb = (np.random.default_rng(0).random((2, 3, 96, 128)) * 255).astype(np.float32)
+    with torch.no_grad():
+        expected = net(net.normalise(torch.from_numpy(rgb))).numpy()
+    (got,) = get_session(COLOUR_CLASSIFIER).run(None, {"rgb": rgb})
+    rel = np.abs(expected - got).max() / np.abs(expected).max()
+    assert rel < 1e-2, f"relative difference {rel:.2e}"
+    assert (expected.argmax(1) == got.argmax(1)).all()
+
+
+@pytest.mark.slow
+def test_gray_backbone_export_matches_torch(tmp_path):
+    """torch -> ONNX (fp16-stored weights) of the gray backbone agrees with torch."""
+    torch = pytest.importorskip("torch")
+    from onnx_export.backbone import _export, _parity
+    from training.backbone import LEVELS, GrayBackbone, load_pretrained, to_gray
+
+    net = GrayBackbone(to_gray(load_pretrained())).eval()
+    path = tmp_path / "gray.onnx"
+    _export(net, {"lightness": torch.rand(1, 1, 64, 96) * 100}, list(LEVELS), path)
+    x = _lightness(64, 128, seed=2)[None, None]
+    parity = _parity(net, path, [{"lightness": x}])
+    assert parity["max_rel_diff"] < 1e-2, parity
+    shipped = get_backbone(GRAY_BACKBONE).model.metadata_json("parity")
+    assert shipped["max_rel_diff"] < 1e-2, shipped
+
+
+def test_inference_imports_no_torch():
+    code = (
+        "import sys, core\n"
+        "from core.backbones import get_backbone\n"
+        f"core.colorize({str(EXAMPLE)!r})\n"
+        "bad = [m for m in ('torch', 'onnx') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

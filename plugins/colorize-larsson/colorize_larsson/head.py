@@ -1,0 +1,646 @@
+"""Hypercolumn heads over the shared pretrained backbone (torch: training and export only).
+
+Larsson et al. 2016 (§3.5, Fig. 2) put hypercolumns over a pretrained VGG-16 adapted to
+gray input. Here the pretrained network is EfficientNet-Lite0 (``colorize-backbone``,
+:mod:`training.backbone`), frozen and shared by every method, and each Table 1 variant
+trains only its head, from a feature cache (:mod:`training.features`), in minutes:
+
+* **hypercolumn** (``h_fc1``, the paper's first fully connected layer over the
+  concatenated layers): ``Σ_l up(W_l m_l X_l) + b`` over the levels ``f8, f16, f32,
+  head`` at stride 8, and ``f4`` plus the lightness ("data" layer) at stride 4 — the
+  same factorization as :mod:`colorize_larsson.model` (a 1x1 layer commutes with bilinear
+  upsampling, so the 1,777-channel hypercolumn is never materialised). ``m_l =
+  1 / sqrt(E[X_l²])`` is the App. A.1 re-balancing, estimated on the first batch.
+* **spatial context** (a deviation, MODEL_CARD.md): one 3x3 convolution at stride 8
+  after ``h_fc1``'s deep part. Per-pixel hypercolumns leave speckle where a mobile
+  network's shallow levels are noisy; the paper's VGG fc layers see 7x7 windows.
+* **prediction**: a 1x1 layer at stride 4 to the variant's logits, upsampled
+  bilinearly ×4 to the working resolution in the exported graph.
+
+Training (:func:`train_head`): the loss of the variant (Eqs. 1-3) at every cell of the
+stride-4 grid against the photo area-averaged to that grid, optionally weighted by
+Zhang et al.'s class rebalancing (2016, Eqs. 3-4: ``w ∝ ((1 - λ) p + λ / Q)^-1`` over the
+occupied cells of the 16 x 16 Lab grid, ``E_p[w] = 1``; ``λ = 1`` is no rebalancing
+in their notation's limit, here ``rebalance=None``).
+
+``train --finetune-backbone`` (for users with a GPU; torchrun for several processes)
+trains backbone and head end to end from photos instead of the cache (:func:`finetune`).
+
+Usage::
+
+    python -m colorize_larsson.head train larsson-lab --cache runs/features \\
+        --out runs/head/larsson-lab --steps 3000
+    python -m colorize_larsson.head export larsson-lab --checkpoint runs/head/larsson-lab/last.pt \\
+        --out plugins/colorize-larsson/colorize_larsson/models
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorize_larsson.variants import VARIANTS, Variant
+
+__all__ = ["BackboneHead", "class_weights", "export_head", "head_loss", "main", "train_head"]
+
+BACKBONE = "efficientnet-lite0-gray"
+DEEP_LEVELS = ("f8", "f16", "f32", "head")
+SHALLOW_LEVELS = ("f4",)
+LEVELS = SHALLOW_LEVELS + DEEP_LEVELS
+CHANNELS = {"f4": 24, "f8": 40, "f16": 112, "f32": 320, "head": 1280}
+AB_SCALE = 100.0
+
+
+class BackboneHead(nn.Module):
+    """The head of one Table 1 variant over the backbone's pyramid.
+
+    ``forward(f4, f8, f16, f32, head, lightness4)`` takes the levels (N, C, S/s, S/s) and
+    the 4x4 average-pooled L* (N, 1, S/4, S/4) and returns logits at stride 4.
+    """
+
+    def __init__(self, out_channels: int, hidden: int = 256, context: int = 128):
+        super().__init__()
+        self.deep = nn.ModuleDict({k: nn.Conv2d(CHANNELS[k], hidden, 1, bias=False)
+                                   for k in DEEP_LEVELS})
+        self.deep_bias = nn.Parameter(torch.zeros(hidden))
+        self.context = nn.Conv2d(hidden, context, 3, padding=1)
+        self.lift = nn.Conv2d(context, hidden, 1, bias=False)
+        self.shallow = nn.Conv2d(CHANNELS["f4"] + 1, hidden, 1)
+        self.pred = nn.Conv2d(hidden, out_channels, 1)
+        self.register_buffer("scale", torch.ones(len(LEVELS) + 1))
+        self.register_buffer("scale_ready", torch.zeros((), dtype=torch.bool))
+        self.hidden, self.context_width = hidden, context
+
+    @torch.no_grad()
+    def rebalance(self, levels: dict[str, torch.Tensor], lightness4: torch.Tensor) -> None:
+        """App. A.1: ``m_l = 1 / sqrt(E[X_l²])`` per hypercolumn layer (first batch)."""
+        tensors = [levels[k] for k in LEVELS] + [(lightness4 - 50.0) / 50.0]
+        second = torch.stack([t.float().pow(2).mean() for t in tensors])
+        self.scale.copy_(second.clamp_min(1e-8).rsqrt())
+        self.scale_ready.fill_(True)
+
+    def trunk(self, f8, f16, f32, head) -> torch.Tensor:
+        """The deep part at stride 8: ``h_fc1`` over the deep levels, context, lift."""
+        levels = {"f8": f8, "f16": f16, "f32": f32, "head": head}
+        size8 = f8.shape[-2:]
+        deep = None
+        for i, name in enumerate(LEVELS):
+            if name not in self.deep:
+                continue
+            y = self.deep[name](levels[name] * self.scale[i])
+            if y.shape[-2:] != size8:
+                y = F.interpolate(y, size=size8, mode="bilinear", align_corners=False)
+            deep = y if deep is None else deep + y
+        deep = F.relu(deep + self.deep_bias[None, :, None, None])
+        return self.lift(F.relu(self.context(deep)))
+
+    def forward(self, f4, f8, f16, f32, head, lightness4, positions=None) -> torch.Tensor:
+        """Logits (N, C, H/4, W/4), or (N, C, 1, S) at ``positions`` (N, S, 2) of that grid.
+
+        The sparse form is Larsson's training-time hypercolumn sampling (§3.5): the
+        stride-4 part is computed only at ``S`` cells per image, the stride-8 part is
+        interpolated there exactly as the dense form's bilinear upsampling does.
+        """
+        from colorize_larsson.model import pixel_grid
+
+        lifted = self.trunk(f8, f16, f32, head)
+        light = (lightness4 - 50.0) / 50.0 * self.scale[len(LEVELS)]
+        shallow_in = torch.cat([f4 * self.scale[0], light], dim=1)
+        if positions is None:
+            up = F.interpolate(lifted, size=f4.shape[-2:], mode="bilinear",
+                               align_corners=False)
+            return self.pred(F.relu(up + self.shallow(shallow_in)))
+        h4, w4 = f4.shape[-2:]
+        up = F.grid_sample(lifted, pixel_grid(positions, h4, w4), mode="bilinear",
+                           padding_mode="border", align_corners=False)
+        picked = gather_cells(shallow_in, positions)
+        return self.pred(F.relu(up + self.shallow(picked)))
+
+
+def gather_cells(image: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) at integer cells ``positions`` (N, S, 2) as (y, x) -> (N, C, 1, S)."""
+    n, c, h, w = image.shape
+    flat = positions[..., 0] * w + positions[..., 1]
+    out = torch.gather(image.flatten(2), 2, flat[:, None, :].expand(n, c, flat.shape[1]))
+    return out[:, :, None, :]
+
+
+class _Exported(nn.Module):
+    """Graph of the shipped head: levels + working L* in, logits at working size out."""
+
+    def __init__(self, head: BackboneHead):
+        super().__init__()
+        self.head = head
+
+    def forward(self, lightness, f4, f8, f16, f32, head):
+        logits = self.head(f4, f8, f16, f32, head, F.avg_pool2d(lightness, 4))
+        return F.interpolate(logits, size=lightness.shape[-2:], mode="bilinear",
+                             align_corners=False)
+
+
+# -- targets and losses -----------------------------------------------------------------
+
+
+def _targets(variant: Variant, rgb4: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-pixel targets (M,) from the area-averaged photo (N, 3, h, w) in [0, 1]."""
+    from colorize_larsson.train import encode, rgb_to_hue_chroma
+    from training.lab import rgb_to_lab
+
+    if variant.loss == "hue-chroma":
+        hue, chroma = rgb_to_hue_chroma(rgb4.permute(0, 2, 3, 1).reshape(-1, 3))
+        hue_bins, chroma_bins = (h.bins for h in variant.heads)
+        return {"hue": encode(hue, hue_bins), "chroma": encode(chroma, chroma_bins),
+                "chroma_value": chroma}
+    ab = rgb_to_lab(rgb4)[:, 1:].permute(0, 2, 3, 1).reshape(-1, 2)
+    if variant.loss == "marginal":
+        return {h.channel: encode(ab[:, i], h.bins) for i, h in enumerate(variant.heads)}
+    if variant.loss == "joint":
+        first, second = variant.heads[0].bins
+        return {"ab": encode(ab[:, 0], first) * second.k + encode(ab[:, 1], second)}
+    return {"ab": ab / AB_SCALE}
+
+
+def joint_cells(rgb4: torch.Tensor) -> torch.Tensor:
+    """Flat cell of the 16 x 16 Lab grid of every pixel (M,), for class rebalancing."""
+    from colorize_larsson.train import encode
+    from core.binning import LAB_JOINT_BINS
+    from training.lab import rgb_to_lab
+
+    ab = rgb_to_lab(rgb4)[:, 1:].permute(0, 2, 3, 1).reshape(-1, 2)
+    first, second = LAB_JOINT_BINS
+    return encode(ab[:, 0], first) * second.k + encode(ab[:, 1], second)
+
+
+def class_weights(counts: np.ndarray, lam: float) -> np.ndarray:
+    """Zhang et al. 2016, Eq. 4: ``w ∝ ((1 - λ) p + λ / Q)^-1``, normalised so ``E_p[w] = 1``.
+
+    ``p`` is the empirical cell distribution, ``Q`` the number of occupied cells.
+    """
+    counts = np.asarray(counts, np.float64)
+    p = counts / max(counts.sum(), 1.0)
+    q = max(int((counts > 0).sum()), 1)
+    w = 1.0 / ((1.0 - lam) * p + lam / q)
+    w[counts == 0] = 0.0
+    return (w / max(float((p * w).sum()), 1e-12)).astype(np.float32)
+
+
+def head_loss(variant: Variant, logits: torch.Tensor, rgb4: torch.Tensor,
+              weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """The variant's loss (Eqs. 1-3) at every stride-4 cell, optionally rebalanced."""
+    y = _targets(variant, rgb4)
+    flat = logits.permute(0, 2, 3, 1).reshape(-1, logits.shape[1])
+    parts = {name: flat[:, s] for name, s in variant.slices().items()}
+    w = None if weights is None else weights[joint_cells(rgb4)]
+
+    def mean(values):
+        return values.mean() if w is None else (values * w).sum() / w.sum().clamp_min(1e-6)
+
+    if variant.loss == "hue-chroma":
+        from colorize_larsson.variants import LAMBDA_HUE
+
+        chroma_term = F.cross_entropy(parts["chroma"], y["chroma"], reduction="none")
+        hue_term = F.cross_entropy(parts["hue"], y["hue"], reduction="none")
+        loss = mean(chroma_term + LAMBDA_HUE * y["chroma_value"] * hue_term)
+        acc = (parts["chroma"].argmax(1) == y["chroma"]).float().mean()
+        return loss, {"chroma_accuracy": float(acc)}
+    if variant.loss == "l2":
+        return mean((parts["ab"] - y["ab"]).pow(2).sum(1)), {}
+    loss = sum(mean(F.cross_entropy(parts[n], y[n], reduction="none")) for n in parts)
+    acc = sum((parts[n].argmax(1) == y[n]).float().mean() for n in parts) / len(parts)
+    return loss, {"accuracy": float(acc)}
+
+
+# -- training from the cache ------------------------------------------------------------
+
+
+def _load_cache(folder: Path) -> tuple[dict[str, torch.Tensor], int]:
+    from training.features import FeatureCache
+
+    cache = FeatureCache(folder)
+    arrays = {k: torch.from_numpy(cache.array(k, load=True)) for k in (*LEVELS, "lightness4")}
+    arrays["rgb4"] = torch.from_numpy(cache.array("rgb4", load=True)).permute(0, 3, 1, 2)
+    skipped = set(cache.meta.get("skipped", []))
+    keep = [i for i, p in enumerate(cache.meta["images"][: len(cache)]) if p not in skipped]
+    keep_t = torch.tensor(keep)
+    return {k: v[keep_t] for k, v in arrays.items()}, len(keep)
+
+
+def _batch(arrays, index: torch.Tensor, flip: torch.Tensor):
+    out = {}
+    for k, v in arrays.items():
+        x = v[index].float()
+        if k == "rgb4":
+            x = x / 255.0
+        if bool(flip.any()):
+            x[flip] = x[flip].flip(-1)
+        out[k] = x
+    return out
+
+
+def train_head(
+    variant: Variant,
+    cache: Path,
+    out: Path,
+    *,
+    steps: int = 3000,
+    batch: int = 64,
+    lr: float = 1e-3,
+    hidden: int = 256,
+    context: int = 128,
+    rebalance: float | None = None,
+    samples: int = 256,
+    seed: int = 0,
+    val_every: int = 500,
+    max_minutes: float | None = None,
+    resume: bool = False,
+    threads: int = 1,
+) -> Path:
+    """Train ``variant``'s head on the feature cache; returns the checkpoint path.
+
+    Each image contributes ``samples`` random cells of the stride-4 grid per step (the
+    paper's sparse hypercolumns). Every 50th cached image is held out for the validation
+    loss (``log.jsonl``).
+    Checkpoints (``last.pt``) every 100 steps; ``resume`` continues exactly.
+    """
+    from tqdm import tqdm
+
+    from training.trainer import save_atomic
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    config = dict(variant=variant.name, steps=steps, batch=batch, lr=lr, hidden=hidden,
+                  context=context, rebalance=rebalance, samples=samples, seed=seed,
+                  cache=str(cache))
+    arrays, n = _load_cache(cache)
+    val_index = torch.arange(0, n, 50)
+    train_mask = torch.ones(n, dtype=torch.bool)
+    train_mask[val_index] = False
+    train_index = torch.nonzero(train_mask)[:, 0]
+    model = BackboneHead(variant.channels, hidden, context)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    weights = None
+    if rebalance is not None:
+        counts = torch.bincount(joint_cells(arrays["rgb4"][train_index].float() / 255.0),
+                                minlength=256).numpy()
+        weights = torch.from_numpy(class_weights(counts, rebalance))
+    step = 0
+    last = out / "last.pt"
+    if resume and last.is_file():
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        if state["config"] != config:
+            raise ValueError(f"{last}: written with {state['config']}, not {config}")
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step = int(state["step"])
+    log = open(out / "log.jsonl", "a", encoding="utf-8")
+    started = time.monotonic()
+
+    def save():
+        save_atomic(last, {"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                           "step": step, "config": config,
+                           "weights": None if weights is None else weights.tolist()})
+
+    def validate() -> float:
+        model.eval()
+        total = 0.0
+        with torch.no_grad():
+            for s in range(0, len(val_index), 128):
+                b = _batch(arrays, val_index[s : s + 128], torch.zeros(0, dtype=torch.bool))
+                logits = model(*[b[k] for k in LEVELS], b["lightness4"])
+                total += float(head_loss(variant, logits, b["rgb4"])[0]) * len(b["rgb4"])
+        model.train()
+        return total / len(val_index)
+
+    bar = tqdm(total=steps, initial=step, desc=f"head {variant.name}")
+    while step < steps:
+        if max_minutes is not None and time.monotonic() - started > 60 * max_minutes:
+            break
+        g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        index = train_index[torch.randint(0, len(train_index), (batch,), generator=g)]
+        flip = torch.rand(batch, generator=g) < 0.5
+        b = _batch(arrays, index, flip)
+        levels = {k: b[k] for k in LEVELS}
+        if not bool(model.scale_ready):
+            model.rebalance(levels, b["lightness4"])
+        warm = min(1.0, (step + 1) / 50)
+        for group in optimiser.param_groups:
+            group["lr"] = lr * warm * 0.5 * (1 + math.cos(math.pi * step / steps))
+        h4, w4 = b["f4"].shape[-2:]
+        cells = torch.randint(0, h4 * w4, (batch, samples), generator=g)
+        positions = torch.stack([cells // w4, cells % w4], dim=-1)
+        logits = model(*[levels[k] for k in LEVELS], b["lightness4"], positions)
+        loss, extra = head_loss(variant, logits, gather_cells(b["rgb4"], positions), weights)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        step += 1
+        bar.update()
+        record: dict[str, Any] = {}
+        if step % 20 == 0:
+            record = {"step": step, "loss": float(loss), **extra}
+        if step % val_every == 0 or step == steps:
+            record = {"step": step, "loss": float(loss), **extra, "val_loss": validate()}
+        if record:
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+        if step % 100 == 0:
+            save()
+    save()
+    bar.close()
+    return last
+
+
+def load_head(path: Path) -> tuple[BackboneHead, dict]:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    config = state["config"]
+    variant = VARIANTS[config["variant"]]
+    model = BackboneHead(variant.channels, config["hidden"], config["context"])
+    model.load_state_dict(state["model"])
+    return model.eval(), state
+
+
+def export_head(checkpoint: Path, out: Path, *, working_size: int = 160,
+                info: dict | None = None) -> Path:
+    """Export the head to ``<out>/<method>.onnx`` (levels + L* in, logits out), with parity."""
+    import onnx
+    import onnxruntime as ort
+
+    from colorize_larsson import __version__
+    from core.runtime import MODEL_FORMAT_KEY, MODEL_FORMAT_VERSION
+    from onnx_export.export import _set_metadata
+    from onnx_export.manifest import update_manifest
+
+    model, state = load_head(checkpoint)
+    variant = VARIANTS[state["config"]["variant"]]
+    graph = _Exported(model).eval()
+
+    def example(n, h, w, generator):
+        feeds = {"lightness": torch.rand(n, 1, h, w, generator=generator) * 100}
+        for k in LEVELS:
+            s = {"f4": 4, "f8": 8, "f16": 16, "f32": 32, "head": 32}[k]
+            feeds[k] = torch.rand(n, CHANNELS[k], h // s, w // s, generator=generator) * 3
+        return feeds
+
+    g = torch.Generator().manual_seed(0)
+    inputs = example(1, 160, 224, g)
+    dyn = torch.export.Dim.DYNAMIC
+    path = out / f"{variant.name}.onnx"
+    out.mkdir(parents=True, exist_ok=True)
+    program = torch.onnx.export(
+        graph, tuple(inputs.values()), input_names=list(inputs), output_names=["logits"],
+        dynamic_shapes={k: {0: dyn, 2: dyn, 3: dyn} for k in inputs}, dynamo=True,
+        external_data=False, verbose=False,
+    )
+    program.save(str(path), external_data=False)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for case in (inputs, example(2, 96, 128, g)):
+        with torch.no_grad():
+            expected = graph(*case.values()).numpy()
+        (got,) = session.run(None, {k: v.numpy() for k, v in case.items()})
+        worst = max(worst, float(np.max(np.abs(expected - got))))
+    if worst > 1e-3:
+        raise AssertionError(f"{path.name}: ONNX Runtime differs from torch by {worst:.3g}")
+    heads = []
+    for head in variant.heads:
+        s = variant.slices()[head.channel]
+        entry: dict[str, Any] = {"channel": head.channel, "width": head.width,
+                                 "slice": [s.start, s.stop]}
+        if head.bins is not None:
+            entry["bins"] = head.bins.to_dict()
+        heads.append(entry)
+    metadata = {
+        MODEL_FORMAT_KEY: MODEL_FORMAT_VERSION,
+        "method": variant.name,
+        "plugin": "colorize-larsson",
+        "version": __version__,
+        "colorspace": "lab",
+        "distribution_space": variant.space,
+        "working_size": working_size,
+        "size_multiple": 32,
+        "backbone": BACKBONE,
+        "backbone_levels": list(LEVELS),
+        "input": {"lightness": "(N, 1, H, W) CIE L*, H, W % 32 == 0",
+                  **{k: f"backbone level {k}" for k in LEVELS}},
+        "output": {"logits": f"(N, {variant.channels}, H, W)"},
+        "heads": heads,
+        "loss": variant.loss,
+        "training": {**state["config"], "step": state["step"], **(info or {})},
+        "parity": {"max_abs_diff": worst, "cases": 2},
+    }
+    model_proto = onnx.load(str(path))
+    _set_metadata(model_proto, {k: json.dumps(v) for k, v in metadata.items()})
+    onnx.checker.check_model(model_proto, full_check=True)
+    onnx.save(model_proto, str(path))
+    update_manifest(out, [path], methods={variant.name: {
+        "files": [path.name], "max_abs_diff": worst, "step": state["step"],
+        "backbone": BACKBONE}})
+    return path
+
+
+class _EndToEnd(nn.Module):
+    """Backbone + head, for ``--finetune-backbone`` (sparse loss cells, as in training)."""
+
+    def __init__(self, backbone: nn.Module, head: BackboneHead):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+
+    def forward(self, lightness: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        levels = self.backbone.pyramid(lightness)
+        return self.head(*[levels[k] for k in LEVELS], F.avg_pool2d(lightness, 4), positions)
+
+
+def finetune(
+    variant: Variant,
+    data_root: Path,
+    out: Path,
+    *,
+    backbone_checkpoint: Path | None = None,
+    init_head: Path | None = None,
+    steps: int = 2000,
+    batch: int = 32,
+    crop: int = 160,
+    lr: float = 1e-4,
+    backbone_lr: float = 1e-5,
+    hidden: int = 256,
+    context: int = 128,
+    samples: int = 256,
+    seed: int = 0,
+    max_minutes: float | None = None,
+    resume: bool = False,
+    threads: int | None = None,
+    sources: tuple[str, ...] | None = None,
+) -> Path:
+    """Train backbone and head end to end from photos (``train --finetune-backbone``).
+
+    For users with a GPU (CUDA is used when present): random crops of the head-training
+    photos (:data:`training.backbone_adapt.HEAD_SOURCES`), the variant's sparse loss, Adam
+    with a 10x smaller learning rate for the backbone (its batch-norm statistics stay
+    frozen). Under ``torchrun`` (``WORLD_SIZE`` > 1) both are wrapped in
+    DistributedDataParallel, each rank draws its own crops (seed, rank, step) and rank 0
+    writes ``last.pt`` (head, as :func:`train_head` writes it, so :func:`export_head`
+    reads it) and ``backbone.pt`` (for ``python -m onnx_export.backbone``). A fine-tuned
+    backbone replaces the shared one for every method: retrain the other heads on it.
+    """
+    import os
+
+    import torch.distributed as dist
+    from tqdm import tqdm
+
+    from training.backbone import GrayBackbone, load_pretrained, to_gray
+    from training.backbone_adapt import HEAD_SOURCES, load_adapted, training_items
+    from training.backbone_adapt import _batch as photo_batch
+    from training.data import load_images
+    from training.lab import rgb_to_lab
+    from training.trainer import save_atomic
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) \
+        if torch.cuda.is_available() else torch.device("cpu")
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    backbone = load_adapted(backbone_checkpoint) if backbone_checkpoint else \
+        GrayBackbone(to_gray(load_pretrained()))
+    head = load_head(init_head)[0] if init_head else BackboneHead(variant.channels, hidden,
+                                                                  context)
+    model = _EndToEnd(backbone, head).to(device)
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    optimiser = torch.optim.Adam([
+        {"params": backbone.parameters(), "lr": backbone_lr},
+        {"params": head.parameters(), "lr": lr},
+    ])
+    base = [backbone_lr, lr]
+    config = dict(variant=variant.name, steps=steps, batch=batch, crop=crop, lr=lr,
+                  backbone_lr=backbone_lr, hidden=head.hidden, context=head.context_width,
+                  samples=samples, seed=seed, finetune=True, world=world)
+    out.mkdir(parents=True, exist_ok=True)
+    last, step = out / "last.pt", 0
+    if resume and last.is_file():
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        if state["config"] != config:
+            raise ValueError(f"{last}: written with {state['config']}, not {config}")
+        head.load_state_dict(state["model"])
+        backbone.load_state_dict(torch.load(out / "backbone.pt", map_location="cpu",
+                                            weights_only=True)["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step = int(state["step"])
+    items = training_items(data_root, sources or HEAD_SOURCES)
+    images = load_images([(p, None) for p in items],
+                         short_side=crop + crop // 8).images
+
+    def save():
+        if rank == 0:
+            save_atomic(out / "backbone.pt", {"model": backbone.state_dict(), "step": step})
+            save_atomic(last, {"model": head.state_dict(), "optimiser": optimiser.state_dict(),
+                               "step": step, "config": config, "weights": None})
+
+    started = time.monotonic()
+    bar = tqdm(total=steps, initial=step, desc=f"finetune {variant.name}", disable=rank != 0)
+    net.train()
+    backbone.eval()  # frozen batch-norm statistics (small batches)
+    while step < steps:
+        if max_minutes is not None and time.monotonic() - started > 60 * max_minutes:
+            break
+        rng = np.random.default_rng([seed, rank, step])
+        rgb = photo_batch(images, rng, batch, crop).to(device) / 255.0
+        lightness = rgb_to_lab(rgb)[:, :1]
+        h4, w4 = crop // 4, crop // 4
+        g = torch.Generator().manual_seed(seed * 1_000_003 + step * 64 + rank)
+        cells = torch.randint(0, h4 * w4, (batch, samples), generator=g).to(device)
+        positions = torch.stack([cells // w4, cells % w4], dim=-1)
+        for group, value in zip(optimiser.param_groups, base, strict=True):
+            group["lr"] = value * 0.5 * (1 + math.cos(math.pi * step / steps))
+        if not bool(head.scale_ready):
+            levels = backbone.pyramid(lightness)
+            head.rebalance({k: levels[k] for k in LEVELS}, F.avg_pool2d(lightness, 4))
+        logits = net(lightness, positions)
+        rgb4 = F.avg_pool2d(rgb, 4)
+        loss, _ = head_loss(variant, logits, gather_cells(rgb4, positions))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        step += 1
+        bar.update()
+        if step % 100 == 0:
+            save()
+    save()
+    bar.close()
+    return last
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m colorize_larsson.head")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a variant's head from a feature cache")
+    train.add_argument("method", choices=sorted(VARIANTS))
+    train.add_argument("--cache", type=Path, default=Path("runs/features"))
+    train.add_argument("--out", type=Path, required=True)
+    train.add_argument("--steps", type=int, default=3000)
+    train.add_argument("--batch", type=int, default=64)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--hidden", type=int, default=256)
+    train.add_argument("--context", type=int, default=128)
+    train.add_argument("--rebalance", type=float, help="Zhang et al. lambda (default: none)")
+    train.add_argument("--samples", type=int, default=256,
+                       help="sparse hypercolumns per image (Sec. 3.5; the paper: 128)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=1)
+    train.add_argument("--max-minutes", type=float)
+    train.add_argument("--resume", action="store_true")
+    train.add_argument("--finetune-backbone", action="store_true",
+                       help="train backbone and head end to end from photos (GPU; torchrun "
+                       "for several processes) instead of from the feature cache")
+    train.add_argument("--data", type=Path, help="COLORIZE_DATA, for --finetune-backbone")
+    train.add_argument("--backbone", type=Path, help="gray backbone checkpoint to start from")
+    train.add_argument("--init-head", type=Path, help="head checkpoint to start from")
+    export = sub.add_parser("export", help="export a trained head to ONNX")
+    export.add_argument("method", choices=sorted(VARIANTS))
+    export.add_argument("--checkpoint", type=Path, required=True)
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--working-size", type=int, default=160)
+    args = parser.parse_args(argv)
+    if args.command == "train" and args.finetune_backbone:
+        import os
+
+        path = finetune(
+            VARIANTS[args.method], args.data or Path(os.environ.get("COLORIZE_DATA",
+                                                                    "../shared/datasets")),
+            args.out, backbone_checkpoint=args.backbone, init_head=args.init_head,
+            steps=args.steps, batch=args.batch, lr=args.lr, hidden=args.hidden,
+            context=args.context, samples=args.samples, seed=args.seed,
+            max_minutes=args.max_minutes, resume=args.resume, threads=args.threads,
+        )
+    elif args.command == "train":
+        path = train_head(
+            VARIANTS[args.method], args.cache, args.out, steps=args.steps, batch=args.batch,
+            lr=args.lr, hidden=args.hidden, context=args.context, rebalance=args.rebalance,
+            samples=args.samples, seed=args.seed, max_minutes=args.max_minutes, resume=args.resume,
+            threads=args.threads,
+        )
+    else:
+        path = export_head(args.checkpoint, args.out, working_size=args.working_size)
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""colorize_larsson.head: the hypercolumn head over the shared backbone (torch side)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from colorize_larsson.head import (  # noqa: E402
+    CHANNELS,
+    LEVELS,
+    BackboneHead,
+    class_weights,
+    gather_cells,
+    head_loss,
+)
+from colorize_larsson.variants import VARIANTS  # noqa: E402
+
+STRIDES = {"f4": 4, "f8": 8, "f16": 16, "f32": 32, "head": 32}
+
+
+def _levels(n=2, size=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    levels = {k: torch.rand(n, CHANNELS[k], size // s, size // s, generator=g) * 3
+              for k, s in STRIDES.items()}
+    return levels, torch.rand(n, 1, size // 4, size // 4, generator=g) * 100
+
+
+def test_sparse_hypercolumns_equal_the_dense_prediction_at_those_cells():
+    torch.manual_seed(0)
+    head = BackboneHead(VARIANTS["larsson-lab"].channels, hidden=32, context=16).eval()
+    levels, light = _levels()
+    head.rebalance(levels, light)
+    positions = torch.stack(
+        [torch.randint(0, 16, (2, 20)), torch.randint(0, 16, (2, 20))], dim=-1
+    )
+    with torch.no_grad():
+        dense = head(*[levels[k] for k in LEVELS], light)
+        sparse = head(*[levels[k] for k in LEVELS], light, positions)
+    torch.testing.assert_close(sparse, gather_cells(dense, positions), rtol=1e-4, atol=1e-5)
+
+
+def test_class_weights_follow_zhang_eq4():
+    counts = np.array([90.0, 9.0, 1.0, 0.0])
+    w = class_weights(counts, 0.5)
+    p = counts / counts.sum()
+    assert w[3] == 0 and np.isclose((p * w).sum(), 1.0)
+    assert w[2] > w[1] > w[0]  # rarer cells weigh more
+    flat = class_weights(counts, 1.0)
+    assert np.allclose(flat[:3], flat[0])  # lambda = 1: uniform over occupied cells
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_every_variant_loss_is_finite_and_reaches_the_head(name):
+    variant = VARIANTS[name]
+    head = BackboneHead(variant.channels, hidden=16, context=8)
+    levels, light = _levels()
+    logits = head(*[levels[k] for k in LEVELS], light)
+    rgb4 = torch.rand(2, 3, 16, 16)
+    loss, _ = head_loss(variant, logits, rgb4, torch.ones(256))
+    loss.backward()
+    assert torch.isfinite(loss) and head.pred.weight.grad.abs().sum() > 0
+
+
+def test_finetune_backbone_trains_both_and_resumes(tmp_path):
+    """``--finetune-backbone``: a few end-to-end steps move backbone and head; resume works."""
+    from colorize_larsson.head import finetune, load_head
+    from PIL import Image
+
+    root = tmp_path / "data"
+    (root / "photos").mkdir(parents=True)
+    (root / "imagenet_sample" / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray((rng.random((72, 80, 3)) * 255).astype(np.uint8)).save(
+            root / "photos" / f"{i}.png"
+        )
+    kwargs = dict(steps=2, batch=2, crop=64, hidden=16, context=8, samples=8,
+                  threads=1, sources=("photos",))
+    last = finetune(VARIANTS["larsson-lab"], root, tmp_path / "run", **kwargs)
+    state = torch.load(tmp_path / "run" / "backbone.pt", weights_only=True)
+    from training.backbone import GrayBackbone, load_pretrained, to_gray
+
+    start = GrayBackbone(to_gray(load_pretrained())).state_dict()
+    moved = [k for k, v in state["model"].items() if v.dtype.is_floating_point
+             and not torch.equal(v, start[k])]
+    assert moved, "the backbone did not change"
+    head, saved = load_head(last)
+    assert saved["step"] == 2 and saved["config"]["finetune"]
+    again = finetune(VARIANTS["larsson-lab"], root, tmp_path / "run", resume=True,
+                     **{**kwargs, "steps": 2})
+    assert torch.load(again, weights_only=True)["step"] == 2
