@@ -11,13 +11,23 @@ correction of Larsson et al. (2016), App. A.4 (add L - L̂ to every RGB channel)
 The output therefore has exactly the input's size and, up to gamut clipping,
 its lightness. The recombination runs in horizontal strips, so memory stays
 bounded for large (e.g. 4000×3000) inputs.
+
+The working resolution is bounded on both sides and in pixels for every method
+(:meth:`core.Colorizer.working_shape`, :meth:`core.Colorizer.working_bounds`): a
+panorama or a 3 × 20000 film strip is scaled to fit, keeping its aspect ratio as
+far as the bounds allow, instead of asking a network for a strip-long activation.
+An input that still cannot be colorized (a working shape over the method's bounds,
+or not enough memory) is refused with an :class:`~core.errors.InvalidImageError`
+naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -315,11 +325,8 @@ def _prepare(
             )
         ref = ref_loaded.rgb()
     h, w = loaded.shape
-    wh, ww = colorizer.working_shape(h, w)
-    interp = cv2.INTER_AREA if wh * ww < h * w else cv2.INTER_LINEAR
-    working = (
-        cv2.resize(lightness, (ww, wh), interpolation=interp) if (wh, ww) != (h, w) else lightness
-    )
+    wh, ww = _working_shape(name, colorizer, loaded)
+    working = _resize_lightness(lightness, (wh, ww))
     return _Prepared(
         colorizer,
         info,
@@ -327,11 +334,59 @@ def _prepare(
         loaded,
         lightness,
         gray,
-        np.ascontiguousarray(working, np.float32),
+        working,
         ref,
         time.perf_counter() - t0,
         ref_source,
     )
+
+
+def _working_shape(name: str, colorizer: Colorizer, loaded: LoadedImage) -> tuple[int, int]:
+    """The method's working shape for ``loaded``, checked against the method's bounds.
+
+    :meth:`Colorizer.working_shape` keeps within :meth:`Colorizer.working_bounds`; a
+    method that overrides it and asks for more is refused here, with the input's name,
+    before any buffer of that size is allocated (a 3 x 20000 scan at a 64-pixel short
+    side would be 64 x 426 667 working pixels: a 63 GB network activation).
+    """
+    h, w = loaded.shape
+    shape = colorizer.working_shape(h, w)
+    try:
+        wh, ww = (int(v) for v in shape)
+        valid = (wh, ww) == tuple(shape) and wh >= 1 and ww >= 1
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise PluginError(f"method {name!r} returned working shape {shape!r} for {w}x{h}")
+    _, side, pixels = colorizer.working_bounds()
+    if max(wh, ww) > side or wh * ww > pixels:
+        raise InvalidImageError(
+            loaded.source,
+            f"a {w}x{h} image cannot be colorized by method {name!r}: it would work at "
+            f"{ww}x{wh} pixels, over its bound of {pixels} pixels and {side} per side",
+        )
+    return wh, ww
+
+
+def _resize_lightness(lightness: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize full-resolution lightness to the working ``shape`` = (h, w), float32.
+
+    Area averaging along an axis that shrinks, bilinear along one that grows (a thin
+    strip can shrink along its length and grow across it), one axis at a time.
+    """
+    (h, w), (wh, ww) = lightness.shape, shape
+    out = lightness
+    if (wh, ww) != (h, w):
+        if (wh <= h) == (ww <= w):
+            interp = cv2.INTER_AREA if wh * ww < h * w else cv2.INTER_LINEAR
+            out = cv2.resize(lightness, (ww, wh), interpolation=interp)
+        else:
+            if ww < w:
+                out = cv2.resize(out, (ww, h), interpolation=cv2.INTER_AREA)
+            if wh < h:
+                out = cv2.resize(out, (out.shape[1], wh), interpolation=cv2.INTER_AREA)
+            out = cv2.resize(out, (ww, wh), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(out, np.float32)
 
 
 def _stripwise(func, image: np.ndarray) -> np.ndarray:
@@ -435,6 +490,21 @@ def _finish(
     )
 
 
+@contextlib.contextmanager
+def _memory_refused(image: Any) -> Iterator[None]:
+    """Refuse an input the machine has not the memory for with an :class:`InvalidImageError`
+    naming it (and the allocation that failed), not a bare ``MemoryError``."""
+    try:
+        yield
+    except MemoryError as exc:
+        if isinstance(image, (str, os.PathLike)):
+            source = str(image)
+        else:
+            source = "<PIL image>" if hasattr(image, "getbands") else "<array>"
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "MemoryError"
+        raise InvalidImageError(source, f"not enough memory to colorize it ({detail})") from None
+
+
 def _call(name: str, func, *args, **kwargs):
     """Run a method's code; anything but our own errors and option TypeErrors is
     re-raised as :class:`PluginError` naming the method and its distribution."""
@@ -465,18 +535,19 @@ def colorize_result(
     Parameters are those of :func:`colorize`. With ``reference="auto"`` the chosen
     reference is recorded in ``metadata["reference"]``.
     """
-    prep = _prepare(image, method, reference, decoder, index)
-    t0 = time.perf_counter()
-    pred = _call(
-        prep.colorizer.name,
-        prep.colorizer.predict,
-        prep.working,
-        reference=prep.reference,
-        seed=seed,
-        decoder=decoder,
-        **options,
-    )
-    return _finish(prep, pred, seed, decoder, time.perf_counter() - t0)
+    with _memory_refused(image):
+        prep = _prepare(image, method, reference, decoder, index)
+        t0 = time.perf_counter()
+        pred = _call(
+            prep.colorizer.name,
+            prep.colorizer.predict,
+            prep.working,
+            reference=prep.reference,
+            seed=seed,
+            decoder=decoder,
+            **options,
+        )
+        return _finish(prep, pred, seed, decoder, time.perf_counter() - t0)
 
 
 def colorize(
@@ -560,26 +631,27 @@ def sample_results(
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    prep = _prepare(image, method, reference, None, index)
-    if not prep.colorizer.capabilities.diverse:
-        diverse = [m.name for m in methods() if m.capabilities.diverse]
-        raise CapabilityError(
-            f"method {prep.colorizer.name!r} does not draw diverse samples; methods that do: "
-            + (", ".join(diverse) or "none installed")
+    with _memory_refused(image):
+        prep = _prepare(image, method, reference, None, index)
+        if not prep.colorizer.capabilities.diverse:
+            diverse = [m.name for m in methods() if m.capabilities.diverse]
+            raise CapabilityError(
+                f"method {prep.colorizer.name!r} does not draw diverse samples; methods that "
+                "do: " + (", ".join(diverse) or "none installed")
+            )
+        t0 = time.perf_counter()
+        preds = _call(
+            prep.colorizer.name,
+            prep.colorizer.predict_samples,
+            prep.working,
+            int(n),
+            seed=seed,
+            reference=prep.reference,
+            **options,
         )
-    t0 = time.perf_counter()
-    preds = _call(
-        prep.colorizer.name,
-        prep.colorizer.predict_samples,
-        prep.working,
-        int(n),
-        seed=seed,
-        reference=prep.reference,
-        **options,
-    )
-    elapsed = (time.perf_counter() - t0) / max(1, len(preds))
-    base = 0 if seed is None else int(seed)
-    return [_finish(prep, p, base + i, None, elapsed) for i, p in enumerate(preds)]
+        elapsed = (time.perf_counter() - t0) / max(1, len(preds))
+        base = 0 if seed is None else int(seed)
+        return [_finish(prep, p, base + i, None, elapsed) for i, p in enumerate(preds)]
 
 
 def sample(

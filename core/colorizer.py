@@ -19,7 +19,57 @@ import numpy as np
 
 from core.errors import CapabilityError
 
-__all__ = ["Capabilities", "Colorizer", "MethodInfo", "ModelFile", "Prediction"]
+__all__ = [
+    "MAX_WORKING_ASPECT",
+    "MIN_WORKING_SIDE",
+    "NATIVE_WORKING_PIXELS",
+    "WORKING_PIXELS_FACTOR",
+    "Capabilities",
+    "Colorizer",
+    "MethodInfo",
+    "ModelFile",
+    "Prediction",
+]
+
+#: Default bound of the working resolution's long side, in multiples of ``working_size``.
+MAX_WORKING_ASPECT = 4
+#: Default bound of the working pixel count, in multiples of ``working_size ** 2``
+#: (every aspect ratio up to 2:1 keeps the full ``working_size`` on its short side).
+WORKING_PIXELS_FACTOR = 2
+#: Default working pixel bound of methods that run at input size (``working_size=None``).
+NATIVE_WORKING_PIXELS = 2048 * 2048
+#: Shortest working side when a bound shrinks an extreme aspect ratio (before rounding to
+#: ``size_multiple``): strips narrower than this are stretched across, not squeezed.
+MIN_WORKING_SIDE = 8
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return max(multiple, -(-int(value) // multiple) * multiple)
+
+
+def _bounded(
+    height: float, width: float, m: int, low: int, side: int, pixels: int
+) -> tuple[int, int]:
+    """Sides near (height, width), multiples of ``m``, each in [low, side], area <= pixels.
+
+    Tries each side rounded down and up to ``m`` (at least ``low``) and keeps the
+    largest area that fits; the closest aspect ratio breaks ties. When even the
+    shortest sides do not fit (a strip thinner than ``low``), the thin side is ``low``
+    and the long side what the bounds leave.
+    """
+    best: tuple[float, float, int, int] | None = None
+    for h in {max(low, int(height) // m * m), max(low, _round_up(math.ceil(height), m))}:
+        for w in {max(low, int(width) // m * m), max(low, _round_up(math.ceil(width), m))}:
+            if max(h, w) > side or h * w > pixels:
+                continue
+            key = (h * w, -abs(math.log((h / w) / (height / width))), h, w)
+            if best is None or key[:2] > best[:2]:
+                best = key
+    if best is not None:
+        return best[2], best[3]
+    if height <= width:
+        return low, max(low, min(side, pixels // low) // m * m)
+    return max(low, min(side, pixels // low) // m * m), low
 
 
 @dataclass(frozen=True)
@@ -136,7 +186,8 @@ class Colorizer(ABC):
 
     Class attributes to set: :attr:`name`, :attr:`description`, :attr:`citation`,
     :attr:`capabilities`, :attr:`colorspace`, :attr:`working_size`; optionally
-    :attr:`size_multiple`, :attr:`square`, :attr:`decoders` and :attr:`model_files`.
+    :attr:`size_multiple`, :attr:`square`, :attr:`max_working_side`,
+    :attr:`max_working_pixels`, :attr:`decoders` and :attr:`model_files`.
     """
 
     name: str = ""
@@ -151,6 +202,10 @@ class Colorizer(ABC):
     size_multiple: int = 1
     #: Resize to ``working_size`` x ``working_size`` regardless of aspect ratio.
     square: bool = False
+    #: Longest working side in pixels (``None``: see :meth:`working_bounds`).
+    max_working_side: int | None = None
+    #: Most working pixels (``None``: see :meth:`working_bounds`).
+    max_working_pixels: int | None = None
     #: Decoder names this method accepts as ``decoder=`` (empty: none).
     decoders: tuple[str, ...] = ()
     #: Default decoder name (``None`` when the method has no decoders).
@@ -160,18 +215,85 @@ class Colorizer(ABC):
         """Model files (:class:`ModelFile`) this method uses, with their sha256."""
         return ()
 
+    def working_bounds(self) -> tuple[int, int, int]:
+        """(shortest side, longest side, most pixels) of a bounded working resolution.
+
+        The longest side and the pixel count bound every working shape; they come from
+        :attr:`max_working_side` and :attr:`max_working_pixels`, or by default: the long
+        side at most :data:`MAX_WORKING_ASPECT` x ``working_size`` and the pixels at
+        most :data:`WORKING_PIXELS_FACTOR` x ``working_size ** 2`` (for
+        ``working_size=None``: :data:`NATIVE_WORKING_PIXELS`, and twice its square root
+        as side). The shortest side, :data:`MIN_WORKING_SIDE` rounded up to
+        :attr:`size_multiple`, is as far as those bounds may shrink a side.
+
+        Returns
+        -------
+        tuple of int
+            ``(shortest, longest, pixels)``; the sides are multiples of ``size_multiple``.
+        """
+        m = max(1, int(self.size_multiple))
+        size = self.working_size
+        if self.max_working_pixels is not None:
+            pixels = int(self.max_working_pixels)
+        elif size is None:
+            pixels = NATIVE_WORKING_PIXELS
+        else:
+            pixels = WORKING_PIXELS_FACTOR * _round_up(size, m) ** 2
+        if self.max_working_side is not None:
+            side = int(self.max_working_side)
+        elif size is None:
+            side = 2 * math.isqrt(pixels)
+        else:
+            side = MAX_WORKING_ASPECT * size
+        low = _round_up(MIN_WORKING_SIDE, m)
+        side = max(low, side // m * m)
+        return low, side, max(pixels, low * low)
+
     def working_shape(self, height: int, width: int) -> tuple[int, int]:
-        """Working resolution (h, w) for an input of ``height`` x ``width`` pixels."""
+        """Working resolution (h, w) for an input of ``height`` x ``width`` pixels.
+
+        The short side is scaled to :attr:`working_size` (the input size when it is
+        ``None``; ``working_size`` on both sides when :attr:`square`) and both sides are
+        rounded up to :attr:`size_multiple`. Where that would exceed
+        :meth:`working_bounds` (long strips and panoramas: a 3 x 20000 scan would
+        otherwise ask for 64 x 426 667), the image is scaled down further, keeping its
+        aspect ratio, until both the long side and the pixel count fit; only a side
+        that would fall below the shortest allowed side is stretched to it. The
+        result is always within :meth:`working_bounds`.
+
+        Raises
+        ------
+        ValueError
+            If ``height`` or ``width`` is not a positive integer.
+
+        Examples
+        --------
+        >>> class M(Colorizer):
+        ...     working_size, size_multiple = 64, 4
+        ...     def predict(self, lightness, **kw): ...
+        >>> M().working_shape(3000, 4000), M().working_shape(3, 20000)
+        ((64, 88), (8, 256))
+        """
+        if int(height) != height or int(width) != width or height < 1 or width < 1:
+            raise ValueError(f"expected a positive height and width, got {height} x {width}")
+        height, width = int(height), int(width)
+        m = max(1, int(self.size_multiple))
+        low, side, pixels = self.working_bounds()
+        if self.square and self.working_size is not None:
+            n = _round_up(self.working_size, m)
+            if n > side or n * n > pixels:
+                n = max(low, min(side, math.isqrt(pixels)) // m * m)
+            return n, n
         if self.working_size is None:
-            h, w = height, width
-        elif self.square:
-            h = w = self.working_size
+            scale = 1.0
         else:
             scale = self.working_size / min(height, width)
-            h = max(1, round(height * scale))
-            w = max(1, round(width * scale))
-        m = max(1, self.size_multiple)
-        return max(m, int(math.ceil(h / m)) * m), max(m, int(math.ceil(w / m)) * m)
+        h = _round_up(max(1, round(height * scale)), m)
+        w = _round_up(max(1, round(width * scale)), m)
+        if max(h, w) <= side and h * w <= pixels:
+            return h, w
+        scale = min(scale, side / max(height, width), math.sqrt(pixels / (height * width)))
+        return _bounded(height * scale, width * scale, m, low, side, pixels)
 
     @abstractmethod
     def predict(

@@ -294,3 +294,74 @@ def test_inference_never_imports_torch(tmp_path, toys):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr + proc.stdout
+
+
+# -- oddly shaped and large inputs (issue #22) -------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(3, 20000), (20000, 3), (2, 5000), (1, 1)])
+def test_strip_files_colorize_at_a_bounded_working_shape(registry, tmp_path, shape):
+    height, width = shape
+    data = (np.arange(height * width) % 251).astype(np.uint8).reshape(shape)
+    path = tmp_path / f"strip-{width}x{height}.png"
+    Image.fromarray(data, "L").save(path)
+    result = core.colorize_result(path, "toy-onnx")
+    assert result.rgb.shape == (height, width, 3) and result.to_pil().size == (width, height)
+    colorizer = registry.get("method", "toy-onnx")
+    _, side, pixels = colorizer.working_bounds()
+    wh, ww = result.metadata["working_shape"]
+    assert max(wh, ww) <= side and wh * ww <= pixels
+    lab = LabSpace()
+    error = np.abs(lab.lightness(result.rgb) - lab.gray_lightness(data / 255.0))
+    assert np.median(error) < 0.5  # full-resolution lightness kept along the strip
+
+
+def test_a_working_shape_over_the_bounds_is_refused_naming_the_file(registry, toys, tmp_path):
+    """A method that overrides working_shape with the old unbounded formula never gets to
+    allocate a 64 x 426 667 working image: the core refuses the input first."""
+    calls = []
+
+    class Unbounded(toys.ToyColorizer):
+        name = "unbounded"
+
+        def working_shape(self, height, width):
+            scale = self.working_size / min(height, width)
+            return max(1, round(height * scale)), max(1, round(width * scale))
+
+        def predict(self, lightness, **kw):
+            calls.append(lightness.shape)
+            return super().predict(lightness, **kw)
+
+    registry.add_plugin(toys.ToyPlugin(Unbounded()), name="unbounded-plugin")
+    path = tmp_path / "film-strip.png"
+    Image.fromarray(np.full((3, 20000), 90, np.uint8), "L").save(path)
+    with pytest.raises(InvalidImageError) as info:
+        core.colorize(path, "unbounded")
+    message = str(info.value)
+    assert "film-strip.png" in message and "\n" not in message and "'unbounded'" in message
+    assert "20000x3" in message and calls == []
+    assert core.colorize(np.full((30, 40), 0.5, np.float32), "unbounded").shape == (30, 40, 3)
+
+
+def test_out_of_memory_is_refused_naming_the_file(registry, gray_image, monkeypatch):
+    from core import api
+
+    def exhausted(*args):
+        raise MemoryError("Unable to allocate 137. MiB for an array with shape (3000, 4000, 3)")
+
+    monkeypatch.setattr(api, "_recombine", exhausted)
+    with pytest.raises(InvalidImageError, match=r"gray\.jpg: not enough memory .*137\. MiB"):
+        core.colorize(gray_image, "toy")
+    with pytest.raises(InvalidImageError, match=r"^<array>: not enough memory"):
+        core.sample(np.zeros((8, 8), np.uint8), "toy", n=2)
+
+
+def test_strips_resize_by_area_along_their_length(registry):
+    """A 3 x 20000 strip shrinks 39x along its length and grows across it: the working
+    lightness averages each run of columns instead of sampling one of them."""
+    from core import api
+
+    stripes = np.tile(np.array([0.0, 100.0], np.float32), (3, 10000))  # 1-px stripes
+    working = api._resize_lightness(stripes, (8, 256))
+    assert working.shape == (8, 256) and working.dtype == np.float32
+    np.testing.assert_allclose(working, 50.0, atol=2.0)
