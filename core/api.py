@@ -9,8 +9,8 @@ resolution, asks the method for chroma, upsamples the chroma (bilinear) and
 recombines it with the full-resolution lightness, then applies the lightness
 correction of Larsson et al. (2016), App. A.4 (add L - L̂ to every RGB channel).
 The output therefore has exactly the input's size and, up to gamut clipping,
-its lightness. The recombination runs in horizontal strips, so memory stays
-bounded for large (e.g. 4000×3000) inputs.
+its lightness. The recombination runs in horizontal strips (on several threads),
+so memory stays bounded for large (e.g. 4000×3000) inputs.
 
 The working resolution is bounded on both sides and in pixels for every method
 (:meth:`core.Colorizer.working_shape`, :meth:`core.Colorizer.working_bounds`): a
@@ -28,6 +28,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from core.colorspaces.base import ColorSpace
 from core.errors import CapabilityError, ColorizeError, InvalidImageError, PluginError
 from core.io import LoadedImage, load_image, quantize, save_image, to_output
 from core.plugins import get_registry
+from core.runtime import _threads
 
 __all__ = [
     "AUTO_REFERENCE",
@@ -61,7 +63,7 @@ PREFERRED_DEFAULTS = ("larsson", "cnn-classification", "pixcolor", "cnn-regressi
 #: ``reference=AUTO_REFERENCE`` asks a method with ``capabilities.recommend`` to choose
 #: its own reference (from ``index=``), He et al. 2018, §4.
 AUTO_REFERENCE = "auto"
-_STRIP_PIXELS = 1 << 20  # recombine about a megapixel at a time
+_STRIP_PIXELS = 1 << 20  # recombine about a megapixel at a time (one thread's share)
 _default_lock = threading.Lock()
 _default_method: str | None = None
 
@@ -405,28 +407,47 @@ def _is_achromatic(rgb: np.ndarray) -> bool:
     return float(np.abs(small - small.mean(axis=-1, keepdims=True)).max()) < 1.5 / 255.0
 
 
-def _gray_of(space: ColorSpace, lightness: np.ndarray) -> np.ndarray:
-    """The achromatic sRGB value with the given lightness."""
-    return space.gray_of_lightness(lightness)
-
-
 def _recombine(
     space: ColorSpace, lightness: np.ndarray, chroma: np.ndarray, gray: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Upsample chroma, convert to RGB strip by strip, correct lightness (App. A.4)."""
+    """Upsample chroma and recombine it with full-resolution lightness (App. A.4).
+
+    The chroma is upsampled once (``space.resize_chroma``; returned, it is
+    :attr:`Colorization.chroma`); :meth:`ColorSpace.recombine` (fused for Lab and YCbCr)
+    then runs on horizontal strips of about a megapixel, on up to :func:`_workers`
+    threads (OpenCV and numpy release the GIL; the strips are independent, so the
+    result does not depend on the thread count).
+    """
     h, w = lightness.shape
-    full = space.resize_chroma(chroma, (h, w)).astype(np.float32, copy=False)
+    full = np.ascontiguousarray(space.resize_chroma(chroma, (h, w)), np.float32)
+    lightness = np.ascontiguousarray(lightness, np.float32)
     rgb = np.empty((h, w, 3), np.float32)
     rows = max(1, _STRIP_PIXELS // max(1, w))
-    for top in range(0, h, rows):
-        sl = slice(top, min(h, top + rows))
-        light = lightness[sl]
-        out = np.clip(space.to_rgb(light, full[sl]), 0.0, 1.0)
-        target = gray[sl] if gray is not None else _gray_of(space, light)
-        achieved = space.gray_equivalent(out)
-        out += (target - achieved)[..., None]
-        rgb[sl] = np.clip(out, 0.0, 1.0)
+    strips = [slice(top, min(h, top + rows)) for top in range(0, h, rows)]
+
+    def strip(sl: slice) -> None:
+        part = None if gray is None else gray[sl]
+        space.recombine(lightness[sl], full[sl], gray=part, out=rgb[sl])
+
+    workers = min(_workers(), len(strips))
+    if workers <= 1:
+        for sl in strips:
+            strip(sl)
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="colorize-recombine") as pool:
+            list(pool.map(strip, strips))
     return rgb, full
+
+
+def _workers() -> int:
+    """Threads for full-resolution work: ``COLORIZE_THREADS`` if set, else the usable cores."""
+    threads = _threads()
+    if threads > 0:
+        return threads
+    try:
+        return max(1, min(8, len(os.sched_getaffinity(0))))
+    except AttributeError:  # not on Linux
+        return max(1, min(8, os.cpu_count() or 1))
 
 
 def _finish(

@@ -365,3 +365,13 @@ def test_strips_resize_by_area_along_their_length(registry):
     working = api._resize_lightness(stripes, (8, 256))
     assert working.shape == (8, 256) and working.dtype == np.float32
     np.testing.assert_allclose(working, 50.0, atol=2.0)
+
+
+def test_recombination_threads_do_not_change_the_result(registry, monkeypatch):
+    y, x = np.mgrid[0:1500, 0:1600]
+    image = (0.5 + 0.45 * np.sin(x / 50.0) * np.cos(y / 70.0)).astype(np.float32)
+    outputs = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("COLORIZE_THREADS", threads)
+        outputs.append(core.colorize(image, "toy", seed=1))
+    np.testing.assert_array_equal(outputs[0], outputs[1])

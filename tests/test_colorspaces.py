@@ -322,3 +322,61 @@ def test_huechroma_subnormal_chroma_is_gray():
 
     lhc = rgb_to_huechroma(np.array([[[5e-324, 0.0, 0.0]]]))
     assert np.all(np.isfinite(lhc)) and lhc[..., 1] == 0.0
+
+
+# -- recombination (ColorSpace.recombine: clip + App. A.4 correction) ----------------
+
+
+def _recombination_case(space: ColorSpace, shape=(131, 157), spread=1.0, seed=0):
+    """Lightness over the whole range (with its ends) and smooth chroma, part out of gamut."""
+    rng = np.random.default_rng(seed)
+    gray = rng.random(shape).astype(np.float32)
+    gray.reshape(-1)[:4] = [0.0, 1.0, 0.001, 0.999]
+    light = space.gray_lightness(gray).astype(np.float32)
+    low = [c.low for c in space.chroma_channels]
+    high = [c.high for c in space.chroma_channels]
+    small = rng.uniform(low, high, (9, 11, 2)) * spread
+    chroma = cv2.resize(small.astype(np.float32), shape[::-1], interpolation=cv2.INTER_LINEAR)
+    return light, chroma, gray
+
+
+@pytest.mark.parametrize("spread", [0.1, 0.5, 1.5])
+@pytest.mark.parametrize("with_gray", [False, True])
+@pytest.mark.parametrize("space", [LabSpace(), YCbCrSpace()], ids=lambda s: s.name)
+def test_fused_recombine_matches_the_definition(space, with_gray, spread):
+    """The blocked kernels (several 16k blocks here) equal the generic definition."""
+    light, chroma, gray = _recombination_case(space, spread=spread)
+    gray = gray if with_gray else None
+    expected = ColorSpace.recombine(space, light, chroma, gray=gray)
+    out = space.recombine(light, chroma, gray=gray)
+    assert out.dtype == np.float32 and out.shape == (*light.shape, 3)
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    clipped = np.any((expected <= 0.0) | (expected >= 1.0), axis=-1).mean()
+    if spread > 1:
+        assert clipped > 0.2  # the correction path is exercised, not only in-gamut colours
+
+
+@pytest.mark.parametrize("space", [LabSpace(), YCbCrSpace()], ids=lambda s: s.name)
+def test_recombine_keeps_lightness_where_the_clip_allows(space):
+    """App. A.4: after clipping, adding gray(L) - gray(L of the clipped colour) restores L."""
+    light, chroma, gray = _recombination_case(space, spread=0.7, seed=3)
+    rgb = space.recombine(light, chroma, gray=gray)
+    inside = np.all((rgb > 0.02) & (rgb < 0.98), axis=-1)
+    span = space.lightness_channel.high - space.lightness_channel.low
+    error = np.abs(space.lightness(rgb) - light)[inside] / span
+    assert inside.mean() > 0.3 and error.max() < 2e-3
+
+
+@pytest.mark.parametrize("space", [LabSpace(), YCbCrSpace(), HueChromaSpace()], ids=str)
+def test_recombine_out_and_bad_shapes(space):
+    light, chroma, _ = _recombination_case(space, shape=(20, 30))
+    out = np.full((20, 30, 3), -1.0, np.float32)
+    assert space.recombine(light, chroma, out=out) is out and out.min() >= 0.0
+    strided = np.zeros((20, 30, 6), np.float32)[..., ::2]  # not contiguous: still filled
+    space.recombine(light, chroma, out=strided)
+    np.testing.assert_array_equal(strided, out)
+    assert space.recombine(light[:0], chroma[:0]).shape == (0, 30, 3)
+    if type(space).recombine is not ColorSpace.recombine:
+        with pytest.raises(ValueError, match="expected chroma of shape"):
+            space.recombine(light, chroma[:, :-1])

@@ -94,6 +94,52 @@ class ColorSpace(ABC):
         """Chroma of a gray image of spatial ``shape`` (zeros for most spaces)."""
         return np.zeros((*shape, 2), dtype=dtype)
 
+    def recombine(
+        self,
+        lightness: np.ndarray,
+        chroma: np.ndarray,
+        *,
+        gray: np.ndarray | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Displayable sRGB from lightness and chroma, keeping the lightness (App. A.4).
+
+        Converts to sRGB, clips to [0, 1], then adds to every channel the gray of the
+        wanted lightness minus the gray of the clipped colour's lightness (Larsson et
+        al. 2016, App. A.4: gamut clipping must not change the lightness the input
+        had), and clips again. This is what the core runs on every full-resolution
+        pixel; spaces override it with a fused, blocked version (Lab, YCbCr) that
+        must agree with this definition to 1e-5.
+
+        Parameters
+        ----------
+        lightness : ndarray, shape (H, W), float32
+            Lightness in this space, at full resolution.
+        chroma : ndarray, shape (H, W, 2), float32
+            Chroma at the same resolution.
+        gray : ndarray, shape (H, W), float32, optional
+            The input's sRGB gray level when it was a grayscale image: the exact
+            target of the correction (otherwise :meth:`gray_of_lightness`).
+        out : ndarray, shape (H, W, 3), float32, optional
+            Where to write the result (a contiguous array).
+
+        Returns
+        -------
+        ndarray, shape (H, W, 3), float32 in [0, 1]
+
+        References
+        ----------
+        Larsson, Maire, Shakhnarovich. Learning Representations for Automatic
+        Colorization. ECCV 2016, App. A.4.
+        """
+        lightness = np.asarray(lightness, np.float32)
+        rgb = np.clip(self.to_rgb(lightness, np.asarray(chroma, np.float32)), 0.0, 1.0)
+        target = self.gray_of_lightness(lightness) if gray is None else gray
+        rgb += (target - self.gray_equivalent(rgb))[..., None]
+        if out is None:
+            out = np.empty(rgb.shape, np.float32)
+        return np.clip(rgb, 0.0, 1.0, out=out)
+
     def resize_chroma(self, chroma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Bilinearly resize ``chroma`` (h, w, 2) to ``size`` = (H, W).
 

@@ -138,3 +138,66 @@ class YCbCrSpace(StackedColorSpace):
 
     def gray_of_lightness(self, lightness: np.ndarray) -> np.ndarray:
         return as_float(lightness)  # a gray's lightness is its sRGB value
+
+    def recombine(
+        self,
+        lightness: np.ndarray,
+        chroma: np.ndarray,
+        *,
+        gray: np.ndarray | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Fused :meth:`ColorSpace.recombine`: one matrix, a clip, and the App. A.4
+        correction (the wanted gray is Y itself) where the clip changed the colour."""
+        lightness = np.ascontiguousarray(lightness, np.float32)
+        chroma = np.ascontiguousarray(chroma, np.float32)
+        if chroma.shape != (*lightness.shape, 2):
+            raise ValueError(
+                f"expected chroma of shape {(*lightness.shape, 2)}, got {chroma.shape}"
+            )
+        target = lightness if gray is None else np.ascontiguousarray(gray, np.float32)
+        result = out
+        if out is None or not out.flags.c_contiguous or out.dtype != np.float32:
+            result = np.empty((*lightness.shape, 3), np.float32)
+        _recombine_ycbcr(
+            lightness.reshape(-1, 1), chroma.reshape(-1, 1, 2), target.reshape(-1), result
+        )
+        if out is not None and result is not out:
+            out[...] = result
+            return out
+        return result
+
+
+_BLOCK = 1 << 14  # pixels per block (cache-sized buffers)
+_LUMA = _FORWARD[0:1]
+
+
+def _recombine_ycbcr(
+    light: np.ndarray, chroma: np.ndarray, target: np.ndarray, out: np.ndarray
+) -> None:
+    """YCbCr -> RGB by one matrix, clip, and where the clip changed the colour add
+    ``target - Y(clipped)`` (the gray of a luma is its value), as a gathered subset."""
+    rgb = out.reshape(-1, 1, 3)
+    pixel = np.dtype((np.void, 12))  # one RGB float32 pixel, so put() moves whole rows
+    flat_rgb = out.reshape(-1, 3).view(pixel).reshape(-1)
+    total = light.shape[0]
+    size = min(_BLOCK, total)
+    ycc = np.empty((size, 1, 3), np.float32)
+    y_before, y_after = np.empty((size, 1), np.float32), np.empty((size, 1), np.float32)
+    for start in range(0, total, _BLOCK):
+        stop = min(total, start + _BLOCK)
+        n = stop - start
+        dst, y0, y1 = rgb[start:stop], y_before[:n], y_after[:n]
+        cv2.merge([light[start:stop], chroma[start:stop]], dst=ycc[:n])
+        cv2.transform(ycc[:n], _INVERSE, dst=dst)
+        cv2.transform(dst, _LUMA, dst=y0)
+        cv2.threshold(dst, 1.0, 0, cv2.THRESH_TRUNC, dst=dst)
+        cv2.threshold(dst, 0.0, 0, cv2.THRESH_TOZERO, dst=dst)
+        cv2.transform(dst, _LUMA, dst=y1)
+        if not cv2.countNonZero(cv2.compare(y0, y1, cv2.CMP_NE)):
+            continue
+        clipped = np.flatnonzero(y0 != y1)
+        rows = np.take(dst.reshape(n, 3), clipped, axis=0)
+        rows += (np.take(target[start:stop], clipped) - np.take(y1, clipped))[:, None]
+        np.clip(rows, 0.0, 1.0, out=rows)
+        np.put(flat_rgb[start:stop], clipped, rows.view(flat_rgb.dtype).reshape(-1))
