@@ -27,20 +27,56 @@ which yields one test per (method, check). The checks:
     A NaN array and an empty file raise ``InvalidImageError`` naming the input.
 ``no_torch``
     A fresh process that colorizes with the method never imports torch or onnx.
+``shapes`` (marked ``slow``)
+    A fresh process colorizes grayscale PNG files of :data:`SHAPES` (1 x 1, thin strips
+    of 2 x 5000 and 3 x 20000 pixels both ways round, and 12 MP): each comes back at the
+    input's size, or is refused with a one-line ``InvalidImageError`` naming the file,
+    never another error; and the process's peak resident memory during each call stays
+    within :data:`PEAK_MEMORY_MIB` (the kernel's high-water mark, reset before each call
+    through ``/proc/self/clear_refs`` on Linux; elsewhere the process's peak so far).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["CHECKS", "check_method", "method_contract_tests", "methods_of"]
+__all__ = [
+    "CHECKS",
+    "PEAK_MEMORY_MIB",
+    "SHAPES",
+    "SLOW_CHECKS",
+    "check_method",
+    "method_contract_tests",
+    "methods_of",
+    "shape_matrix",
+    "shape_problems",
+]
 
-CHECKS = ("metadata", "model_files", "output", "lightness", "seed", "bad_input", "no_torch")
+CHECKS = (
+    "metadata",
+    "model_files",
+    "output",
+    "lightness",
+    "seed",
+    "bad_input",
+    "no_torch",
+    "shapes",
+)
+#: Checks that take seconds per method (marked ``slow``; they still run in ``make test``).
+SLOW_CHECKS = ("shapes",)
+#: Input shapes (height, width) of the ``shapes`` check: degenerate, strip-shaped, 12 MP.
+SHAPES = ((1, 1), (2, 5000), (5000, 2), (3, 20000), (20000, 3), (3000, 4000))
+#: Bound on the peak resident memory (MiB) of a process colorizing one of :data:`SHAPES`,
+#: models and interpreter included.
+PEAK_MEMORY_MIB = 1536
 
 
 def methods_of(distribution: str | None = None) -> list[str]:
@@ -186,6 +222,112 @@ def _check_no_torch(name: str) -> None:
     assert proc.returncode == 0, f"{name}: {proc.stderr.strip()[-2000:]}"
 
 
+_SHAPES_PROBE = r"""
+import json, resource, sys, tempfile
+from pathlib import Path
+import numpy as np
+from PIL import Image
+import core
+from core.errors import InvalidImageError
+from core.testing import _kwargs, _test_image
+
+def status(key):
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(key):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+def reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+def pattern(height, width):
+    y = np.sin(np.arange(height, dtype=np.float32) / 37.0)
+    x = np.cos(np.arange(width, dtype=np.float32) / 23.0)
+    return (127.5 + 100.0 * np.multiply.outer(y, x)).astype(np.uint8)
+
+name, shapes = sys.argv[1], json.loads(sys.argv[2])
+kwargs = _kwargs(core.get_method(name))
+core.colorize(_test_image(), name, seed=0, **kwargs)  # load models, warm up
+results = []
+with tempfile.TemporaryDirectory() as folder:
+    for height, width in shapes:
+        path = Path(folder) / f"gray-{width}x{height}.png"
+        Image.fromarray(pattern(height, width), "L").save(path, compress_level=1)
+        entry = {"shape": [height, width], "file": path.name, "before_mib": status("VmRSS:")}
+        exact = reset_peak()
+        try:
+            entry["size"] = list(core.colorize(path, name, seed=0, **kwargs).size)
+        except InvalidImageError as exc:
+            entry["refused"] = str(exc)
+        except Exception as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        peak = status("VmHWM:") if exact else None
+        if peak is None:  # not Linux: the process's peak so far
+            scale = 1.0 if sys.platform == "darwin" else 1024.0
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+        entry["peak_mib"], entry["peak_reset"] = peak, exact
+        results.append(entry)
+print(json.dumps(results))
+"""
+
+
+def shape_matrix(
+    name: str, shapes: tuple[tuple[int, int], ...] = SHAPES, timeout: float = 1800
+) -> list[dict[str, Any]]:
+    """Colorize grayscale PNG files of ``shapes`` with method ``name`` in a fresh process.
+
+    Returns one record per shape: ``shape`` (height, width), ``file``, ``size`` (the
+    output's (width, height)) or ``refused`` (the ``InvalidImageError`` message) or
+    ``error`` (anything else), ``before_mib`` (resident memory before the call),
+    ``peak_mib`` (peak resident memory during it) and ``peak_reset`` (whether the peak
+    could be reset before the call, i.e. is that call's own).
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", _SHAPES_PROBE, name, json.dumps([list(s) for s in shapes])],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"{name}: shape probe failed: {proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def shape_problems(entries: list[dict[str, Any]], peak_mib: float = PEAK_MEMORY_MIB) -> list[str]:
+    """What is wrong in :func:`shape_matrix` records (empty when all is well)."""
+    problems = []
+    for entry in entries:
+        height, width = entry["shape"]
+        label = f"{width}x{height}"
+        if "error" in entry:
+            problems.append(f"{label}: not refused clearly: {entry['error']}")
+        elif "refused" in entry:
+            message = entry["refused"]
+            if "\n" in message or entry["file"] not in message:
+                problems.append(f"{label}: refusal is not one line naming the file: {message!r}")
+        elif tuple(entry["size"]) != (width, height):
+            problems.append(f"{label}: output is {entry['size'][0]}x{entry['size'][1]}")
+        if entry["peak_mib"] > peak_mib:
+            problems.append(
+                f"{label}: peak resident memory {entry['peak_mib']:.0f} MiB > {peak_mib:.0f} MiB"
+            )
+    return problems
+
+
+def _check_shapes(name: str, peak_mib: float = PEAK_MEMORY_MIB) -> None:
+    problems = shape_problems(shape_matrix(name), peak_mib)
+    assert not problems, f"{name}: " + "; ".join(problems)
+
+
 _CHECK_FUNCTIONS: dict[str, Callable[[str], None]] = {
     "metadata": _check_metadata,
     "model_files": _check_model_files,
@@ -194,6 +336,7 @@ _CHECK_FUNCTIONS: dict[str, Callable[[str], None]] = {
     "seed": _check_seed,
     "bad_input": _check_bad_input,
     "no_torch": _check_no_torch,
+    "shapes": _check_shapes,
 }
 
 
@@ -203,27 +346,40 @@ def check_method(name: str, checks: tuple[str, ...] = CHECKS) -> None:
         _CHECK_FUNCTIONS[check](name)
 
 
-def method_contract_tests(distribution: str | None = None, checks: tuple[str, ...] = CHECKS):
+def method_contract_tests(
+    distribution: str | None = None,
+    checks: tuple[str, ...] = CHECKS,
+    *,
+    peak_mib: float = PEAK_MEMORY_MIB,
+):
     """A pytest test function parametrised over (method, check) for a distribution.
 
     Assign it to a ``test_*`` name in a test module. Fails (rather than passing
-    vacuously) when the distribution registers no method.
+    vacuously) when the distribution registers no method. The checks in
+    :data:`SLOW_CHECKS` are marked ``slow``; ``peak_mib`` is the memory bound of the
+    ``shapes`` check.
     """
     import pytest
 
     names = methods_of(distribution)
-    params = [pytest.param(n, c, id=f"{n}-{c}") for n in names for c in checks]
+    params = [
+        pytest.param(n, c, id=f"{n}-{c}", marks=[pytest.mark.slow] if c in SLOW_CHECKS else [])
+        for n in names
+        for c in checks
+    ]
     if not params:
         params = [pytest.param(None, None, id=f"no-methods-from-{distribution}")]
+    functions = dict(_CHECK_FUNCTIONS, shapes=functools.partial(_check_shapes, peak_mib=peak_mib))
 
     @pytest.mark.parametrize(("method", "check"), params)
     def test_method_contract(method: str | None, check: str | None) -> None:
         assert method is not None, f"distribution {distribution!r} registers no method"
-        _CHECK_FUNCTIONS[check](method)
+        functions[check](method)
 
     return test_method_contract
 
 
 def pytest_configure(config) -> None:  # pragma: no cover - pytest hook
-    """Declare the marker used by contract tests."""
+    """Declare the markers used by contract tests."""
     config.addinivalue_line("markers", "colorize_contract: colorize plugin contract test")
+    config.addinivalue_line("markers", "slow: longer tests (still part of make test)")
