@@ -114,3 +114,45 @@ def test_inference_imports_no_torch():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _imagenet_sample() -> Path:
+    import os
+
+    root = os.environ.get("COLORIZE_DATA")
+    if not root:
+        pytest.skip("COLORIZE_DATA is not set (the shared datasets); needed for imagenet_sample")
+    folder = Path(root) / "imagenet_sample"
+    if not (folder / "labels.csv").is_file():
+        pytest.skip(f"{folder} not found under COLORIZE_DATA")
+    return folder
+
+
+@pytest.mark.data
+def test_semantic_test_ranks_colour_above_gray():
+    from core.semantic import held_out, semantic_test
+
+    folder = _imagenet_sample()
+    files = held_out(folder)
+    assert len(files) == 487 and files[0].name < files[1].name
+    report = semantic_test([core.default_method()], folder, limit=32, progress=False)
+    top1 = report["top1"]
+    assert report["photos"] == 32 and set(top1) == {"colour", "gray", core.default_method()}
+    assert top1["colour"] > top1["gray"]  # colour carries class evidence for this network
+    assert all(0.0 <= v <= 1.0 for v in top1.values())
+
+
+@pytest.mark.data
+def test_colorize_eval_semantic_flag(tmp_path, capsys):
+    import json
+
+    from core.cli import main
+
+    folder = _imagenet_sample()
+    bsds = folder.parent / "bsds500" / "images" / "test"
+    out = tmp_path / "report.json"
+    code = main(["eval", "-m", core.default_method(), "--data", str(bsds), "--limit", "2",
+                 "--semantic", str(folder), "--json", str(out), "-q"])
+    assert code == 0
+    assert "semantic test (2 held-out imagenet_sample photos" in capsys.readouterr().out
+    assert set(json.loads(out.read_text())["semantic"]["top1"]) >= {"colour", "gray"}

@@ -67,6 +67,11 @@ TABLE5_DECODERS = (
     "hue=expectation+fading,chroma=median",
 )
 
+#: The shipped default decoding of each variant, chosen on BSDS500 val by the criterion
+#: "vivid and right" (MODEL_CARD.md, "Decoding: vivid and right"): decoder, annealed-mean
+#: temperature and prior-correction strength (:meth:`LarssonColorizer.rebalance`).
+DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {}
+
 #: ``transfer=`` values (Sec. 3.4): Eq. 6 on the distributions, or quantile matching.
 TRANSFERS = ("energy", "quantile")
 
@@ -99,6 +104,8 @@ class LarssonColorizer(Colorizer):
     variant: Variant
     #: Temperature of ``annealed-mean`` when the default decoder is used (None: 0.38).
     default_temperature: float | None = None
+    #: Strength of the prior correction (:meth:`rebalance`) by default (0: none).
+    default_rebalance: float = 0.0
     colorspace = "lab"
     working_size = 160
     size_multiple = 32
@@ -192,6 +199,40 @@ class LarssonColorizer(Colorizer):
 
     # -- options ----------------------------------------------------------------
 
+    def rebalance(self, dists: dict[str, Any], strength: float, lam: float = 0.5) -> dict:
+        """Prior-corrected histograms: ``p'(c) ∝ p(c) w(c)^strength`` per head.
+
+        ``w`` are Zhang et al.'s (2016, Eq. 4) rebalancing weights
+        ``((1 - lam) p_train + lam / Q)^-1`` (``E[w] = 1``) from the bins' training
+        frequencies recorded in the graph (``metadata_props["bin_counts"]``): the decoding
+        counterpart of their training-time rebalancing. ``strength`` 0 changes nothing;
+        larger values favour the rarer, more saturated colours.
+
+        Raises
+        ------
+        ValueError
+            If the graph records no bin frequencies.
+        """
+        from core.distributions import Distribution
+
+        counts = self._model.metadata_json("bin_counts")
+        if counts is None:
+            raise ValueError(f"{self.name}: this graph records no bin frequencies to rebalance")
+        out = dict(dists)
+        for channel, values in counts.items():
+            if channel not in out:
+                continue
+            c = np.asarray(values, np.float64)
+            p = c / max(c.sum(), 1.0)
+            w = 1.0 / ((1.0 - lam) * p + lam / max(int((c > 0).sum()), 1))
+            w = np.where(c > 0, w / max(float((p * w).sum()), 1e-12), 1e-6)
+            dist = out[channel]
+            factor = (w**strength).reshape(dist.probs.shape[2:]).astype(np.float32)
+            probs = dist.probs * factor
+            probs /= probs.sum(axis=tuple(range(2, probs.ndim)), keepdims=True)
+            out[channel] = Distribution(probs, dist.bins, dist.colorspace, dist.channel)
+        return out
+
     def _rotate(self, dists: dict[str, Any], angle_deg: float, strength: float) -> dict:
         from core.transfer import apply_bias, rotated_bias
 
@@ -235,6 +276,7 @@ class LarssonColorizer(Colorizer):
         rotate: float | None = None,
         rotate_strength: float = 1.0,
         temperature: float | None = None,
+        rebalance: float | None = None,
         **options: Any,
     ) -> Prediction:
         """Colorize one working-resolution L* image.
@@ -269,6 +311,9 @@ class LarssonColorizer(Colorizer):
         temperature : float, optional
             Temperature of the ``annealed-mean`` decoder (Zhang et al. 2016; default
             :attr:`default_temperature` with the default decoder, else 0.38).
+        rebalance : float, optional
+            Strength of the prior correction :meth:`rebalance` applied to the histograms
+            before decoding (default :attr:`default_rebalance`; 0 turns it off).
 
         Raises
         ------
@@ -283,7 +328,8 @@ class LarssonColorizer(Colorizer):
         if options:
             raise TypeError(
                 f"{self.name}: unknown option(s) {', '.join(sorted(options))}; accepted: "
-                "transfer, target_histogram, transfer_weight, rotate, rotate_strength, temperature"
+                "transfer, target_histogram, transfer_weight, rotate, rotate_strength, temperature, "
+                "rebalance"
             )
         if transfer is not None and transfer not in TRANSFERS:
             raise ValueError(f"{self.name}: transfer must be one of {TRANSFERS}, got {transfer!r}")
@@ -302,6 +348,8 @@ class LarssonColorizer(Colorizer):
             raise ValueError(f"{self.name} predicts no histograms; use transfer='quantile'")
         if mode == "quantile" and reference is None:
             raise ValueError("quantile matching needs a reference image (reference=...)")
+        if rebalance and not histogram:
+            raise ValueError(f"{self.name} predicts no histograms to rebalance")
         if rotate is not None and not histogram:
             raise ValueError(f"{self.name} predicts no histograms to rotate")
         extras: dict[str, Any] = {"transfer": mode, "rotate": rotate}
@@ -313,6 +361,13 @@ class LarssonColorizer(Colorizer):
         else:
             dists = self.distributions(lightness)
             uncertainty = np.asarray(uncertainty_map(dists), np.float32)
+            if rebalance is not None:
+                strength = float(rebalance)
+            else:  # part of the default decoding setting, like its temperature
+                strength = self.default_rebalance if decoder is None else 0.0
+            if strength:
+                dists = self.rebalance(dists, strength)
+            extras["rebalance"] = strength
             if mode == "energy":
                 target = target_histogram if target_histogram is not None else reference
                 dists = energy_minimisation(dists, target, weight=transfer_weight)
@@ -344,6 +399,7 @@ def _make(variant_name: str, doc: str) -> type[LarssonColorizer]:
         ),
         "decoders": DECODERS if variant.histogram else (),
         "default_decoder": variant.default_decoder,
+        **DEFAULT_SETTINGS.get(variant_name, {}),
     }
     return type(
         "Larsson" + "".join(p.title() for p in variant_name.split("-")[1:]) or "Larsson",

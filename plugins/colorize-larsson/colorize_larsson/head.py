@@ -370,9 +370,31 @@ def load_head(path: Path) -> tuple[BackboneHead, dict]:
     return model.eval(), state
 
 
+def bin_counts(variant: Variant, cache: Path, every: int = 4) -> dict[str, list[int]]:
+    """How often each bin of each head holds the training targets (every ``every``-th image).
+
+    Stored in the exported graph (``metadata_props["bin_counts"]``): the empirical prior
+    that the ``rebalance=`` decoding option corrects for (Zhang et al. 2016, Eq. 4).
+    """
+    from training.features import FeatureCache
+
+    rgb = torch.from_numpy(FeatureCache(cache).array("rgb4", load=True)[::every].copy())
+    targets = _targets(variant, rgb.permute(0, 3, 1, 2).float() / 255.0)
+    out = {}
+    for head in variant.heads:
+        if head.bins is None:
+            continue
+        out[head.channel] = torch.bincount(targets[head.channel], minlength=head.width).tolist()
+    return out
+
+
 def export_head(checkpoint: Path, out: Path, *, working_size: int = 160,
-                info: dict | None = None) -> Path:
-    """Export the head to ``<out>/<method>.onnx`` (levels + L* in, logits out), with parity."""
+                info: dict | None = None, cache: Path | None = None) -> Path:
+    """Export the head to ``<out>/<method>.onnx`` (levels + L* in, logits out), with parity.
+
+    With ``cache`` (the feature cache it was trained on) the bins' training frequencies
+    are recorded for the ``rebalance=`` decoding option.
+    """
     import onnx
     import onnxruntime as ort
 
@@ -439,6 +461,8 @@ def export_head(checkpoint: Path, out: Path, *, working_size: int = 160,
         "training": {**state["config"], "step": state["step"], **(info or {})},
         "parity": {"max_abs_diff": worst, "cases": 2},
     }
+    if cache is not None and variant.histogram:
+        metadata["bin_counts"] = bin_counts(variant, cache)
     model_proto = onnx.load(str(path))
     _set_metadata(model_proto, {k: json.dumps(v) for k, v in metadata.items()})
     onnx.checker.check_model(model_proto, full_check=True)
@@ -617,6 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--checkpoint", type=Path, required=True)
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--working-size", type=int, default=160)
+    export.add_argument("--cache", type=Path, default=Path("runs/features"),
+                        help="feature cache the head was trained on (bin frequencies)")
     args = parser.parse_args(argv)
     if args.command == "train" and args.finetune_backbone:
         import os
@@ -637,7 +663,9 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
         )
     else:
-        path = export_head(args.checkpoint, args.out, working_size=args.working_size)
+        cache = args.cache if args.cache.is_dir() else None
+        path = export_head(args.checkpoint, args.out, working_size=args.working_size,
+                           cache=cache)
     print(path)
     return 0
 

@@ -21,8 +21,12 @@ import sys
 
 
 def _parse(setting: str) -> dict:
+    """``DECODER[@TEMPERATURE][~REBALANCE]`` -> ``colorize_result`` options."""
+    setting, _, rebalance = setting.partition("~")
     decoder, _, temperature = setting.partition("@")
-    out: dict = {"decoder": decoder}
+    out: dict = {"rebalance": float(rebalance)} if rebalance else {}
+    if decoder != "default":
+        out["decoder"] = decoder
     if temperature:
         out["temperature"] = float(temperature)
     return out
@@ -33,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--method", action="append", required=True)
     parser.add_argument("--setting", action="append", default=[],
-                        help="DECODER or DECODER@TEMPERATURE (annealed-mean); repeatable")
+                        help="DECODER[@TEMPERATURE][~REBALANCE] (temperature of annealed-mean, "
+                        "strength of the prior correction; 'default' for the method's "
+                        "decoder); repeatable")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--out")
     args = parser.parse_args(argv)
@@ -52,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in BASELINES:
             results[name].append(score(baseline_prediction(name, true), true))
         for row, (method, setting) in rows.items():
-            kwargs = {} if setting == "default" else _parse(setting)
+            kwargs = _parse(setting)
             out = core.colorize_result(true, method, seed=0, **kwargs)
             results[row].append(score(out.rgb, true))
     table = {}

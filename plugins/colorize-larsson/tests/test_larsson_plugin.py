@@ -15,6 +15,8 @@ from colorize_larsson.colorizer import (
     TABLE5_DECODERS,
     LarssonHueChroma,
     LarssonLab,
+    LarssonLabJoint,
+    LarssonLabL2,
     huechroma_to_ab,
 )
 
@@ -347,3 +349,17 @@ def test_inference_imports_no_torch_or_matplotlib():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+
+
+def test_prior_correction_favours_rarer_saturated_colours():
+    method = LarssonLabJoint()
+    light = _lightness()
+    plain = method.predict(light, decoder="expectation", rebalance=0)
+    strong = method.predict(light, decoder="expectation", rebalance=0.5)
+    assert plain.extras["rebalance"] == 0 and strong.extras["rebalance"] == 0.5
+    saturation = [np.hypot(*p.chroma.transpose(2, 0, 1)).mean() for p in (plain, strong)]
+    assert saturation[1] > saturation[0]
+    dist = strong.distributions["ab"].probs
+    np.testing.assert_allclose(dist.sum((-2, -1)), 1.0, atol=1e-4)
+    with pytest.raises(ValueError, match="no histograms to rebalance"):
+        LarssonLabL2().predict(light, rebalance=0.3)
