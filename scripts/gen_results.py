@@ -204,12 +204,54 @@ def embed_plot(md: Path = RESULTS_MD, plot: Path = PLOT) -> bool:
     return True
 
 
+def semantic_section(semantic: dict | None) -> list[str]:
+    """Markdown lines of the semantic test (top-1 of the colour ImageNet classifier)."""
+    if not semantic:
+        return []
+    lines = [
+        "## Semantic test (ImageNet top-1 on colorized photos)",
+        "",
+        f"The colour EfficientNet-Lite0 classifies {semantic['photos']} held-out "
+        "`imagenet_sample` photos (never trained on) at "
+        f"{semantic['size']} px: in true colour, as gray, and as colorized by each method "
+        "(Zhang et al. 2016, §3.1; `colorize eval --semantic`). A colorization that puts "
+        "believable colours on the right objects moves top-1 from gray towards colour.",
+        "",
+        "| row | top-1 |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {row} | {100 * v:.1f} % |" for row, v in semantic["top1"].items()]
+    return [*lines, ""]
+
+
+def bw_section() -> list[str]:
+    """The sample sheet of the default method on real historical photos, if drawn."""
+    sheet = ROOT / "docs" / "figures" / "bw-photos.jpg"
+    if not sheet.is_file():
+        return []
+    return [
+        "## Historical photos (`bw_photos`)",
+        "",
+        "The default method on real black-and-white photographs (no ground truth); drawn "
+        "by `make figures`.",
+        "",
+        "![The default method on historical photos](figures/bw-photos.jpg)",
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--semantic-limit",
+        type=int,
+        default=160,
+        help="held-out imagenet_sample photos for the semantic test (0: skip it)",
+    )
     parser.add_argument("--out", default=str(RESULTS_MD))
     parser.add_argument(
         "--plots-only",
@@ -240,6 +282,13 @@ def main() -> None:
     test = data_dir / "bsds500" / "images" / "test"
     names = [m.name for m in core.methods() if m.capabilities.automatic]
     report = evaluate(names, test, limit=args.limit, progress=True)
+    semantic = None
+    if args.semantic_limit:
+        from core.semantic import semantic_test
+
+        semantic = semantic_test(
+            names, data_dir / "imagenet_sample", limit=args.semantic_limit, progress=True
+        )
     bench = run_benchmarks(names, (256, 512) if args.quick else (256, 512, 2048))
     machine = machine_description()
     today = datetime.date.today().isoformat()
@@ -254,6 +303,7 @@ def main() -> None:
             "failures": report.failures,
         },
         "bench": bench,
+        "semantic": semantic,
     }
     RESULTS_JSON.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
     plot_quality_speed(data, PLOT)
@@ -273,6 +323,8 @@ def main() -> None:
         "",
         report.table(),
         "",
+        *semantic_section(semantic),
+        *bw_section(),
         *plot_section(PLOT, out),
         "## Speed",
         "",
