@@ -39,7 +39,15 @@ import torch.nn.functional as F
 from training.backbone import GrayBackbone, load_pretrained, to_gray
 from training.lab import rgb_to_lab
 
-__all__ = ["DEFAULT_SOURCES", "HEAD_SOURCES", "distill", "evaluate_top1", "main", "training_items"]
+__all__ = [
+    "DEFAULT_SOURCES",
+    "HEAD_SOURCES",
+    "resume_into",
+    "distill",
+    "evaluate_top1",
+    "main",
+    "training_items",
+]
 
 #: Folders of ``COLORIZE_DATA`` used for adaptation and for head training (never the
 #: BSDS500 test split, never the held-out half of imagenet_sample).
@@ -154,12 +162,7 @@ def distill(
     step = 0
     last = out / "last.pt"
     if resume and last.is_file():
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        if state["config"] != config:
-            raise ValueError(f"{last}: written with config {state['config']}, not {config}")
-        student.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        step = int(state["step"])
+        step = resume_into(last, config, student, optimiser)
     items = [(p, None) for p in training_items(data_root)]
     images = load_images(items, short_side=crop + crop // 8, threads=threads).images
     start = time.monotonic()
@@ -191,6 +194,22 @@ def distill(
     _save(last, student, optimiser, step, config)
     progress.close()
     return last
+
+
+def resume_into(path: Path, config: dict, model, optimiser) -> int:
+    """Load a ``last.pt`` of these loops into ``model`` and ``optimiser``; returns its step.
+
+    Raises
+    ------
+    ValueError
+        If the checkpoint was written with another configuration (naming the file).
+    """
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state["config"] != config:
+        raise ValueError(f"{path}: written with config {state['config']}, not {config}")
+    model.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    return int(state["step"])
 
 
 def _save(path: Path, student, optimiser, step: int, config: dict) -> None:

@@ -328,8 +328,8 @@ class LarssonColorizer(Colorizer):
         if options:
             raise TypeError(
                 f"{self.name}: unknown option(s) {', '.join(sorted(options))}; accepted: "
-                "transfer, target_histogram, transfer_weight, rotate, rotate_strength, temperature, "
-                "rebalance"
+                "transfer, target_histogram, transfer_weight, rotate, rotate_strength, "
+                "temperature, rebalance"
             )
         if transfer is not None and transfer not in TRANSFERS:
             raise ValueError(f"{self.name}: transfer must be one of {TRANSFERS}, got {transfer!r}")

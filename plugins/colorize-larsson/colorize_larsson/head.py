@@ -297,12 +297,9 @@ def train_head(
     step = 0
     last = out / "last.pt"
     if resume and last.is_file():
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        if state["config"] != config:
-            raise ValueError(f"{last}: written with {state['config']}, not {config}")
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        step = int(state["step"])
+        from training.backbone_adapt import resume_into
+
+        step = resume_into(last, config, model, optimiser)
     log = open(out / "log.jsonl", "a", encoding="utf-8")
     started = time.monotonic()
 
@@ -559,14 +556,11 @@ def finetune(
     out.mkdir(parents=True, exist_ok=True)
     last, step = out / "last.pt", 0
     if resume and last.is_file():
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        if state["config"] != config:
-            raise ValueError(f"{last}: written with {state['config']}, not {config}")
-        head.load_state_dict(state["model"])
+        from training.backbone_adapt import resume_into
+
+        step = resume_into(last, config, head, optimiser)
         backbone.load_state_dict(torch.load(out / "backbone.pt", map_location="cpu",
                                             weights_only=True)["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        step = int(state["step"])
     items = training_items(data_root, sources or HEAD_SOURCES)
     images = load_images([(p, None) for p in items],
                          short_side=crop + crop // 8).images
