@@ -145,8 +145,13 @@ def distill(
     max_minutes: float | None = None,
     resume: bool = False,
     threads: int = 2,
+    freeze_bn: bool = False,
 ) -> Path:
-    """Distil the colour network into the gray copy; returns the last checkpoint's path."""
+    """Distil the colour network into the gray copy; returns the last checkpoint's path.
+
+    ``freeze_bn`` keeps the pretrained batch-norm statistics (the modules stay in eval
+    mode; their affine parameters still train).
+    """
     from tqdm import tqdm
 
     from training.data import load_images
@@ -154,6 +159,8 @@ def distill(
     torch.manual_seed(seed)
     out.mkdir(parents=True, exist_ok=True)
     config = dict(steps=steps, batch=batch, crop=crop, lr=lr, temperature=temperature, seed=seed)
+    if freeze_bn:
+        config["freeze_bn"] = True
     teacher = load_pretrained()
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -168,6 +175,10 @@ def distill(
     start = time.monotonic()
     log = open(out / "log.jsonl", "a", encoding="utf-8")
     student.train()
+    if freeze_bn:
+        for module in student.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
     progress = tqdm(total=steps, initial=step, desc="distilling")
     while step < steps:
         if max_minutes is not None and time.monotonic() - start > 60 * max_minutes:
@@ -242,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-minutes", type=float)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--freeze-bn", action="store_true",
+                        help="keep the pretrained batch-norm statistics")
     parser.add_argument("--evaluate", type=Path, help="only measure top-1 of this checkpoint")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -250,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             args.out, Path(args.data), steps=args.steps, batch=args.batch, crop=args.crop,
             lr=args.lr, temperature=args.temperature, seed=args.seed,
             max_minutes=args.max_minutes, resume=args.resume, threads=args.threads,
+            freeze_bn=args.freeze_bn,
         )
     else:
         last = args.evaluate
