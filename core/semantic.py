@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["held_out", "semantic_test"]
+__all__ = ["held_out", "labels", "semantic_test"]
 
 
 def held_out(imagenet_sample: str | os.PathLike) -> list[Path]:
@@ -41,6 +41,21 @@ def held_out(imagenet_sample: str | os.PathLike) -> list[Path]:
         raise FileNotFoundError(f"{folder}: not an imagenet_sample folder (no images/)")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     return files[1::2]
+
+
+def labels(imagenet_sample: str | os.PathLike) -> dict[str, int]:
+    """ImageNet-1k class index of each photo of ``imagenet_sample``, by file name.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder has no ``labels.csv``.
+    """
+    labels_file = Path(imagenet_sample) / "labels.csv"
+    if not labels_file.is_file():
+        raise FileNotFoundError(f"{labels_file}: not found (an imagenet_sample folder has one)")
+    with open(labels_file, newline="", encoding="utf-8") as handle:
+        return {row["file"]: int(row["class_index"]) for row in csv.DictReader(handle)}
 
 
 def _classify(session, images: list[np.ndarray], size: int) -> np.ndarray:
@@ -101,11 +116,7 @@ def semantic_test(
     from core.runtime import get_session
 
     folder = Path(imagenet_sample)
-    labels_file = folder / "labels.csv"
-    if not labels_file.is_file():
-        raise FileNotFoundError(f"{labels_file}: not found (an imagenet_sample folder has one)")
-    with open(labels_file, newline="", encoding="utf-8") as handle:
-        labels = {row["file"]: int(row["class_index"]) for row in csv.DictReader(handle)}
+    classes = labels(folder)
     files = held_out(folder)[:limit] if limit else held_out(folder)
     classifier = getattr(get_backbone(backbone), "classifier", None)
     if classifier is None or not Path(classifier).is_file():
@@ -115,7 +126,7 @@ def semantic_test(
     correct = dict.fromkeys(rows, 0)
     for start in tqdm(range(0, len(files), 16), desc="semantic", disable=not progress or None):
         chunk = files[start : start + 16]
-        truth = np.array([labels[p.name] for p in chunk])
+        truth = np.array([classes[p.name] for p in chunk])
         photos = [load_image(p).rgb() for p in chunk]
         outputs = {
             "colour": photos,

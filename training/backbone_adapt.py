@@ -24,7 +24,6 @@ gray before, gray after) is written to ``<out>/top1.json``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -100,9 +99,10 @@ def evaluate_top1(
     from PIL import Image
 
     from core.semantic import held_out
+    from core.semantic import labels as class_labels
 
     root = Path(data_root) / "imagenet_sample"
-    labels = {r["file"]: int(r["class_index"]) for r in csv.DictReader(open(root / "labels.csv"))}
+    labels = class_labels(root)
     files = held_out(root)
     colour = load_pretrained()
     before = GrayBackbone(to_gray(colour)).eval()

@@ -83,6 +83,26 @@ def _check_lightness(lightness: np.ndarray) -> np.ndarray:
     return lightness.astype(np.float32, copy=False)
 
 
+def rebalancing_weights(counts: np.ndarray, lam: float) -> np.ndarray:
+    """Zhang et al. 2016, Eq. 4 class-rebalancing weights of bins seen ``counts`` times.
+
+    ``w ∝ ((1 - lam) p + lam / Q)^-1`` with ``p`` the empirical distribution and ``Q`` the
+    number of occupied bins, normalised so that ``E_p[w] = 1``; empty bins weigh 0.
+    Shared by the training loss (``head.class_weights``) and :meth:`LarssonColorizer.rebalance`.
+
+    Examples
+    --------
+    >>> rebalancing_weights(np.array([3.0, 1.0, 0.0]), 0.0).round(3)
+    array([0.667, 2.   , 0.   ])
+    """
+    counts = np.asarray(counts, np.float64)
+    p = counts / max(counts.sum(), 1.0)
+    q = max(int((counts > 0).sum()), 1)
+    w = 1.0 / ((1.0 - lam) * p + lam / q)
+    w[counts == 0] = 0.0
+    return w / max(float((p * w).sum()), 1e-12)
+
+
 def huechroma_to_ab(lightness: np.ndarray, hue: np.ndarray, chroma: np.ndarray) -> np.ndarray:
     """Lab a, b (H, W, 2) of bicone hue/chroma placed at the gray with CIE L* ``lightness``.
 
@@ -223,9 +243,7 @@ class LarssonColorizer(Colorizer):
             if channel not in out:
                 continue
             c = np.asarray(values, np.float64)
-            p = c / max(c.sum(), 1.0)
-            w = 1.0 / ((1.0 - lam) * p + lam / max(int((c > 0).sum()), 1))
-            w = np.where(c > 0, w / max(float((p * w).sum()), 1e-12), 1e-6)
+            w = np.where(c > 0, rebalancing_weights(c, lam), 1e-6)
             dist = out[channel]
             factor = (w**strength).reshape(dist.probs.shape[2:]).astype(np.float32)
             probs = dist.probs * factor

@@ -152,46 +152,31 @@ class _Exported(nn.Module):
 
 
 def _targets(variant: Variant, rgb4: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-pixel targets (M,) from the area-averaged photo (N, 3, h, w) in [0, 1]."""
-    from colorize_larsson.train import encode, rgb_to_hue_chroma
+    """Per-pixel targets (M,) from the area-averaged photo (N, 3, h, w) in [0, 1].
+
+    The training recipe's own target rule (:meth:`LarssonRecipe.targets`, dense form).
+    """
+    from colorize_larsson.train import LarssonRecipe
     from training.lab import rgb_to_lab
 
-    if variant.loss == "hue-chroma":
-        hue, chroma = rgb_to_hue_chroma(rgb4.permute(0, 2, 3, 1).reshape(-1, 3))
-        hue_bins, chroma_bins = (h.bins for h in variant.heads)
-        return {"hue": encode(hue, hue_bins), "chroma": encode(chroma, chroma_bins),
-                "chroma_value": chroma}
-    ab = rgb_to_lab(rgb4)[:, 1:].permute(0, 2, 3, 1).reshape(-1, 2)
-    if variant.loss == "marginal":
-        return {h.channel: encode(ab[:, i], h.bins) for i, h in enumerate(variant.heads)}
-    if variant.loss == "joint":
-        first, second = variant.heads[0].bins
-        return {"ab": encode(ab[:, 0], first) * second.k + encode(ab[:, 1], second)}
-    return {"ab": ab / AB_SCALE}
+    batch = {"rgb": rgb4, "chroma": rgb_to_lab(rgb4)[:, 1:]}
+    return LarssonRecipe(variant).targets(batch, None)
 
 
 def joint_cells(rgb4: torch.Tensor) -> torch.Tensor:
     """Flat cell of the 16 x 16 Lab grid of every pixel (M,), for class rebalancing."""
-    from colorize_larsson.train import encode
-    from core.binning import LAB_JOINT_BINS
-    from training.lab import rgb_to_lab
-
-    ab = rgb_to_lab(rgb4)[:, 1:].permute(0, 2, 3, 1).reshape(-1, 2)
-    first, second = LAB_JOINT_BINS
-    return encode(ab[:, 0], first) * second.k + encode(ab[:, 1], second)
+    return _targets(VARIANTS["larsson-lab-joint"], rgb4)["ab"]
 
 
 def class_weights(counts: np.ndarray, lam: float) -> np.ndarray:
     """Zhang et al. 2016, Eq. 4: ``w ∝ ((1 - λ) p + λ / Q)^-1``, normalised so ``E_p[w] = 1``.
 
-    ``p`` is the empirical cell distribution, ``Q`` the number of occupied cells.
+    ``p`` is the empirical cell distribution, ``Q`` the number of occupied cells; empty
+    cells weigh 0 (:func:`colorize_larsson.colorizer.rebalancing_weights`, float32).
     """
-    counts = np.asarray(counts, np.float64)
-    p = counts / max(counts.sum(), 1.0)
-    q = max(int((counts > 0).sum()), 1)
-    w = 1.0 / ((1.0 - lam) * p + lam / q)
-    w[counts == 0] = 0.0
-    return (w / max(float((p * w).sum()), 1e-12)).astype(np.float32)
+    from colorize_larsson.colorizer import rebalancing_weights
+
+    return rebalancing_weights(counts, lam).astype(np.float32)
 
 
 def head_loss(variant: Variant, logits: torch.Tensor, rgb4: torch.Tensor,
