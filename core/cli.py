@@ -9,24 +9,26 @@ those that installed plugins publish under the :data:`COMMANDS_GROUP` entry-poin
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import importlib.metadata as metadata
 import json
 import os
 import signal
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.errors import ColorizeError, OutputExistsError, UnknownMethodError
+from core.batch import (  # noqa: F401 - segmentation_overlay: kept importable from here
+    confined,
+    iter_inputs,
+    output_name,
+    segmentation_overlay,
+)
+from core.errors import ColorizeError
 from core.io import IMAGE_EXTENSIONS
 
 __all__ = ["COMMANDS_GROUP", "build_parser", "main", "plugin_commands"]
-
-#: Write errors that will hit every file alike: stop the batch with one message.
-_FATAL_WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM}
 
 DEMO_IMAGE = Path(__file__).resolve().parent.parent / "examples" / "detroit_ca1915.jpg"
 
@@ -145,55 +147,27 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-def _iter_inputs(paths: Sequence[str]) -> Iterable[tuple[Path, Path]]:
-    """Yield (file, path relative to the output folder) for files and folders."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in IMAGE_EXTENSIONS:
-                    yield child, child.relative_to(path)
-        else:
-            yield path, Path(path.name)
+# The batch helpers live in core.batch; these names stay importable from here.
+_iter_inputs = iter_inputs
+_output_name = output_name
+_confined = confined
 
 
-def _output_name(rel: Path, index: int | None) -> Path:
-    suffix = rel.suffix.lower()
-    if suffix not in {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}:
-        suffix = ".png"
-    stem = rel.stem if index is None else f"{rel.stem}_sample{index}"
-    return rel.with_name(stem + suffix)
-
-
-def segmentation_overlay(result, alpha: float = 0.5):
-    """The result's RGB blended with a colour per predicted class (H, W, 3) float32.
-
-    Class ``k`` gets a fixed hue (golden-ratio steps), so the same class has the same
-    colour in every image; used by ``colorize image --save-segmentation``.
-    """
-    import colorsys
-
-    import numpy as np
-
-    labels = np.asarray(result.segmentation, np.int64)
-    count = max(int(labels.max()) + 1, len(result.class_names), 1)
-    palette = np.array(
-        [colorsys.hsv_to_rgb((k * 0.618034) % 1.0, 0.85, 0.95) for k in range(count)], np.float32
-    )
-    colours = palette[np.clip(labels, 0, count - 1)]
-    return (1.0 - alpha) * result.rgb + alpha * colours
-
-
-def _confined(out_dir: Path, target: Path) -> bool:
-    root = os.path.realpath(out_dir)
-    real = os.path.realpath(target)
-    return real == root or real.startswith(root + os.sep)
+def _workers_arg(value: str) -> int | None:
+    """``--workers``: ``auto`` (the default) or a count >= 0 (0: in this process)."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {value!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'auto', got {count}")
+    return count
 
 
 def _cmd_image(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from core import api
+    from core.batch import BatchSettings, plan_jobs, run_batch
 
     try:
         options = parse_options(args.option)
@@ -201,13 +175,13 @@ def _cmd_image(args: argparse.Namespace) -> int:
         print(f"colorize image: {exc}", file=sys.stderr)
         return 2
     out = Path(args.output)
-    jobs = list(_iter_inputs(args.inputs))
+    pairs = list(_iter_inputs(args.inputs))
     single_file = (
-        len(jobs) == 1
+        len(pairs) == 1
         and not Path(args.inputs[0]).is_dir()
         and out.suffix.lower() in IMAGE_EXTENSIONS
     )
-    if not jobs:
+    if not pairs:
         print("colorize: no image files found in the given inputs", file=sys.stderr)
         return 1
     if not single_file:
@@ -219,99 +193,33 @@ def _cmd_image(args: argparse.Namespace) -> int:
         if not os.access(out, os.W_OK):
             print(f"colorize: output folder {out} is not writable", file=sys.stderr)
             return 1
-    samples = args.samples
-    done = skipped = 0
-    failed: list[tuple[str, str]] = []
-    interrupted = False
-    fatal = None
-    progress = tqdm(jobs, unit="img", desc="colorize", disable=args.quiet or None)
-    try:
-        for source, rel in progress:
-            indices = [None] if samples == 1 else list(range(samples))
-            targets = [out if single_file else out / _output_name(rel, i) for i in indices]
-            if not single_file and not all(_confined(out, t) for t in targets):
-                failed.append((str(source), "output path escapes the output folder"))
-                continue
-            if not args.overwrite and all(t.exists() for t in targets):
-                skipped += 1
-                continue
-            try:
-                if samples == 1:
-                    results = [
-                        api.colorize_result(
-                            source,
-                            args.method,
-                            reference=args.reference,
-                            seed=args.seed,
-                            decoder=args.decoder,
-                            index=args.index,
-                            **options,
-                        )
-                    ]
-                else:
-                    results = api.sample_results(
-                        source,
-                        args.method,
-                        samples,
-                        seed=args.seed or 0,
-                        reference=args.reference,
-                        index=args.index,
-                        **options,
-                    )
-                for result, target in zip(results, targets, strict=True):
-                    if target.exists() and not args.overwrite:
-                        continue
-                    result.save(target, overwrite=args.overwrite)
-                    if args.save_uncertainty and result.uncertainty is not None:
-                        from core.io import save_image
-
-                        u = result.uncertainty_image()
-                        save_image(
-                            target.with_name(target.stem + "_uncertainty.png"),
-                            u[..., None].repeat(3, -1),
-                            overwrite=args.overwrite,
-                        )
-                    if args.save_segmentation and result.segmentation is not None:
-                        from core.io import save_image
-
-                        save_image(
-                            target.with_name(target.stem + "_segmentation.png"),
-                            segmentation_overlay(result),
-                            overwrite=args.overwrite,
-                        )
-                    for note in result.metadata.get("notes", []):
-                        progress.write(f"note: {source}: {note}")
-                done += 1
-            except OSError as exc:
-                if exc.errno in _FATAL_WRITE_ERRORS and not isinstance(exc, OutputExistsError):
-                    fatal = f"cannot write to {out}: {exc.strerror or exc}"
-                    break
-                failed.append((str(source), str(exc)))
-                progress.write(f"error: {exc}")
-            except (ColorizeError, ValueError, TypeError) as exc:
-                failed.append((str(source), str(exc)))
-                progress.write(f"error: {exc}")
-                if isinstance(exc, UnknownMethodError):
-                    break
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        progress.close()
-    total = len(jobs)
-    print(
-        f"colorized {done}, skipped {skipped} (output exists), failed {len(failed)} "
-        f"of {total} file(s); results in {out}",
-        file=sys.stderr,
+    settings = BatchSettings(
+        method=args.method,
+        samples=args.samples,
+        seed=args.seed,
+        reference=args.reference,
+        decoder=args.decoder,
+        index=args.index,
+        options=options,
+        overwrite=args.overwrite,
+        save_uncertainty=args.save_uncertainty,
+        save_segmentation=args.save_segmentation,
     )
-    for name, error in failed:
-        print(f"  FAILED {name}: {error}", file=sys.stderr)
-    if fatal:
-        print(f"colorize: {fatal}; stopped", file=sys.stderr)
-        return 1
-    if interrupted:
-        print("interrupted: finished files are complete; re-run to do the rest", file=sys.stderr)
-        return 130
-    return 1 if failed else 0
+    jobs = plan_jobs(args.inputs, out, samples=args.samples, single_file=single_file)
+    try:
+        summary = run_batch(
+            jobs,
+            settings,
+            output=out,
+            single_file=single_file,
+            workers=args.workers,
+            progress=not args.quiet,
+        )
+    except ValueError as exc:  # a malformed COLORIZE_THREADS
+        print(f"colorize image: {exc}", file=sys.stderr)
+        return 2
+    summary.report()
+    return summary.exit_code
 
 
 #: Keyword arguments the CLI sets through its own flags; ``--option`` may not set them.
@@ -445,6 +353,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write <name>_segmentation.png (classes over the result) where the method "
         "segments",
+    )
+    p.add_argument(
+        "--workers",
+        "-j",
+        type=_workers_arg,
+        default=None,
+        metavar="N",
+        help="worker processes, each with the method loaded once (default 'auto': the usable "
+        "cores, bounded by memory and the number of files; 0: in this process)",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_image)

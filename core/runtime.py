@@ -342,6 +342,28 @@ def clear_session_cache() -> None:
         _verified.clear()
 
 
+#: Sessions a forked child inherited from its parent: kept referenced, never used.
+_inherited: list[dict[tuple, Any]] = []
+
+
+def _after_fork_in_child() -> None:
+    """Start a forked child (a ``colorize image --workers`` worker) with no sessions.
+
+    A session's intra-op threads do not exist in the child, so an inherited session would
+    hang or crash there; its destructor would wait for those threads too, so the old
+    sessions are parked in :data:`_inherited` instead of being dropped. The child creates
+    its own sessions on first use (with its own ``COLORIZE_THREADS``).
+    """
+    global _lock, _sessions
+    _inherited.append(_sessions)
+    _sessions = {}
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class OnnxModel:
     """A lazily loaded ONNX graph with its metadata.
 

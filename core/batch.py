@@ -1,0 +1,670 @@
+"""Batch colorization of image files: the one loop behind ``colorize image``.
+
+A batch is a list of :class:`FileJob` (a source file and the output files it gives) and
+one :class:`BatchSettings` (method, seed, options, ...). :func:`run_file` does one job:
+colorize, write every output atomically, and turn what went wrong into a
+:class:`FileOutcome` instead of an exception. :func:`run_batch` runs the jobs, in this
+process (``workers=0``) or on a pool of worker processes, with the same rules either way:
+
+* outputs that all exist already are skipped (unless ``overwrite``), and output paths must
+  stay inside the output folder;
+* one bad file is reported and the batch goes on; a write error that will hit every file
+  alike (disk full, read-only, no permission) stops it with one message, and so does an
+  unknown method;
+* an interrupt (SIGINT, or SIGTERM through :func:`core.cli.main`) stops the batch: the
+  files already finished are complete, no partial file is left under a final name, and a
+  re-run only does the missing files.
+
+Worker processes
+----------------
+Each worker loads the method once (its ONNX Runtime sessions are cached in the process)
+and runs ``threads`` intra-op threads, so that ``workers x threads`` fits the usable
+cores (:func:`pool_shape`). On Linux the workers are forked from the calling process, so
+they see its plugin registry, including methods registered in code; elsewhere they are
+spawned and load the installed plugins themselves. Every file is colorized by the same
+code with the same seed as in this process, so the outputs are the same bytes.
+:mod:`core.distributed` runs :func:`run_file` on Ray actors.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ColorizeError, OutputExistsError, UnknownMethodError
+from core.io import IMAGE_EXTENSIONS
+
+__all__ = [
+    "FATAL_WRITE_ERRORS",
+    "WORKER_MEMORY_MIB",
+    "BatchSettings",
+    "BatchSummary",
+    "FileJob",
+    "FileOutcome",
+    "confined",
+    "iter_inputs",
+    "output_name",
+    "plan_jobs",
+    "pool_shape",
+    "run_batch",
+    "run_file",
+    "segmentation_overlay",
+    "usable_cores",
+]
+
+#: Write errors that will hit every file alike: stop the batch with one message.
+FATAL_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM})
+#: Memory budgeted per worker process when sizing the default pool: the peak the
+#: contract allows one colorization of a 12-megapixel photo (core.testing PEAK_MEMORY_MIB).
+WORKER_MEMORY_MIB = 1536
+_OUTPUT_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
+
+
+# -- planning ------------------------------------------------------------------------------
+
+
+def iter_inputs(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, Path]]:
+    """Yield ``(file, path relative to the output folder)`` for files and folders.
+
+    Folders are searched recursively (sorted) for files with an extension of
+    :data:`core.io.IMAGE_EXTENSIONS`; a file given by name is taken whatever its extension
+    and keeps only its name.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in IMAGE_EXTENSIONS:
+                    yield child, child.relative_to(path)
+        else:
+            yield path, Path(path.name)
+
+
+def output_name(rel: Path, index: int | None = None) -> Path:
+    """The output path for input ``rel``: same name and format (PNG for formats the
+    toolkit does not write), ``name_sample{index}`` for sample ``index``."""
+    suffix = rel.suffix.lower()
+    if suffix not in _OUTPUT_SUFFIXES:
+        suffix = ".png"
+    stem = rel.stem if index is None else f"{rel.stem}_sample{index}"
+    return rel.with_name(stem + suffix)
+
+
+def confined(out_dir: Path, target: Path) -> bool:
+    """True when ``target`` resolves (links followed) to a path inside ``out_dir``."""
+    root = os.path.realpath(out_dir)
+    real = os.path.realpath(target)
+    return real == root or real.startswith(root + os.sep)
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One input file and the outputs it gives.
+
+    Attributes
+    ----------
+    index : int
+        Position in the batch (failures are listed in this order).
+    source : Path
+        The input file.
+    targets : tuple of Path
+        One output per sample (one without ``--samples``).
+    """
+
+    index: int
+    source: Path
+    targets: tuple[Path, ...]
+
+
+def plan_jobs(
+    inputs: Iterable[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    samples: int = 1,
+    single_file: bool = False,
+) -> list[FileJob]:
+    """The jobs of a batch: every image below ``inputs`` and its outputs under ``output``.
+
+    Parameters
+    ----------
+    inputs : paths
+        Image files and/or folders (see :func:`iter_inputs`).
+    output : path
+        Output folder (the layout below each input folder is kept), or with
+        ``single_file`` the output file itself.
+    samples : int
+        Samples per image: 1 gives ``name.ext``, more give ``name_sample0.ext``, ...
+    single_file : bool
+        ``output`` is a file name (one input file).
+    """
+    out = Path(output)
+    indices: list[int | None] = [None] if samples == 1 else list(range(samples))
+    return [
+        FileJob(
+            number,
+            source,
+            (out,) if single_file else tuple(out / output_name(rel, i) for i in indices),
+        )
+        for number, (source, rel) in enumerate(iter_inputs(inputs))
+    ]
+
+
+# -- one file ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What every file of a batch is colorized with (the options of ``colorize image``).
+
+    Attributes
+    ----------
+    method : str or None
+        Method name; ``None`` is :func:`core.default_method`.
+    samples : int
+        1: one colorization per file; more: that many diverse samples.
+    seed, reference, decoder, index
+        Passed to :func:`core.colorize_result` (``seed`` defaults to 0 for samples).
+    options : dict
+        Method-specific keyword arguments.
+    overwrite : bool
+        Replace existing outputs (otherwise a job whose outputs all exist is skipped).
+    save_uncertainty, save_segmentation : bool
+        Also write ``name_uncertainty.png`` / ``name_segmentation.png`` where the method
+        gives them.
+    """
+
+    method: str | None = None
+    samples: int = 1
+    seed: int | None = None
+    reference: Any = None
+    decoder: str | None = None
+    index: Any = None
+    options: dict[str, Any] = field(default_factory=dict)
+    overwrite: bool = False
+    save_uncertainty: bool = False
+    save_segmentation: bool = False
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What became of one :class:`FileJob`.
+
+    Attributes
+    ----------
+    status : {"done", "failed", "fatal"}
+        ``fatal``: a write error that stops the batch (``error`` is its reason).
+    error : str
+        The error message ("" when done); it names the file.
+    stop : bool
+        The batch cannot go on (an unknown method).
+    notes : tuple of str
+        Notes of the results (e.g. an input's colour profile was ignored).
+    seconds : float
+        Wall time of the job.
+    """
+
+    status: str
+    error: str = ""
+    stop: bool = False
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+def segmentation_overlay(result, alpha: float = 0.5):
+    """The result's RGB blended with a colour per predicted class (H, W, 3) float32.
+
+    Class ``k`` gets a fixed hue (golden-ratio steps), so the same class has the same
+    colour in every image; used by ``colorize image --save-segmentation``.
+    """
+    import colorsys
+
+    import numpy as np
+
+    labels = np.asarray(result.segmentation, np.int64)
+    count = max(int(labels.max()) + 1, len(result.class_names), 1)
+    palette = np.array(
+        [colorsys.hsv_to_rgb((k * 0.618034) % 1.0, 0.85, 0.95) for k in range(count)], np.float32
+    )
+    colours = palette[np.clip(labels, 0, count - 1)]
+    return (1.0 - alpha) * result.rgb + alpha * colours
+
+
+def _colorize_and_save(settings: BatchSettings, job: FileJob, notes: list[str]) -> None:
+    from core import api
+    from core.io import save_image
+
+    if settings.samples == 1:
+        results = [
+            api.colorize_result(
+                job.source,
+                settings.method,
+                reference=settings.reference,
+                seed=settings.seed,
+                decoder=settings.decoder,
+                index=settings.index,
+                **settings.options,
+            )
+        ]
+    else:
+        results = api.sample_results(
+            job.source,
+            settings.method,
+            settings.samples,
+            seed=settings.seed or 0,
+            reference=settings.reference,
+            index=settings.index,
+            **settings.options,
+        )
+    overwrite = settings.overwrite
+    for result, target in zip(results, job.targets, strict=True):
+        if target.exists() and not overwrite:
+            continue
+        result.save(target, overwrite=overwrite)
+        if settings.save_uncertainty and result.uncertainty is not None:
+            u = result.uncertainty_image()
+            save_image(
+                target.with_name(target.stem + "_uncertainty.png"),
+                u[..., None].repeat(3, -1),
+                overwrite=overwrite,
+            )
+        if settings.save_segmentation and result.segmentation is not None:
+            save_image(
+                target.with_name(target.stem + "_segmentation.png"),
+                segmentation_overlay(result),
+                overwrite=overwrite,
+            )
+        notes.extend(result.metadata.get("notes", []))
+
+
+def run_file(settings: BatchSettings, job: FileJob) -> FileOutcome:
+    """Colorize one file and write its outputs atomically; never raises for a bad file.
+
+    Errors a user can cause (:class:`core.errors.ColorizeError`, ``ValueError``,
+    ``TypeError``, ``OSError``) become a ``failed`` outcome carrying the message; a write
+    error of :data:`FATAL_WRITE_ERRORS` becomes ``fatal``; an unknown method is ``failed``
+    with ``stop``. Anything else is a bug and propagates.
+    """
+    notes: list[str] = []
+    t0 = time.perf_counter()
+
+    def outcome(status: str, error: str = "", stop: bool = False) -> FileOutcome:
+        return FileOutcome(status, error, stop, tuple(notes), time.perf_counter() - t0)
+
+    try:
+        _colorize_and_save(settings, job, notes)
+    except OSError as exc:
+        if exc.errno in FATAL_WRITE_ERRORS and not isinstance(exc, OutputExistsError):
+            return outcome("fatal", str(exc.strerror or exc))
+        return outcome("failed", str(exc))
+    except (ColorizeError, ValueError, TypeError) as exc:
+        return outcome("failed", str(exc), stop=isinstance(exc, UnknownMethodError))
+    return outcome("done")
+
+
+# -- the batch -----------------------------------------------------------------------------
+
+
+@dataclass
+class BatchSummary:
+    """The tally of a batch.
+
+    Attributes
+    ----------
+    total : int
+        Jobs in the batch.
+    done, skipped : int
+        Jobs colorized, and jobs skipped because all their outputs exist.
+    failed : list of (str, str)
+        ``(source, error)`` per failed job, in batch order.
+    fatal : str or None
+        Why the batch stopped early (e.g. ``"cannot write to out: No space left on
+        device"``).
+    interrupted : bool
+        Stopped by SIGINT / SIGTERM.
+    workers : int
+        Worker processes (or Ray actors) used; 0: in the calling process.
+    seconds : float
+        Wall time of the batch.
+    file_seconds : float
+        Sum of the wall times of the jobs run (as measured where they ran).
+    output : str
+        The output folder (or file), for the report.
+    """
+
+    total: int
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    fatal: str | None = None
+    interrupted: bool = False
+    workers: int = 0
+    seconds: float = 0.0
+    file_seconds: float = 0.0
+    output: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code of ``colorize image``: 130 interrupted, 1 on a failure, else 0."""
+        if self.fatal:
+            return 1
+        if self.interrupted:
+            return 130
+        return 1 if self.failed else 0
+
+    def report(self, file: Any = None) -> None:
+        """Print the summary lines of ``colorize image`` (to stderr by default)."""
+        file = sys.stderr if file is None else file
+        print(
+            f"colorized {self.done}, skipped {self.skipped} (output exists), failed "
+            f"{len(self.failed)} of {self.total} file(s); results in {self.output}",
+            file=file,
+        )
+        for name, error in self.failed:
+            print(f"  FAILED {name}: {error}", file=file)
+        if self.fatal:
+            print(f"colorize: {self.fatal}; stopped", file=file)
+        elif self.interrupted:
+            print("interrupted: finished files are complete; re-run to do the rest", file=file)
+
+
+class _Tally:
+    """Adds outcomes up into a :class:`BatchSummary`, with one rule for every runner."""
+
+    def __init__(self, total: int, output: str, write: Callable[[str], Any]):
+        self.summary = BatchSummary(total, output=output)
+        self.write = write
+        self._failed: list[tuple[int, str, str]] = []
+        self.stopped = False
+
+    def refuse(self, job: FileJob, error: str) -> None:
+        self._failed.append((job.index, str(job.source), error))
+
+    def add(self, job: FileJob, outcome: FileOutcome) -> bool:
+        """Count one outcome; True when the batch must stop."""
+        s = self.summary
+        s.file_seconds += outcome.seconds
+        for note in outcome.notes:
+            self.write(f"note: {job.source}: {note}")
+        if outcome.status == "done":
+            s.done += 1
+        elif outcome.status == "fatal":
+            if s.fatal is None:
+                s.fatal = f"cannot write to {s.output}: {outcome.error}"
+                self.stopped = True
+        elif not (outcome.stop and self.stopped):  # one unknown-method line, not one a worker
+            self._failed.append((job.index, str(job.source), outcome.error))
+            self.write(f"error: {outcome.error}")
+            self.stopped = self.stopped or outcome.stop
+        return self.stopped
+
+    def finish(self, started: float) -> BatchSummary:
+        self.summary.failed = [(name, error) for _, name, error in sorted(self._failed)]
+        self.summary.seconds = time.perf_counter() - started
+        return self.summary
+
+
+def _triage(
+    jobs: Sequence[FileJob], settings: BatchSettings, out: Path, single_file: bool, tally: _Tally
+) -> list[FileJob]:
+    """The jobs to run: refuses outputs outside ``out``, skips jobs whose outputs exist."""
+    todo: list[FileJob] = []
+    for job in jobs:
+        if not single_file and not all(confined(out, t) for t in job.targets):
+            tally.refuse(job, "output path escapes the output folder")
+        elif not settings.overwrite and all(t.exists() for t in job.targets):
+            tally.summary.skipped += 1
+        else:
+            todo.append(job)
+    return todo
+
+
+def _env_threads() -> int:
+    from core.runtime import _threads
+
+    return _threads()
+
+
+def usable_cores() -> int:
+    """CPU cores this process may use: its affinity mask, bounded by a cgroup CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def _available_mib() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def pool_shape(workers: int | None = None, files: int | None = None) -> tuple[int, int]:
+    """``(workers, threads per worker)`` for a batch of ``files`` files.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Worker processes asked for; 0 runs in the calling process. By default: the
+        usable cores (:func:`usable_cores`) divided by ``COLORIZE_THREADS`` when that is
+        set, at most one per :data:`WORKER_MEMORY_MIB` of available memory and at most one
+        per file; a batch that would get one worker runs in the calling process.
+    files : int, optional
+        Files to colorize (bounds the default).
+
+    Returns
+    -------
+    (int, int)
+        Workers (0: in this process) and intra-op threads per worker: ``COLORIZE_THREADS``
+        when set, else the cores divided among the workers, so that
+        ``workers x threads`` is at most the usable cores. In this process the
+        threads are ``COLORIZE_THREADS`` (0: ONNX Runtime's own choice).
+
+    Raises
+    ------
+    ValueError
+        A negative ``workers``, or a malformed ``COLORIZE_THREADS``.
+    """
+    env = _env_threads()
+    cores = usable_cores()
+    if workers is not None and workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
+    if workers is None:
+        workers = max(1, cores // env) if env else cores
+        memory = _available_mib()
+        if memory is not None:
+            workers = min(workers, max(1, memory // WORKER_MEMORY_MIB))
+        if files is not None:
+            workers = min(workers, files)
+        if workers <= 1:
+            workers = 0
+    if workers == 0:
+        return 0, env
+    return workers, env or max(1, cores // workers)
+
+
+def run_batch(
+    jobs: Sequence[FileJob],
+    settings: BatchSettings,
+    *,
+    output: str | os.PathLike,
+    single_file: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
+) -> BatchSummary:
+    """Colorize a batch of files; the loop of ``colorize image``.
+
+    Parameters
+    ----------
+    jobs : sequence of FileJob
+        From :func:`plan_jobs`.
+    settings : BatchSettings
+    output : path
+        The output folder (outputs must resolve inside it), or the output file with
+        ``single_file``.
+    single_file : bool
+        ``output`` is the one job's output file (no confinement check).
+    workers : int, optional
+        Worker processes; 0 runs in this process; ``None`` chooses (:func:`pool_shape`).
+    progress : bool
+        Show a progress bar (tqdm) over all the jobs.
+
+    Returns
+    -------
+    BatchSummary
+        Also when interrupted (``interrupted=True``) or stopped (``fatal``).
+    """
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    out = Path(output)
+    bar = tqdm(total=len(jobs), unit="img", desc="colorize", disable=not progress or None)
+    tally = _Tally(len(jobs), str(out), bar.write)
+    todo = _triage(jobs, settings, out, single_file, tally)
+    bar.update(len(jobs) - len(todo))
+    count, threads = pool_shape(workers, len(todo))
+    tally.summary.workers = count
+    try:
+        if count == 0:
+            for job in todo:
+                stop = tally.add(job, run_file(settings, job))
+                bar.update()
+                if stop:
+                    break
+        else:
+            _run_pool(todo, settings, count, threads, tally, bar)
+    except KeyboardInterrupt:
+        tally.summary.interrupted = True
+    finally:
+        bar.close()
+    return tally.finish(started)
+
+
+# -- the process pool ----------------------------------------------------------------------
+
+_worker_settings: BatchSettings | None = None
+_worker_busy = False
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fork on Linux (workers inherit the registry), spawn elsewhere."""
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _worker_signal(signum: int, frame: Any) -> None:
+    """SIGTERM in a worker: abandon the file in progress (its temporary file is removed
+    by the atomic writer on the way out), then exit."""
+    if _worker_busy:
+        raise KeyboardInterrupt
+    os._exit(128 + signum)
+
+
+def _init_worker(settings: BatchSettings, threads: int) -> None:
+    global _worker_settings
+    _worker_settings = settings
+    os.environ["COLORIZE_THREADS"] = str(threads)
+    # The parent stops the workers itself (SIGTERM) when it is interrupted, so that a
+    # Ctrl-C sent to the whole process group is handled once, by the parent.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_signal)
+    try:
+        import cv2
+
+        cv2.setNumThreads(threads)
+    except ImportError:  # pragma: no cover - cv2 is a core dependency
+        pass
+
+
+def _pool_task(job: FileJob) -> FileOutcome:
+    global _worker_busy
+    assert _worker_settings is not None, "worker not initialised"
+    _worker_busy = True
+    try:
+        return run_file(_worker_settings, job)
+    except KeyboardInterrupt:
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _worker_busy = False
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    # ProcessPoolExecutor has no public way to stop running calls before Python 3.14.
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.is_alive():
+            process.terminate()
+
+
+def _run_pool(
+    todo: Sequence[FileJob],
+    settings: BatchSettings,
+    workers: int,
+    threads: int,
+    tally: _Tally,
+    bar: Any,
+) -> None:
+    from core.plugins import get_registry
+
+    list(get_registry().names("method"))  # load the plugins once, before the workers fork
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=_pool_context(),
+        initializer=_init_worker,
+        initargs=(settings, threads),
+    )
+    pending: dict[Future, FileJob] = {}
+    queue = iter(todo)
+
+    def refill() -> None:
+        for job in itertools.islice(queue, 2 * workers - len(pending)):
+            pending[pool.submit(_pool_task, job)] = job
+
+    try:
+        refill()
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                if future.cancelled():
+                    del pending[future]
+                    continue
+                outcome = future.result()  # BrokenProcessPool if a worker died
+                tally.add(pending.pop(future), outcome)
+                bar.update()
+            if tally.stopped:
+                for future in pending:
+                    future.cancel()
+            else:
+                refill()
+    except KeyboardInterrupt:
+        _stop_workers(pool)
+        raise
+    except BrokenProcessPool:
+        names = ", ".join(str(job.source) for job in pending.values())
+        tally.summary.fatal = (
+            "a worker process died (killed, or out of memory?) while colorizing one of: " + names
+        )
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
