@@ -187,13 +187,17 @@ def slow_plugin_env(tmp_path):
     return env
 
 
+@pytest.mark.parametrize("workers", ["0", "2"], ids=["in-process", "2-workers"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_batch_leaves_no_partial_files_and_resumes(tmp_path, slow_plugin_env, sig):
+def test_interrupted_batch_leaves_no_partial_files_and_resumes(
+    tmp_path, slow_plugin_env, sig, workers
+):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     for i in range(30):
         Image.new("L", (64, 48), 8 * i).save(src / f"img{i:02d}.png")
     cmd = [sys.executable, "-m", "core", "image", str(src), "-o", str(out), "-m", "slow", "-q"]
+    cmd += ["--workers", workers]
     proc = subprocess.Popen(cmd, env=slow_plugin_env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 3:

@@ -1,0 +1,160 @@
+"""Batch colorization on worker processes (core/batch.py, ``colorize image --workers``)."""
+
+from __future__ import annotations
+
+import errno
+import multiprocessing
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import batch, runtime
+from core.batch import BatchSettings, plan_jobs, pool_shape, run_batch
+from core.cli import main
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Seven small photos in two folders and one corrupt file."""
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    y, x = np.mgrid[0:24, 0:32]
+    for i in range(7):
+        data = (110 + 70 * np.sin(x / (3.0 + i)) * np.cos(y / 4.0)).astype(np.uint8)
+        name = f"p{i}.png" if i % 2 else f"sub/p{i}.jpg"
+        Image.fromarray(data, "L").save(src / name)
+    (src / "sub" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    return src
+
+
+def _files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["-m", "toy-onnx"],  # deterministic, an ONNX Runtime session per worker
+        ["-m", "toy", "--seed", "5"],  # seeded
+        ["-m", "toy", "--samples", "2", "--seed", "1"],  # diverse samples
+    ],
+    ids=["onnx", "seed", "samples"],
+)
+def test_two_workers_write_the_serial_bytes(registry, folder, tmp_path, capsys, extra):
+    serial, pooled = tmp_path / "serial", tmp_path / "pooled"
+    assert main(["image", str(folder), "-o", str(serial), "--workers", "0", "-q", *extra]) == 1
+    serial_err = capsys.readouterr().err
+    assert main(["image", str(folder), "-o", str(pooled), "--workers", "2", "-q", *extra]) == 1
+    pooled_err = capsys.readouterr().err
+    expected = _files(serial)
+    assert len(expected) == 7 * (2 if "--samples" in extra else 1)
+    assert _files(pooled) == expected
+    # the same summary, with the corrupt file reported by name and the rest written
+    assert pooled_err.replace(str(pooled), "OUT") == serial_err.replace(str(serial), "OUT")
+    assert "colorized 7, skipped 0 (output exists), failed 1 of 8 file(s)" in pooled_err
+    assert "FAILED " + str(folder / "sub" / "corrupt.jpg") in pooled_err
+
+
+def test_the_pool_is_used_and_skips_what_exists(registry, folder, tmp_path):
+    out = tmp_path / "out"
+    settings = BatchSettings(method="toy-onnx")
+    jobs = plan_jobs([folder], out)
+    first = run_batch(jobs, settings, output=out, workers=2, progress=False)
+    assert (first.workers, first.done, first.skipped, len(first.failed)) == (2, 7, 0, 1)
+    assert first.exit_code == 1
+    (out / "p1.png").unlink()
+    again = run_batch(jobs, settings, output=out, workers=2, progress=False)
+    assert (again.done, again.skipped, len(again.failed)) == (1, 6, 1)
+    assert again.failed[0][0] == str(folder / "sub" / "corrupt.jpg")
+    assert not [p for p in out.rglob(".*")], "no temporary files left"
+
+
+def test_a_full_disk_stops_the_pool_with_one_message(registry, folder, tmp_path, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("core.api.save_image", full)  # forked workers inherit it
+    out = tmp_path / "out"
+    summary = run_batch(
+        plan_jobs([folder], out), BatchSettings(method="toy"), output=out, workers=2, progress=False
+    )
+    assert summary.fatal == f"cannot write to {out}: No space left on device"
+    assert summary.exit_code == 1
+    assert summary.done == 0
+
+
+def test_an_unknown_method_is_reported_once(registry, folder, tmp_path, capsys):
+    code = main(["image", str(folder), "-o", str(tmp_path / "o"), "-m", "tyo", "-j", "2", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("FAILED") == 1
+    assert "did you mean 'toy'" in err
+
+
+def test_a_worker_that_dies_stops_the_batch_naming_the_files(registry, toys, folder, tmp_path):
+    class Dying(toys.ToyColorizer):
+        name = "dying"
+
+        def predict(self, lightness, **kw):
+            os._exit(3)  # a crash no Python handler sees (like the kernel's OOM killer)
+
+    registry.add_plugin(toys.ToyPlugin(Dying()), name="dying", distribution="d", version="1")
+    out = tmp_path / "out"
+    summary = run_batch(
+        plan_jobs([folder], out),
+        BatchSettings(method="dying"),
+        output=out,
+        workers=2,
+        progress=False,
+    )
+    assert summary.fatal.startswith("a worker process died")
+    assert str(folder) in summary.fatal
+    assert summary.exit_code == 1
+
+
+def test_pool_shape_fits_the_cores(monkeypatch):
+    monkeypatch.setattr(batch, "usable_cores", lambda: 8)
+    monkeypatch.setattr(batch, "_available_mib", lambda: 64 * 1024)
+    monkeypatch.delenv("COLORIZE_THREADS", raising=False)
+    assert pool_shape(None, 100) == (8, 1)
+    assert pool_shape(None, 3) == (3, 2)  # no more workers than files
+    assert pool_shape(None, 1) == (0, 0)  # one file: in this process
+    assert pool_shape(2, 100) == (2, 4)
+    assert pool_shape(0, 100) == (0, 0)
+    monkeypatch.setattr(batch, "_available_mib", lambda: 3 * batch.WORKER_MEMORY_MIB)
+    assert pool_shape(None, 100) == (3, 2)  # bounded by memory
+    monkeypatch.setenv("COLORIZE_THREADS", "4")
+    monkeypatch.setattr(batch, "_available_mib", lambda: None)
+    assert pool_shape(None, 100) == (2, 4)
+    assert pool_shape(3, 100) == (3, 4)  # asked for: COLORIZE_THREADS is kept
+    with pytest.raises(ValueError, match="workers must be >= 0"):
+        pool_shape(-1)
+
+
+def test_workers_flag_is_validated(registry, folder, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["image", str(folder), "-o", str(tmp_path / "o"), "--workers", "-2"])
+    assert stop.value.code == 2
+    assert "expected a number >= 0 or 'auto'" in capsys.readouterr().err
+
+
+def test_a_forked_child_starts_without_the_parents_sessions(onnx_model_path, monkeypatch):
+    monkeypatch.setenv("COLORIZE_THREADS", "2")  # the child would ask for the same key
+    session = runtime.get_session(onnx_model_path)
+    x = np.zeros((1, 1, 8, 8), np.float32)
+
+    def child(queue):
+        fresh = runtime.get_session(onnx_model_path)
+        queue.put((fresh is not session, fresh.run(None, {"L": x})[0].shape))
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    process = ctx.Process(target=child, args=(queue,))
+    process.start()
+    try:
+        assert queue.get(timeout=60) == (True, (1, 2, 8, 8))
+    finally:
+        process.join(timeout=60)
+    assert process.exitcode == 0
