@@ -97,7 +97,8 @@ def semantic_test(
     Returns
     -------
     dict
-        ``{"top1": {"colour": f, "gray": f, method: f, ...}, "photos": n, "size": size}``.
+        ``{"top1": {"colour": f, "gray": f, "mean-tint": f, "true-28px": f, method: f, ...},
+        "photos": n, "size": size}`` (the three baselines of ``core.evaluate.BASELINES``).
 
     Raises
     ------
@@ -111,7 +112,7 @@ def semantic_test(
     from core import api
     from core.backbones import get_backbone
     from core.errors import ModelFileError
-    from core.evaluate import baseline_prediction
+    from core.evaluate import BASELINES, baseline_prediction
     from core.io import load_image
     from core.runtime import get_session
 
@@ -122,16 +123,15 @@ def semantic_test(
     if classifier is None or not Path(classifier).is_file():
         raise ModelFileError(f"backbone {backbone!r} ships no colour classifier")
     session = get_session(classifier)
-    rows = ["colour", "gray", *methods]
+    rows = ["colour", *BASELINES, *methods]
     correct = dict.fromkeys(rows, 0)
     for start in tqdm(range(0, len(files), 16), desc="semantic", disable=not progress or None):
         chunk = files[start : start + 16]
         truth = np.array([classes[p.name] for p in chunk])
         photos = [load_image(p).rgb() for p in chunk]
-        outputs = {
-            "colour": photos,
-            "gray": [baseline_prediction("gray", p) for p in photos],
-        }
+        outputs = {"colour": photos}
+        for name in BASELINES:
+            outputs[name] = [baseline_prediction(name, p) for p in photos]
         for method in methods:
             outputs[method] = [api.colorize_result(p, method, seed=0).rgb for p in photos]
         for row in rows:

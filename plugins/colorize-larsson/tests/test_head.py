@@ -91,3 +91,48 @@ def test_finetune_backbone_trains_both_and_resumes(tmp_path):
     again = finetune(VARIANTS["larsson-lab"], root, tmp_path / "run", resume=True,
                      **{**kwargs, "steps": 2})
     assert torch.load(again, weights_only=True)["step"] == 2
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_point_estimate_is_differentiable_lab_for_every_variant(name):
+    from colorize_larsson.head import point_estimate
+
+    variant = VARIANTS[name]
+    head = BackboneHead(variant.channels, hidden=16, context=8)
+    levels, light = _levels()
+    ab = point_estimate(variant, head(*[levels[k] for k in LEVELS], light), light)
+    assert ab.shape == (2, 2, 16, 16)
+    assert float(ab.detach().abs().max()) < 130  # Lab a, b units
+    ab.square().mean().backward()
+    assert head.pred.weight.grad.abs().sum() > 0
+
+
+def test_semantic_tuning_moves_the_head_through_the_colour_classifier(tmp_path):
+    """``tune``: the classifier's KL term is finite, logged, and changes the trained head."""
+    import json
+
+    from colorize_larsson.head import load_head, train_head, tune_head
+    from PIL import Image
+
+    from training.backbone import EfficientNetLite0, GrayBackbone
+    from training.features import build_cache
+
+    torch.manual_seed(0)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(4):
+        paths.append(folder / f"p{i}.png")
+        Image.fromarray((rng.random((64, 72, 3)) * 255).astype(np.uint8)).save(paths[-1])
+    net = GrayBackbone(EfficientNetLite0(in_channels=1)).eval()
+    build_cache(net, paths, tmp_path / "cache", size=64, chunk=4, progress=False, threads=1)
+    variant = VARIANTS["larsson-lab"]
+    trained = train_head(variant, tmp_path / "cache", tmp_path / "head", steps=2, batch=2,
+                         hidden=16, context=8, samples=8, val_every=2)
+    tuned = tune_head(trained, tmp_path / "cache", tmp_path / "tuned", steps=2, batch=2)
+    before, after = load_head(trained)[0], load_head(tuned)
+    assert after[1]["config"]["tune"]["steps"] == 2
+    assert not torch.equal(before.pred.weight, after[0].pred.weight)
+    records = [json.loads(line) for line in (tmp_path / "tuned" / "log.jsonl").open()]
+    assert len(records) == 2 and all(np.isfinite(r["semantic"]) for r in records)
