@@ -530,15 +530,15 @@ def tune_head(
     classifier = load_pretrained().eval()
     for p in classifier.parameters():
         p.requires_grad_(False)
-    arrays, n = _load_cache(cache)
-    meta = FeatureCache(cache).meta
+    features = FeatureCache(cache)  # memory-mapped: a step reads only its photos' rows
+    meta = features.meta
     skipped = set(meta.get("skipped", []))
-    paths = [p for p in meta["images"][: len(FeatureCache(cache))] if p not in skipped]
+    paths = list(meta["images"][: len(features)])
+    keep = [i for i, p in enumerate(paths) if p not in skipped]
     size = int(meta["size"])
-    val_index = torch.arange(0, n, 50)
-    train_mask = torch.ones(n, dtype=torch.bool)
-    train_mask[val_index] = False
-    train_index = torch.nonzero(train_mask)[:, 0]
+    mapped = {k: features.array(k) for k in (*LEVELS, "lightness4", "rgb4")}
+    val = set(keep[::50])  # the photos train_head held out
+    train_index = torch.tensor([i for i in keep if i not in val])
     model.train()
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     config = {**state["config"], "tune": {"steps": steps, "batch": batch, "lr": lr,
@@ -565,7 +565,10 @@ def tune_head(
             break
         g = torch.Generator().manual_seed(seed * 1_000_003 + step + 7)
         index = train_index[torch.randint(0, len(train_index), (batch,), generator=g)]
-        b = _batch(arrays, index, torch.zeros(0, dtype=torch.bool))
+        rows = np.sort(index.numpy())
+        b = {k: torch.from_numpy(np.asarray(v[rows], dtype=np.float32)) for k, v in mapped.items()}
+        b["rgb4"] = b["rgb4"].permute(0, 3, 1, 2) / 255.0
+        index = torch.from_numpy(rows)
         photos = _photo_crops([paths[i] for i in index.tolist()], size)
         light = rgb_to_lab(photos)[:, :1]
         with torch.no_grad():
