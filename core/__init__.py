@@ -21,11 +21,13 @@ from core.colorizer import Capabilities, Colorizer, MethodInfo, ModelFile, Predi
 from core.errors import (
     CapabilityError,
     ColorizeError,
+    InvalidHintsError,
     InvalidImageError,
     ModelFileError,
     PluginError,
     UnknownMethodError,
 )
+from core.hints import Hint
 from core.hookspecs import hookimpl
 from core.video import colorize_video
 
@@ -37,6 +39,8 @@ __all__ = [
     "Colorization",
     "ColorizeError",
     "Colorizer",
+    "Hint",
+    "InvalidHintsError",
     "InvalidImageError",
     "MethodInfo",
     "ModelFile",

@@ -19,11 +19,15 @@ far as the bounds allow, instead of asking a network for a strip-long activation
 An input that still cannot be colorized (a working shape over the method's bounds,
 or not enough memory) is refused with an :class:`~core.errors.InvalidImageError`
 naming it.
+
+Colour hints (``hints=``) correct the upsampled chroma at full resolution, before the
+recombination, for every method (:mod:`core.hints`, Levin et al. 2004).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -39,6 +43,7 @@ import numpy as np
 from core.colorizer import Colorizer, MethodInfo, Prediction
 from core.colorspaces.base import ColorSpace
 from core.errors import CapabilityError, ColorizeError, InvalidImageError, PluginError
+from core.hints import Hint, apply_hints, check_hints, resolve_hints
 from core.io import LoadedImage, load_image, quantize, save_image, to_output
 from core.plugins import get_registry
 from core.runtime import _threads
@@ -158,6 +163,42 @@ class Colorization:
         return save_image(
             path, self.rgb, alpha=self.alpha, bit_depth=depth, overwrite=overwrite, protect=protect
         )
+
+    def with_hints(self, hints: Any) -> Colorization:
+        """This result re-coloured with colour ``hints``, without predicting again.
+
+        The chroma of this result is the prior (:func:`core.hints.apply_hints`); the new
+        result is what :func:`colorize_result` with ``hints=`` gives when this result came
+        from the same call without hints. Used by ``colorize ui`` to update the picture
+        after each click.
+
+        Parameters
+        ----------
+        hints : sequence of Hint or hint objects, ``{"hints": [...]}``, or a JSON file path
+
+        Raises
+        ------
+        core.errors.InvalidHintsError
+            Bad hints, or a hint outside the image.
+        """
+        from core.plugins import get_registry
+
+        hint_list, source = resolve_hints(hints)
+        check_hints(hint_list, self.lightness.shape, source=source, image=self._source())
+        space: ColorSpace = get_registry().get("colorspace", self.colorspace)
+        gray = self._input.pixels if self._input is not None and self._input.is_gray else None
+        t0 = time.perf_counter()
+        chroma = apply_hints(self.lightness, self.chroma, hint_list, space)
+        rgb, chroma = _recombine(space, self.lightness, chroma, gray)
+        metadata = dict(self.metadata)
+        metadata["hints"] = [h.to_dict() for h in hint_list]
+        timings = dict(self.timings)
+        timings["hints"] = time.perf_counter() - t0
+        metadata["timings"] = timings
+        return dataclasses.replace(self, rgb=rgb, chroma=chroma, metadata=metadata)
+
+    def _source(self) -> str:
+        return self._input.source if self._input is not None else ""
 
     def uncertainty_image(self) -> np.ndarray:
         """The uncertainty map scaled to [0, 1] as (H, W) float32 (for display)."""
@@ -451,7 +492,12 @@ def _workers() -> int:
 
 
 def _finish(
-    prep: _Prepared, pred: Prediction, seed: int | None, decoder: str | None, t_predict: float
+    prep: _Prepared,
+    pred: Prediction,
+    seed: int | None,
+    decoder: str | None,
+    t_predict: float,
+    hints: list[Hint] | None = None,
 ) -> Colorization:
     name = prep.colorizer.name
     chroma = np.asarray(pred.chroma)
@@ -461,7 +507,14 @@ def _finish(
             f"(expected {(*prep.working.shape, 2)}, finite values)"
         )
     t0 = time.perf_counter()
-    rgb, full_chroma = _recombine(prep.space, prep.lightness, chroma.astype(np.float32), prep.gray)
+    chroma = chroma.astype(np.float32)
+    t_hints = 0.0
+    if hints:
+        h, w = prep.lightness.shape
+        full = np.ascontiguousarray(prep.space.resize_chroma(chroma, (h, w)), np.float32)
+        chroma = apply_hints(prep.lightness, full, hints, prep.space)
+        t_hints = time.perf_counter() - t0
+    rgb, full_chroma = _recombine(prep.space, prep.lightness, chroma, prep.gray)
     h, w = prep.loaded.shape
     uncertainty = None
     if pred.uncertainty is not None:
@@ -486,11 +539,14 @@ def _finish(
         "timings": {
             "load": prep.t_load,
             "predict": t_predict,
-            "recombine": t_recombine,
+            "recombine": t_recombine - t_hints,
             "total": prep.t_load + t_predict + t_recombine,
         },
         **pred.extras,
     }
+    if hints:
+        metadata["hints"] = [hint.to_dict() for hint in hints]
+        metadata["timings"]["hints"] = t_hints
     if prep.reference_source is not None:
         metadata["reference"] = prep.reference_source
     return Colorization(
@@ -541,6 +597,26 @@ def _call(name: str, func, *args, **kwargs):
         ) from exc
 
 
+def _checked_hints(prep: _Prepared, hints: tuple[list[Hint], str], options: dict) -> list[Hint]:
+    """The resolved hints checked against the loaded image; a method that declares
+    ``capabilities.hints`` also gets them, in working-resolution pixels, as ``hints=``."""
+    hint_list, source = hints
+    check_hints(hint_list, prep.loaded.shape, source=source, image=prep.loaded.source)
+    if hint_list and prep.colorizer.capabilities.hints:
+        (h, w), (wh, ww) = prep.loaded.shape, prep.working.shape
+        scale = max(ww / w, wh / h)
+        options["hints"] = [
+            Hint(
+                hint.x * ww / w,
+                hint.y * wh / h,
+                hint.color,
+                None if hint.radius is None else hint.radius * scale,
+            )
+            for hint in hint_list
+        ]
+    return hint_list
+
+
 def colorize_result(
     image: Any,
     method: str | None = None,
@@ -549,15 +625,19 @@ def colorize_result(
     seed: int | None = None,
     decoder: str | None = None,
     index: Any = None,
+    hints: Any = None,
     **options: Any,
 ) -> Colorization:
     """Colorize one image and return the rich :class:`Colorization` result.
 
     Parameters are those of :func:`colorize`. With ``reference="auto"`` the chosen
-    reference is recorded in ``metadata["reference"]``.
+    reference is recorded in ``metadata["reference"]``; with ``hints``, the hints in
+    ``metadata["hints"]`` and the propagation's seconds in ``timings["hints"]``.
     """
+    resolved = resolve_hints(hints)
     with _memory_refused(image):
         prep = _prepare(image, method, reference, decoder, index)
+        hint_list = _checked_hints(prep, resolved, options)
         t0 = time.perf_counter()
         pred = _call(
             prep.colorizer.name,
@@ -568,7 +648,7 @@ def colorize_result(
             decoder=decoder,
             **options,
         )
-        return _finish(prep, pred, seed, decoder, time.perf_counter() - t0)
+        return _finish(prep, pred, seed, decoder, time.perf_counter() - t0, hint_list)
 
 
 def colorize(
@@ -579,6 +659,7 @@ def colorize(
     seed: int | None = None,
     decoder: str | None = None,
     index: Any = None,
+    hints: Any = None,
     **options: Any,
 ) -> Any:
     """Colorize a grayscale (or colour) image.
@@ -603,6 +684,13 @@ def colorize(
     index : path, optional
         With ``reference="auto"``: what the method recommends from, e.g. a reference
         index file built with ``colorize index build`` (method ``exemplar``).
+    hints : sequence of core.hints.Hint, hint objects, or a JSON file path, optional
+        Colour hints, for every method: each fixes the colour of a disc around its point
+        (``x``, ``y`` in input pixels; ``color``; optional ``radius``), and the correction
+        spreads over neighbouring pixels of similar lightness while the method's own
+        chroma is kept elsewhere (Levin et al. 2004; :mod:`core.hints`). Hint objects
+        are ``{"x": 120, "y": 48, "color": "#3a6ec8", "radius": 8}``; a file holds
+        ``{"hints": [...]}`` or a list.
     **options
         Method-specific options.
 
@@ -620,6 +708,9 @@ def colorize(
         No such method; the message lists installed ones.
     core.errors.CapabilityError
         The method cannot do what was asked (reference, ``reference="auto"``, decoder).
+    core.errors.InvalidHintsError
+        Bad hints (file, JSON, colour) or a hint outside the image; the message names the
+        hints' source and the hint.
 
     Examples
     --------
@@ -629,7 +720,14 @@ def colorize(
     (32, 48, 3)
     """
     return colorize_result(
-        image, method, reference=reference, seed=seed, decoder=decoder, index=index, **options
+        image,
+        method,
+        reference=reference,
+        seed=seed,
+        decoder=decoder,
+        index=index,
+        hints=hints,
+        **options,
     ).output()
 
 
@@ -641,9 +739,12 @@ def sample_results(
     *,
     reference: Any = None,
     index: Any = None,
+    hints: Any = None,
     **options: Any,
 ) -> list[Colorization]:
     """Draw ``n`` diverse colorizations as :class:`Colorization` results.
+
+    ``hints`` (see :func:`colorize`) are applied to every sample.
 
     Raises
     ------
@@ -652,8 +753,10 @@ def sample_results(
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    resolved = resolve_hints(hints)
     with _memory_refused(image):
         prep = _prepare(image, method, reference, None, index)
+        hint_list = _checked_hints(prep, resolved, options)
         if not prep.colorizer.capabilities.diverse:
             diverse = [m.name for m in methods() if m.capabilities.diverse]
             raise CapabilityError(
@@ -672,7 +775,7 @@ def sample_results(
         )
         elapsed = (time.perf_counter() - t0) / max(1, len(preds))
         base = 0 if seed is None else int(seed)
-        return [_finish(prep, p, base + i, None, elapsed) for i, p in enumerate(preds)]
+        return [_finish(prep, p, base + i, None, elapsed, hint_list) for i, p in enumerate(preds)]
 
 
 def sample(
@@ -683,6 +786,7 @@ def sample(
     *,
     reference: Any = None,
     index: Any = None,
+    hints: Any = None,
     **options: Any,
 ) -> list[Any]:
     """Draw ``n`` diverse colorizations, batched in one pass where the method can.
@@ -693,5 +797,7 @@ def sample(
     """
     return [
         r.output()
-        for r in sample_results(image, method, n, seed, reference=reference, index=index, **options)
+        for r in sample_results(
+            image, method, n, seed, reference=reference, index=index, hints=hints, **options
+        )
     ]

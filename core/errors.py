@@ -14,6 +14,7 @@ __all__ = [
     "CapabilityError",
     "ColorizeError",
     "DuplicateNameError",
+    "InvalidHintsError",
     "InvalidImageError",
     "ModelFileError",
     "OutputExistsError",
@@ -32,6 +33,19 @@ class InvalidImageError(ColorizeError, ValueError):
 
     The message always names the input (file name, or ``<array>`` / ``<PIL image>``)
     and what is wrong with it.
+    """
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"{source}: {problem}")
+
+
+class InvalidHintsError(ColorizeError, ValueError):
+    """Colour hints (``hints=``, ``colorize image --hints FILE``) cannot be used.
+
+    The message names where the hints came from (the JSON file, or ``<hints>``), the hint
+    (counted from 1) and what is wrong: bad JSON, a bad colour, a point outside the image.
     """
 
     def __init__(self, source: str, problem: str) -> None:

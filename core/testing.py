@@ -25,6 +25,11 @@ which yields one test per (method, check). The checks:
     different seeds.
 ``bad_input``
     A NaN array and an empty file raise ``InvalidImageError`` naming the input.
+``hints``
+    A colour hint on a region of a synthetic scene moves that region's mean chroma (CIE
+    a*, b* of the output) at least half-way to the hint's, and a far region of another
+    lightness stays within 2 ΔE (CIE76) of the unhinted result (issue #21; the core's
+    hint propagation, :mod:`core.hints`, runs on every method's chroma).
 ``no_torch``
     A fresh process that colorizes with the method never imports torch or onnx.
 ``shapes`` (marked ``slow``)
@@ -50,10 +55,13 @@ import numpy as np
 
 __all__ = [
     "CHECKS",
+    "HINT_SCENE",
     "PEAK_MEMORY_MIB",
     "SHAPES",
     "SLOW_CHECKS",
     "check_method",
+    "hint_effect",
+    "hint_scene",
     "method_contract_tests",
     "methods_of",
     "shape_matrix",
@@ -67,6 +75,7 @@ CHECKS = (
     "lightness",
     "seed",
     "bad_input",
+    "hints",
     "no_torch",
     "shapes",
 )
@@ -203,6 +212,68 @@ def _check_bad_input(name: str, tmp: Path | None = None) -> None:
             raise AssertionError(f"{name}: an empty file was accepted")
 
 
+#: The ``hints`` scene: a dark background (L* 30), region A (L* 55) that gets the hint,
+#: region B (L* 85) far away; and the hint's CIE L*a*b* colour.
+HINT_SCENE = {
+    "shape": (96, 128),
+    "region_a": (slice(20, 70), slice(8, 56)),
+    "region_b": (slice(30, 80), slice(84, 124)),
+    "hint_lab": (55.0, -20.0, -35.0),
+    "hint_xy": (32, 45),
+}
+
+
+def hint_scene() -> tuple[np.ndarray, tuple[float, float, float]]:
+    """The ``hints`` check's grayscale scene (float32 in [0, 1]) and hint colour (sRGB)."""
+    from core.colorspaces import lab_to_rgb
+
+    lightness = np.full(HINT_SCENE["shape"], 30.0)
+    lightness[HINT_SCENE["region_a"]] = 55.0
+    lightness[HINT_SCENE["region_b"]] = 85.0
+    lightness += np.random.default_rng(0).normal(0, 0.7, lightness.shape)
+    zeros = np.zeros_like(lightness)
+    gray = np.clip(lab_to_rgb(np.stack([lightness, zeros, zeros], -1))[..., 0], 0, 1)
+    colour = np.clip(lab_to_rgb(np.array(HINT_SCENE["hint_lab"])), 0, 1)
+    return gray.astype(np.float32), tuple(float(c) for c in colour)
+
+
+def hint_effect(base_rgb: np.ndarray, hinted_rgb: np.ndarray, colour) -> tuple[float, float]:
+    """How a hint on region A changed the ``hints`` scene.
+
+    Returns
+    -------
+    (ratio, delta_e)
+        The distance of region A's mean a*, b* to the hint colour's after the hint, as a
+        fraction of the distance before (<= 0.5: moved at least half-way); and the
+        largest CIE76 ΔE between the two results in region B.
+    """
+    from core.colorspaces import rgb_to_lab
+
+    a, b = HINT_SCENE["region_a"], HINT_SCENE["region_b"]
+    target = rgb_to_lab(np.asarray(colour, np.float64))[1:]
+    before, after = rgb_to_lab(base_rgb), rgb_to_lab(hinted_rgb)
+    far = np.linalg.norm(before[a][..., 1:].reshape(-1, 2).mean(0) - target)
+    near = np.linalg.norm(after[a][..., 1:].reshape(-1, 2).mean(0) - target)
+    delta_e = float(np.linalg.norm(before[b] - after[b], axis=-1).max())
+    return (float(near / far) if far > 0 else 0.0), delta_e
+
+
+def _check_hints(name: str) -> None:
+    import core
+    from core.hints import Hint
+
+    info = core.get_method(name)
+    gray, colour = hint_scene()
+    x, y = HINT_SCENE["hint_xy"]
+    base = core.colorize_result(gray, name, seed=0, **_kwargs(info))
+    hinted = core.colorize_result(
+        gray, name, seed=0, hints=[Hint(x, y, colour, radius=3)], **_kwargs(info)
+    )
+    ratio, delta_e = hint_effect(base.rgb, hinted.rgb, colour)
+    assert ratio <= 0.5, f"{name}: the hinted region kept {ratio:.0%} of its distance to the hint"
+    assert delta_e < 2.0, f"{name}: a far region of other lightness changed by {delta_e:.2f} ΔE"
+
+
 _NO_TORCH = r"""
 import sys
 import numpy as np
@@ -335,6 +406,7 @@ _CHECK_FUNCTIONS: dict[str, Callable[[str], None]] = {
     "lightness": _check_lightness,
     "seed": _check_seed,
     "bad_input": _check_bad_input,
+    "hints": _check_hints,
     "no_torch": _check_no_torch,
     "shapes": _check_shapes,
 }

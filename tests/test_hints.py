@@ -1,0 +1,209 @@
+"""Colour hints (core.hints): parsing, refusal of bad hints, and propagation for every method."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import core
+from core.colorspaces import HueChromaSpace, LabSpace, rgb_to_lab
+from core.errors import InvalidHintsError
+from core.hints import (
+    Hint,
+    apply_hints,
+    check_hints,
+    load_hints,
+    parse_color,
+    parse_hints,
+    solve_shape,
+)
+from core.testing import HINT_SCENE, hint_effect, hint_scene
+
+GRAY, COLOUR = hint_scene()
+HEIGHT, WIDTH = HINT_SCENE["shape"]
+REGION_A, REGION_B = HINT_SCENE["region_a"], HINT_SCENE["region_b"]
+HINT_X, HINT_Y = HINT_SCENE["hint_xy"]
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def test_parse_color_forms():
+    assert parse_color("#ff8000") == (1.0, 128 / 255, 0.0)
+    assert parse_color("F80") == parse_color("#ff8800")
+    assert parse_color([0, 255, 51]) == (0.0, 1.0, 0.2)
+    assert Hint(1, 2, parse_color("#3a6ec8")).hex == "#3a6ec8"
+
+
+@pytest.mark.parametrize(
+    "bad", ["red", "#12345", "#ggg000", [0, 0], [0, 0, 256], [0, -1, 0], None, 3, [True, 0, 0]]
+)
+def test_parse_color_refuses(bad):
+    with pytest.raises(ValueError, match="bad colour"):
+        parse_color(bad)
+
+
+def test_parse_hints_both_forms_and_round_trip():
+    items = [
+        {"x": 3, "y": 4.5, "color": "#102030", "radius": 2},
+        {"x": 0, "y": 0, "colour": [255, 0, 0]},
+    ]
+    hints = parse_hints({"hints": items})
+    assert hints == parse_hints(items)
+    assert hints[0] == Hint(3, 4.5, parse_color("#102030"), 2)
+    assert hints[1].radius is None
+    assert parse_hints([h.to_dict() for h in hints]) == hints
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"points": []}, r'expected \{"hints"'),
+        ("x=1", "expected a list of hints"),
+        ([{"x": 1, "y": 2}], "hint 1: missing field.*color"),
+        ([{"x": 1, "y": 2, "color": "#fff"}, {"y": 2, "color": "#fff"}], "hint 2: missing.*x"),
+        ([{"x": 1, "y": 2, "color": "#fff", "size": 3}], "hint 1: unknown field.*'size'"),
+        ([{"x": "1", "y": 2, "color": "#fff"}], "hint 1: hint x must be a number"),
+        ([{"x": float("nan"), "y": 2, "color": "#fff"}], "finite"),
+        ([{"x": 1, "y": 2, "color": "#fff", "radius": -1}], "radius must be a finite number"),
+        ([{"x": 1, "y": 2, "color": "blue"}], "hint 1: bad colour 'blue'"),
+    ],
+)
+def test_parse_hints_refuses_with_the_hint_named(data, message):
+    with pytest.raises(InvalidHintsError, match=message) as info:
+        parse_hints(data, source="request")
+    assert str(info.value).startswith("request: ")
+
+
+def test_load_hints_names_the_file(tmp_path):
+    good = tmp_path / "hints.json"
+    good.write_text(json.dumps({"hints": [{"x": 1, "y": 2, "color": "#00ff00"}]}))
+    assert load_hints(good) == [Hint(1, 2, (0.0, 1.0, 0.0))]
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"hints": [')
+    with pytest.raises(InvalidHintsError, match=r"broken\.json: not valid JSON"):
+        load_hints(broken)
+    with pytest.raises(InvalidHintsError, match=r"missing\.json: cannot read it"):
+        load_hints(tmp_path / "missing.json")
+    colour = tmp_path / "colour.json"
+    colour.write_text('[{"x": 1, "y": 2, "color": "#12"}]')
+    with pytest.raises(InvalidHintsError, match=r"colour\.json: hint 1: bad colour"):
+        load_hints(colour)
+
+
+def test_check_hints_refuses_points_outside():
+    check_hints([Hint(0, 0, (0, 0, 0)), Hint(59.5, 39.9, (0, 0, 0))], (40, 60))
+    for x, y in [(60, 0), (0, 40), (-0.1, 3)]:
+        with pytest.raises(InvalidHintsError, match="hint 2 .* outside the 60x40 image a.png"):
+            check_hints([Hint(1, 1, (0, 0, 0)), Hint(x, y, (0, 0, 0))], (40, 60), image="a.png")
+
+
+def test_solve_shape_is_bounded_and_keeps_aspect():
+    assert solve_shape((50, 70)) == (50, 70)
+    for shape in [(3000, 4000), (20000, 3), (3, 20000), (8000, 8000)]:
+        h, w = solve_shape(shape, 1 << 16)
+        assert h * w <= 1 << 16 and h >= 1 and w >= 1
+        assert abs(h / w - shape[0] / shape[1]) < 0.05 or min(h, w) <= 2
+
+
+# -- propagation ---------------------------------------------------------------------------
+
+
+def test_apply_hints_spreads_within_the_region_and_not_across_edges():
+    lightness = LabSpace().gray_lightness(GRAY)
+    ab = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+    colour = COLOUR
+    out = apply_hints(lightness, ab, [Hint(HINT_X, HINT_Y, colour, radius=3)], LabSpace())
+    target = rgb_to_lab(np.asarray(colour))[1:]
+    region = out[REGION_A].reshape(-1, 2).mean(0)
+    assert np.linalg.norm(region - target) < 0.5 * np.linalg.norm(target)
+    assert np.abs(out[REGION_B]).max() < 0.5
+    assert apply_hints(lightness, ab, [], LabSpace()) is ab
+
+
+def test_apply_hints_on_a_reduced_solve_grid():
+    lightness = LabSpace().gray_lightness(np.kron(GRAY, np.ones((4, 4), np.float32)))
+    ab = np.full((HEIGHT * 4, WIDTH * 4, 2), 10.0, np.float32)
+    colour = COLOUR
+    out = apply_hints(lightness, ab, [Hint(128, 180, colour)], LabSpace(), max_pixels=4096)
+    target = rgb_to_lab(np.asarray(colour))[1:]
+    a = (slice(80, 280), slice(32, 224))
+    b = (slice(120, 320), slice(336, 496))
+    assert np.linalg.norm(out[a].reshape(-1, 2).mean(0) - target) < 0.5 * np.linalg.norm(
+        ab[0, 0] - target
+    )
+    assert np.abs(out[b] - ab[b]).max() < 0.5
+
+
+def test_apply_hints_in_a_circular_space():
+    space = HueChromaSpace()
+    gray = GRAY
+    lightness = space.gray_lightness(gray)
+    chroma = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+    chroma[..., 0], chroma[..., 1] = 0.95, 0.2  # reddish everywhere (hue near 1)
+    colour = (0.2, 0.8, 0.2)  # green: hue 1/3
+    out = apply_hints(lightness, chroma, [Hint(HINT_X, HINT_Y, colour, radius=3)], space)
+    hue = out[REGION_A][..., 0]
+    assert np.median(hue) == pytest.approx(1 / 3, abs=0.08)
+    assert np.abs(out[REGION_B] - chroma[REGION_B]).max() < 1e-2
+
+
+# -- the API, with test-only methods -------------------------------------------------------
+
+
+def test_colorize_result_with_hints(registry, tmp_path):
+    gray = GRAY
+    colour = COLOUR
+    base = core.colorize_result(gray, "toy")
+    item = {"x": HINT_X, "y": HINT_Y, "color": [round(c * 255) for c in colour], "radius": 3}
+    res = core.colorize_result(gray, "toy", hints=[item])
+    ratio, delta_e = hint_effect(base.rgb, res.rgb, parse_color(item["color"]))
+    assert ratio < 0.5 and delta_e < 2.0
+    assert res.metadata["hints"][0]["x"] == HINT_X and "hints" in res.timings
+    again = base.with_hints(
+        [Hint(HINT_X, HINT_Y, parse_color(res.metadata["hints"][0]["color"]), 3)]
+    )
+    assert np.abs(again.rgb - res.rgb).max() < 1e-6
+    assert core.colorize(gray, "toy", hints=[]).shape == (HEIGHT, WIDTH, 3)
+    path = tmp_path / "hints.json"
+    path.write_text(json.dumps([{"x": 500, "y": 2, "color": "#ffffff"}]))
+    with pytest.raises(InvalidHintsError, match=r"hints\.json: hint 1 at x=500.*128x96"):
+        core.colorize_result(gray, "toy", hints=path)
+
+
+def test_samples_and_reference_methods_take_hints(registry):
+    gray = GRAY
+    colour = COLOUR
+    hints = [Hint(HINT_X, HINT_Y, colour, radius=3)]
+    for base, res in zip(
+        core.api.sample_results(gray, "toy", 2, seed=1),
+        core.api.sample_results(gray, "toy", 2, seed=1, hints=hints),
+        strict=True,
+    ):
+        assert hint_effect(base.rgb, res.rgb, colour)[0] < 0.5
+    ref = np.dstack([gray, gray * 0.8, gray * 0.5]).astype(np.float32)
+    base = core.colorize_result(gray, "toy-reference", reference=ref)
+    res = core.colorize_result(gray, "toy-reference", reference=ref, hints=hints)
+    ratio, delta_e = hint_effect(base.rgb, res.rgb, colour)
+    assert ratio < 0.5 and delta_e < 2.0
+
+
+def test_a_method_declaring_hints_receives_them_at_working_resolution(registry, toys):
+    seen = {}
+
+    class Hinted(toys.ToyColorizer):
+        name = "toy-hinted"
+        capabilities = core.Capabilities(automatic=True, hints=True)
+
+        def predict(self, lightness, *, hints=None, **kwargs):
+            seen["shape"], seen["hints"] = lightness.shape, hints
+            return super().predict(lightness, **kwargs)
+
+    registry.add_plugin(toys.ToyPlugin(Hinted()), name="hinted", distribution="d", version="1")
+    core.colorize_result(GRAY, "toy-hinted", hints=[Hint(64, 48, (1, 0, 0), radius=8)])
+    wh, ww = seen["shape"]
+    (hint,) = seen["hints"]
+    assert hint.x == pytest.approx(64 * ww / WIDTH) and hint.y == pytest.approx(48 * wh / HEIGHT)
+    assert hint.radius == pytest.approx(8 * ww / WIDTH)
