@@ -590,12 +590,8 @@ def _init_worker(settings: BatchSettings, threads: int) -> None:
     # Ctrl-C sent to the whole process group is handled once, by the parent.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_signal)
-    try:
-        import cv2
-
-        cv2.setNumThreads(threads)
-    except ImportError:  # pragma: no cover - cv2 is a core dependency
-        pass
+    # OpenCV's own thread count is left alone: cv2.setNumThreads in a forked child waits
+    # forever for the parent's pool threads, which do not exist there.
 
 
 def _pool_task(job: FileJob) -> FileOutcome:

@@ -29,6 +29,19 @@ def folder(tmp_path):
     return src
 
 
+@pytest.fixture
+def busy_parent(onnx_model_path, monkeypatch):
+    """The parent's OpenCV and ONNX Runtime thread pools running before the workers fork
+    (as in a long test session or a notebook): the children must not wait for them."""
+    import cv2
+
+    big = np.random.default_rng(0).random((1500, 1500, 3), dtype=np.float32)
+    cv2.GaussianBlur(cv2.resize(big, (2000, 2000)), (5, 5), 1.0)
+    monkeypatch.setenv("COLORIZE_THREADS", "2")
+    runtime.get_session(onnx_model_path).run(None, {"L": np.zeros((1, 1, 64, 64), np.float32)})
+    monkeypatch.delenv("COLORIZE_THREADS")
+
+
 def _files(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
@@ -42,7 +55,9 @@ def _files(root):
     ],
     ids=["onnx", "seed", "samples"],
 )
-def test_two_workers_write_the_serial_bytes(registry, folder, tmp_path, capsys, extra):
+def test_two_workers_write_the_serial_bytes(
+    registry, busy_parent, folder, tmp_path, capsys, extra
+):
     serial, pooled = tmp_path / "serial", tmp_path / "pooled"
     assert main(["image", str(folder), "-o", str(serial), "--workers", "0", "-q", *extra]) == 1
     serial_err = capsys.readouterr().err
