@@ -14,7 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install -q -e '.[train,test,ray]' $(foreach p,$(PLUGIN_DIRS),-e $(p))
+	$(BIN)/python -m pip install -q -e '.[train,test,ray,ui]' $(foreach p,$(PLUGIN_DIRS),-e $(p))
 	touch $@
 
 demo: $(STAMP)

@@ -42,6 +42,7 @@ _DELEGATED = {
     "new-plugin": ("core.scaffold", "scaffold a new plugin distribution"),
     "explain": ("core.explain", "figure of a method's prediction: uncertainty and histograms"),
     "video": ("core.video", "colorize a video file with temporal consistency (keeps fps, audio)"),
+    "ui": ("core.ui", "a local web page: open a photo, choose a method, place colour hints"),
 }
 
 #: Entry-point group of sub-commands provided by plugins. Each entry point is named after
@@ -174,6 +175,15 @@ def _cmd_image(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"colorize image: {exc}", file=sys.stderr)
         return 2
+    if args.hints is not None:
+        from core.hints import load_hints
+
+        try:
+            load_hints(args.hints)  # refuse a bad file before any image is read
+        except ColorizeError as exc:
+            print(f"colorize image: {exc}", file=sys.stderr)
+            return 2
+        options["hints"] = args.hints  # read per image, so errors name the file
     out = Path(args.output)
     pairs = list(_iter_inputs(args.inputs))
     single_file = (
@@ -224,7 +234,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
 
 #: Keyword arguments the CLI sets through its own flags; ``--option`` may not set them.
 _RESERVED_OPTIONS = frozenset(
-    {"image", "method", "reference", "seed", "decoder", "index", "n", "rank", "options"}
+    {"image", "method", "reference", "seed", "decoder", "index", "hints", "n", "rank", "options"}
 )
 
 
@@ -333,6 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --reference auto: reference index to recommend from (`colorize index build`)",
     )
     p.add_argument("--decoder", default=None, metavar="D", help="decoder (distribution methods)")
+    p.add_argument(
+        "--hints",
+        default=None,
+        metavar="FILE",
+        help='colour hints from a JSON file: {"hints": [{"x": 120, "y": 48, "color": "#3a6ec8", '
+        '"radius": 8}]} (x, y in input pixels; any method)',
+    )
     p.add_argument(
         "--option",
         "-O",

@@ -69,6 +69,7 @@ __all__ = [
     "parse_color",
     "parse_hints",
     "resolve_hints",
+    "solve_correction",
     "solve_shape",
 ]
 

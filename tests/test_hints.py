@@ -207,3 +207,54 @@ def test_a_method_declaring_hints_receives_them_at_working_resolution(registry, 
     (hint,) = seen["hints"]
     assert hint.x == pytest.approx(64 * ww / WIDTH) and hint.y == pytest.approx(48 * wh / HEIGHT)
     assert hint.radius == pytest.approx(8 * ww / WIDTH)
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def test_cli_hints_file(registry, tmp_path, capsys):
+    from PIL import Image
+
+    from core.cli import main
+
+    photo = tmp_path / "scene.png"
+    Image.fromarray((GRAY * 255).astype(np.uint8), "L").save(photo)
+    good = tmp_path / "hints.json"
+    good.write_text(json.dumps({"hints": [{"x": HINT_X, "y": HINT_Y, "color": "#3a6ec8"}]}))
+    out = tmp_path / "out.png"
+    assert main(["image", str(photo), "-o", str(out), "-m", "toy", "--hints", str(good)]) == 0
+    hinted = np.asarray(Image.open(out), np.float32) / 255
+    base = core.colorize_result(photo, "toy").rgb
+    assert hint_effect(base, hinted, parse_color("#3a6ec8"))[0] < 0.5
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hints": [{"x": 1, "y": 2, "color": "#3a6ec"}]}')
+    capsys.readouterr()
+    code = main(
+        ["image", str(photo), "-o", str(tmp_path / "b.png"), "-m", "toy", "--hints", str(bad)]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"colorize image: {bad}: hint 1: bad colour '#3a6ec': " + (
+        "expected '#rrggbb', '#rgb' or [r, g, b]"
+    )
+    assert not (tmp_path / "b.png").exists()
+
+    outside = tmp_path / "outside.json"
+    outside.write_text('[{"x": 128, "y": 2, "color": "#ffffff"}]')
+    code = main(
+        [
+            "image",
+            str(photo),
+            "-o",
+            str(tmp_path / "c.png"),
+            "-m",
+            "toy",
+            "-q",
+            "--hints",
+            str(outside),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and f"{outside}: hint 1 at x=128, y=2 is outside the 128x96 image" in err
+    assert not (tmp_path / "c.png").exists()
+    assert main(["image", str(photo), "-o", str(tmp_path / "d.png"), "-O", "hints=[]"]) == 2
