@@ -471,7 +471,7 @@ def pool_shape(workers: int | None = None, files: int | None = None) -> tuple[in
         set, at most one per :data:`WORKER_MEMORY_MIB` of available memory and at most one
         per file; a batch that would get one worker runs in the calling process.
     files : int, optional
-        Files to colorize (bounds the default).
+        Files to colorize: no more workers than files are started.
 
     Returns
     -------
@@ -501,6 +501,8 @@ def pool_shape(workers: int | None = None, files: int | None = None) -> tuple[in
             workers = 0
     if workers == 0:
         return 0, env
+    if files is not None:
+        workers = min(workers, max(1, files))
     return workers, env or max(1, cores // workers)
 
 
@@ -534,16 +536,22 @@ def run_batch(
     -------
     BatchSummary
         Also when interrupted (``interrupted=True``) or stopped (``fatal``).
+
+    Raises
+    ------
+    ValueError
+        A negative ``workers`` or a malformed ``COLORIZE_THREADS``, before any file is read.
     """
     from tqdm import tqdm
 
     started = time.perf_counter()
+    _env_threads()  # a malformed COLORIZE_THREADS is refused before any work
     out = Path(output)
     bar = tqdm(total=len(jobs), unit="img", desc="colorize", disable=not progress or None)
     tally = _Tally(len(jobs), str(out), bar.write)
     todo = _triage(jobs, settings, out, single_file, tally)
     bar.update(len(jobs) - len(todo))
-    count, threads = pool_shape(workers, len(todo))
+    count, threads = pool_shape(workers, len(todo)) if todo else (0, 0)
     tally.summary.workers = count
     try:
         if count == 0:

@@ -188,7 +188,9 @@ def colorize_files(
     -------
     core.batch.BatchSummary
         ``workers`` is ``actors``; ``failed`` lists ``(file, error)`` per failed file,
-        ``file_seconds`` is the time the actors spent colorizing.
+        ``file_seconds`` is the time the actors spent colorizing. When Ray itself gives up
+        (actors lost beyond its retries), ``fatal`` says so; the files already finished
+        are complete.
 
     Raises
     ------
@@ -207,6 +209,8 @@ def colorize_files(
 
     actors = _check_actors(actors)
     threads = _threads(cpus_per_actor)
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
     settings = BatchSettings(
         method=method,
         samples=samples,
@@ -247,18 +251,22 @@ def colorize_files(
                     compute=ray.data.ActorPoolStrategy(size=actors),
                     num_cpus=cpus_per_actor,
                 )
-                for row in results.iter_rows():
-                    outcome = FileOutcome(
-                        str(row["status"]),
-                        str(row["error"]),
-                        bool(row["stop"]),
-                        tuple(json.loads(str(row["notes"]))),
-                        float(row["seconds"]),
-                    )
-                    stop = tally.add(by_index[int(row["index"])], outcome)
-                    bar.update()
-                    if stop:
-                        break
+                try:
+                    for row in results.iter_rows():
+                        outcome = FileOutcome(
+                            str(row["status"]),
+                            str(row["error"]),
+                            bool(row["stop"]),
+                            tuple(json.loads(str(row["notes"]))),
+                            float(row["seconds"]),
+                        )
+                        stop = tally.add(by_index[int(row["index"])], outcome)
+                        bar.update()
+                        if stop:
+                            break
+                except ray.exceptions.RayError as exc:  # actors lost past Ray's retries
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    tally.summary.fatal = f"the Ray job failed: {type(exc).__name__}: {first}"
     except KeyboardInterrupt:
         tally.summary.interrupted = True
     finally:
@@ -340,6 +348,8 @@ def colorize_dataset(
     actors = _check_actors(actors)
     threads = _threads(cpus_per_actor)
     if not isinstance(dataset, ray.data.Dataset):
+        if isinstance(dataset, (str, os.PathLike)):
+            dataset = [dataset]
         paths = [os.fspath(p) for p in dataset]
         dataset = ray.data.from_items(
             [{column: p} for p in paths], override_num_blocks=_blocks(max(1, len(paths)), actors)

@@ -55,9 +55,7 @@ def _files(root):
     ],
     ids=["onnx", "seed", "samples"],
 )
-def test_two_workers_write_the_serial_bytes(
-    registry, busy_parent, folder, tmp_path, capsys, extra
-):
+def test_two_workers_write_the_serial_bytes(registry, busy_parent, folder, tmp_path, capsys, extra):
     serial, pooled = tmp_path / "serial", tmp_path / "pooled"
     assert main(["image", str(folder), "-o", str(serial), "--workers", "0", "-q", *extra]) == 1
     serial_err = capsys.readouterr().err
@@ -137,6 +135,8 @@ def test_pool_shape_fits_the_cores(monkeypatch):
     assert pool_shape(None, 3) == (3, 2)  # no more workers than files
     assert pool_shape(None, 1) == (0, 0)  # one file: in this process
     assert pool_shape(2, 100) == (2, 4)
+    assert pool_shape(4, 2) == (2, 4)  # asked for more workers than files
+    assert pool_shape(1, 1) == (1, 8)  # asked for: a pool of one
     assert pool_shape(0, 100) == (0, 0)
     monkeypatch.setattr(batch, "_available_mib", lambda: 3 * batch.WORKER_MEMORY_MIB)
     assert pool_shape(None, 100) == (3, 2)  # bounded by memory
