@@ -83,7 +83,9 @@ class Capabilities:
     reference : bool
         Needs (or uses) a colour reference image (exemplar-based methods).
     hints : bool
-        Accepts user colour hints.
+        Takes the user's colour hints into its own prediction: ``predict`` then receives
+        ``hints=`` (a list of :class:`core.hints.Hint` in working-resolution pixels). The
+        core spreads hints over every method's chroma regardless (:mod:`core.hints`).
     diverse : bool
         Draws diverse samples (``core.sample``, ``seed=``).
     distribution : bool

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import re
 import shutil
 import tempfile
@@ -140,7 +141,7 @@ class UiState:
             uploads = list(self.images.values())
         for upload in uploads:
             message = message.replace(str(upload.path), upload.name)
-        return message.replace(str(self.folder) + "/", "")
+        return message.replace(str(self.folder) + os.sep, "")
 
     # -- photos ------------------------------------------------------------------------
 
