@@ -70,7 +70,12 @@ TABLE5_DECODERS = (
 #: The shipped default decoding of each variant, chosen on BSDS500 val by the criterion
 #: "vivid and right" (MODEL_CARD.md, "Decoding: vivid and right"): decoder, annealed-mean
 #: temperature and prior-correction strength (:meth:`LarssonColorizer.rebalance`).
-DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {}
+DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
+    # the paper's decoder on histograms corrected half-way towards uniform over the
+    # occupied bins (Zhang et al. 2016, Eq. 4 with lambda = 0.5 as the prior correction):
+    # colourfulness 0.65 -> 0.73 for +0.006 RMSE-alpha-beta on BSDS500 val
+    "larsson": {"default_rebalance": 0.5},
+}
 
 #: ``transfer=`` values (Sec. 3.4): Eq. 6 on the distributions, or quantile matching.
 TRANSFERS = ("energy", "quantile")

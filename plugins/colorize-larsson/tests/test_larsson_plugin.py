@@ -185,11 +185,21 @@ def test_default_decoding_is_fading_expectation_hue_and_median_chroma():
     dists = method.distributions(light)
     assert set(dists) == {"hue", "chroma"} and dists["hue"].probs.shape == (48, 64, 32)
     assert dists["hue"].circular and dists["chroma"].colorspace == "huechroma"
-    hue = expectation(dists["hue"])
-    chroma = chromatic_fading(dists["hue"], median(dists["chroma"]))
-    expected = huechroma_to_ab(light, hue, chroma)
+    def paper_decoder(d):
+        hue = expectation(d["hue"])
+        return huechroma_to_ab(light, hue, chroma_fading(d))
+
+    def chroma_fading(d):
+        return chromatic_fading(d["hue"], median(d["chroma"]))
+
+    # the shipped default: the paper's decoder on prior-corrected histograms
+    assert method.default_rebalance == 0.5
     pred = method.predict(light)
+    expected = paper_decoder(method.rebalance(dists, method.default_rebalance))
     np.testing.assert_allclose(pred.chroma, expected, atol=1e-3)
+    assert pred.extras["rebalance"] == 0.5
+    plain = method.predict(light, rebalance=0)
+    np.testing.assert_allclose(plain.chroma, paper_decoder(dists), atol=1e-3)
     assert method.default_decoder == "hue=expectation+fading,chroma=median"
     # median on the chroma histogram the model emits, not on hue
     pred_median = method.predict(light, decoder="hue=mode,chroma=median")
