@@ -137,8 +137,10 @@ def test_semantic_test_ranks_colour_above_gray():
     assert len(files) == 487 and files[0].name < files[1].name
     report = semantic_test([core.default_method()], folder, limit=32, progress=False)
     top1 = report["top1"]
-    assert report["photos"] == 32 and set(top1) == {"colour", "gray", core.default_method()}
+    assert report["photos"] == 32
+    assert set(top1) == {"colour", "gray", "mean-tint", "true-28px", core.default_method()}
     assert top1["colour"] > top1["gray"]  # colour carries class evidence for this network
+    assert top1["true-28px"] > top1["gray"]  # true chroma at 28 px keeps most of it
     assert all(0.0 <= v <= 1.0 for v in top1.values())
 
 
