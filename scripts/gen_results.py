@@ -213,7 +213,8 @@ def semantic_section(semantic: dict | None) -> list[str]:
         "",
         f"The colour EfficientNet-Lite0 classifies {semantic['photos']} held-out "
         "`imagenet_sample` photos (never trained on) at "
-        f"{semantic['size']} px: in true colour, as gray, and as colorized by each method "
+        f"{semantic['size']} px: in true colour, as the three baselines (gray, mean tint, "
+        "true chroma at 28 px) and as colorized by each method "
         "(Zhang et al. 2016, §3.1; `colorize eval --semantic`). A colorization that puts "
         "believable colours on the right objects moves top-1 from gray towards colour.",
         "",
