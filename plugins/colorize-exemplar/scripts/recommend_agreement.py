@@ -22,8 +22,6 @@ ranking. They are no longer in the plugin; take them from git first::
         > runs/exemplar-legacy/exemplar-features.onnx
     git show 37eebeb:plugins/colorize-exemplar/colorize_exemplar/recommend.py \\
         > runs/exemplar-legacy/recommend_v1.py
-    git show 37eebeb:plugins/colorize-exemplar/colorize_exemplar/models/manifest.json \\
-        > runs/exemplar-legacy/manifest.json
 
 Usage::
 
@@ -135,7 +133,6 @@ def main() -> None:
     parser.add_argument("--intel-index-per-class", type=int, default=100)
     parser.add_argument("--intel-queries-per-class", type=int, default=50)
     parser.add_argument("--legacy", type=Path, default=None, help="folder with the former files")
-    parser.add_argument("--legacy-only", action="store_true", help="only the former descriptors")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     data = Path(args.data)
@@ -156,7 +153,7 @@ def main() -> None:
     held = held_out(data / "imagenet_sample")
     imagenet_queries = [(p, wnid[p.name]) for p in held if wnid[p.name] in tiny_classes]
 
-    describers = {} if args.legacy_only else {"backbone": _Describer()}
+    describers = {"backbone": _Describer()}
     if args.legacy is not None:
         describers["feature-net (former)"] = _Describer(args.legacy)
     results: dict[str, dict] = {}
@@ -174,8 +171,6 @@ def main() -> None:
             ),
         }
         print(name, json.dumps(results[name], indent=1), flush=True)
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=1))
     print("\n| descriptors | " + " | ".join(results[next(iter(results))]) + " |")
     for name, r in results.items():
         cells = [
@@ -184,6 +179,8 @@ def main() -> None:
             for v in r.values()
         ]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
