@@ -124,7 +124,7 @@ def test_figures_stay_small():
     assert files
     big = [f"{p.name}: {p.stat().st_size} B" for p in files if p.stat().st_size >= 200_000]
     assert not big, f"figures over 200 KB: {big}"
-    assert sum(p.stat().st_size for p in files) < 2_000_000
+    assert sum(p.stat().st_size for p in files) < 2_500_000  # 2 MB of figures + the UI shot
 
 
 def test_docs_hook_appends_sample_sheets_and_publishes_card_images():
