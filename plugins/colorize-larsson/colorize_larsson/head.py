@@ -235,6 +235,14 @@ def _batch(arrays, index: torch.Tensor, flip: torch.Tensor):
     return out
 
 
+def _split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positions (train, validation) among ``n`` usable cached photos: every 50th is held out."""
+    val_index = torch.arange(0, n, 50)
+    train_mask = torch.ones(n, dtype=torch.bool)
+    train_mask[val_index] = False
+    return torch.nonzero(train_mask)[:, 0], val_index
+
+
 def train_head(
     variant: Variant,
     cache: Path,
@@ -271,10 +279,7 @@ def train_head(
                   context=context, rebalance=rebalance, samples=samples, seed=seed,
                   cache=str(cache))
     arrays, n = _load_cache(cache)
-    val_index = torch.arange(0, n, 50)
-    train_mask = torch.ones(n, dtype=torch.bool)
-    train_mask[val_index] = False
-    train_index = torch.nonzero(train_mask)[:, 0]
+    train_index, val_index = _split(n)
     model = BackboneHead(variant.channels, hidden, context)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     weights = None
@@ -537,8 +542,7 @@ def tune_head(
     keep = [i for i, p in enumerate(paths) if p not in skipped]
     size = int(meta["size"])
     mapped = {k: features.array(k) for k in (*LEVELS, "lightness4", "rgb4")}
-    val = set(keep[::50])  # the photos train_head held out
-    train_index = torch.tensor([i for i in keep if i not in val])
+    train_index = torch.tensor(keep)[_split(len(keep))[0]]  # cache rows train_head trained on
     model.train()
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     config = {**state["config"], "tune": {"steps": steps, "batch": batch, "lr": lr,
