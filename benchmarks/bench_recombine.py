@@ -92,17 +92,25 @@ def generic_recombine(space, lightness, chroma, gray=None):
 
 @contextlib.contextmanager
 def previous_core():
-    """Patch the previous recombination and Lab gray lightness in (the other steps of the
-    core's part, loading, resizing and quantizing the output, are unchanged)."""
+    """Patch the previous recombination, input lightness and Lab gray lightness in (the
+    other steps of the core's part, loading, resizing and quantizing the output, are the
+    same code on both sides)."""
     from core.colorspaces import lab
 
-    saved = api._recombine, lab.LabSpace.gray_lightness
+    saved = api._recombine, lab.LabSpace.gray_lightness, api._input_lightness
     api._recombine = previous_recombine
     lab.LabSpace.gray_lightness = lambda self, gray: lab._gray_to_l(lab.as_float(gray))
+    api._input_lightness = previous_input_lightness
     try:
         yield
     finally:
-        api._recombine, lab.LabSpace.gray_lightness = saved
+        api._recombine, lab.LabSpace.gray_lightness, api._input_lightness = saved
+
+
+def previous_input_lightness(space, loaded):
+    """The input's lightness as before the 8-bit table look-up: per pixel, in strips."""
+    convert = space.gray_lightness if loaded.is_gray else space.lightness
+    return api._stripwise(convert, loaded.pixels)
 
 
 def _shape(args) -> tuple[int, int]:

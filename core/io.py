@@ -58,6 +58,9 @@ class LoadedImage:
         8 or 16 for integer data; 32 for float arrays.
     notes : list of str
         Things worth telling the user (e.g. first frame of an animation used).
+    samples8 : ndarray (H, W) uint8 or None
+        The 8-bit samples of a grayscale 8-bit input (``pixels`` is them / 255): a
+        per-pixel function of the gray then is a 256-entry table look-up.
     """
 
     pixels: np.ndarray
@@ -68,6 +71,7 @@ class LoadedImage:
     bit_depth: int
     notes: list[str] = field(default_factory=list)
     path: Path | None = None
+    samples8: np.ndarray | None = None
 
     @property
     def is_gray(self) -> bool:
@@ -122,10 +126,13 @@ def _validate_array(array: np.ndarray, source: str) -> LoadedImage:
     if array.ndim == 3 and array.shape[2] == 4:
         alpha = array[..., 3].copy()
         array = array[..., :3]
+    samples8 = None
     if array.dtype == np.uint8:
-        pixels, depth = array.astype(np.float32) / 255.0, 8
+        pixels, depth = _scaled(array, 255.0), 8
+        if array.ndim == 2:
+            samples8 = np.ascontiguousarray(array)
     elif array.dtype == np.uint16:
-        pixels, depth = array.astype(np.float32) / 65535.0, 16
+        pixels, depth = _scaled(array, 65535.0), 16
     else:
         if not np.all(np.isfinite(array)):
             bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
@@ -140,7 +147,15 @@ def _validate_array(array: np.ndarray, source: str) -> LoadedImage:
         pixels, depth = array.astype(np.float32), 32
     if alpha is not None and alpha.dtype.kind == "f" and not np.all(np.isfinite(alpha)):
         raise InvalidImageError(source, "alpha channel contains NaN or infinite values")
-    return LoadedImage(np.ascontiguousarray(pixels), alpha, source, "array", array.dtype, depth)
+    return LoadedImage(
+        np.ascontiguousarray(pixels), alpha, source, "array", array.dtype, depth,
+        samples8=samples8,
+    )
+
+
+def _scaled(data: np.ndarray, scale: float) -> np.ndarray:
+    """``data.astype(float32) / scale`` in one pass (the same float32 values)."""
+    return np.divide(data, np.float32(scale), dtype=np.float32)
 
 
 def _png_bit_depth(path: Path) -> int | None:
@@ -168,7 +183,7 @@ def _from_pil(img: Image.Image, source: str, kind: str, notes: list[str]) -> Loa
     if transposed is not None:
         img = transposed
     mode = img.mode
-    alpha = None
+    alpha = samples8 = None
     if mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
         mode = img.mode
@@ -183,17 +198,21 @@ def _from_pil(img: Image.Image, source: str, kind: str, notes: list[str]) -> Loa
         return _validate_array(data, source)
     if mode in ("LA", "La"):
         data = np.asarray(img.convert("LA"))
-        pixels, alpha = data[..., 0].astype(np.float32) / 255.0, data[..., 1].copy()
+        samples8 = np.ascontiguousarray(data[..., 0])
+        pixels, alpha = _scaled(samples8, 255.0), data[..., 1].copy()
     elif mode in ("1", "L"):
-        pixels = np.asarray(img.convert("L")).astype(np.float32) / 255.0
+        samples8 = np.ascontiguousarray(np.asarray(img.convert("L")))
+        pixels = _scaled(samples8, 255.0)
     elif mode in ("RGBA", "RGBa", "PA"):
         data = np.asarray(img.convert("RGBA"))
-        pixels, alpha = data[..., :3].astype(np.float32) / 255.0, data[..., 3].copy()
+        pixels, alpha = _scaled(data[..., :3], 255.0), data[..., 3].copy()
     else:  # RGB, CMYK, YCbCr, LAB, HSV ...
         if mode not in ("RGB",):
             notes.append(f"{mode} image converted to RGB")
-        pixels = np.asarray(img.convert("RGB")).astype(np.float32) / 255.0
-    return LoadedImage(pixels, alpha, source, kind, np.dtype(np.uint8), 8, notes)
+        pixels = _scaled(np.asarray(img.convert("RGB")), 255.0)
+    return LoadedImage(
+        pixels, alpha, source, kind, np.dtype(np.uint8), 8, notes, samples8=samples8
+    )
 
 
 def _load_16bit_png(path: Path, source: str) -> LoadedImage:

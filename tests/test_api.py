@@ -76,6 +76,41 @@ def test_lightness_preserved_at_full_resolution(registry, gray_array):
     assert result.metadata["working_shape"] == (32, 50)
 
 
+@pytest.mark.parametrize("form", ["array", "pil-L", "png-LA"])
+def test_8bit_gray_lightness_is_the_per_pixel_value(registry, gray_array, form, tmp_path):
+    """The 256-entry table of an 8-bit gray input gives each pixel's own lightness."""
+    from core import api
+    from core.plugins import get_registry
+
+    codes = (gray_array * 255).astype(np.uint8)
+    codes[0, :3] = (0, 255, 128)  # both ends of the table
+    if form == "array":
+        image = codes
+    elif form == "pil-L":
+        image = Image.fromarray(codes, "L")
+    else:
+        image = tmp_path / "gray-alpha.png"
+        Image.fromarray(np.dstack([codes, np.full_like(codes, 200)]), "LA").save(image)
+    loaded = core.io.load_image(image)
+    assert loaded.samples8 is not None and loaded.samples8.dtype == np.uint8
+    np.testing.assert_array_equal(loaded.samples8, codes)
+    np.testing.assert_array_equal(loaded.pixels, codes.astype(np.float32) / 255.0)
+    registry_ = get_registry()
+    for name in registry_.names("colorspace"):
+        space = registry_.get("colorspace", name)
+        table = api._input_lightness(space, loaded)
+        per_pixel = api._stripwise(space.gray_lightness, loaded.pixels)
+        assert table.dtype == np.float32 and table.shape == codes.shape
+        np.testing.assert_allclose(table, per_pixel, atol=1e-4, err_msg=name)
+
+
+def test_only_8bit_gray_inputs_carry_samples(gray_array):
+    assert core.io.load_image((gray_array * 65535).astype(np.uint16)).samples8 is None
+    assert core.io.load_image(gray_array).samples8 is None
+    rgb = np.repeat((gray_array * 255).astype(np.uint8)[..., None], 3, axis=-1)
+    assert core.io.load_image(rgb).samples8 is None
+
+
 def test_colour_input_is_reduced_to_lightness(registry, gray_array):
     rng = np.random.default_rng(0)
     colour = np.clip(gray_array[..., None] + rng.uniform(-0.2, 0.2, (1, 1, 3)), 0, 1)
