@@ -34,6 +34,17 @@ GRID_STRIDE = 4
 #: Short side of the working resolution (Table 1: 128).
 WORKING_SIZE = 128
 
+#: The shared gray ImageNet backbone (:mod:`core.backbones`) of the backbone graphs
+#: (issue #20): its pyramid replaces the small bottom trained from scratch.
+BACKBONE = "efficientnet-lite0-gray"
+#: The backbone levels the encoder over the backbone reads (strides 4, 8, 16, 32, 32).
+BB_LEVELS = ("f4", "f8", "f16", "f32", "head")
+#: Working short side of the backbone graphs (sides multiples of 32, the backbone's stride).
+BB_WORKING_SIZE = 256
+#: The chroma grid of the backbone graphs is 1/8 of their working shape (32 px short side,
+#: the same grid as Table 1's 128 -> 32).
+BB_GRID_STRIDE = 8
+
 #: Logistic components of the output mixture (§3.3: "A mixture of 10 logistic
 #: distributions is applied").
 MIXTURES = 10

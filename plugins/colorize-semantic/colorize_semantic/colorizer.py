@@ -1,9 +1,15 @@
 """The ``semantic`` colorizer (ONNX Runtime, numpy and OpenCV only: never imports torch).
 
 Pipeline per image (Zhao et al. 2019, Fig. 2): the Lab lightness at the working resolution
-(128 px short side, sides multiples of 4) goes through the encoder graph -- the shared
-bottom layers, the colour embedding f_θ and the segmentation head h_φ -- to a grid at a
-quarter of the resolution; the PixelCNN g_ω samples (a, b) on that grid from its
+goes through the encoder graph -- the shared bottom layers, the colour embedding f_θ and
+the segmentation head h_φ -- to the chroma grid (32 px on the short side). Graphs over the
+shared gray ImageNet backbone (issue #20; ``metadata_props["backbone"]``) work at 256 px
+(sides multiples of 32): the backbone's pyramid (:mod:`core.backbones`, computed once per
+image and shared with every other method that asks) is the encoder's input and the grid
+is 1/8 of the working shape. Graphs trained from scratch take L* at 128 px (sides
+multiples of 4) and their grid is a quarter of that; where both kinds are installed the
+working shape is the backbone's and the lightness is halved for the older graphs. The
+PixelCNN g_ω samples (a, b) on that grid from its
 discretized logistic mixture (:mod:`colorize_semantic.sampling`), conditioned on the
 embedding and, in the ``full`` variant, on the segmentation (Eq. 4). The sampled chroma is
 up-sampled bilinearly to the working resolution; the core recombines it with the
@@ -13,6 +19,7 @@ scores) comes back with every prediction.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +28,8 @@ import numpy as np
 
 from colorize_semantic import (
     AB_SCALE,
+    BB_GRID_STRIDE,
+    BB_WORKING_SIZE,
     CLASS_NAMES,
     DEFAULT_VARIANT,
     GRID_STRIDE,
@@ -83,6 +92,27 @@ class SemanticColorizer(Colorizer):
     def __init__(self, folder: str | Path = MODELS_DIR) -> None:
         self.folder = Path(folder)
         self._graphs: dict[str, dict[str, OnnxModel]] = {}
+        #: Stride from the working shape to the chroma grid (8 over the backbone, else 4).
+        self.grid_stride = GRID_STRIDE
+        if self._listed_backbones():  # the manifest says so: no graph is loaded here
+            self.working_size, self.size_multiple = BB_WORKING_SIZE, 32
+            self.grid_stride = BB_GRID_STRIDE
+
+    def _listed_backbones(self) -> set[str]:
+        """Backbones the manifest records for the installed variants' graphs."""
+        try:
+            methods = json.loads((self.folder / "manifest.json").read_text()).get("methods", {})
+        except (OSError, ValueError):
+            return set()
+        return {
+            methods[f"semantic-{v}"]["backbone"]
+            for v in self.variants()
+            if methods.get(f"semantic-{v}", {}).get("backbone")
+        }
+
+    def _backbone(self, variant: str) -> str | None:
+        """The backbone the encoder of ``variant`` reads, or None (lightness input)."""
+        return self.graphs(variant)["encoder"].metadata_json("backbone")
 
     @staticmethod
     def _files(folder: Path, variant: str) -> dict[str, Path]:
@@ -114,7 +144,13 @@ class SemanticColorizer(Colorizer):
         return self._graphs[variant]
 
     def model_files(self) -> tuple:
-        return tuple(g.model_file() for v in self.variants() for g in self.graphs(v).values())
+        """Every installed variant's graphs and, once, the shared backbone's."""
+        from core.backbones import get_backbone
+
+        files = [g.model_file() for v in self.variants() for g in self.graphs(v).values()]
+        for name in sorted({b for v in self.variants() if (b := self._backbone(v))}):
+            files.extend(get_backbone(name).model_files())
+        return tuple(files)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -133,25 +169,38 @@ class SemanticColorizer(Colorizer):
             raise ValueError(f"semantic: rank must be None or 'likelihood', got {out['rank']!r}")
         return out
 
-    @staticmethod
-    def _check(lightness: np.ndarray) -> np.ndarray:
+    def _check(self, lightness: np.ndarray) -> np.ndarray:
         lightness = np.asarray(lightness, np.float32)
-        if (
-            lightness.ndim != 2
-            or lightness.shape[0] % GRID_STRIDE
-            or lightness.shape[1] % GRID_STRIDE
-        ):
+        m = self.size_multiple
+        if lightness.ndim != 2 or lightness.shape[0] % m or lightness.shape[1] % m:
             raise ValueError(
-                f"expected (H, W) lightness with sides multiple of {GRID_STRIDE}, "
+                f"expected (H, W) lightness with sides multiple of {m}, "
                 f"got shape {lightness.shape}"
             )
         return lightness
 
     def encode(self, lightness: np.ndarray, variant: str = DEFAULT_VARIANT):
-        """Encoder graph on L* (H, W) in [0, 100]: ``cond`` (1, C, H/4, W/4), class scores
-        (1, classes, H/4, W/4)."""
-        encoder = self.graphs(variant)["encoder"]
-        x = np.ascontiguousarray(self._check(lightness)[None, None] / 100.0, np.float32)
+        """Encoder graph on the working L* (H, W) in [0, 100]: ``cond`` (1, C, h, w) and
+        class scores (1, classes, h, w) on the chroma grid, h = H / :attr:`grid_stride`."""
+        graphs = self.graphs(variant)
+        encoder = graphs["encoder"]
+        lightness = self._check(lightness)
+        backbone = self._backbone(variant)
+        if backbone is not None:
+            from core.backbones import get_backbone
+
+            levels = get_backbone(backbone).features(lightness)
+            names = encoder.metadata_json("backbone_levels")
+            feeds = {k: np.ascontiguousarray(levels[k][None], np.float32) for k in names}
+            cond, seg = encoder.run(**feeds)
+            return cond, seg
+        if self.grid_stride != GRID_STRIDE:  # a scratch graph beside backbone graphs
+            h, w = lightness.shape
+            factor = self.grid_stride // GRID_STRIDE
+            lightness = cv2.resize(
+                lightness, (w // factor, h // factor), interpolation=cv2.INTER_AREA
+            )
+        x = np.ascontiguousarray(lightness[None, None] / 100.0, np.float32)
         cond, seg = encoder.run(lightness=x)
         return cond, seg
 
@@ -174,8 +223,8 @@ class SemanticColorizer(Colorizer):
         temperature: float = 1.0,
         sampler: str = "cached",
     ):
-        """``n`` samples: (a, b) levels (n, 2, H/4, W/4) in [-1, 1], log-likelihoods (n,),
-        and the encoder's class scores (classes, H/4, W/4)."""
+        """``n`` samples: (a, b) levels (n, 2, h, w) in [-1, 1] on the chroma grid,
+        log-likelihoods (n,), and the encoder's class scores (classes, h, w)."""
         cond, seg = self.encode(lightness, variant)
         graphs = self.graphs(variant)
         cond = np.ascontiguousarray(np.repeat(cond, n, axis=0))

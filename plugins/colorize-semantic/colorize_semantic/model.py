@@ -5,6 +5,11 @@ Scaled down from Zhao et al. 2019, §3.3, Tables 1-2 (inference never imports th
 * :class:`Bottom` -- the layers shared by the colour embedding and the segmentation
   branch (the gray rows of Tables 1-2): convolutions and gated residual blocks from the
   128 px lightness down to the 32 px grid (two stride-2 convolutions).
+* :class:`BackboneBottom` -- the same role over the shared gray ImageNet backbone
+  (issue #20; Zhao et al. §4 start from a pretrained DeepLab-ResNet-101): each level of
+  the frozen EfficientNet-Lite0 pyramid (strides 4-32) projected by a 1x1 convolution,
+  resampled to the chroma grid (stride 8 of a 256 px working image), concatenated and
+  fused by a convolution and a gated residual block.
 * :class:`EmbeddingBranch` -- the rest of f_θ: gated residual blocks with dilation 2
   and 4 (Table 1), ending in the embedding; a 1x1 head predicts a per-pixel discretized
   logistic mixture from the embedding alone, trained by L_emb (§3.3).
@@ -33,6 +38,9 @@ from colorize_semantic.logistic import LOG_SCALE_MIN, ArrayOps, channel_log_prob
 from training.pixelcnn import GatedStacks, RowStep, gate, pixel_conv
 
 __all__ = [
+    "BB_CHANNELS",
+    "BackboneBottom",
+    "BackboneEncoderGraph",
     "Bottom",
     "EmbeddingBranch",
     "EncoderGraph",
@@ -171,6 +179,43 @@ class Bottom(nn.Module):
         return self.layers((lightness - 0.5) * 2.0)
 
 
+#: Channels of the gray backbone's levels that :class:`BackboneBottom` reads.
+BB_CHANNELS = {"f4": 24, "f8": 40, "f16": 112, "f32": 320, "head": 1280}
+#: Stride of each level relative to the chroma grid's (f8): < 1 is pooled, > 1 up-sampled.
+_BB_SCALE = {"f4": 0.5, "f8": 1, "f16": 2, "f32": 4, "head": 4}
+
+
+class BackboneBottom(nn.Module):
+    """Shared bottom over the frozen gray backbone: levels -> (N, C, h, w) on the f8 grid.
+
+    Each level is projected to ``proj`` channels (1x1), average-pooled (f4) or
+    up-sampled bilinearly (f16, f32, head) to the f8 grid, and the concatenation is fused
+    by ELU, a 3x3 convolution to ``out`` channels and a gated residual block (§3.3): a
+    hypercolumn, as Larsson et al. build over their backbone, in place of the gray rows
+    of Tables 1-2 trained from scratch.
+    """
+
+    def __init__(self, proj: int = 32, out: int = 48, channels: dict[str, int] | None = None):
+        super().__init__()
+        channels = dict(BB_CHANNELS if channels is None else channels)
+        self.names = tuple(channels)
+        self.out_channels = out
+        self.proj = nn.ModuleDict({k: nn.Conv2d(c, proj, 1) for k, c in channels.items()})
+        self.fuse = nn.Sequential(nn.ELU(), _conv(proj * len(channels), out), GatedResBlock(out))
+
+    def forward(self, levels: dict[str, torch.Tensor]) -> torch.Tensor:
+        parts = []
+        for name in self.names:
+            x = self.proj[name](levels[name])
+            scale = _BB_SCALE[name]
+            if scale < 1:
+                x = F.avg_pool2d(x, int(round(1 / scale)))
+            elif scale > 1:
+                x = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+            parts.append(x)
+        return self.fuse(torch.cat(parts, dim=1))
+
+
 class EmbeddingBranch(nn.Module):
     """Top of f_θ (Table 1): dilated gated residual blocks (rates 2, 4) -> embedding."""
 
@@ -252,13 +297,20 @@ class SemanticModel(nn.Module):
         channels: int = 32,
         layers: int = 4,
         classes: int = N_CLASSES,
+        bottom: str = "scratch",
+        proj: int = 32,
     ):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if bottom not in ("scratch", "backbone"):
+            raise ValueError(f"bottom must be 'scratch' or 'backbone', got {bottom!r}")
         self.variant = variant
         self.classes = classes
-        self.bottom = Bottom(tuple(widths))
+        self.bottom_kind = bottom
+        self.bottom = (
+            Bottom(tuple(widths)) if bottom == "scratch" else BackboneBottom(proj, widths[-1])
+        )
         self.embedding = EmbeddingBranch(self.bottom.out_channels, width, embedding)
         self.segmentation = (
             SegmentationHead(self.bottom.out_channels, width, classes)
@@ -268,8 +320,12 @@ class SemanticModel(nn.Module):
         cond = embedding + (classes if variant == "full" else 0)
         self.pixelcnn = PixelCNN(channels=channels, layers=layers, cond=cond)
 
-    def encode(self, lightness: torch.Tensor):
-        """(cond for g_ω, embedding, segmentation logits or None) at the low resolution."""
+    def encode(self, lightness):
+        """(cond for g_ω, embedding, segmentation logits or None) at the low resolution.
+
+        ``lightness`` is L*/100 (N, 1, 4h, 4w) for the scratch bottom, the backbone's
+        levels (a dict, :data:`BB_CHANNELS`) for the backbone bottom.
+        """
         features = self.bottom(lightness)
         emb = self.embedding(features)
         seg = self.segmentation(features) if self.segmentation is not None else None
@@ -298,6 +354,22 @@ class EncoderGraph(nn.Module):
 
     def forward(self, lightness: torch.Tensor):
         cond, emb, seg = self.model.encode(lightness)
+        if seg is None:
+            seg = emb[:, :1].repeat(1, self.model.classes, 1, 1) * 0.0
+        return cond, seg
+
+
+class BackboneEncoderGraph(nn.Module):
+    """Exported encoder over the backbone: levels f4 ... head -> ``cond``, ``seg_logits``
+    (N, classes, h, w) on the f8 grid; zeros for the ``plain`` variant."""
+
+    def __init__(self, model: SemanticModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, f4, f8, f16, f32, head):
+        levels = {"f4": f4, "f8": f8, "f16": f16, "f32": f32, "head": head}
+        cond, emb, seg = self.model.encode(levels)
         if seg is None:
             seg = emb[:, :1].repeat(1, self.model.classes, 1, 1) * 0.0
         return cond, seg

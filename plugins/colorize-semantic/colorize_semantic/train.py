@@ -66,7 +66,7 @@ from training.pixelcnn import (
 )
 from training.recipe import ExportGraph
 
-__all__ = ["DEFAULTS", "export", "losses", "main", "prepare", "train"]
+__all__ = ["DEFAULTS", "export", "losses", "main", "output_losses", "prepare", "train"]
 
 DEFAULTS: dict[str, Any] = {
     "variant": "full",
@@ -109,7 +109,13 @@ def losses(
     model: SemanticModel, batch: dict[str, torch.Tensor], lambdas=(1.0, 100.0, 1.0)
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Eq. 6: ``λ1 L_emb + λ2 L_seg + λ3 L_gen`` and its parts (floats, for the log)."""
-    out = model(batch["lightness"], batch["x"])
+    return output_losses(model(batch["lightness"], batch["x"]), batch, lambdas)
+
+
+def output_losses(
+    out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], lambdas=(1.0, 100.0, 1.0)
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """:func:`losses` of the model's teacher-forced outputs ``out`` (any bottom)."""
     l_emb = -mixture_log_prob(out["emb_params"], batch["x"]).mean() / 2
     l_gen = -mixture_log_prob(out["gen_params"], batch["x"]).mean() / 2
     total = lambdas[0] * l_emb + lambdas[2] * l_gen

@@ -36,8 +36,20 @@ def _lightness(h: int, w: int) -> np.ndarray:
 
 
 def _cond(colorizer: SemanticColorizer, h: int, w: int, n: int = 1) -> np.ndarray:
-    cond, _ = colorizer.encode(_lightness(4 * h, 4 * w))
-    return np.ascontiguousarray(np.repeat(cond, n, axis=0))
+    """Conditioning of an (h, w) chroma grid: the encoder's on the smallest working shape
+    that holds it (sides multiples of the working multiple), cropped."""
+    stride = colorizer.grid_stride
+    m = max(1, colorizer.size_multiple // stride)
+    gh, gw = -(-h // m) * m, -(-w // m) * m
+    cond, _ = colorizer.encode(_lightness(stride * gh, stride * gw))
+    return np.ascontiguousarray(np.repeat(cond[:, :, :h, :w], n, axis=0))
+
+
+def test_encoder_grid_is_the_working_shape_over_the_grid_stride(colorizer):
+    m = colorizer.size_multiple
+    cond, seg = colorizer.encode(_lightness(2 * m, 3 * m))
+    s = colorizer.grid_stride
+    assert cond.shape[2:] == seg.shape[2:] == (2 * m // s, 3 * m // s)
 
 
 def _random_params(rng, shape=(1, 6 * MIXTURES, 1, 1)) -> np.ndarray:
@@ -174,7 +186,7 @@ def test_cached_and_windowed_sampling_equal_naive(colorizer, h, w, n, temperatur
 
 
 def test_seeds_are_reproducible_and_samples_differ(colorizer):
-    y = _lightness(16, 20)
+    y = _lightness(64, 96)
     a = colorizer.predict_samples(y, 3, seed=5)
     b = colorizer.predict_samples(y, 3, seed=5)
     for p, q in zip(a, b, strict=True):
@@ -187,7 +199,7 @@ def test_seeds_are_reproducible_and_samples_differ(colorizer):
 
 
 def test_rank_likelihood_sorts_samples(colorizer):
-    ranked = colorizer.predict_samples(_lightness(16, 20), 4, seed=2, rank="likelihood")
+    ranked = colorizer.predict_samples(_lightness(64, 96), 4, seed=2, rank="likelihood")
     ll = [p.extras["loglik"] for p in ranked]
     assert ll == sorted(ll, reverse=True)
 
@@ -201,7 +213,9 @@ def test_entry_point_and_method_info():
     info = core.get_method("semantic")
     assert info.plugin == "colorize-semantic" and info.colorspace == "lab"
     assert info.capabilities.diverse and info.capabilities.segmentation
-    assert len(info.model_files) == 12  # the three flows of Fig. 2, four graphs each
+    # the three flows of Fig. 2, four graphs each, and the shared backbone once if used
+    backbones = {m.path for m in info.model_files if "colorize_backbone" in m.path}
+    assert len(info.model_files) == 12 + len(backbones) and len(backbones) <= 1
 
 
 def test_segmentation_comes_back_in_the_result():
@@ -240,14 +254,14 @@ def test_cli_writes_a_segmentation_overlay(tmp_path):
 
 
 def test_bad_options_and_missing_variant(colorizer):
-    y = _lightness(8, 8)
+    y = _lightness(32, 32)
     with pytest.raises(TypeError, match="unknown option"):
         colorizer.predict(y, seed=0, colour="red")
     with pytest.raises(ValueError, match="temperature"):
         colorizer.predict(y, seed=0, temperature=0)
     with pytest.raises(ValueError, match="sampler"):
         colorizer.predict(y, seed=0, sampler="fast")
-    with pytest.raises(ValueError, match="multiple of 4"):
+    with pytest.raises(ValueError, match=f"multiple of {colorizer.size_multiple}"):
         colorizer.predict(np.zeros((10, 12), np.float32), seed=0)
     with pytest.raises(ValueError, match="variant must be one of"):
         colorizer.predict(y, seed=0, variant="semantic")
@@ -264,7 +278,7 @@ def test_a_models_folder_without_a_variant_names_what_is_installed(tmp_path):
     only_full = SemanticColorizer(tmp_path)
     assert only_full.variants() == ["full"]
     with pytest.raises(ValueError, match=r"variant 'plain' are not installed.*available: full"):
-        only_full.predict(_lightness(8, 8), seed=0, variant="plain")
+        only_full.predict(_lightness(32, 32), seed=0, variant="plain")
 
 
 def test_every_shipped_flow_colorizes_and_only_the_semantic_ones_segment(colorizer):
@@ -327,11 +341,97 @@ def test_segmentation_head_beats_the_majority_class_on_a_camvid_test_photo(color
     if not (root / "test.txt").is_file():
         pytest.skip("camvid not in COLORIZE_DATA")
     image, label = (root / "test.txt").read_text().split("\n")[0].split()
-    rgb = np.asarray(Image.open(root / image).convert("RGB").resize((172, 128)), np.float32) / 255
-    truth = np.asarray(Image.open(root / label).resize((172, 128), Image.NEAREST))
+    h, w = colorizer.working_shape(360, 480)
+    rgb = np.asarray(Image.open(root / image).convert("RGB").resize((w, h)), np.float32) / 255
+    truth = np.asarray(Image.open(root / label).resize((w, h), Image.NEAREST))
     _, scores = colorizer.encode(LabSpace().lightness(rgb))
     predicted = colorizer.segment(scores[0], truth.shape)
     keep = truth != VOID_LABEL
     accuracy = (predicted == truth)[keep].mean()
     majority = np.bincount(truth[keep]).max() / keep.sum()
     assert accuracy > majority
+
+
+# -- the flows over the shared backbone (issue #20) ----------------------------------------
+
+
+def _fake_levels(torch, n: int, h: int, w: int):
+    from colorize_semantic.model import BB_CHANNELS
+
+    strides = {"f4": 4, "f8": 8, "f16": 16, "f32": 32, "head": 32}
+    gen = torch.Generator().manual_seed(0)
+    return {
+        k: torch.rand(n, c, h // strides[k], w // strides[k], generator=gen)
+        for k, c in BB_CHANNELS.items()
+    }
+
+
+def test_backbone_bottom_puts_every_level_on_the_f8_grid():
+    torch = pytest.importorskip("torch")
+    from colorize_semantic.model import SemanticModel
+
+    levels = _fake_levels(torch, 2, 64, 96)
+    for variant in ("plain", "embedding", "full"):
+        model = SemanticModel(variant, bottom="backbone", channels=4, layers=1, proj=4)
+        out = model(levels, torch.zeros(2, 2, 8, 12))
+        assert out["gen_params"].shape == (2, 6 * MIXTURES, 8, 12)
+        assert (out["seg_logits"] is None) == (variant == "plain")
+        if out["seg_logits"] is not None:
+            assert out["seg_logits"].shape == (2, len(CLASS_NAMES), 8, 12)
+    # every level reaches the output (the hypercolumn is not cut anywhere)
+    model = SemanticModel("full", bottom="backbone", channels=4, layers=1, proj=4)
+    for name, level in levels.items():
+        level = level.clone().requires_grad_(True)
+        cond, _, _ = model.encode({**levels, name: level})
+        cond.sum().backward()
+        assert level.grad is not None and level.grad.abs().sum() > 0, name
+
+
+def test_backbone_working_shape_matches_the_colorizer():
+    from colorize_semantic import BB_WORKING_SIZE
+    from colorize_semantic.features import working_shape
+
+    class Probe(SemanticColorizer):
+        pass
+
+    probe = Probe()
+    probe.working_size, probe.size_multiple = BB_WORKING_SIZE, 32
+    for h, w in ((360, 480), (480, 360), (256, 256), (300, 1000)):
+        assert working_shape(h, w) == probe.working_shape(h, w)
+
+
+def test_mean_iou_of_a_confusion_matrix():
+    pytest.importorskip("torch")
+    from colorize_semantic.train_backbone import mean_iou
+
+    confusion = np.array([[8, 2, 0], [2, 6, 0], [0, 0, 0]])  # class 2 absent: left out
+    assert mean_iou(confusion) == pytest.approx((8 / 12 + 6 / 10) / 2)
+    assert mean_iou(np.eye(3, dtype=int) * 5) == 1.0
+
+
+def test_feature_cache_batches_are_a_function_of_the_step(tmp_path):
+    pytest.importorskip("torch")
+    import json
+
+    from colorize_semantic import BACKBONE, BB_LEVELS
+    from colorize_semantic.model import BB_CHANNELS
+    from colorize_semantic.train_backbone import CachedBatches
+
+    rng = np.random.default_rng(0)
+    strides = {"f4": 2, "f8": 1, "f16": 0.5, "f32": 0.25, "head": 0.25}
+    for name in BB_LEVELS:
+        side = int(8 * strides[name])
+        np.save(tmp_path / f"level-{name}.npy",
+                rng.random((5, BB_CHANNELS[name], side, side)).astype(np.float16))
+    np.save(tmp_path / "ab.npy", rng.normal(0, 30, (5, 2, 8, 8)).astype(np.float32))
+    meta = {"split": "fake", "backbone": BACKBONE, "labels": False, "rows": 5}
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    data = CachedBatches(tmp_path, seed=3)
+    a, b, c = data.batch(7, 3), data.batch(7, 3), data.batch(8, 3)
+    assert all(a["inputs"][k].equal(b["inputs"][k]) for k in BB_LEVELS)
+    assert not all(a["inputs"][k].equal(c["inputs"][k]) for k in BB_LEVELS)
+    assert a["x"].shape == (3, 2, 8, 8) and float(a["x"].abs().max()) <= 1.0
+    meta["backbone"] = "another-net"
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="another-net"):
+        CachedBatches(tmp_path)

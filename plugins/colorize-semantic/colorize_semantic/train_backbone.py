@@ -1,0 +1,331 @@
+"""Training and export of the ``semantic`` flows over the shared gray backbone (torch).
+
+Issue #20: the shared bottom of Zhao et al. 2019 (gray rows of Tables 1-2) becomes
+:class:`colorize_semantic.model.BackboneBottom` over the frozen, gray-adapted
+EfficientNet-Lite0 of :mod:`core.backbones` (the paper's §4: a pretrained network is the
+better start). f_θ, h_φ and g_ω are as in :mod:`colorize_semantic.train`, trained with the
+same joint loss (Eq. 6, λ = 1 : 100 : 1), Adam (lr 1e-3, β = (0.95, 0.9995), §4.1), Polyak
+averaging, warm-up and cosine decay, gradient clipping -- but from the backbone's cached
+features (:mod:`colorize_semantic.features`) of whole CamVid photos at the working shape
+(256 x 352, chroma grid 32 x 44; mirrored copies are the augmentation), not from crops::
+
+    python -m colorize_semantic.features --split $COLORIZE_DATA/camvid/train.txt \
+        --out runs/semantic-bb/train --flip
+    python -m colorize_semantic.features --split $COLORIZE_DATA/camvid/val.txt \
+        --out runs/semantic-bb/val
+    python -m colorize_semantic.train_backbone fit --cache runs/semantic-bb/train \
+        --val runs/semantic-bb/val --variant full --out runs/semantic-bb-full --steps 3000
+    python -m colorize_semantic.train_backbone export runs/semantic-bb-full/last.ckpt \
+        --out plugins/colorize-semantic/colorize_semantic/models
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from colorize_semantic import (
+    AB_SCALE,
+    BACKBONE,
+    BB_GRID_STRIDE,
+    BB_LEVELS,
+    BB_WORKING_SIZE,
+    LEVELS,
+    N_CLASSES,
+    VOID_LABEL,
+)
+from colorize_semantic.features import load_cache
+from colorize_semantic.model import BackboneEncoderGraph, SemanticModel, quantize
+from colorize_semantic.train import export_graphs, output_losses
+from training.pixelcnn import checkpoint, run_loop
+
+__all__ = ["DEFAULTS", "CachedBatches", "export", "main", "mean_iou", "train"]
+
+DEFAULTS: dict[str, Any] = {
+    "variant": "full",
+    "steps": 3000,
+    "batch_size": 6,
+    "lr": 1e-3,
+    "betas": [0.95, 0.9995],
+    "lambdas": [1.0, 100.0, 1.0],
+    "polyak": 0.998,
+    "ckpt_every": 100,
+    "keep_every": 500,
+    "log_every": 20,
+    "seed": 0,
+    "threads": 1,
+    "max_minutes": None,
+    "model": {
+        "widths": [16, 32, 48],
+        "width": 48,
+        "embedding": 32,
+        "channels": 32,
+        "layers": 4,
+        "bottom": "backbone",
+        "proj": 32,
+    },
+}
+
+
+class CachedBatches:
+    """Batches of a feature cache (:func:`colorize_semantic.features.load_cache`) in RAM.
+
+    ``batch(step)`` is a pure function of ``(seed, step)``, so a resumed run sees the
+    batches of an uninterrupted one.
+    """
+
+    def __init__(self, folder: Path, seed: int = 0):
+        cache = load_cache(folder)
+        self.meta = cache["meta"]
+        if self.meta.get("backbone") != BACKBONE:
+            raise ValueError(
+                f"{folder}: cache of backbone {self.meta.get('backbone')!r}, expected {BACKBONE!r}"
+            )
+        self.levels = {k: np.ascontiguousarray(v) for k, v in cache["levels"].items()}
+        self.ab = np.ascontiguousarray(cache["ab"])
+        self.labels = np.ascontiguousarray(cache["labels"]) if "labels" in cache else None
+        self.rows = int(self.ab.shape[0])
+        self.seed = seed
+
+    def take(self, index: np.ndarray) -> dict[str, Any]:
+        """Rows ``index`` as training tensors: levels (float32), levels ``x``, labels."""
+        out: dict[str, Any] = {
+            "inputs": {
+                k: torch.from_numpy(v[index].astype(np.float32)) for k, v in self.levels.items()
+            },
+            "x": quantize(torch.from_numpy(self.ab[index]) / AB_SCALE, LEVELS),
+        }
+        if self.labels is not None:
+            out["labels"] = torch.from_numpy(self.labels[index].astype(np.int64))
+        return out
+
+    def batch(self, step: int, size: int) -> dict[str, Any]:
+        rng = np.random.default_rng((self.seed, step))
+        return self.take(np.sort(rng.choice(self.rows, size, replace=False)))
+
+
+def mean_iou(confusion: np.ndarray) -> float:
+    """Mean over classes of TP / (TP + FP + FN) from a (classes, classes) confusion matrix
+    (rows: truth); classes absent from both truth and prediction are left out."""
+    tp = np.diag(confusion).astype(np.float64)
+    union = confusion.sum(0) + confusion.sum(1) - tp
+    keep = union > 0
+    return float(np.mean(tp[keep] / union[keep])) if keep.any() else 0.0
+
+
+def _losses(model: SemanticModel, batch: dict[str, Any], lambdas):
+    return output_losses(model(batch["inputs"], batch["x"]), batch, lambdas)
+
+
+@torch.no_grad()
+def validate(model: SemanticModel, data: CachedBatches, lambdas, chunk: int = 8) -> dict:
+    """Mean loss parts over every row of ``data`` and, with labels, mean IoU at the label
+    resolution (half the working shape)."""
+    model.eval()
+    parts, confusion = [], np.zeros((N_CLASSES, N_CLASSES), np.int64)
+    for start in range(0, data.rows, chunk):
+        batch = data.take(np.arange(start, min(data.rows, start + chunk)))
+        out = model(batch["inputs"], batch["x"])
+        _, p = output_losses(out, batch, lambdas)
+        parts.append((p, len(batch["x"])))
+        if out["seg_logits"] is not None and "labels" in batch:
+            labels = batch["labels"]
+            up = F.interpolate(out["seg_logits"], size=labels.shape[-2:], mode="bilinear",
+                               align_corners=False)
+            pred, keep = up.argmax(1), labels != VOID_LABEL
+            index = labels[keep] * N_CLASSES + pred[keep]
+            confusion += np.bincount(index.numpy(), minlength=N_CLASSES**2).reshape(
+                N_CLASSES, N_CLASSES
+            )
+    total = sum(n for _, n in parts)
+    mean = {k: sum(p[k] * n for p, n in parts) / total for k in parts[0][0]}
+    if confusion.any():
+        mean["miou"] = mean_iou(confusion)
+    model.train()
+    return mean
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Train one variant from the caches (module doc); returns the final log record."""
+    config = copy.deepcopy(DEFAULTS)
+    for key in ("variant", "steps", "batch_size", "seed", "max_minutes", "lr"):
+        value = getattr(args, key, None)
+        if value is not None:
+            config[key] = value
+    out = Path(args.out or f"runs/semantic-bb-{config['variant']}")
+    torch.set_num_threads(int(config["threads"]))
+    data = CachedBatches(args.cache, config["seed"])
+    val = CachedBatches(args.val, config["seed"]) if args.val else None
+    torch.manual_seed(config["seed"])
+    model = SemanticModel(config["variant"], **config["model"])
+    average = copy.deepcopy(model)
+    for p in average.parameters():
+        p.requires_grad_(False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"], betas=tuple(config["betas"]))
+    step, elapsed = 0, 0.0
+    if args.resume and (out / "last.ckpt").is_file():
+        ckpt = torch.load(out / "last.ckpt", weights_only=True)
+        model.load_state_dict(ckpt["raw_model"])
+        average.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        step, elapsed = int(ckpt["step"]), float(ckpt["elapsed"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    lambdas = tuple(config["lambdas"])
+    decay = float(config["polyak"])
+    info = {"train": {"images": data.rows, "sources": [data.meta["split"]]},
+            "val": {"images": val.rows, "sources": [val.meta["split"]]} if val else None}
+
+    @torch.no_grad()
+    def polyak(step: int) -> None:
+        d = min(decay, (1 + step) / (10 + step))
+        for p_avg, p in zip(average.parameters(), model.parameters(), strict=True):
+            p_avg.mul_(d).add_(p, alpha=1 - d)
+
+    def state(step: int, elapsed: float, val_parts: dict[str, float]) -> dict[str, Any]:
+        return checkpoint(
+            "semantic", step, elapsed, average, optimizer, raw_model=model.state_dict(),
+            config=config, options=config["model"], variant=config["variant"], data=info,
+            val=val_parts, backbone=BACKBONE,
+        )
+
+    return run_loop(
+        config,
+        out,
+        model=model,
+        optimizer=optimizer,
+        step=step,
+        elapsed=elapsed,
+        batch_loss=lambda s: _losses(model, data.batch(s, config["batch_size"]), lambdas),
+        validate=lambda: validate(average, val, lambdas) if val else {},
+        state=state,
+        clip=100.0,
+        lr_floor=0.1,
+        desc=f"train semantic-bb-{config['variant']}",
+        progress=not args.no_progress,
+        after_step=polyak,
+        log_digits=4,
+    )
+
+
+# -- export ---------------------------------------------------------------------------
+
+
+def _level_inputs(n: int, h: int, w: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    from colorize_semantic.model import BB_CHANNELS
+
+    strides = {"f4": 4, "f8": 8, "f16": 16, "f32": 32, "head": 32}
+    return {
+        k: torch.rand(n, BB_CHANNELS[k], h // strides[k], w // strides[k], generator=generator)
+        * 4.0
+        for k in BB_LEVELS
+    }
+
+
+def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = 1e-3) -> list[Path]:
+    """Export a backbone checkpoint's four graphs into ``out`` (the encoder over the
+    backbone's levels, checked against torch at two sizes; the PixelCNN graphs as in
+    :func:`colorize_semantic.train.export`) and record them in the manifest."""
+    import onnx
+    import onnxruntime as ort
+
+    from colorize_semantic.train import load
+    from onnx_export.export import _set_metadata, training_summary
+    from onnx_export.manifest import update_manifest
+    from training.pixelcnn import export_checkpoint_graphs
+
+    out = Path(out)
+    model, ckpt = load(checkpoint_path)
+    if model.bottom_kind != "backbone":
+        raise ValueError(f"{checkpoint_path}: not a checkpoint over the backbone")
+    graphs = export_graphs(model, training_summary(ckpt))
+    encoder_meta = dict(graphs[0].metadata)
+    extra = {
+        "working_size": BB_WORKING_SIZE,
+        "size_multiple": 32,
+        "backbone": BACKBONE,
+        "backbone_levels": list(BB_LEVELS),
+    }
+    for graph in graphs:
+        arch = json.loads(graph.metadata["architecture"])
+        arch["grid_stride"] = BB_GRID_STRIDE
+        graph.metadata.update({k: json.dumps(v) for k, v in extra.items()})
+        graph.metadata["architecture"] = json.dumps(arch)
+    paths, entry = export_checkpoint_graphs(graphs[1:], out, ckpt, tolerance)
+
+    encoder = BackboneEncoderGraph(model).eval()
+    g = torch.Generator().manual_seed(0)
+    inputs = _level_inputs(1, 128, 160, g)
+    dyn = torch.export.Dim.DYNAMIC
+    path = out / graphs[0].filename
+    program = torch.onnx.export(
+        encoder, tuple(inputs.values()), input_names=list(inputs),
+        output_names=["cond", "seg_logits"],
+        dynamic_shapes={k: {0: dyn, 2: dyn, 3: dyn} for k in inputs}, dynamo=True,
+        external_data=False, verbose=False,
+    )
+    program.save(str(path), external_data=False)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for case in (inputs, _level_inputs(2, 96, 192, g)):
+        with torch.no_grad():
+            expected = [t.numpy() for t in encoder(*case.values())]
+        got = session.run(None, {k: v.numpy() for k, v in case.items()})
+        worst = max(worst, *(float(np.max(np.abs(e - o))) for e, o in zip(expected, got)))
+    if worst > tolerance:
+        raise AssertionError(f"{path.name}: ONNX Runtime differs from torch by {worst:.3g}")
+    proto = onnx.load(str(path))
+    encoder_meta.update({k: json.dumps(v) for k, v in extra.items()})
+    encoder_meta["architecture"] = graphs[1].metadata["architecture"]
+    encoder_meta["parity"] = json.dumps({"max_abs_diff": worst, "cases": 2})
+    from core.runtime import MODEL_FORMAT_KEY, MODEL_FORMAT_VERSION
+
+    encoder_meta[MODEL_FORMAT_KEY] = json.dumps(MODEL_FORMAT_VERSION)
+    _set_metadata(proto, encoder_meta)
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, str(path))
+    print(f"{path.name}: max |onnx - torch| {worst:.2e}")
+    paths = [path, *paths]
+    entry["files"] = [p.name for p in paths]
+    entry["max_abs_diff"] = max(entry["max_abs_diff"], worst)
+    entry["backbone"] = BACKBONE
+    update_manifest(out, paths, methods={f"semantic-{model.variant}": entry})
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m colorize_semantic.train_backbone")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("fit", help="train one variant from the feature caches")
+    p.add_argument("--cache", required=True, type=Path, help="training feature cache")
+    p.add_argument("--val", type=Path, help="validation feature cache")
+    p.add_argument("--variant", choices=("plain", "embedding", "full"))
+    p.add_argument("--out", type=Path)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-minutes", type=float)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
+    p.add_argument("--no-progress", action="store_true")
+    e = sub.add_parser("export", help="export a checkpoint's graphs")
+    e.add_argument("checkpoint")
+    e.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "export":
+        export(args.checkpoint, args.out)
+        return 0
+    print(json.dumps(train(args)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
