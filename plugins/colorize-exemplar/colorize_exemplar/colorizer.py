@@ -1,18 +1,20 @@
 """The ``exemplar`` colorizer (ONNX Runtime and numpy only: never imports torch).
 
-Pipeline for a target lightness T_L at the working shape (h, w), both multiples of 16:
+Pipeline for a target lightness T_L at the working shape (h, w), both multiples of 32:
 
-1. the reference (sRGB) is resized to the working shape rule (short side 64), converted to
-   Lab; T_L and R_L go through ``exemplar-features.onnx``, which returns five feature
-   levels on the 1/4 grid;
+1. the reference (sRGB) is resized to the working shape rule (short side 128), converted
+   to Lab; T_L and R_L go through the shared gray ImageNet backbone
+   (``efficientnet-lite0-gray`` of ``colorize-backbone``, :mod:`colorize_exemplar.features`),
+   whose levels ``f2 … f32`` (one per stride) are resampled to the 1/4 grid;
 2. the matcher named by the ``matcher=`` option (default ``"exemplar-nn"``, cosine
    nearest neighbours), looked up in the core's registry among the transfers with
    ``operates_on="features"``, gives phi_T->R and phi_R->T from the two pyramids;
    :func:`colorize_exemplar.matching.similarity_maps` gives the similarity maps
    sim_T<->R (Eqs. 1-2); the reference chrominance, area-averaged onto the reference
    grid, is warped to the target grid: R'_ab(p) = R_ab(phi_T->R(p));
-3. R'_ab and the ten similarity maps are upsampled bilinearly to (h, w) and, with T_L,
-   fed to ``exemplar-colornet.onnx`` (the colorization sub-net C), which returns ab.
+3. R'_ab and the ten similarity maps are upsampled bilinearly to (h / 2, w / 2) and, with
+   T_L area-averaged to that size, fed to ``exemplar-colornet.onnx`` (the colorization
+   sub-net C, run at half the working resolution), whose ab is upsampled to (h, w).
 
 With ``reference="auto"`` and ``index=`` a reference index file, the core first asks
 :meth:`ExemplarColorizer.recommend_reference` for the top-1 recommendation of §4
@@ -33,6 +35,7 @@ import cv2
 import numpy as np
 
 from colorize_exemplar import MODELS_DIR
+from colorize_exemplar import features as backbone_features
 from colorize_exemplar.matching import (
     DEFAULT_MATCHER,
     Correspondence,
@@ -49,7 +52,9 @@ from core.runtime import OnnxModel
 __all__ = ["ExemplarColorizer"]
 
 AB_SCALE = 110.0
-GRID = 4
+GRID = backbone_features.GRID_STRIDE
+#: C runs at 1/C_SCALE of the working resolution (its inputs are on the 1/4 grid anyway).
+C_SCALE = 2
 
 
 class ExemplarColorizer(Colorizer):
@@ -57,8 +62,8 @@ class ExemplarColorizer(Colorizer):
 
     name = "exemplar"
     description = (
-        "Exemplar-based colorization: cosine nearest-neighbour matching on a small gray "
-        "feature pyramid, then a U-Net that selects and propagates reference colours"
+        "Exemplar-based colorization: cosine nearest-neighbour matching on the gray ImageNet "
+        "backbone's pyramid, then a U-Net that selects and propagates reference colours"
     )
     citation = (
         "He, Chen, Liao, Sander, Yuan. Deep Exemplar-based Colorization. ACM Transactions on "
@@ -66,20 +71,22 @@ class ExemplarColorizer(Colorizer):
     )
     capabilities = Capabilities(automatic=False, reference=True, recommend=True)
     colorspace = "lab"
-    working_size = 64
-    size_multiple = 16
+    working_size = 128
+    size_multiple = 32
 
     def __init__(self) -> None:
-        self._features = OnnxModel(MODELS_DIR / "exemplar-features.onnx")
         self._colornet = OnnxModel(MODELS_DIR / "exemplar-colornet.onnx")
 
     def model_files(self) -> tuple:
-        return (self._features.model_file(), self._colornet.model_file())
+        return (self._colornet.model_file(), *backbone_features.get().model_files())
 
     def pyramid(self, lightness: np.ndarray) -> list[np.ndarray]:
-        """Five feature levels (C_i, h/4, w/4) of an (h, w) L* image, h and w multiples of 16."""
-        x = np.ascontiguousarray(lightness, dtype=np.float32)[None, None]
-        return [level[0] for level in self._features.run(lightness=x)]
+        """Five matching levels (C_i, h/4, w/4) of an (h, w) L* image, h and w multiples of 32.
+
+        The gray backbone's ``f2 … f32`` on the 1/4 grid
+        (:func:`colorize_exemplar.features.pyramid`; the backbone pass is cached per image).
+        """
+        return backbone_features.pyramid(lightness)
 
     def recommend_reference(
         self, lightness: np.ndarray, *, index: Any = None, **options: Any
@@ -113,7 +120,7 @@ class ExemplarColorizer(Colorizer):
                 "`colorize index build REFS_DIR -o PATH`"
             )
         ref_index = cached_index(index)
-        (best,) = ref_index.query(np.asarray(lightness, np.float32), self.pyramid, k=1)
+        (best,) = ref_index.query(np.asarray(lightness, np.float32), k=1)
         return ref_index.resolve(best.relative_path)
 
     def reference_lab(self, reference: np.ndarray) -> np.ndarray:
@@ -125,19 +132,28 @@ class ExemplarColorizer(Colorizer):
         small = cv2.resize(np.clip(reference, 0, 1), (wr, hr), interpolation=cv2.INTER_AREA)
         return rgb_to_lab(small.astype(np.float32))
 
-    def align(
+    def coarse_inputs(
         self, lightness: np.ndarray, reference_lab: np.ndarray, *, matcher: str = DEFAULT_MATCHER
     ) -> tuple[np.ndarray, Correspondence]:
-        """C's 13-channel input (13, h, w) and the coarse correspondence.
+        """C's inputs on the matching grid: R'_ab / 110 and the ten similarity maps.
 
         Parameters
         ----------
         lightness : ndarray (h, w) float32
-            T_L (0..100), h and w multiples of 16.
+            T_L (0..100), h and w multiples of 32.
         reference_lab : ndarray (hr, wr, 3) float32
             The reference at its working shape (:meth:`reference_lab`).
         matcher : str, default "exemplar-nn"
             Name of a registered matcher (see :mod:`colorize_exemplar.matching`).
+
+        Returns
+        -------
+        maps : ndarray (12, h / 4, w / 4) float32
+            R'_ab(p) = R_ab(phi_T->R(p)) (Eq. 1's mapping; reference ab area-averaged to
+            its grid) divided by :data:`AB_SCALE`, then sim_T->R and sim_R->T of the five
+            levels (Eqs. 1-2). The training cache (:mod:`colorize_exemplar.train`) stores
+            exactly these maps.
+        match : Correspondence
 
         Raises
         ------
@@ -161,15 +177,27 @@ class ExemplarColorizer(Colorizer):
         )
         warped = warp(ab_grid, match.target_to_reference, coarse)
         maps = np.concatenate(
-            [
-                warped / AB_SCALE,
-                match.forward.transpose(1, 2, 0),
-                match.backward.transpose(1, 2, 0),
-            ],
-            axis=-1,
-        ).astype(np.float32)
-        up = cv2.resize(maps, (w, h), interpolation=cv2.INTER_LINEAR)
-        x = np.concatenate([(lightness / 50.0 - 1.0)[..., None], up], axis=-1)
+            [warped.transpose(2, 0, 1) / AB_SCALE, match.forward, match.backward], axis=0
+        )
+        return np.ascontiguousarray(maps, dtype=np.float32), match
+
+    def align(
+        self, lightness: np.ndarray, reference_lab: np.ndarray, *, matcher: str = DEFAULT_MATCHER
+    ) -> tuple[np.ndarray, Correspondence]:
+        """C's 13-channel input (13, h / 2, w / 2) and the coarse correspondence.
+
+        C runs at half the working resolution (:data:`C_SCALE`): T_L area-averaged
+        2 x 2, then / 50 - 1, and :meth:`coarse_inputs` upsampled bilinearly 2x.
+        Parameters and errors as :meth:`coarse_inputs`.
+        """
+        maps, match = self.coarse_inputs(lightness, reference_lab, matcher=matcher)
+        h, w = lightness.shape
+        hc, wc = h // C_SCALE, w // C_SCALE
+        up = cv2.resize(
+            np.ascontiguousarray(maps.transpose(1, 2, 0)), (wc, hc), interpolation=cv2.INTER_LINEAR
+        )
+        small = cv2.resize(lightness, (wc, hc), interpolation=cv2.INTER_AREA)
+        x = np.concatenate([(small / 50.0 - 1.0)[..., None], up], axis=-1)
         return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32), match
 
     def predict(
@@ -205,7 +233,12 @@ class ExemplarColorizer(Colorizer):
         padded = np.pad(lightness, ((0, ph), (0, pw)), mode="edge") if ph or pw else lightness
         x, match = self.align(padded, self.reference_lab(reference), matcher=matcher)
         (ab,) = self._colornet.run(inputs=x[None])
-        chroma = ab[0].transpose(1, 2, 0)[:h, :w]
+        full = cv2.resize(
+            np.ascontiguousarray(ab[0].transpose(1, 2, 0)),
+            (padded.shape[1], padded.shape[0]),
+            interpolation=cv2.INTER_LINEAR,
+        )
+        chroma = full[:h, :w]
         similarity = 0.5 * (match.forward.mean(0) + match.backward.mean(0))
         return Prediction(
             chroma=np.ascontiguousarray(chroma, dtype=np.float32),

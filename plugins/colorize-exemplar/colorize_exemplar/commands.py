@@ -83,6 +83,7 @@ def _info(index, as_json: bool) -> int:
         "entries": len(index),
         "skipped": index.skipped,
         "pca_fitted_on": index.pca_fitted_on,
+        "feature_extractor": index.feature_extractor,
         "global_dim": int(index.global_features.shape[1]),
         "local_dim": int(index.local_features.shape[2]),
         "created": index.created,
@@ -93,6 +94,9 @@ def _info(index, as_json: bool) -> int:
     for key, value in payload.items():
         if key == "skipped":
             value = len(value)
+        elif key == "feature_extractor":
+            sha = str(value.get("sha256", ""))[:12]
+            value = f"{value.get('backbone')} ({value.get('file')}, sha256 {sha}…)"
         print(f"{key}: {value}")
     return 0
 

@@ -1,7 +1,7 @@
 """Reference index: pre-computed recommendation descriptors of a folder of colour photos.
 
 ``colorize index build REFS_DIR -o refs.index`` (:func:`build_index`) runs every colour
-image below ``REFS_DIR`` through the gray feature network once and stores what the
+image below ``REFS_DIR`` through the shared gray ImageNet backbone once and stores what the
 recommendation of He et al. (2018, §4) needs (:mod:`colorize_exemplar.recommend`):
 PCA-compressed global descriptors, local descriptors and cell luminance histograms.
 :func:`recommend` ranks the index for a target.
@@ -11,7 +11,8 @@ File format (version :data:`FORMAT_VERSION`)
 A zip archive (stored, not compressed) with
 
 * ``header.json``: ``format`` (:data:`FORMAT_NAME`), ``format_version``,
-  ``feature_extractor`` (file name and sha256 from the plugin's ``models/manifest.json``),
+  ``feature_extractor`` (:func:`colorize_exemplar.features.extractor`: the backbone's
+  name, graph file, its sha256 and the levels),
   ``settings`` (descriptor sizes, see :func:`current_settings`), ``root`` (the absolute
   REFS_DIR) and ``root_from_index`` (REFS_DIR relative to the index file's folder),
   ``entries`` (per image: ``path`` relative to REFS_DIR in POSIX form, ``size`` in bytes,
@@ -26,7 +27,9 @@ under ``root``, then under ``root_from_index`` next to the index file (moving th
 and the index together keeps the index valid). Arrays are read with
 ``allow_pickle=False`` and checked against their sha256. A file of another format
 version, built with another feature extractor or other settings, or corrupted, is
-refused with :class:`ReferenceIndexError` naming the file and the problem.
+refused with :class:`ReferenceIndexError` naming the file and the problem. Indexes of
+format version 1 were built with the plugin's former small gray feature net
+(``exemplar-features.onnx``); they are refused with a message that says so.
 
 The PCA bases are fitted when the index is first built (or with ``rebuild=True``);
 incremental updates project new images on the stored bases, so the entries already
@@ -52,7 +55,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from colorize_exemplar import MODELS_DIR
+from colorize_exemplar import features as backbone_features
 from colorize_exemplar import recommend as rec
 from core.colorspaces.lab import LabSpace, rgb_to_lab
 from core.errors import ColorizeError, InvalidImageError
@@ -73,8 +76,9 @@ __all__ = [
 ]
 
 FORMAT_NAME = "colorize-exemplar-reference-index"
-FORMAT_VERSION = 1
-FEATURES_FILE = "exemplar-features.onnx"
+FORMAT_VERSION = 2
+#: The feature net of format version 1 (removed; its indexes are refused by name).
+LEGACY_FEATURES_FILE = "exemplar-features.onnx"
 _ARRAYS = (
     "global",
     "local",
@@ -96,9 +100,8 @@ class ReferenceIndexError(ColorizeError, ValueError):
 
 
 def extractor_sha256() -> str:
-    """sha256 of the installed feature network, as ``models/manifest.json`` records it."""
-    manifest = json.loads((MODELS_DIR / "manifest.json").read_text(encoding="utf-8"))
-    return str(manifest["files"][FEATURES_FILE]["sha256"])
+    """sha256 of the installed gray backbone graph (its plugin's manifest records it)."""
+    return str(backbone_features.extractor()["sha256"])
 
 
 def current_settings() -> dict[str, Any]:
@@ -110,6 +113,7 @@ def current_settings() -> dict[str, Any]:
         "hist_bins": rec.HIST_BINS,
         "global_dim": rec.GLOBAL_DIM,
         "local_dim": rec.LOCAL_DIM,
+        "global_levels": list(rec.GLOBAL_LEVELS),
         "local_levels": list(rec.LOCAL_LEVELS),
     }
 
@@ -154,6 +158,7 @@ class ReferenceIndex:
     root_from_index: str | None = None
     path: Path | None = None
     created: str = ""
+    feature_extractor: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -180,12 +185,21 @@ class ReferenceIndex:
         )
 
     def query(
-        self, lightness: np.ndarray, pyramid: Callable, *, k: int = 5, top_n: int = rec.TOP_N
+        self,
+        lightness: np.ndarray,
+        features: Callable | None = None,
+        *,
+        k: int = 5,
+        top_n: int = rec.TOP_N,
     ) -> list[Candidate]:
-        """Recommend ``k`` references for a target L* image (global, then Eq. 8 ranking)."""
+        """Recommend ``k`` references for a target L* image (global, then Eq. 8 ranking).
+
+        ``features`` maps an L* image to the backbone's levels by name (default: the
+        shared gray backbone, :meth:`core.backbones.Backbone.features`).
+        """
         if not self.entries:
             raise ReferenceIndexError(self.path or "<index>", "the index has no entries")
-        d = rec.describe(lightness, pyramid)
+        d = rec.describe(lightness, features or backbone_features.get().features)
         ranking = rec.rank(
             rec.compress(d.global_raw, self.pca_global),
             rec.compress(d.local_raw, self.pca_local),
@@ -235,7 +249,7 @@ class ReferenceIndex:
         header = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
-            "feature_extractor": {"file": FEATURES_FILE, "sha256": extractor_sha256()},
+            "feature_extractor": backbone_features.extractor(),
             "settings": current_settings(),
             "root": str(self.root),
             "root_from_index": os.path.relpath(self.root, folder),
@@ -279,6 +293,7 @@ class ReferenceIndex:
         self.path = path
         self.root_from_index = header["root_from_index"]
         self.created = header["created"]
+        self.feature_extractor = header["feature_extractor"]
         return path
 
 
@@ -296,19 +311,33 @@ def _read_header(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise ReferenceIndexError(path, "not a colorize-exemplar reference index")
     version = header.get("format_version")
+    recorded = header.get("feature_extractor") or {}
+    if version == 1 or recorded.get("file") == LEGACY_FEATURES_FILE:
+        raise ReferenceIndexError(
+            path,
+            f"built with the former small gray feature net {LEGACY_FEATURES_FILE} (sha256 "
+            f"{str(recorded.get('sha256', '?'))[:12]}…, index format version {version!r}); "
+            f"this plugin now describes images with the ImageNet backbone "
+            f"{backbone_features.BACKBONE}: rebuild it with "
+            "`colorize index build REFS_DIR -o FILE --rebuild`",
+        )
     if version != FORMAT_VERSION:
         raise ReferenceIndexError(
             path,
             f"index format version {version!r}, this plugin reads version {FORMAT_VERSION}; "
             "rebuild it with `colorize index build REFS_DIR -o FILE --rebuild`",
         )
-    recorded = (header.get("feature_extractor") or {}).get("sha256", "?")
-    installed = extractor_sha256()
-    if recorded != installed:
+    installed = backbone_features.extractor()
+    if (recorded.get("backbone"), recorded.get("sha256")) != (
+        installed["backbone"],
+        installed["sha256"],
+    ):
         raise ReferenceIndexError(
             path,
-            f"built with another feature extractor ({FEATURES_FILE} sha256 {str(recorded)[:12]}…, "
-            f"installed {installed[:12]}…); rebuild it with "
+            f"built with another feature extractor (backbone {recorded.get('backbone')!r}, "
+            f"{recorded.get('file')} sha256 {str(recorded.get('sha256', '?'))[:12]}…; "
+            f"installed {installed['backbone']!r}, {installed['file']} sha256 "
+            f"{installed['sha256'][:12]}…); rebuild it with "
             "`colorize index build REFS_DIR -o FILE --rebuild`",
         )
     if header.get("settings") != current_settings():
@@ -375,6 +404,7 @@ def load_index(path: str | os.PathLike) -> ReferenceIndex:
         root_from_index=header.get("root_from_index"),
         path=path,
         created=str(header.get("created", "")),
+        feature_extractor=dict(header.get("feature_extractor") or {}),
     )
 
 
@@ -472,7 +502,7 @@ def build_index(
     refs_dir: str | os.PathLike,
     output: str | os.PathLike,
     *,
-    pyramid: Callable | None = None,
+    features: Callable | None = None,
     rebuild: bool = False,
     progress: bool = True,
     on_skip: Callable[[str, str], None] | None = None,
@@ -487,8 +517,9 @@ def build_index(
         Index file. If it exists (and ``rebuild`` is false) only new or changed files
         (size or mtime) are processed, entries of removed files are dropped, and the
         stored PCA bases are kept.
-    pyramid : callable, optional
-        Feature pyramid of an L* image (default: the shipped ``exemplar-features.onnx``).
+    features : callable, optional
+        Backbone levels by name of an L* image (default: the shared gray backbone's
+        :meth:`core.backbones.Backbone.features`).
     rebuild : bool
         Ignore an existing ``output`` (also one of another version) and refit the PCA.
     progress : bool
@@ -513,10 +544,8 @@ def build_index(
     output = Path(output)
     if not root.is_dir():
         raise ReferenceIndexError(root, "no such folder of reference images")
-    if pyramid is None:
-        from colorize_exemplar.colorizer import ExemplarColorizer
-
-        pyramid = ExemplarColorizer().pyramid
+    if features is None:
+        features = backbone_features.get().features
     on_skip = on_skip or _default_on_skip
     old = None
     if output.exists() and not rebuild:
@@ -558,7 +587,7 @@ def build_index(
             rgb = loaded.rgb()
             if loaded.is_gray or _is_achromatic(rgb):
                 raise InvalidImageError(str(path), "grayscale image: a colour reference is needed")
-            descriptors = rec.describe(reference_lightness(rgb), pyramid)
+            descriptors = rec.describe(reference_lightness(rgb), features)
         except (InvalidImageError, OSError, ValueError) as exc:
             reason = exc.problem if isinstance(exc, InvalidImageError) else str(exc)
             skipped.append({"path": rel, "size": size, "mtime": mtime, "reason": reason})
@@ -613,7 +642,7 @@ def recommend(
     *,
     k: int = 5,
     top_n: int = rec.TOP_N,
-    pyramid: Callable | None = None,
+    features: Callable | None = None,
 ) -> list[Candidate]:
     """Recommend ``k`` references for ``target`` from ``index`` (He et al. 2018, §4).
 
@@ -634,15 +663,11 @@ def recommend(
     """
     if not isinstance(index, ReferenceIndex):
         index = cached_index(index)
-    if pyramid is None:
-        from colorize_exemplar.colorizer import ExemplarColorizer
-
-        pyramid = ExemplarColorizer().pyramid
     loaded = load_image(target)
     space = LabSpace()
     if loaded.is_gray:
         lightness = space.gray_lightness(loaded.pixels)
     else:
         lightness = space.lightness(loaded.pixels)
-    candidates = index.query(np.asarray(lightness, np.float32), pyramid, k=k, top_n=top_n)
+    candidates = index.query(np.asarray(lightness, np.float32), features, k=k, top_n=top_n)
     return [Candidate(**{**c.__dict__, "path": index.resolve(c.relative_path)}) for c in candidates]

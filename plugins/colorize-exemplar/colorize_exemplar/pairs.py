@@ -7,8 +7,8 @@ on the colorization training set of Tiny ImageNet images (202 classes) and BSDS5
 crops (one class, "scenery"), draws for each target of the perceptual half:
 
 * ``neighbour`` -- one of the ``k`` nearest photos by the global descriptor of
-  :func:`colorize_exemplar.recommend.describe` (spatial mean of each of the five gray
-  feature levels, each L2-normalised, concatenated; cosine, no PCA) within its class;
+  :func:`colorize_exemplar.recommend.describe` (L2-normalised spatial mean of the gray
+  ImageNet backbone's ``head`` level; cosine, no PCA) within its class;
 * ``same-class`` -- a random photo of its class;
 * ``random`` -- a random photo of the whole set.
 
@@ -17,7 +17,7 @@ share a source), so it is always a real, *different* photo. The mixture is an op
 (:data:`DEFAULT_MIX`, the paper's 45/45/10). The chrominance half keeps same-image
 references (``colorize_exemplar.train.augment_reference``).
 
-numpy only; the descriptors come from the torch feature net in ``train.py``.
+numpy only; ``train.py`` (``cache``) computes the descriptors with the ONNX backbone.
 """
 
 from __future__ import annotations

@@ -10,8 +10,12 @@ from core.hookspecs import hookimpl
 
 @hookimpl
 def register_methods(register):
-    """Register ``exemplar`` when both ONNX graphs are installed (see MODEL_CARD.md)."""
-    if all((MODELS_DIR / f"exemplar-{part}.onnx").is_file() for part in ("features", "colornet")):
+    """Register ``exemplar`` when its colorization sub-net is installed (see MODEL_CARD.md).
+
+    The matching features come from the shared gray backbone of ``colorize-backbone``
+    (a dependency of this distribution), looked up when the method first runs.
+    """
+    if (MODELS_DIR / "exemplar-colornet.onnx").is_file():
         register(ExemplarColorizer())
 
 

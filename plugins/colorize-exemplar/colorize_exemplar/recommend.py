@@ -14,18 +14,19 @@ He et al. (2018, §4) recommend a colour reference for a gray target in two step
    neighbour of p in the candidate, C(p) the 16 x 16 pixel cell of point p,
    d_H the correlation coefficient of the cells' luminance histograms and beta = 0.25.
 
-Here, with the plugin's small gray feature network (``exemplar-features.onnx``):
+Here, with the shared gray ImageNet backbone (``efficientnet-lite0-gray`` of
+``colorize-backbone``, :mod:`colorize_exemplar.features`):
 
 * every image is resized to :data:`FEATURE_SIZE` x :data:`FEATURE_SIZE` (aspect ratio
-  not kept, so every descriptor has one shape); its five feature levels come back on
-  the 1/4 grid;
-* **global descriptor**: the spatial mean of each level, each L2-normalised, concatenated
-  (16 + 32 + 64 + 96 + 128 = 336 values), PCA-compressed to at most
-  :data:`GLOBAL_DIM` (there is no ``fc`` layer; no class pre-filter either: the network's
-  classifier is not exported);
-* **local descriptors**: levels 4 and 5 (the deepest), L2-normalised per point and
-  concatenated (224 values), averaged over a :data:`GRID` x :data:`GRID` grid of cells,
-  PCA-compressed to at most :data:`LOCAL_DIM` per cell;
+  not kept, so every descriptor has one shape) and run through the backbone once;
+* **global descriptor**: the spatial mean of the ``head`` level (1,280 channels, the
+  input of the network's ImageNet classifier: the analogue of VGG ``fc6``),
+  L2-normalised, PCA-compressed to at most :data:`GLOBAL_DIM` (no class pre-filter);
+* **local descriptors**: ``f16`` (stride 16, the analogue of ``relu5_4``; 112 channels)
+  and ``f32`` (320 channels, upsampled bilinearly to the ``f16`` grid), each
+  L2-normalised per point and concatenated (432 values), averaged over a :data:`GRID` x
+  :data:`GRID` grid of cells (at 128 px one ``f16`` point per cell), PCA-compressed to
+  at most :data:`LOCAL_DIM` per cell;
 * **luminance histograms**: :data:`HIST_BINS` bins of L* in each cell of the same grid on
   the image at :data:`HIST_SIZE` px (16 x 16 pixel cells, as in the paper);
 * scores are means over the grid points instead of sums (same ranking, comparable
@@ -39,7 +40,7 @@ He, Chen, Liao, Sander, Yuan. Deep Exemplar-based Colorization. ACM TOG 37(4), 2
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -64,8 +65,8 @@ __all__ = [
     "rank",
 ]
 
-#: Side of the square image the feature network sees.
-FEATURE_SIZE = 64
+#: Side of the square image the backbone sees (a multiple of 32).
+FEATURE_SIZE = 128
 #: Cells per side of the local grid (one local descriptor and one histogram per cell).
 GRID = 8
 #: Side of the square L* image the luminance histograms are taken from (16 px cells).
@@ -75,8 +76,10 @@ HIST_BINS = 16
 #: Most PCA components kept for global (paper: 128) and local (paper: 64) descriptors.
 GLOBAL_DIM = 128
 LOCAL_DIM = 64
-#: Levels (0-based) whose features form the local descriptors (the two deepest).
-LOCAL_LEVELS = (3, 4)
+#: Backbone level whose spatial mean is the global descriptor (the classifier's input).
+GLOBAL_LEVELS = ("head",)
+#: Backbone levels whose features form the local descriptors (strides 16 and 32).
+LOCAL_LEVELS = ("f16", "f32")
 #: Weight of the luminance term in Eq. 8.
 BETA = 0.25
 #: Candidates kept by the global ranking for the local one (paper: N = 200).
@@ -92,7 +95,8 @@ class Descriptors:
     Attributes
     ----------
     global_raw : ndarray (G,) float32
-        Concatenated, per-level L2-normalised spatial means of the five levels.
+        L2-normalised spatial mean of the backbone's ``head`` level
+        (:data:`GLOBAL_LEVELS`).
     local_raw : ndarray (GRID * GRID, D) float32
         Cell means of the per-point normalised local levels.
     histograms : ndarray (GRID * GRID, HIST_BINS) float32
@@ -154,7 +158,7 @@ def global_descriptors(levels: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def describe(
-    lightness: np.ndarray, pyramid: Callable[[np.ndarray], Sequence[np.ndarray]]
+    lightness: np.ndarray, features: Callable[[np.ndarray], Mapping[str, np.ndarray]]
 ) -> Descriptors:
     """Global and local descriptors and cell histograms of one L* image.
 
@@ -162,9 +166,10 @@ def describe(
     ----------
     lightness : ndarray (H, W) float
         CIE L* in 0..100 (a gray target, or the lightness of a colour reference).
-    pyramid : callable
-        Maps an (S, S) L* image (S = :data:`FEATURE_SIZE`) to the five feature levels
-        (C_i, S/4, S/4), e.g. :meth:`colorize_exemplar.colorizer.ExemplarColorizer.pyramid`.
+    features : callable
+        Maps an (S, S) L* image (S = :data:`FEATURE_SIZE`) to the backbone's levels by
+        name, each (C, S / stride, S / stride), e.g.
+        :meth:`core.backbones.Backbone.features` of the gray backbone.
 
     Returns
     -------
@@ -172,26 +177,40 @@ def describe(
 
     Examples
     --------
-    >>> fake = lambda L: [np.ones((c, 16, 16), np.float32) for c in (2, 3, 4, 5, 6)]
+    >>> fake = lambda L: {"head": np.ones((3, 4, 4)), "f16": np.ones((2, 8, 8)),
+    ...                   "f32": np.ones((5, 4, 4))}
     >>> d = describe(np.full((30, 40), 50.0, np.float32), fake)
     >>> d.global_raw.shape, d.local_raw.shape, d.histograms.shape
-    ((20,), (64, 11), (64, 16))
+    ((3,), (64, 7), (64, 16))
     """
     lightness = np.asarray(lightness, np.float32)
     if lightness.ndim != 2 or min(lightness.shape) < 1:
         raise ValueError(f"expected (H, W) lightness, got shape {lightness.shape}")
     square = cv2.resize(lightness, (FEATURE_SIZE, FEATURE_SIZE), interpolation=cv2.INTER_AREA)
-    levels = [np.asarray(f, np.float32) for f in pyramid(square)]
-    global_raw = global_descriptors(levels)
-    local = np.concatenate([_unit(levels[i], axis=0) for i in LOCAL_LEVELS], axis=0)
-    c, h, w = local.shape
-    local = local.reshape(c, GRID, h // GRID, GRID, w // GRID).mean(axis=(2, 4))
-    local_raw = local.reshape(c, GRID * GRID).T
+    levels = features(square)
+    global_raw = global_descriptors([levels[name] for name in GLOBAL_LEVELS])
+    local = []
+    for name in LOCAL_LEVELS:
+        f = _unit(np.asarray(levels[name], np.float32), axis=0)
+        if f.shape[1:] != (GRID, GRID):
+            f = _unit(_resample(f, GRID), axis=0)
+        local.append(f)
+    local_raw = np.concatenate(local, axis=0).reshape(-1, GRID * GRID).T
     return Descriptors(
         global_raw.astype(np.float32),
         np.ascontiguousarray(local_raw, np.float32),
         _cell_histograms(lightness),
     )
+
+
+def _resample(f: np.ndarray, size: int) -> np.ndarray:
+    """(C, h, w) -> (C, size, size): cell means when finer, bilinear when coarser."""
+    c, h, w = f.shape
+    if h >= size and h % size == 0 and w % size == 0:
+        return f.reshape(c, size, h // size, size, w // size).mean(axis=(2, 4))
+    return np.stack(
+        [cv2.resize(ch, (size, size), interpolation=cv2.INTER_LINEAR) for ch in f]
+    ).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,40 @@
-"""Training and export of the networks (imports torch; never used at inference).
+"""Training and export of the colorization sub-net C (imports torch; never used at inference).
 
-Usage (from the repository root)::
+Usage (from the repository root; CPU, run with ``nice``)::
 
-    python -m colorize_exemplar.train features --max-minutes 4 --out runs/exemplar
-    python -m colorize_exemplar.train perceptual --max-minutes 12 --out runs/exemplar2
-    python -m colorize_exemplar.train colornet --max-minutes 45 --batch 32 --lr 3e-4 \
-        --features runs/exemplar/features.pt --init runs/exemplar/colornet.pt --out runs/exemplar2
-    python -m colorize_exemplar.train export --graphs colornet --out runs/exemplar2 \
-        --models-dir runs/exemplar2/models
+    python -m colorize_exemplar.train cache --pairs 6000 --out runs/exemplar-bb
+    python -m colorize_exemplar.train colornet --max-minutes 35 --out runs/exemplar-bb
+    python -m colorize_exemplar.train export --out runs/exemplar-bb
 
-``features`` trains :class:`~colorize_exemplar.model.FeatureNet` on Tiny ImageNet
-classification from L* alone (the pretext task standing in for gray-VGG-19, §3.1).
-``perceptual`` trains :class:`~colorize_exemplar.model.PerceptualNet`, the same network on
-Lab, the loss network of the perceptual branch (§3.2.1, Eq. 6; training only).
-``colornet`` trains :class:`~colorize_exemplar.model.ColorNet` with both branches of
-He et al. 2018, §3.2.4: half of each batch in the chrominance branch (a geometrically
-augmented copy of the target as reference, smooth-L1, Eqs. 3-4), half in the perceptual
-branch (a real, different reference drawn by :mod:`colorize_exemplar.pairs`, §3.2.3;
-perceptual loss, Eqs. 5-6), total ``L_chrom + alpha * L_perc`` (Eq. 7);
-``--perceptual-fraction 0 --unrelated 0.2`` is the chrominance-only recipe of the first
-shipped weights. ``export`` writes the ONNX graphs and the manifest. One torch thread by
+The matching features are the shared gray ImageNet backbone's
+(:mod:`colorize_exemplar.features`), not trained here. Because they are fixed, C's inputs
+can be computed **once**: ``cache`` runs the inference pipeline itself
+(:meth:`colorize_exemplar.colorizer.ExemplarColorizer.coarse_inputs`: ONNX backbone,
+matching, similarity maps of Eqs. 1-2, warped R'_ab on the 1/4 grid) for two pairs
+per target and stores the 12 coarse maps (float16):
+
+* a **chrominance** pair: the reference is a geometrically augmented copy of the target
+  (flip, resized crop 0.6-1, rotation up to ±0.25 rad; the stand-in of the paper's fake
+  reference T'_ab, Eq. 3);
+* a **perceptual** pair: a real, different photo drawn by
+  :class:`colorize_exemplar.pairs.PairSampler` (§3.2.3: neighbour / same class / random,
+  45 / 45 / 10 %), the neighbours found with the **new** global descriptor of
+  :func:`colorize_exemplar.recommend.describe` (the backbone's ``head``).
+
+Training images: the 9,840 Tiny ImageNet val images (64 px, upsampled bicubically to
+:data:`SIDE`) and ``--crops`` crops of :data:`SIDE` px from the 200 BSDS500 train photos
+at a 192 px short side. No ``imagenet_sample`` photo (:func:`core.semantic.held_out`
+keeps half of them out of all training) and no BSDS500 val/test photo is used.
+
+``colornet`` trains C on the cache with both branches of He et al. 2018, §3.2.4: half of
+each batch chrominance (smooth-L1 to T_ab, Eq. 4), half perceptual (Eq. 6 through the
+colour ImageNet network, :class:`~colorize_exemplar.model.ColourLossNet`), total
+``L_chrom + alpha * L_perc`` (Eq. 7), with random horizontal flips (they mirror C's
+input maps, the target and the mappings alike). C runs at **half** the working
+resolution (:data:`C_SIDE`, as at inference: :meth:`ExemplarColorizer.align
+<colorize_exemplar.colorizer.ExemplarColorizer.align>`): T_L area-averaged 2 x 2, the
+coarse maps upsampled bilinearly 2x; the loss network sees P_Lab and T_Lab there too.
+``export`` writes ``exemplar-colornet.onnx`` and the manifest. One torch thread by
 default (``--threads``); checkpoints every ``--checkpoint-minutes``.
 """
 
@@ -32,24 +47,24 @@ import os
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
 from torch.nn import functional as F
 
 from colorize_exemplar import MODELS_DIR
-from colorize_exemplar.model import AB_SCALE, ColorNet, FeatureNet, PerceptualNet
-from colorize_exemplar.pairs import (
-    DEFAULT_MIX,
-    KINDS,
-    PairSampler,
-    class_neighbours,
-    global_descriptors,
-)
+from colorize_exemplar.model import AB_SCALE, COLOR_IN, ColorNet, ColourLossNet
+from colorize_exemplar.pairs import DEFAULT_MIX, KINDS, PairSampler, class_neighbours
 from training.lab import rgb_to_lab
-from training.trainer import state_digest
 
 DATA = Path(os.environ.get("COLORIZE_DATA", "/work/shared/datasets"))
+#: Side of the square training images (the working size of the method).
+SIDE = 128
+#: Stride of the matching grid (C's coarse maps are SIDE / GRID on a side).
+GRID = 4
+#: Side at which C runs (half the working size; :data:`colorize_exemplar.colorizer.C_SCALE`).
+C_SIDE = SIDE // 2
 
 
 def load_tiny_imagenet(limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -66,181 +81,170 @@ def load_tiny_imagenet(limit: int | None = None) -> tuple[np.ndarray, np.ndarray
     return images, labels
 
 
-def to_lab(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> Lab (N, 3, H, W) float32."""
-    rgb = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
-    return rgb_to_lab(rgb)
-
-
-# -- matching in torch: mirrors colorize_exemplar.matching (numpy) ------------------------
-
-
-def normalise(levels: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
-    """Each level (N, C, h, w) -> unit-norm features (N, h*w, C)."""
-    out = []
-    for f in levels:
-        f = f.flatten(2).transpose(1, 2)
-        out.append(f / (f.norm(dim=-1, keepdim=True) + 1e-6))
-    return out
-
-
-def match(target: tuple[torch.Tensor, ...], reference: tuple[torch.Tensor, ...], match_levels):
-    """Nearest neighbours T->R and R->T and the similarity maps of Eq. 1 (N, 5, h*w) each."""
-    ft, fr = normalise(target), normalise(reference)
-    score = sum(torch.bmm(ft[i], fr[i].transpose(1, 2)) for i in match_levels)
-    t2r = score.argmax(dim=2)  # (N, P): reference index of each target point
-    r2t = score.argmax(dim=1)  # (N, Q): target index of each reference point
-    back = torch.gather(r2t, 1, t2r)  # phi_R->T(phi_T->R(p))
-    fwd, bwd = [], []
-    for a, b in zip(ft, fr, strict=True):
-        rb = torch.gather(b, 1, t2r[..., None].expand(-1, -1, b.shape[-1]))
-        ta = torch.gather(a, 1, back[..., None].expand(-1, -1, a.shape[-1]))
-        fwd.append((a * rb).sum(-1))
-        bwd.append((ta * rb).sum(-1))
-    return t2r, torch.stack(fwd, 1), torch.stack(bwd, 1)
-
-
-def colour_input(l_t, ab_r, t2r, fwd, bwd, coarse):
-    """Assemble C's 13-channel input at the working resolution."""
-    n, _, h, w = l_t.shape
-    hc, wc = coarse
-    ab_c = F.adaptive_avg_pool2d(ab_r, (hc, wc)).flatten(2)  # (N, 2, Q)
-    warped = torch.gather(ab_c, 2, t2r[:, None].expand(-1, 2, -1)).view(n, 2, hc, wc)
-    sims = torch.cat([fwd, bwd], 1).view(n, -1, hc, wc)
-    up = F.interpolate(
-        torch.cat([warped, sims], 1), size=(h, w), mode="bilinear", align_corners=False
-    )
-    return torch.cat([l_t / 50.0 - 1.0, up[:, :2] / AB_SCALE, up[:, 2:]], 1)
-
-
-MATCH_LEVELS = (1, 2, 3, 4)
-
-
-def augment_reference(lab: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """A geometrically distorted copy: flip, random resized crop (scale 0.6-1), small rotation."""
-    n, _, h, w = lab.shape
-    angle = (torch.rand(n, generator=generator) - 0.5) * 0.5
-    scale = 0.6 + 0.4 * torch.rand(n, generator=generator)
-    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
-    shift = (torch.rand(n, 2, generator=generator) - 0.5) * 2 * (1 - scale[:, None])
-    cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
-    theta = torch.stack(
-        [
-            torch.stack([cos * flip, -sin, shift[:, 0]], 1),
-            torch.stack([sin * flip, cos, shift[:, 1]], 1),
-        ],
-        1,
-    )
-    grid = F.affine_grid(theta, list(lab.shape), align_corners=False)
-    return F.grid_sample(lab, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-
-
-def _train_classifier(net: FeatureNet, images: torch.Tensor, labels: np.ndarray, args, name: str):
-    """Tiny ImageNet classification (8,840 train / 1,000 held out); saves ``name`` in --out.
-
-    The checkpoint ``{"model", "record"}`` is written every ``--checkpoint-minutes`` and at
-    the end, so a run stopped early loses at most that much.
-    """
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(labels))
-    val, train = order[:1000], order[1000:]
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=5e-4)
-    y = torch.from_numpy(labels)
-    started, step, saved = time.monotonic(), 0, time.monotonic()
-
-    def save(final: bool) -> dict:
-        record = {
-            "steps": step,
-            "seconds": round(time.monotonic() - started),
-            "train_images": len(train),
-            "val_images": len(val),
-            "classes": int(labels.max()) + 1,
-            "input": "Lab" if net.in_channels == 3 else "L*",
-        }
-        if final:
-            net.eval()
-            with torch.no_grad():
-                vi = torch.from_numpy(val)
-                correct = sum(
-                    (net.classify(images[vi[i : i + 250]]).argmax(1) == y[vi[i : i + 250]])
-                    .sum()
-                    .item()
-                    for i in range(0, len(vi), 250)
-                )
-            record["val_top1"] = correct / len(vi)
-        torch.save({"model": net.state_dict(), "record": record}, Path(args.out) / name)
-        return record
-
-    while time.monotonic() - started < args.max_minutes * 60:
-        idx = torch.from_numpy(rng.choice(train, args.batch))
-        x = images[idx]
-        if rng.random() < 0.5:
-            x = x.flip(3)
-        i, j = rng.integers(0, 9, 2)
-        x = F.pad(x, (4, 4, 4, 4), mode="reflect")[:, :, i : i + 64, j : j + 64]
-        loss = F.cross_entropy(net.classify(x), y[idx], label_smoothing=0.1)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % 50 == 0:
-            print(
-                f"step {step} loss {loss.item():.3f} {time.monotonic() - started:.0f}s", flush=True
-            )
-        if time.monotonic() - saved > args.checkpoint_minutes * 60:
-            save(final=False)
-            saved = time.monotonic()
-    print(json.dumps(save(final=True)), flush=True)
-
-
-def train_features(args) -> None:
-    """The gray feature net (§3.1 stand-in): Tiny ImageNet classification from L* alone."""
-    images, labels = load_tiny_imagenet()
-    net = FeatureNet(classes=int(labels.max()) + 1)
-    _train_classifier(net, to_lab(images)[:, :1], labels, args, "features.pt")
-
-
-def train_perceptual(args) -> None:
-    """The colour loss network of the perceptual branch (He et al. 2018, §3.2.4, Eq. 6).
-
-    Same architecture and pretext task as ``features`` but on Lab, so its deepest level
-    responds to chrominance. Saved as ``perceptual.pt``; used only by ``colornet``.
-    """
-    images, labels = load_tiny_imagenet()
-    net = PerceptualNet(classes=int(labels.max()) + 1)
-    _train_classifier(net, to_lab(images), labels, args, "perceptual.pt")
-
-
 def load_bsds_crops(count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """64x64 crops of BSDS500 train photos scaled to a 96 px short side, and their photo index."""
+    """``count`` SIDE-px crops of BSDS500 train photos at a 192 px short side; their photo."""
     paths = sorted((DATA / "bsds500" / "images" / "train").glob("*.jpg"))
     crops, sources = [], []
     for k, p in enumerate(paths):
         im = Image.open(p).convert("RGB")
-        s = 96 / min(im.size)
+        s = 192 / min(im.size)
         arr = np.asarray(im.resize((round(im.size[0] * s), round(im.size[1] * s)), Image.LANCZOS))
         for _ in range(count // len(paths) + 1):
-            i = rng.integers(0, arr.shape[0] - 63)
-            j = rng.integers(0, arr.shape[1] - 63)
-            crops.append(arr[i : i + 64, j : j + 64])
+            i = rng.integers(0, arr.shape[0] - SIDE + 1)
+            j = rng.integers(0, arr.shape[1] - SIDE + 1)
+            crops.append(arr[i : i + SIDE, j : j + SIDE])
             sources.append(k)
     return np.stack(crops[:count]), np.array(sources[:count], np.int64)
 
 
+def training_images(crops: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images (N, SIDE, SIDE, 3) uint8, class labels and source photos (see the module doc)."""
+    tiny, labels = load_tiny_imagenet()
+    tiny = np.stack([cv2.resize(im, (SIDE, SIDE), interpolation=cv2.INTER_CUBIC) for im in tiny])
+    bsds, photos = load_bsds_crops(crops, np.random.default_rng(seed))
+    images = np.concatenate([tiny, bsds])
+    classes = np.concatenate([labels, np.full(len(bsds), labels.max() + 1)])
+    sources = np.concatenate([np.arange(len(tiny)), len(tiny) + photos])
+    return images, classes, sources
+
+
+def augment(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A geometrically distorted copy: flip, resized crop (scale 0.6-1), rotation up to 0.25 rad."""
+    h, w = rgb.shape[:2]
+    angle = np.degrees(rng.uniform(-0.25, 0.25))
+    scale = 1.0 / rng.uniform(0.6, 1.0)  # zoom in: the crop covers 0.6-1 of the side
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    room = (scale - 1) / scale * w / 2
+    matrix[:, 2] += rng.uniform(-room, room, size=2)
+    out = cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return out[:, ::-1] if rng.random() < 0.5 else out
+
+
+def build_cache(args) -> None:
+    """C's coarse inputs for a chrominance and a perceptual pair per target (module doc).
+
+    Writes ``cache.npz`` in ``--out``: ``images`` (uint8), ``classes``, ``sources``,
+    ``targets``, ``references`` and ``kinds`` of the perceptual pairs, ``chrom`` and
+    ``perc`` (P, 12, SIDE/4, SIDE/4) float16 maps, and ``record`` (JSON: the backbone and
+    its sha256, counts, seconds). Saved every 1,000 targets, so a stopped run keeps what
+    it made.
+    """
+    from tqdm import tqdm
+
+    from colorize_exemplar import features as backbone_features
+    from colorize_exemplar.colorizer import ExemplarColorizer
+    from colorize_exemplar.recommend import describe
+    from core.colorspaces.lab import rgb_to_lab as np_rgb_to_lab
+
+    started = time.monotonic()
+    out = Path(args.out)
+    rng = np.random.default_rng(args.seed)
+    images, classes, sources = training_images(args.crops, args.seed)
+    colorizer = ExemplarColorizer()
+    features = backbone_features.get().features
+    lab = lambda rgb: np_rgb_to_lab(rgb.astype(np.float32) / 255.0)  # noqa: E731
+    descriptors = np.stack(
+        [
+            describe(lab(im)[..., 0], features).global_raw
+            for im in tqdm(images, desc="descriptors", unit="img")
+        ]
+    )
+    table = class_neighbours(descriptors, classes, sources, args.neighbours)
+    mix = tuple(float(v) for v in args.pair_mix.split(","))
+    sampler = PairSampler(classes, sources, table, mix=mix, seed=args.seed)
+    targets = rng.choice(len(images), min(args.pairs, len(images)), replace=False)
+    references, kinds = sampler.sample(targets)
+    grid = SIDE // GRID
+    chrom = np.zeros((len(targets), 2 + 2 * 5, grid, grid), np.float16)
+    perc = np.zeros_like(chrom)
+    record = {
+        "extractor": backbone_features.extractor(),
+        "images": len(images),
+        "crops": args.crops,
+        "pair_mix": dict(zip(KINDS, mix, strict=True)),
+        "pair_counts": dict(zip(KINDS, np.bincount(kinds, minlength=3).tolist(), strict=True)),
+        "neighbours": args.neighbours,
+    }
+
+    def save(done: int) -> None:
+        record.update(done=done, seconds=round(time.monotonic() - started))
+        tmp = out / "cache.tmp.npz"
+        np.savez(
+            tmp,
+            images=images,
+            classes=classes,
+            sources=sources,
+            targets=targets[:done],
+            references=references[:done],
+            kinds=kinds[:done],
+            chrom=chrom[:done],
+            perc=perc[:done],
+            record=np.array(json.dumps(record)),
+        )
+        os.replace(tmp, out / "cache.npz")
+
+    pairs = list(zip(targets, references, strict=True))
+    for n, (t, r) in enumerate(tqdm(pairs, desc="pairs", unit="pair")):
+        target = lab(images[t])[..., 0]
+        chrom[n] = colorizer.coarse_inputs(target, lab(augment(images[t], rng)))[0]
+        perc[n] = colorizer.coarse_inputs(target, lab(images[r]))[0]
+        if (n + 1) % 1000 == 0:
+            save(n + 1)
+    save(len(targets))
+    print(json.dumps(record), flush=True)
+
+
+class PairCache:
+    """The cache of :func:`build_cache` as torch batches for C (random horizontal flips).
+
+    Parameters
+    ----------
+    path : path
+        ``cache.npz``.
+    seed : int
+    """
+
+    def __init__(self, path: str | os.PathLike, seed: int = 0) -> None:
+        with np.load(path) as z:
+            self.images = z["images"]
+            self.targets = z["targets"]
+            self.references = z["references"]
+            self.kinds = z["kinds"]
+            self.chrom = z["chrom"]
+            self.perc = z["perc"]
+            self.record = json.loads(str(z["record"]))
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def batch(self, n: int, perceptual: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """C's input (n, 13, C_SIDE, C_SIDE) and T_Lab (n, 3, C_SIDE, C_SIDE) of ``n`` pairs."""
+        pick = self.rng.integers(0, len(self), n)
+        maps = torch.from_numpy((self.perc if perceptual else self.chrom)[pick].astype(np.float32))
+        rgb = torch.from_numpy(self.images[self.targets[pick]]).permute(0, 3, 1, 2).float() / 255
+        lab = F.avg_pool2d(rgb_to_lab(rgb), 2)  # = cv2.INTER_AREA by 2
+        up = F.interpolate(maps, size=(C_SIDE, C_SIDE), mode="bilinear", align_corners=False)
+        x = torch.cat([lab[:, :1] / 50.0 - 1.0, up], 1)
+        flip = torch.from_numpy(self.rng.random(n) < 0.5)
+        x[flip], lab[flip] = x[flip].flip(-1), lab[flip].flip(-1)
+        return x, lab
+
+
 def perceptual_loss(
-    loss_net: PerceptualNet, lightness: torch.Tensor, pred_ab: torch.Tensor, true_ab: torch.Tensor
+    loss_net: ColourLossNet, lightness: torch.Tensor, pred_ab: torch.Tensor, true_ab: torch.Tensor
 ) -> torch.Tensor:
     """Perceptual loss of He et al. 2018, §3.2.1, Eq. 6.
 
-    L_perc = sum_p ||F_P(p) - F_T(p)||^2 with F the deepest level of the colour loss
-    network (the analogue of VGG-19 ``relu5_1``), P_Lab = (T_L, P_ab), T_Lab = (T_L, T_ab);
+    L_perc = sum_p ||F_P(p) - F_T(p)||^2 with F the ``f16`` level of the colour ImageNet
+    EfficientNet-Lite0 (:class:`~colorize_exemplar.model.ColourLossNet`; the analogue of
+    VGG-19 ``relu5_1``), P_Lab = (T_L, P_ab), T_Lab = (T_L, T_ab);
     squared distances are summed over channels and averaged over positions and images.
     Gradients flow into ``pred_ab`` only.
 
     Parameters
     ----------
-    loss_net : PerceptualNet
+    loss_net : ColourLossNet
         Frozen, in eval mode.
     lightness : tensor (N, 1, H, W)
         T_L in 0..100.
@@ -255,7 +259,7 @@ def perceptual_loss(
 
 def branch_losses(
     net: ColorNet,
-    loss_net: PerceptualNet | None,
+    loss_net: ColourLossNet | None,
     chrom: tuple[torch.Tensor, torch.Tensor],
     perc: tuple[torch.Tensor, torch.Tensor] | None,
     *,
@@ -299,7 +303,7 @@ def branch_losses(
 
 
 def calibrate_alpha(
-    net: ColorNet, loss_net: PerceptualNet, batches, *, joint: bool = True
+    net: ColorNet, loss_net: ColourLossNet, batches, *, joint: bool = True
 ) -> float:
     """alpha of Eq. 7 so that both terms have the same gradient norm on C's weights.
 
@@ -318,116 +322,122 @@ def calibrate_alpha(
     return float(np.median(ratios))
 
 
-def _load(cls, path: Path):
+def _load_colornet(path: Path) -> tuple[ColorNet, dict]:
     state = torch.load(path, weights_only=True)
-    net = cls(classes=state["model"]["head.weight"].shape[0]) if cls is not ColorNet else cls()
+    net = ColorNet(width=int(state["record"].get("width", 32)))
     net.load_state_dict(state["model"])
     return net, state["record"]
 
 
-class PairData:
-    """The colorization training set and its pair sampler (§3.2.3 analogue).
+def colornet_from_onnx(path: str | os.PathLike, inputs: torch.Tensor) -> ColorNet:
+    """A trainable :class:`ColorNet` that computes what an exported C graph computes.
 
-    Tiny ImageNet (9,840 images, 202 classes) plus 4,000 BSDS500 train crops (class
-    202, sources = their 200 photos). Global descriptors from the gray feature net give
-    the within-class neighbours of :class:`colorize_exemplar.pairs.PairSampler`.
+    The export folds each batch normalisation into its convolution, so the graph holds
+    convolution weights and biases only. They are loaded into the convolutions (biases
+    moved to the batch normalisations), then every batch normalisation, in order, gets the
+    per-channel mean and variance of its input over ``inputs`` as running statistics and
+    as its affine scale and shift, so the network computes the folded function both in
+    eval mode and (up to the batch's own statistics) in training mode.
+
+    Parameters
+    ----------
+    path : path
+        An ``exemplar-colornet.onnx`` written by :func:`export`.
+    inputs : tensor (N, 13, H, W)
+        C's inputs (from :class:`PairCache`) for the statistics; a few hundred suffice.
     """
+    import onnx
+    from onnx import numpy_helper
 
-    def __init__(self, feat: FeatureNet, *, neighbours: int, mix, seed: int, cache: Path):
-        rng = np.random.default_rng(1)
-        tiny, labels = load_tiny_imagenet()
-        crops, photos = load_bsds_crops(4000, rng)
-        self.lab = to_lab(np.concatenate([tiny, crops]))
-        self.classes = np.concatenate([labels, np.full(len(crops), labels.max() + 1)])
-        self.sources = np.concatenate([np.arange(len(tiny)), len(tiny) + photos])
-        # The table derives from the feature net's weights and k: a cache written for
-        # other weights, another k or another image set is recomputed, not reused.
-        key = f"{state_digest(feat)} k={neighbours} n={len(self.lab)}"
-        table = None
-        if cache.is_file():
-            with np.load(cache) as stored:
-                if "key" in stored and str(stored["key"]) == key:
-                    table = stored["neighbours"]
-        if table is None:
-            table = self._neighbours(feat, neighbours)
-            np.savez(cache, neighbours=table, key=np.array(key))
-        self.sampler = PairSampler(self.classes, self.sources, table, mix=mix, seed=seed)
-
-    def _neighbours(self, feat: FeatureNet, k: int) -> np.ndarray:
-        descs = []
-        with torch.no_grad():
-            for i in range(0, len(self.lab), 256):
-                levels = feat.pyramid(self.lab[i : i + 256, :1])
-                descs.append(global_descriptors([f.numpy() for f in levels]))
-        return class_neighbours(np.concatenate(descs), self.classes, self.sources, k)
+    weights = {
+        i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
+        for i in onnx.load(str(path)).graph.initializer
+    }
+    net = ColorNet(width=int(weights["enc1.0.0.weight"].shape[0]))
+    state = net.state_dict()
+    bias_of = {}
+    for name, value in weights.items():
+        if name not in state:
+            continue
+        if name.endswith(".0.bias") and name[: -len(".0.bias")] + ".1.weight" in state:
+            bias_of[name[: -len(".0.bias")]] = value  # a folded block's bias -> its BN
+            state[name] = torch.zeros_like(value)
+            continue
+        state[name] = value
+    net.load_state_dict(state)
+    blocks = [
+        m
+        for m in net.modules()
+        if isinstance(m, torch.nn.Sequential) and isinstance(m[1], torch.nn.BatchNorm2d)
+    ]
+    by_module = {id(m): n for n, m in net.named_modules()}
+    net.eval()
+    with torch.no_grad():
+        for block in blocks:
+            conv, norm = block[0], block[1]
+            prefix = by_module[id(block)]
+            norm.weight.fill_(1.0)
+            norm.bias.zero_()
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1.0 - norm.eps)
+            seen = []
+            handle = conv.register_forward_hook(lambda m, i, o: seen.append(o))
+            net(inputs)
+            handle.remove()
+            out = seen[0]
+            mean = out.mean(dim=(0, 2, 3))
+            var = out.var(dim=(0, 2, 3), unbiased=False)
+            norm.running_mean.copy_(mean)
+            norm.running_var.copy_(var)
+            norm.weight.copy_(torch.sqrt(var + norm.eps))
+            norm.bias.copy_(mean + bias_of[prefix])
+    return net
 
 
 def train_colornet(args) -> None:
     """Train C with the chrominance and perceptual branches (He et al. 2018, §3.2.4, Eq. 7).
 
-    Each batch of ``--batch`` targets is split: ``(1 - --perceptual-fraction)`` go through
-    the chrominance branch with a geometrically augmented copy of the target as reference
-    (``augment_reference``; ``--unrelated`` of them get an unrelated photo instead, trained
-    against T_ab, the stand-in of the shipped run), the rest through the perceptual branch
-    with a real, different reference drawn by :class:`PairData` (mixture ``--pair-mix``).
-    ``--alpha`` weights the perceptual loss; ``auto`` calibrates it on four batches with
-    :func:`calibrate_alpha` before training. ``--init`` warm-starts from a colornet
-    checkpoint; ``--resume`` continues ``colornet.pt`` in ``--out``.
+    Each batch of ``--batch`` cached pairs is split: ``(1 - --perceptual-fraction)``
+    chrominance pairs (augmented self-reference, smooth-L1 to T_ab) and the rest
+    perceptual pairs (a real, different reference; Eq. 6 through the colour ImageNet
+    EfficientNet-Lite0's ``f16``), one forward pass through C for the whole batch.
+    ``--alpha auto`` calibrates alpha on four batches (:func:`calibrate_alpha`).
+    ``--resume`` continues ``colornet.pt`` in ``--out``; ``--init`` warm-starts.
     """
+    from training.backbone import load_pretrained
+
     torch.manual_seed(0)
-    rng = np.random.default_rng(1)
-    gen = torch.Generator().manual_seed(1)
     out = Path(args.out)
-    feat, _ = _load(FeatureNet, Path(args.features or out / "features.pt"))
-    feat.eval().requires_grad_(False)
+    data = PairCache(Path(args.cache or out / "cache.npz"), seed=args.seed)
     n_perc = round(args.batch * args.perceptual_fraction)
     n_chrom = args.batch - n_perc
-    loss_net = None
-    if n_perc:
-        loss_net, loss_record = _load(PerceptualNet, Path(args.perceptual or out / "perceptual.pt"))
-        loss_net.eval().requires_grad_(False)
-    mix = tuple(float(v) for v in args.pair_mix.split(","))
-    data = PairData(
-        feat, neighbours=args.neighbours, mix=mix, seed=args.seed, cache=out / "neighbours.npz"
-    )
-    lab = data.lab
-    net = ColorNet()
-    previous = {"steps": 0, "seconds": 0}
+    loss_net = ColourLossNet(load_pretrained(), level=args.loss_level) if n_perc else None
+    net = ColorNet(width=args.width)
+    previous: dict = {"steps": 0, "seconds": 0}
     if args.resume:
-        net, previous = _load(ColorNet, out / "colornet.pt")
+        net, previous = _load_colornet(out / "colornet.pt")
+    elif args.init and str(args.init).endswith(".onnx"):
+        x, _ = data.batch(128, perceptual=False)
+        x_p, _ = data.batch(128, perceptual=True)
+        net = colornet_from_onnx(args.init, torch.cat([x, x_p]))
+        previous["init"] = {"path": str(args.init), "onnx": True}
     elif args.init:
-        net, init_record = _load(ColorNet, Path(args.init))
+        net, init_record = _load_colornet(Path(args.init))
         previous = {"steps": init_record["steps"], "seconds": init_record["seconds"]}
         previous["init"] = {"path": str(args.init), "record": init_record}
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    joint = not args.separate_passes
-    kind_counts = np.zeros(len(KINDS), np.int64)
-
-    def sub_net_input(t: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        """C's 13-channel input for targets ``t`` and references ``r`` (Lab batches)."""
-        with torch.no_grad():
-            t2r, fwd, bwd = match(feat(t[:, :1]), feat(r[:, :1]), MATCH_LEVELS)
-            return colour_input(t[:, :1], r[:, 1:], t2r, fwd, bwd, (16, 16))
 
     def draw():
         """One batch: (chrominance half (x, T_ab), perceptual half (x, T_Lab) or None)."""
-        t = lab[torch.from_numpy(rng.choice(len(lab), n_chrom))]
-        r = augment_reference(t, gen)
-        other = torch.rand(n_chrom, generator=gen) < args.unrelated
-        r[other] = lab[torch.from_numpy(rng.choice(len(lab), int(other.sum())))]
-        x_c = sub_net_input(t, r)
+        x_c, lab_c = data.batch(n_chrom, perceptual=False)
         if not n_perc:
-            return (x_c, t[:, 1:]), None
-        targets = rng.choice(len(lab), n_perc)
-        refs, kinds = data.sampler.sample(targets)
-        kind_counts[:] += np.bincount(kinds, minlength=len(KINDS))
-        tp, rp = lab[torch.from_numpy(targets)], lab[torch.from_numpy(refs)]
-        return (x_c, t[:, 1:]), (sub_net_input(tp, rp), tp)
+            return (x_c, lab_c[:, 1:]), None
+        return (x_c, lab_c[:, 1:]), data.batch(n_perc, perceptual=True)
 
     alpha = 0.0
     if n_perc:
         if args.alpha == "auto":
-            alpha = calibrate_alpha(net, loss_net, [draw() for _ in range(4)], joint=joint)
+            alpha = calibrate_alpha(net, loss_net, [draw() for _ in range(4)])
             print(f"alpha (calibrated) {alpha:.4g}", flush=True)
         else:
             alpha = float(args.alpha)
@@ -443,27 +453,33 @@ def train_colornet(args) -> None:
             "run_steps": step,
             "last_chrom_loss": last[0],
             "last_perc_loss": last[1],
-            "images": len(lab),
+            "pairs": len(data),
+            "cache": data.record,
             "batch": args.batch,
             "perceptual_batch": n_perc,
+            "c_side": C_SIDE,
+            "width": net.width,
             "alpha": alpha,
-            "pair_mix": dict(zip(KINDS, mix, strict=True)),
-            "pair_counts": dict(zip(KINDS, kind_counts.tolist(), strict=True)),
-            "neighbours": args.neighbours,
-            "unrelated": args.unrelated,
             "lr": args.lr,
-            "joint_forward": joint,
+            "perceptual_chrom": args.perceptual_chrom,
+            "freeze_bn": args.freeze_bn,
+            "loss_net": f"EfficientNet-Lite0 (colour, ImageNet, unadapted) {args.loss_level}",
         }
-        if n_perc:
-            record["perceptual_net"] = loss_record
         torch.save({"model": net.state_dict(), "record": record}, out / "colornet.pt")
         return record
 
     net.train()
+    if args.freeze_bn:  # fine-tuning: keep the batch-norm statistics, train scale and shift
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
     while time.monotonic() - started < args.max_minutes * 60:
         chrom, perc = draw()
-        l_chrom, l_perc, _ = branch_losses(net, loss_net, chrom, perc, joint=joint)
+        l_chrom, l_perc, pred = branch_losses(net, loss_net, chrom, perc)
         loss = l_chrom + alpha * l_perc  # Eq. 7
+        if args.perceptual_chrom and perc is not None:
+            # not in the paper: a smooth-L1 pull of the real-reference half towards T_ab
+            loss = loss + args.perceptual_chrom * F.smooth_l1_loss(pred[n_chrom:], perc[1][:, 1:])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -482,98 +498,69 @@ def train_colornet(args) -> None:
 
 
 def export(args) -> None:
-    """ONNX graphs + manifest sha256 into ``--models-dir`` (default: the plugin's models/).
+    """``exemplar-colornet.onnx`` + manifest sha256 into ``--models-dir`` (default: models/).
 
-    ``--graphs colornet`` writes only the colorization sub-net, leaving the feature graph
-    (and so every reference index built with it) untouched. The perceptual loss network
-    is never exported: inference does not need it.
+    The configuration in ``metadata_props`` names the backbone the matches come from.
+    The perceptual loss network is never exported: inference does not need it.
     """
+    from colorize_exemplar import features as backbone_features
     from onnx_export.export import export_graph
     from onnx_export.manifest import update_manifest
     from training.recipe import ExportGraph
 
-    wanted = set(args.graphs.split(","))
-    if not wanted or wanted - {"features", "colornet"}:
-        raise SystemExit(f"--graphs: expected features, colornet or both, got {args.graphs!r}")
     models_dir = Path(args.models_dir) if args.models_dir else MODELS_DIR
     models_dir.mkdir(parents=True, exist_ok=True)
     config = {
         "colorspace": "lab",
-        "working_size": 64,
-        "size_multiple": 16,
-        "grid_stride": 4,
-        "match_levels": list(MATCH_LEVELS),
+        "working_size": SIDE,
+        "size_multiple": 32,
+        "grid_stride": GRID,
+        "backbone": backbone_features.extractor(),
+        "match_levels": [1, 2, 3, 4],
         "ab_scale": AB_SCALE,
     }
-    graphs = []
-    if "features" in wanted:
-        feat, record = _load(FeatureNet, Path(args.features or Path(args.out) / "features.pt"))
-        graphs.append(
-            ExportGraph(
-                filename="exemplar-features.onnx",
-                module=feat.eval(),
-                inputs={"lightness": torch.rand(1, 1, 64, 96) * 100},
-                output_names=[f"level{i}" for i in range(1, 6)],
-                dynamic_axes={"lightness": {0: "batch", 2: "height", 3: "width"}},
-                metadata={"config": json.dumps(config), "training": json.dumps(record)},
-            )
-        )
-    if "colornet" in wanted:
-        color, record = _load(ColorNet, Path(args.out) / "colornet.pt")
-        graphs.append(
-            ExportGraph(
-                filename="exemplar-colornet.onnx",
-                module=color.eval(),
-                inputs={"inputs": torch.rand(1, 13, 64, 96) * 2 - 1},
-                output_names=["chroma"],
-                dynamic_axes={"inputs": {0: "batch", 2: "height", 3: "width"}},
-                metadata={"config": json.dumps(config), "training": json.dumps(record)},
-            )
-        )
-    results = [export_graph(g, models_dir, tolerance=args.tolerance) for g in graphs]
-    previous = {}
-    manifest = models_dir / "manifest.json"
-    if manifest.is_file():
-        previous = json.loads(manifest.read_text()).get("methods", {}).get("exemplar", {})
-    diffs = {r.path.name: r.max_abs_diff for r in results}
-    diffs = {**previous.get("max_abs_diff_per_file", {}), **diffs}
+    color, record = _load_colornet(Path(args.out) / "colornet.pt")
+    graph = ExportGraph(
+        filename="exemplar-colornet.onnx",
+        module=color.eval(),
+        inputs={"inputs": torch.rand(1, COLOR_IN, 64, 96) * 2 - 1},
+        output_names=["chroma"],
+        dynamic_axes={"inputs": {0: "batch", 2: "height", 3: "width"}},
+        metadata={"config": json.dumps(config), "training": json.dumps(record)},
+    )
+    result = export_graph(graph, models_dir, tolerance=args.tolerance)
     update_manifest(
         models_dir,
-        [r.path for r in results],
+        [result.path],
         methods={
             "exemplar": {
-                "files": [
-                    name
-                    for name in ("exemplar-features.onnx", "exemplar-colornet.onnx")
-                    if (models_dir / name).is_file()
-                ],
-                "max_abs_diff": max(diffs.values()),
-                "max_abs_diff_per_file": diffs,
+                "files": [result.path.name],
+                "max_abs_diff": result.max_abs_diff,
+                "max_abs_diff_per_file": {result.path.name: result.max_abs_diff},
             }
         },
     )
-    for r in results:
-        print(r.path.name, r.parity, flush=True)
+    print(result.path.name, result.parity, flush=True)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m colorize_exemplar.train")
-    parser.add_argument("stage", choices=["features", "perceptual", "colornet", "export"])
-    parser.add_argument("--out", default="runs/exemplar")
+    parser.add_argument("stage", choices=["cache", "colornet", "export"])
+    parser.add_argument("--out", default="runs/exemplar-bb")
+    parser.add_argument("--pairs", type=int, default=6000, help="cache: targets (two pairs each)")
+    parser.add_argument("--crops", type=int, default=1000, help="cache: BSDS500 train crops")
+    parser.add_argument("--cache", default=None, help="colornet: cache.npz (default: in --out)")
     parser.add_argument("--max-minutes", type=float, default=4.0)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument(
-        "--unrelated",
-        type=float,
-        default=0.0,
-        help="colornet: share of the chrominance half given an unrelated reference "
-        "(the shipped chrominance-only run used 0.2)",
-    )
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--width", type=int, default=16, help="colornet: C's first-level channels")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--resume", action="store_true", help="colornet: continue from colornet.pt")
-    parser.add_argument("--init", default=None, help="colornet: warm-start from this checkpoint")
-    parser.add_argument("--features", default=None, help="features.pt (default: in --out)")
-    parser.add_argument("--perceptual", default=None, help="perceptual.pt (default: in --out)")
+    parser.add_argument(
+        "--init",
+        default=None,
+        help="colornet: warm-start from this checkpoint (colornet.pt) or an exported "
+        "exemplar-colornet.onnx",
+    )
     parser.add_argument(
         "--perceptual-fraction",
         type=float,
@@ -585,18 +572,28 @@ def main(argv=None) -> None:
         "--alpha", default="auto", help="colornet: weight of L_perc (Eq. 7), or 'auto'"
     )
     parser.add_argument(
+        "--freeze-bn",
+        action="store_true",
+        help="colornet: keep batch-norm statistics fixed (fine-tuning a warm start)",
+    )
+    parser.add_argument(
+        "--perceptual-chrom",
+        type=float,
+        default=0.0,
+        help="colornet: weight of a smooth-L1 term to T_ab on the perceptual half (not in "
+        "the paper; 0 = off)",
+    )
+    parser.add_argument(
+        "--loss-level", default="f16", help="colornet: level of the colour loss network"
+    )
+    parser.add_argument(
         "--pair-mix",
         default=",".join(str(v) for v in DEFAULT_MIX),
-        help="colornet: probabilities of neighbour,same-class,random references in the "
-        "perceptual half (default: the paper's 0.45,0.45,0.1)",
+        help="cache: probabilities of neighbour,same-class,random references in the "
+        "perceptual pairs (default: the paper's 0.45,0.45,0.1)",
     )
-    parser.add_argument("--neighbours", type=int, default=5, help="colornet: k of the neighbours")
-    parser.add_argument("--seed", type=int, default=0, help="colornet: seed of the pair sampler")
-    parser.add_argument(
-        "--separate-passes",
-        action="store_true",
-        help="colornet: one forward pass per branch half instead of one for the whole batch",
-    )
+    parser.add_argument("--neighbours", type=int, default=5, help="cache: k of the neighbours")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--models-dir", default=None, help="export: target folder (default: the plugin's models/)"
     )
@@ -604,12 +601,7 @@ def main(argv=None) -> None:
         "--tolerance",
         type=float,
         default=1e-2,
-        help="export: largest |ORT - torch| accepted on the parity inputs (ab units for C)",
-    )
-    parser.add_argument(
-        "--graphs",
-        default="features,colornet",
-        help="export: which graphs to write (features, colornet or both)",
+        help="export: largest |ORT - torch| accepted on the parity inputs (ab units)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument(
@@ -618,12 +610,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
-    stages = {
-        "features": train_features,
-        "perceptual": train_perceptual,
-        "colornet": train_colornet,
-        "export": export,
-    }
+    stages = {"cache": build_cache, "colornet": train_colornet, "export": export}
     stages[args.stage](args)
 
 

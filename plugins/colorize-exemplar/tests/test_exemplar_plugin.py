@@ -26,10 +26,12 @@ def test_discovered_through_its_entry_point():
     info = core.get_method("exemplar")
     assert info.plugin == "colorize-exemplar"
     assert info.capabilities.reference and not info.capabilities.automatic
+    # the plugin's own sub-net and the shared gray backbone it matches on
     assert {Path(m.path).name for m in info.model_files} == {
-        "exemplar-features.onnx",
         "exemplar-colornet.onnx",
+        "efficientnet-lite0-gray.onnx",
     }
+    assert info.working_size == 128
 
 
 def test_similarity_maps_are_one_where_target_is_reference():
@@ -41,18 +43,45 @@ def test_similarity_maps_are_one_where_target_is_reference():
     np.testing.assert_array_equal(match.target_to_reference, np.arange(24))
 
 
-def test_similarity_maps_with_the_shipped_feature_net():
+def test_similarity_maps_with_the_backbone_pyramid():
     colorizer = _colorizer()
-    y, x = np.mgrid[0:32, 0:48]
+    y, x = np.mgrid[0:64, 0:96]
     lightness = (50 + 30 * np.sin(x / 3.0) * np.cos(y / 5.0)).astype(np.float32)
     pyramid = colorizer.pyramid(lightness)
-    assert [p.shape[1:] for p in pyramid] == [(8, 12)] * 5
+    # f2 ... f32 of the gray EfficientNet-Lite0, all on the 1/4 grid
+    assert [p.shape for p in pyramid] == [(c, 16, 24) for c in (32, 24, 40, 112, 320)]
     match = correspond(pyramid, pyramid)
     assert match.forward.min() > 0.999 and match.backward.min() > 0.999
+    with pytest.raises(ValueError, match="multiples of 32"):
+        colorizer.pyramid(lightness[:48])
+
+
+def test_the_matcher_agrees_with_the_identity_on_self_references():
+    # A photo matched against itself: phi_T->R should be the identity map (He et al.
+    # 2018, §3.1). Flat regions (sky) have near-duplicate features, so a few points may
+    # land on a neighbouring twin; they must stay within one grid step.
+    from colorize_exemplar.matching import get_matcher
+
+    colorizer = _colorizer()
+    for rgb in _bsds_test_photos(3):
+        lightness = rgb_to_lab(rgb)[..., 0]
+        h, w = colorizer.working_shape(*lightness.shape)
+        import cv2
+
+        small = cv2.resize(lightness, (w, h), interpolation=cv2.INTER_AREA)
+        pyramid = colorizer.pyramid(small)
+        n = pyramid[0].shape[1] * pyramid[0].shape[2]
+        for name in ("exemplar-nn", "exemplar-nn-coarse-to-fine"):
+            t2r, r2t = get_matcher(name)(pyramid, pyramid)
+            assert np.mean(t2r == np.arange(n)) > 0.95, name
+            assert np.mean(r2t == np.arange(n)) > 0.95, name
+            gy, gx = np.divmod(np.arange(n), pyramid[0].shape[2])
+            my, mx = np.divmod(t2r, pyramid[0].shape[2])
+            assert np.mean(np.maximum(abs(my - gy), abs(mx - gx)) <= 1) > 0.99, name
 
 
 def test_unrelated_reference_lowers_similarity_and_options_are_checked():
-    y, x = np.mgrid[0:64, 0:96]
+    y, x = np.mgrid[0:128, 0:192]
     gray = (0.5 + 0.3 * np.sin(x / 4.0) * np.cos(y / 7.0)).astype(np.float32)
     lab = rgb_to_lab(np.repeat(gray[..., None], 3, axis=2))
     lab[..., 1], lab[..., 2] = 15.0, 10.0  # same lightness, a mild tint

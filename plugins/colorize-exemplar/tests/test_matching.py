@@ -39,7 +39,7 @@ def _smooth_pyramid(rng, shape, channels=(3, 5, 8, 8, 9), blur=1.5):
     return levels
 
 
-def _colourful_photo(h=64, w=96):
+def _colourful_photo(h=128, w=192):
     """A deterministic colourful test image with texture (sRGB in [0, 1])."""
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     lab = np.empty((h, w, 3), np.float32)
@@ -193,11 +193,14 @@ def _before_this_change(colorizer, lightness, reference_rgb):
         [warped / 110.0, match.forward.transpose(1, 2, 0), match.backward.transpose(1, 2, 0)],
         axis=-1,
     ).astype(np.float32)
-    up = cv2.resize(maps, (w, h), interpolation=cv2.INTER_LINEAR)
-    x = np.concatenate([(lightness / 50.0 - 1.0)[..., None], up], axis=-1)
+    # C runs at half the working resolution; its ab is upsampled back
+    up = cv2.resize(maps, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
+    small = cv2.resize(lightness, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    x = np.concatenate([(small / 50.0 - 1.0)[..., None], up], axis=-1)
     x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
     (ab,) = colorizer._colornet.run(inputs=x)
-    return ab[0].transpose(1, 2, 0)
+    ab = np.ascontiguousarray(ab[0].transpose(1, 2, 0))
+    return cv2.resize(ab, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def test_default_matcher_gives_the_same_output_as_before():

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from colorize_exemplar import index as idx
-from colorize_exemplar.colorizer import ExemplarColorizer
 from colorize_exemplar.recommend import compress, describe, fit_pca, rank
 from PIL import Image
 
 import core
+from core.backbones import get_backbone
 from core.cli import main
 from core.errors import CapabilityError, ColorizeError
 
@@ -45,13 +45,15 @@ def refs(tmp_path) -> Path:
 
 
 class _CountingPyramid:
+    """The gray backbone's features, counting the images it is asked about."""
+
     def __init__(self):
         self.calls = 0
-        self.pyramid = ExemplarColorizer().pyramid
+        self.features = get_backbone("efficientnet-lite0-gray").features
 
     def __call__(self, lightness):
         self.calls += 1
-        return self.pyramid(lightness)
+        return self.features(lightness)
 
 
 def test_eq8_prefers_a_matching_luminance_when_semantics_tie():
@@ -82,7 +84,7 @@ def test_build_skips_bad_files_and_updates_incrementally(refs, tmp_path):
     counter = _CountingPyramid()
     skipped = []
     report = idx.build_index(
-        refs, out, pyramid=counter, progress=False, on_skip=lambda p, r: skipped.append((p, r))
+        refs, out, features=counter, progress=False, on_skip=lambda p, r: skipped.append((p, r))
     )
     assert report.entries == 5 and counter.calls == 5
     assert sorted(report.processed) == ["p0.png", "p1.png", "p2.png", "p3.png", "sub/p4.png"]
@@ -97,13 +99,13 @@ def test_build_skips_bad_files_and_updates_incrementally(refs, tmp_path):
 
     # Re-run on the same -o: nothing new, nothing processed (skipped files not retried).
     counter.calls = 0
-    report = idx.build_index(refs, out, pyramid=counter, progress=False, on_skip=skipped.append)
+    report = idx.build_index(refs, out, features=counter, progress=False, on_skip=skipped.append)
     assert (report.processed, report.kept, counter.calls) == ([], 5, 0)
 
     # One new file, one removed: only the new one goes through the network.
     Image.fromarray(_photo(6)).save(refs / "sub" / "new.png")
     (refs / "p1.png").unlink()
-    report = idx.build_index(refs, out, pyramid=counter, progress=False)
+    report = idx.build_index(refs, out, features=counter, progress=False)
     assert report.processed == ["sub/new.png"] and counter.calls == 1
     assert report.removed == ["p1.png"] and report.entries == 5
     after = idx.load_index(out)
@@ -130,7 +132,7 @@ def test_build_skips_bad_files_and_updates_incrementally(refs, tmp_path):
     # --rebuild processes everything again.
     counter.calls = 0
     report = idx.build_index(
-        refs, out, pyramid=counter, progress=False, rebuild=True, on_skip=lambda *a: None
+        refs, out, features=counter, progress=False, rebuild=True, on_skip=lambda *a: None
     )
     assert counter.calls == 5 and report.refitted
     assert not list(tmp_path.glob(".refs.index.*"))  # no temporary file left behind
@@ -161,7 +163,7 @@ def test_index_refuses_corrupted_and_mismatched_files(refs, tmp_path, monkeypatc
     cases["text.index"] = "corrupted or not a reference index"
     cases["missing.index"] = "no such reference index file"
     _rewrite(good, tmp_path / "v99.index", lambda h: h.update(format_version=99))
-    cases["v99.index"] = "format version 99, this plugin reads version 1"
+    cases["v99.index"] = "format version 99, this plugin reads version 2"
     _rewrite(good, tmp_path / "foreign.index", lambda h: h.update(format="something-else"))
     cases["foreign.index"] = "not a colorize-exemplar reference index"
     _rewrite(good, tmp_path / "settings.index", lambda h: h["settings"].update(grid=4))
@@ -173,9 +175,12 @@ def test_index_refuses_corrupted_and_mismatched_files(refs, tmp_path, monkeypatc
             idx.load_index(tmp_path / name)
         assert name in str(info.value) and isinstance(info.value, ColorizeError)
 
-    # Another feature extractor (a retrained exemplar-features.onnx): refused, also when
+    # Another feature extractor (a re-exported gray backbone): refused, also when
     # updating, until --rebuild.
-    monkeypatch.setattr(idx, "extractor_sha256", lambda: "0" * 64)
+    from colorize_exemplar import features
+
+    real = features.extractor()
+    monkeypatch.setattr(features, "extractor", lambda: {**real, "sha256": "0" * 64})
     with pytest.raises(idx.ReferenceIndexError, match="another feature extractor.*--rebuild"):
         idx.load_index(good)
     with pytest.raises(idx.ReferenceIndexError, match="good.index: built with another"):
@@ -297,10 +302,45 @@ def test_an_augmented_copy_of_the_query_ranks_first(tmp_path):
 
 
 def test_descriptors_have_the_documented_shapes():
-    d = describe(np.full((50, 70), 40.0, np.float32), ExemplarColorizer().pyramid)
-    assert d.global_raw.shape == (16 + 32 + 64 + 96 + 128,)
-    assert d.local_raw.shape == (64, 96 + 128)
+    d = describe(np.full((50, 70), 40.0, np.float32), get_backbone("efficientnet-lite0-gray"))
+    assert d.global_raw.shape == (1280,)  # the head level (the classifier's input)
+    assert d.local_raw.shape == (64, 112 + 320)  # f16 and f32 on the 8 x 8 cells
     assert d.histograms.shape == (64, 16)
+
+
+def _legacy_index(good: Path, out: Path) -> None:
+    """``good`` rewritten as an index of format version 1 (the small FeatureNet's)."""
+
+    def edit(header):
+        header["format_version"] = 1
+        header["feature_extractor"] = {"file": "exemplar-features.onnx", "sha256": "1e2d6e54" * 8}
+
+    _rewrite(good, out, edit)
+
+
+def test_an_index_of_the_former_feature_net_is_refused_by_name(refs, tmp_path):
+    good = tmp_path / "good.index"
+    idx.build_index(refs, good, progress=False, on_skip=lambda *a: None)
+    old = tmp_path / "old.index"
+    _legacy_index(good, old)
+    with pytest.raises(idx.ReferenceIndexError) as info:
+        idx.load_index(old)
+    message = str(info.value)
+    assert "old.index" in message
+    assert "former small gray feature net exemplar-features.onnx" in message
+    assert "sha256 1e2d6e541e2d" in message and "efficientnet-lite0-gray" in message
+    assert "--rebuild" in message
+    # and through the user-facing paths: reference="auto" and the recommend command
+    photo = _photo(7)
+    with pytest.raises(idx.ReferenceIndexError, match="former small gray feature net"):
+        core.colorize(photo, "exemplar", reference="auto", index=old)
+    # updating it in place is refused too; --rebuild replaces it
+    with pytest.raises(idx.ReferenceIndexError, match="former small gray feature net"):
+        idx.build_index(refs, old, progress=False)
+    report = idx.build_index(refs, old, progress=False, rebuild=True, on_skip=lambda *a: None)
+    assert report.entries == 5 and idx.load_index(old).feature_extractor["backbone"] == (
+        "efficientnet-lite0-gray"
+    )
 
 
 def test_eval_with_reference_mode_auto(refs, tmp_path):

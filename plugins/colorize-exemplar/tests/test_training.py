@@ -15,7 +15,7 @@ from colorize_exemplar.pairs import (
 
 torch = pytest.importorskip("torch")
 
-from colorize_exemplar.model import COLOR_IN, ColorNet, PerceptualNet  # noqa: E402
+from colorize_exemplar.model import COLOR_IN, ColorNet, ColourLossNet  # noqa: E402
 from colorize_exemplar.train import (  # noqa: E402
     branch_losses,
     calibrate_alpha,
@@ -23,18 +23,21 @@ from colorize_exemplar.train import (  # noqa: E402
 )
 
 
-def _loss_net() -> PerceptualNet:
+def _loss_net() -> ColourLossNet:
+    """The colour EfficientNet-Lite0 architecture with random weights (no weights file)."""
+    from training.backbone import EfficientNetLite0
+
     torch.manual_seed(0)
-    net = PerceptualNet(classes=3)
+    net = EfficientNetLite0()
     # non-trivial batch-norm statistics, then frozen as in training
     with torch.no_grad():
         net.train()
         for _ in range(3):
-            net.levels(_lab(8))
-    return net.eval().requires_grad_(False)
+            net.pyramid(torch.randn(8, 3, 32, 32))
+    return ColourLossNet(net)
 
 
-def _lab(n: int, size: int = 16, seed: int = 0) -> torch.Tensor:
+def _lab(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     lightness = torch.rand(n, 1, size, size, generator=g) * 100
     ab = (torch.rand(n, 2, size, size, generator=g) - 0.5) * 80
@@ -60,8 +63,8 @@ def test_perceptual_loss_sees_chroma_the_gray_input_would_not():
 
 def _toy_batch():
     g = torch.Generator().manual_seed(1)
-    x_c = torch.randn(3, COLOR_IN, 16, 16, generator=g).requires_grad_(True)
-    x_p = torch.randn(3, COLOR_IN, 16, 16, generator=g).requires_grad_(True)
+    x_c = torch.randn(3, COLOR_IN, 32, 32, generator=g).requires_grad_(True)
+    x_p = torch.randn(3, COLOR_IN, 32, 32, generator=g).requires_grad_(True)
     return (x_c, _lab(3, seed=2)[:, 1:]), (x_p, _lab(3, seed=3))
 
 
@@ -70,7 +73,7 @@ def test_each_loss_reaches_only_its_own_half_of_the_batch():
     net, loss_net = ColorNet(width=4), _loss_net()
     (x_c, ab_c), (x_p, lab_p) = _toy_batch()
     l_chrom, l_perc, pred = branch_losses(net, loss_net, (x_c, ab_c), (x_p, lab_p))
-    assert pred.shape == (6, 2, 16, 16)
+    assert pred.shape == (6, 2, 32, 32)
     (g_chrom,) = torch.autograd.grad(l_chrom, pred, retain_graph=True)
     (g_perc,) = torch.autograd.grad(l_perc, pred, retain_graph=True)
     # the chrominance loss (Eq. 4) reaches the chrominance half only ...
@@ -120,7 +123,7 @@ def test_alpha_calibration_equalises_gradient_norms():
     g_p = torch.autograd.grad(alpha * l_perc, params, allow_unused=True)
     norm = lambda gs: torch.sqrt(sum((g**2).sum() for g in gs if g is not None)).item()  # noqa: E731
     assert alpha > 0
-    assert norm(g_p) == pytest.approx(norm(g_c), rel=1e-3)
+    assert norm(g_p) == pytest.approx(norm(g_c), rel=1e-2)  # float32 through EfficientNet
 
 
 # -- the pair sampler (§3.2.3) -------------------------------------------------------------
