@@ -40,6 +40,10 @@ class ExportGraph:
         Per input name, the axes that may vary (``{"lightness": {0: "batch", 2: "height"}}``).
     metadata : dict of str to str
         ``metadata_props`` of the graph (JSON values as strings).
+    parity_cases : list of dict of str to Tensor, optional
+        Inputs of other sizes for the parity check, for graphs whose inputs' sizes are
+        tied to each other (a backbone's levels): used instead of resizing every dynamic
+        axis of every input independently.
     """
 
     filename: str
@@ -48,6 +52,7 @@ class ExportGraph:
     output_names: list[str]
     dynamic_axes: dict[str, dict[int, str]] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
+    parity_cases: list[dict[str, torch.Tensor]] | None = None
 
 
 class Recipe(ABC):

@@ -21,3 +21,13 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 N_BINS = 32
 #: Spatial stride between the refinement's working grid and the PixelCNN grid (112 -> 28).
 GRID_STRIDE = 4
+
+#: The shared gray ImageNet backbone (:mod:`core.backbones`) the backbone graphs read
+#: (issue #20): it replaces the conditioning network trained from scratch.
+BACKBONE = "efficientnet-lite0-gray"
+#: Backbone levels the conditioning over the backbone reads (strides 4, 8, 16, 32, 32).
+BB_LEVELS = ("f4", "f8", "f16", "f32", "head")
+#: Working short side of the backbone graphs (the paper's 224 px; sides multiples of 32).
+BB_WORKING_SIZE = 224
+#: The 28 px PixelCNN grid is 1/8 of the backbone graphs' working shape.
+BB_GRID_STRIDE = 8

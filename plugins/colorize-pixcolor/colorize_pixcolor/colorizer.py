@@ -6,15 +6,26 @@ conditioning network to a 28 px feature grid; the PixelCNN samples a 28 px Cr/Cb
 image in 32 bins per channel (:mod:`colorize_pixcolor.sampling`); the refinement
 network combines it with the 112 px lightness (Sec. 3.2). The core then up-samples
 the chroma and recombines it with the full-resolution lightness.
+
+Graphs over the shared gray ImageNet backbone (issue #20; ``metadata_props["backbone"]``
+of ``pixcolor-cond.onnx``) work at 224 px instead (sides multiples of 32, the paper's
+input size): Y read as a gray value gives the CIE L* the backbone takes, its pyramid
+(:mod:`core.backbones`: once per image, shared with every method that asks) goes through
+the adaptation network to the 28 px grid (1/8 of the working shape), and the refinement
+network sees Y at 4x the grid, as it was trained; its chroma is up-sampled to the
+working shape.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
-from colorize_pixcolor import GRID_STRIDE, MODELS_DIR
+from colorize_pixcolor import BB_GRID_STRIDE, BB_WORKING_SIZE, GRID_STRIDE, MODELS_DIR
 from colorize_pixcolor.sampling import Graphs, Samples, gumbel_noise, sample_cached, sample_naive
 from core.colorizer import Capabilities, Colorizer, Prediction
 
@@ -62,6 +73,20 @@ class PixColor(Colorizer):
 
     def __init__(self, folder=MODELS_DIR) -> None:
         self.graphs = Graphs.from_folder(folder)
+        #: Stride from the working shape to the PixelCNN grid (8 over the backbone, else 4).
+        self.grid_stride = GRID_STRIDE
+        try:  # the manifest says which kind is installed: no graph is loaded here
+            manifest = json.loads((Path(folder) / "manifest.json").read_text())
+            listed = manifest.get("methods", {}).get("pixcolor-pixelcnn", {}).get("backbone")
+        except (OSError, ValueError):
+            listed = None
+        if listed:
+            self.working_size, self.size_multiple = BB_WORKING_SIZE, 32
+            self.grid_stride = BB_GRID_STRIDE
+
+    def _backbone(self) -> str | None:
+        """The backbone the conditioning graph reads, or None (lightness input)."""
+        return self.graphs.cond.metadata_json("backbone")
 
     @classmethod
     def shipped(cls, folder=MODELS_DIR) -> bool:
@@ -69,7 +94,14 @@ class PixColor(Colorizer):
                    for n in ("cond", "full", "row", "pixel", "refine"))
 
     def model_files(self) -> tuple:
-        return tuple(m.model_file() for m in self.graphs.files())
+        """The five graphs and, for graphs over the shared backbone, the backbone's."""
+        files = tuple(m.model_file() for m in self.graphs.files())
+        name = self._backbone() if self.graphs.cond.path.is_file() else None
+        if name is None:
+            return files
+        from core.backbones import get_backbone
+
+        return files + get_backbone(name).model_files()
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -94,34 +126,65 @@ class PixColor(Colorizer):
                        temperature: float = 1.0, sampler: str = "cached") -> Samples:
         """Draw ``n`` low-resolution samples for a working-resolution ``lightness`` (H, W).
 
-        ``H`` and ``W`` must be multiples of 4; the samples are (H/4, W/4).
+        ``H`` and ``W`` must be multiples of :attr:`size_multiple`; the samples are
+        (H / :attr:`grid_stride`, W / :attr:`grid_stride`).
         """
         lightness = np.asarray(lightness, np.float32)
         h, w = lightness.shape if lightness.ndim == 2 else (1, 1)
-        if lightness.ndim != 2 or h % GRID_STRIDE or w % GRID_STRIDE:
-            raise ValueError(f"expected (H, W) lightness with sides multiple of {GRID_STRIDE}, "
+        m = self.size_multiple
+        if lightness.ndim != 2 or h % m or w % m:
+            raise ValueError(f"expected (H, W) lightness with sides multiple of {m}, "
                              f"got shape {lightness.shape}")
-        (cond,) = self.graphs.cond.run(lightness=np.ascontiguousarray(lightness[None, None]))
+        cond = self.condition(lightness)
         cond = np.ascontiguousarray(np.repeat(cond, n, axis=0))
         noise = gumbel_noise(seed, n, cond.shape[2], cond.shape[3])
         run = sample_cached if sampler == "cached" else sample_naive
         return run(self.graphs, cond, noise, temperature)
 
+    def condition(self, lightness: np.ndarray) -> np.ndarray:
+        """Conditioning features (1, C, h, w) on the PixelCNN grid of a working Y (H, W)."""
+        lightness = np.asarray(lightness, np.float32)
+        backbone = self._backbone()
+        if backbone is not None:
+            from core.backbones import get_backbone
+            from core.colorspaces.lab import LabSpace
+
+            # Y read as a gray value: its CIE L* is what the backbone was adapted to
+            gray_l = LabSpace().gray_lightness(np.clip(lightness, 0.0, 1.0)).astype(np.float32)
+            levels = get_backbone(backbone).features(gray_l)
+            names = self.graphs.cond.metadata_json("backbone_levels")
+            (cond,) = self.graphs.cond.run(
+                **{k: np.ascontiguousarray(levels[k][None], np.float32) for k in names})
+        else:
+            (cond,) = self.graphs.cond.run(lightness=np.ascontiguousarray(lightness[None, None]))
+        return cond
+
     def refine(self, lightness: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-        """Refinement network: (H, W) lightness + (n, h, w, 2) chroma -> (n, H, W, 2)."""
-        n = chroma.shape[0]
-        y = np.ascontiguousarray(np.repeat(lightness[None, None], n, axis=0), np.float32)
+        """Refinement network: (H, W) lightness + (n, h, w, 2) chroma -> (n, H, W, 2).
+
+        The network sees the lightness at 4x the grid (its training scale); over the
+        backbone (grid 1/8) its output is up-sampled bilinearly to (H, W).
+        """
+        n, gh, gw = chroma.shape[:3]
+        full_h, full_w = lightness.shape
+        seen = lightness
+        if (full_h, full_w) != (GRID_STRIDE * gh, GRID_STRIDE * gw):
+            seen = cv2.resize(lightness, (GRID_STRIDE * gw, GRID_STRIDE * gh),
+                              interpolation=cv2.INTER_AREA)
+        y = np.ascontiguousarray(np.repeat(seen[None, None], n, axis=0), np.float32)
         low = np.ascontiguousarray(chroma.transpose(0, 3, 1, 2), np.float32)
         (out,) = self.graphs.refine.run(lightness=y, chroma=low)
-        return np.clip(out.transpose(0, 2, 3, 1), -0.5, 0.5)
+        out = np.clip(out.transpose(0, 2, 3, 1), -0.5, 0.5)
+        if out.shape[1:3] != (full_h, full_w):
+            out = np.stack([cv2.resize(np.ascontiguousarray(o), (full_w, full_h),
+                                       interpolation=cv2.INTER_LINEAR) for o in out])
+        return out
 
     def _predictions(self, lightness, samples: Samples, refine: bool) -> list[Prediction]:
         low = samples.chroma()
         if refine:
             chroma = self.refine(lightness, low)
         else:
-            import cv2
-
             h, w = lightness.shape
             chroma = np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in low])
         return [

@@ -5,6 +5,9 @@ Three networks, scaled down from Guadarrama et al. 2017, Appendix Table 2:
 * :class:`ConditioningNet` -- ResNet-style encoder of the lightness Y at the
   working resolution (112 px short side) down to the 28 px grid, followed by the
   adaptation layers (Sec. 3, Fig. 4).
+* :class:`BackboneConditioning` -- the same role over the shared gray ImageNet backbone
+  (issue #20): the frozen EfficientNet-Lite0's hypercolumn on the 28 px grid and the
+  adaptation convolutions (the paper's pretrained ResNet-101 + adaptation, Fig. 4).
 * :class:`PixelCNN` -- a conditional gated PixelCNN (van den Oord et al. 2016,
   vertical and horizontal stacks, so there is no blind spot) over the 28 px
   Cr/Cb image, 32 bins per channel, factorised as in Sec. 3.1 (the equation
@@ -33,9 +36,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from colorize_pixcolor import N_BINS
+from training.hypercolumn import GridHypercolumn
 from training.pixelcnn import GatedStacks, RowStep, pixel_conv
 
 __all__ = [
+    "BackboneCondGraph",
+    "BackboneConditioning",
     "ConditioningNet",
     "FullGraph",
     "PixColorModel",
@@ -223,15 +229,57 @@ class PixelStep(nn.Module):
 class PixColorModel(nn.Module):
     """Conditioning network + PixelCNN, trained jointly with teacher forcing (Sec. 3.1)."""
 
-    def __init__(self, channels=32, layers=5, cond=48, cond_blocks=3):
+    def __init__(self, channels=32, layers=5, cond=48, cond_blocks=3, conditioning="scratch",
+                 proj=32, adapt=64):
         super().__init__()
-        self.conditioning = ConditioningNet(out=cond, blocks=cond_blocks)
+        if conditioning not in ("scratch", "backbone"):
+            raise ValueError(f"conditioning must be 'scratch' or 'backbone', got {conditioning!r}")
+        self.conditioning_kind = conditioning
+        self.conditioning = (
+            ConditioningNet(out=cond, blocks=cond_blocks)
+            if conditioning == "scratch"
+            else BackboneConditioning(proj=proj, width=adapt, out=cond)
+        )
         self.pixelcnn = PixelCNN(channels=channels, layers=layers, cond=cond)
 
-    def forward(self, y: torch.Tensor, cr: torch.Tensor, cb: torch.Tensor):
-        """Teacher-forced (Cr, Cb) logits for lightness ``y`` and true bins ``cr``, ``cb``."""
+    def forward(self, y, cr: torch.Tensor, cb: torch.Tensor):
+        """Teacher-forced (Cr, Cb) logits for lightness ``y`` (the backbone's levels, a
+        dict, for the backbone conditioning) and true bins ``cr``, ``cb``."""
         cond = self.conditioning(y)
         return self.pixelcnn(chroma_input(cr, cb), cond, cr)
+
+
+class BackboneConditioning(GridHypercolumn):
+    """The conditioning network over the shared gray backbone (issue #20; Sec. 3, Fig. 4).
+
+    The paper conditions on a pretrained ResNet-101 followed by an adaptation network of
+    three convolutions (Table 2). Here the pretrained network is the frozen gray
+    EfficientNet-Lite0 of :mod:`core.backbones` run at 224 px: its levels' hypercolumn on
+    the 28 px grid (stride 8; :class:`training.hypercolumn.GridHypercolumn`), then the
+    adaptation network: two 3x3 convolutions of ``width`` channels and a 1x1 to ``out``.
+    """
+
+    def __init__(self, proj: int = 32, width: int = 64, out: int = 48):
+        super().__init__(proj)
+        self.adapt = nn.Sequential(
+            nn.Conv2d(self.hyper_channels, width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width, out, 1),
+        )
+
+    def forward(self, levels: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.adapt(self.hypercolumn(levels))
+
+
+class BackboneCondGraph(nn.Module):
+    """Exported conditioning over the backbone: levels f4 ... head -> ``cond`` (N, C, h, w)."""
+
+    def __init__(self, conditioning: BackboneConditioning):
+        super().__init__()
+        self.conditioning = conditioning
+
+    def forward(self, f4, f8, f16, f32, head):
+        return self.conditioning({"f4": f4, "f8": f8, "f16": f16, "f32": f32, "head": head})
 
 
 class RefinementNet(nn.Module):

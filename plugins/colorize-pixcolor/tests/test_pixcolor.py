@@ -25,8 +25,13 @@ def _lightness(h: int, w: int) -> np.ndarray:
 
 
 def _cond(colorizer: PixColor, h: int, w: int, n: int = 1) -> np.ndarray:
-    (cond,) = colorizer.graphs.cond.run(lightness=_lightness(4 * h, 4 * w)[None, None])
-    return np.ascontiguousarray(np.repeat(cond, n, axis=0))
+    """Conditioning of an (h, w) grid: the colorizer's on the smallest working shape that
+    holds it (sides multiples of the working multiple), cropped."""
+    stride = colorizer.grid_stride
+    m = max(1, colorizer.size_multiple // stride)
+    gh, gw = -(-h // m) * m, -(-w // m) * m
+    cond = colorizer.condition(_lightness(stride * gh, stride * gw))
+    return np.ascontiguousarray(np.repeat(cond[:, :, :h, :w], n, axis=0))
 
 
 def test_entry_points_discover_the_plugin():
@@ -93,14 +98,14 @@ def test_cached_sampling_equals_naive(colorizer, h, w, n, temperature):
 
 
 def test_naive_and_cached_colorize_agree(colorizer):
-    y = _lightness(12, 16)
+    y = _lightness(32, 64)
     a = colorizer.predict(y, seed=3, sampler="naive")
     b = colorizer.predict(y, seed=3, sampler="cached")
     np.testing.assert_array_equal(a.extras["low_resolution"], b.extras["low_resolution"])
 
 
 def test_seeds_are_reproducible_and_samples_differ(colorizer):
-    y = _lightness(16, 20)
+    y = _lightness(32, 64)
     a = colorizer.predict_samples(y, 3, seed=5)
     b = colorizer.predict_samples(y, 3, seed=5)
     for p, q in zip(a, b, strict=True):
@@ -114,7 +119,7 @@ def test_seeds_are_reproducible_and_samples_differ(colorizer):
 
 
 def test_rank_likelihood_sorts_samples(colorizer):
-    y = _lightness(16, 20)
+    y = _lightness(32, 64)
     ranked = colorizer.predict_samples(y, 4, seed=2, rank="likelihood")
     ll = [p.extras["loglik"] for p in ranked]
     assert ll == sorted(ll, reverse=True)
@@ -123,9 +128,10 @@ def test_rank_likelihood_sorts_samples(colorizer):
 
 
 def test_non_square_inputs(colorizer):
-    assert colorizer.working_shape(321, 481) == (112, 168)
-    samples = colorizer.low_resolution(_lightness(16, 28), 2, seed=0)
-    assert samples.cr.shape == (2, 4, 7) and samples.chroma().shape == (2, 4, 7, 2)
+    s = colorizer.grid_stride
+    assert colorizer.working_shape(321, 481) == ((112, 168) if s == 4 else (224, 352))
+    samples = colorizer.low_resolution(_lightness(4 * s, 8 * s), 2, seed=0)
+    assert samples.cr.shape == (2, 4, 8) and samples.chroma().shape == (2, 4, 8, 2)
     image = (np.random.default_rng(0).random((30, 70, 3)) * 255).astype(np.uint8)
     assert core.colorize(image, method="pixcolor", seed=0).shape == (30, 70, 3)
 
@@ -134,17 +140,19 @@ def test_refinement_output_matches_input_size(colorizer):
     y = _lightness(20, 36)
     low = np.zeros((2, 5, 9, 2), np.float32)
     assert colorizer.refine(y, low).shape == (2, 20, 36, 2)
-    unrefined = colorizer.predict(y, seed=0, refine=False)
-    assert unrefined.chroma.shape == (20, 36, 2)
+    unrefined = colorizer.predict(_lightness(32, 64), seed=0, refine=False)
+    assert unrefined.chroma.shape == (32, 64, 2)
+    refined = colorizer.predict(_lightness(32, 64), seed=0)
+    assert refined.chroma.shape == (32, 64, 2)
 
 
 def test_bad_options(colorizer):
-    y = _lightness(8, 8)
+    y = _lightness(32, 32)
     with pytest.raises(TypeError, match="unknown option"):
         colorizer.predict(y, seed=0, colour="red")
     with pytest.raises(ValueError, match="temperature"):
         colorizer.predict(y, seed=0, temperature=0)
-    with pytest.raises(ValueError, match="sides multiple of 4"):
+    with pytest.raises(ValueError, match=f"sides multiple of {colorizer.size_multiple}"):
         colorizer.low_resolution(np.zeros((10, 12), np.float32), 1)
 
 
@@ -152,9 +160,70 @@ def test_inference_modules_import_no_torch():
     code = (
         "import sys, numpy as np\n"
         "from colorize_pixcolor.colorizer import PixColor\n"
-        "PixColor().predict_samples(np.full((8, 12), 0.5, np.float32), 2, seed=0)\n"
+        "PixColor().predict_samples(np.full((32, 64), 0.5, np.float32), 2, seed=0)\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx')]\n"
         "assert not bad, bad\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# -- PixColor over the shared backbone (issue #20) -------------------------------------
+
+
+def test_backbone_conditioning_reads_every_level_onto_the_grid():
+    torch = pytest.importorskip("torch")
+    from colorize_pixcolor.model import PixColorModel
+    from training.hypercolumn import level_examples
+
+    model = PixColorModel(channels=4, layers=1, cond=6, conditioning="backbone", proj=4, adapt=8)
+    levels = level_examples(2, 64, 96, torch.Generator().manual_seed(0))
+    cr = torch.zeros(2, 8, 12, dtype=torch.long)
+    cr_logits, cb_logits = model(levels, cr, cr)
+    assert cr_logits.shape == cb_logits.shape == (2, 32, 8, 12)
+    for name, level in levels.items():
+        level = level.clone().requires_grad_(True)
+        model.conditioning({**levels, name: level}).sum().backward()
+        assert level.grad is not None and level.grad.abs().sum() > 0, name
+    with pytest.raises(ValueError, match="conditioning"):
+        PixColorModel(conditioning="resnet")
+
+
+def test_training_photos_leave_out_the_semantic_test_half(tmp_path):
+    from PIL import Image
+
+    from colorize_pixcolor.features import crop_square, photo_list
+    from core.semantic import held_out
+
+    images = tmp_path / "imagenet_sample" / "images"
+    images.mkdir(parents=True)
+    for i in range(6):
+        Image.new("RGB", (40, 30), (10 * i, 0, 0)).save(images / f"{i}.jpg")
+    listed = photo_list([images])
+    assert len(listed) == 3 and not set(listed) & set(held_out(tmp_path / "imagenet_sample"))
+    rgb = np.random.default_rng(0).random((30, 50, 3)).astype(np.float32)
+    assert crop_square(rgb, 16).shape == (16, 16, 3)
+    assert crop_square(rgb, 64).shape == (64, 64, 3)  # grown, then cropped
+
+
+def test_cached_crops_are_a_function_of_the_step(tmp_path):
+    pytest.importorskip("torch")
+    import json
+
+    from colorize_pixcolor import BACKBONE, BB_LEVELS
+    from colorize_pixcolor.train_backbone import CachedCrops
+    from training.hypercolumn import LEVEL_CHANNELS, LEVEL_STRIDES
+
+    rng = np.random.default_rng(0)
+    for name in BB_LEVELS:
+        side = 64 // LEVEL_STRIDES[name]
+        np.save(tmp_path / f"level-{name}.npy",
+                rng.random((6, LEVEL_CHANNELS[name], side, side)).astype(np.float16))
+    np.save(tmp_path / "bins.npy", rng.integers(0, 32, (6, 2, 8, 8)).astype(np.uint8))
+    np.save(tmp_path / "used.npy", np.array([1, 1, 0, 1, 1, 1], bool))
+    (tmp_path / "meta.json").write_text(json.dumps({"backbone": BACKBONE, "photos": []}))
+    data = CachedCrops(tmp_path, seed=1)
+    assert data.rows == 5  # the unreadable row is left out
+    a, b = data.batch(4, 3), data.batch(4, 3)
+    assert a["cr"].equal(b["cr"]) and a["cr"].shape == (3, 8, 8)
+    assert all(a["y"][k].equal(b["y"][k]) for k in BB_LEVELS)

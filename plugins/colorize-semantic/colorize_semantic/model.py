@@ -35,6 +35,7 @@ from torch.nn import functional as F
 
 from colorize_semantic import LEVELS, MIXTURES, N_CLASSES, VARIANTS
 from colorize_semantic.logistic import LOG_SCALE_MIN, ArrayOps, channel_log_prob
+from training.hypercolumn import LEVEL_CHANNELS, GridHypercolumn
 from training.pixelcnn import GatedStacks, RowStep, gate, pixel_conv
 
 __all__ = [
@@ -180,40 +181,25 @@ class Bottom(nn.Module):
 
 
 #: Channels of the gray backbone's levels that :class:`BackboneBottom` reads.
-BB_CHANNELS = {"f4": 24, "f8": 40, "f16": 112, "f32": 320, "head": 1280}
-#: Stride of each level relative to the chroma grid's (f8): < 1 is pooled, > 1 up-sampled.
-_BB_SCALE = {"f4": 0.5, "f8": 1, "f16": 2, "f32": 4, "head": 4}
+BB_CHANNELS = LEVEL_CHANNELS
 
 
-class BackboneBottom(nn.Module):
+class BackboneBottom(GridHypercolumn):
     """Shared bottom over the frozen gray backbone: levels -> (N, C, h, w) on the f8 grid.
 
-    Each level is projected to ``proj`` channels (1x1), average-pooled (f4) or
-    up-sampled bilinearly (f16, f32, head) to the f8 grid, and the concatenation is fused
-    by ELU, a 3x3 convolution to ``out`` channels and a gated residual block (§3.3): a
-    hypercolumn, as Larsson et al. build over their backbone, in place of the gray rows
-    of Tables 1-2 trained from scratch.
+    The levels' hypercolumn on the chroma grid (:class:`training.hypercolumn.GridHypercolumn`:
+    each level 1x1-projected to ``proj`` channels, pooled or up-sampled to the f8 grid,
+    concatenated), fused by ELU, a 3x3 convolution to ``out`` channels and a gated residual
+    block (§3.3), in place of the gray rows of Tables 1-2 trained from scratch.
     """
 
     def __init__(self, proj: int = 32, out: int = 48, channels: dict[str, int] | None = None):
-        super().__init__()
-        channels = dict(BB_CHANNELS if channels is None else channels)
-        self.names = tuple(channels)
+        super().__init__(proj, channels)
         self.out_channels = out
-        self.proj = nn.ModuleDict({k: nn.Conv2d(c, proj, 1) for k, c in channels.items()})
-        self.fuse = nn.Sequential(nn.ELU(), _conv(proj * len(channels), out), GatedResBlock(out))
+        self.fuse = nn.Sequential(nn.ELU(), _conv(self.hyper_channels, out), GatedResBlock(out))
 
     def forward(self, levels: dict[str, torch.Tensor]) -> torch.Tensor:
-        parts = []
-        for name in self.names:
-            x = self.proj[name](levels[name])
-            scale = _BB_SCALE[name]
-            if scale < 1:
-                x = F.avg_pool2d(x, int(round(1 / scale)))
-            elif scale > 1:
-                x = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
-            parts.append(x)
-        return self.fuse(torch.cat(parts, dim=1))
+        return self.fuse(self.hypercolumn(levels))
 
 
 class EmbeddingBranch(nn.Module):

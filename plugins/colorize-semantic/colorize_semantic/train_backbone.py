@@ -219,35 +219,21 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 # -- export ---------------------------------------------------------------------------
 
 
-def _level_inputs(n: int, h: int, w: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    from colorize_semantic.model import BB_CHANNELS
-
-    strides = {"f4": 4, "f8": 8, "f16": 16, "f32": 32, "head": 32}
-    return {
-        k: torch.rand(n, BB_CHANNELS[k], h // strides[k], w // strides[k], generator=generator)
-        * 4.0
-        for k in BB_LEVELS
-    }
-
-
 def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = 1e-3) -> list[Path]:
-    """Export a backbone checkpoint's four graphs into ``out`` (the encoder over the
-    backbone's levels, checked against torch at two sizes; the PixelCNN graphs as in
-    :func:`colorize_semantic.train.export`) and record them in the manifest."""
-    import onnx
-    import onnxruntime as ort
-
+    """Export a backbone checkpoint's four graphs into ``out`` and record them in the
+    manifest: the encoder over the backbone's levels (ONNX Runtime against torch at two
+    sizes of tied levels) and the PixelCNN graphs of :func:`colorize_semantic.train.export`,
+    each with the backbone geometry in its metadata."""
     from colorize_semantic.train import load
-    from onnx_export.export import _set_metadata, training_summary
+    from onnx_export.export import training_summary
     from onnx_export.manifest import update_manifest
+    from training.hypercolumn import level_examples
     from training.pixelcnn import export_checkpoint_graphs
 
-    out = Path(out)
     model, ckpt = load(checkpoint_path)
     if model.bottom_kind != "backbone":
         raise ValueError(f"{checkpoint_path}: not a checkpoint over the backbone")
     graphs = export_graphs(model, training_summary(ckpt))
-    encoder_meta = dict(graphs[0].metadata)
     extra = {
         "working_size": BB_WORKING_SIZE,
         "size_multiple": 32,
@@ -259,45 +245,15 @@ def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = 1e-3
         arch["grid_stride"] = BB_GRID_STRIDE
         graph.metadata.update({k: json.dumps(v) for k, v in extra.items()})
         graph.metadata["architecture"] = json.dumps(arch)
-    paths, entry = export_checkpoint_graphs(graphs[1:], out, ckpt, tolerance)
-
-    encoder = BackboneEncoderGraph(model).eval()
     g = torch.Generator().manual_seed(0)
-    inputs = _level_inputs(1, 128, 160, g)
-    dyn = torch.export.Dim.DYNAMIC
-    path = out / graphs[0].filename
-    program = torch.onnx.export(
-        encoder, tuple(inputs.values()), input_names=list(inputs),
-        output_names=["cond", "seg_logits"],
-        dynamic_shapes={k: {0: dyn, 2: dyn, 3: dyn} for k in inputs}, dynamo=True,
-        external_data=False, verbose=False,
-    )
-    program.save(str(path), external_data=False)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    worst = 0.0
-    for case in (inputs, _level_inputs(2, 96, 192, g)):
-        with torch.no_grad():
-            expected = [t.numpy() for t in encoder(*case.values())]
-        got = session.run(None, {k: v.numpy() for k, v in case.items()})
-        worst = max(worst, *(float(np.max(np.abs(e - o))) for e, o in zip(expected, got)))
-    if worst > tolerance:
-        raise AssertionError(f"{path.name}: ONNX Runtime differs from torch by {worst:.3g}")
-    proto = onnx.load(str(path))
-    encoder_meta.update({k: json.dumps(v) for k, v in extra.items()})
-    encoder_meta["architecture"] = graphs[1].metadata["architecture"]
-    encoder_meta["parity"] = json.dumps({"max_abs_diff": worst, "cases": 2})
-    from core.runtime import MODEL_FORMAT_KEY, MODEL_FORMAT_VERSION
-
-    encoder_meta[MODEL_FORMAT_KEY] = json.dumps(MODEL_FORMAT_VERSION)
-    _set_metadata(proto, encoder_meta)
-    onnx.checker.check_model(proto, full_check=True)
-    onnx.save(proto, str(path))
-    print(f"{path.name}: max |onnx - torch| {worst:.2e}")
-    paths = [path, *paths]
-    entry["files"] = [p.name for p in paths]
-    entry["max_abs_diff"] = max(entry["max_abs_diff"], worst)
+    encoder = graphs[0]
+    encoder.module = BackboneEncoderGraph(model)
+    encoder.inputs = level_examples(1, 128, 160, g, BB_LEVELS)
+    encoder.dynamic_axes = {k: {0: "batch", 2: "height", 3: "width"} for k in BB_LEVELS}
+    encoder.parity_cases = [level_examples(2, 96, 192, g, BB_LEVELS)]
+    paths, entry = export_checkpoint_graphs(graphs, Path(out), ckpt, tolerance)
     entry["backbone"] = BACKBONE
-    update_manifest(out, paths, methods={f"semantic-{model.variant}": entry})
+    update_manifest(Path(out), paths, methods={f"semantic-{model.variant}": entry})
     return paths
 
 

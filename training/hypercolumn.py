@@ -1,0 +1,71 @@
+"""A hypercolumn of the shared gray backbone's levels on one grid (torch, training only).
+
+Heads that read the backbone (:mod:`core.backbones`, EfficientNet-Lite0, strides 4-32)
+and predict on a stride-8 grid -- the chroma grids of the PixelCNN methods (pixcolor's
+28 px, semantic's 32 px) -- project every level with a 1x1 convolution, bring it to the
+f8 grid (average pooling for f4, bilinear up-sampling for f16, f32 and the head) and
+concatenate: Larsson et al.'s hypercolumn (2016, §3.1), densely on a coarse grid. Projecting
+before resampling is the same as after (both are linear) and far cheaper.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["LEVEL_CHANNELS", "LEVEL_STRIDES", "GridHypercolumn", "level_examples"]
+
+#: Channels of the gray backbone's levels (``efficientnet-lite0-gray``).
+LEVEL_CHANNELS = {"f4": 24, "f8": 40, "f16": 112, "f32": 320, "head": 1280}
+#: Stride of each level relative to the backbone's input.
+LEVEL_STRIDES = {"f4": 4, "f8": 8, "f16": 16, "f32": 32, "head": 32}
+
+
+class GridHypercolumn(nn.Module):
+    """Levels (a dict of (N, C_k, H/s_k, W/s_k)) -> (N, proj x levels, H/8, W/8).
+
+    Parameters
+    ----------
+    proj : int
+        Channels each level is projected to.
+    channels : dict of str to int, optional
+        The levels read and their channels (default :data:`LEVEL_CHANNELS`).
+    """
+
+    grid = 8
+
+    def __init__(self, proj: int = 32, channels: dict[str, int] | None = None):
+        super().__init__()
+        channels = dict(LEVEL_CHANNELS if channels is None else channels)
+        self.names = tuple(channels)
+        self.hyper_channels = proj * len(channels)
+        self.proj = nn.ModuleDict({k: nn.Conv2d(c, proj, 1) for k, c in channels.items()})
+
+    def hypercolumn(self, levels: dict[str, torch.Tensor]) -> torch.Tensor:
+        parts = []
+        for name in self.names:
+            x = self.proj[name](levels[name])
+            stride = LEVEL_STRIDES[name]
+            if stride < self.grid:
+                x = F.avg_pool2d(x, self.grid // stride)
+            elif stride > self.grid:
+                x = F.interpolate(
+                    x, scale_factor=stride // self.grid, mode="bilinear", align_corners=False
+                )
+            parts.append(x)
+        return torch.cat(parts, dim=1)
+
+    def forward(self, levels: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.hypercolumn(levels)
+
+
+def level_examples(
+    n: int, height: int, width: int, generator: torch.Generator, names=tuple(LEVEL_CHANNELS)
+) -> dict[str, torch.Tensor]:
+    """Random levels of an ``height`` x ``width`` backbone input (export and tests)."""
+    return {
+        k: torch.rand(n, LEVEL_CHANNELS[k], height // LEVEL_STRIDES[k],
+                      width // LEVEL_STRIDES[k], generator=generator) * 4.0
+        for k in names
+    }
