@@ -85,7 +85,8 @@ def main() -> int:
         refined = colorizer.refine(y_work, low)
         seconds.append(time.perf_counter() - t0)
         best = int(np.argmax(samples.loglik))
-        gt_low = cv2.resize(ycc[..., 1:], (ww // 4, wh // 4), interpolation=cv2.INTER_AREA)
+        s = colorizer.grid_stride
+        gt_low = cv2.resize(ycc[..., 1:], (ww // s, wh // s), interpolation=cv2.INTER_AREA)
         gt_low = bin_centers(np.clip(np.floor((gt_low + 0.5) * 32), 0, 31))
         gt_refined = colorizer.refine(y_work, gt_low[None])[0]
         outputs = {
