@@ -189,6 +189,10 @@ def test_bench_quick_json_schema_and_plugin_section(registry, tmp_path, capsys):
     """
     from core.bench import _benchmark_entry_points
 
+    # the plugins' benchmarks run the shipped graphs, and those of pixcolor and semantic
+    # read the shared backbone: register it in the isolated registry as an install would
+    backbone = pytest.importorskip("colorize_backbone.plugin")
+    registry.add_plugin(backbone, name="colorize-backbone", distribution="colorize-backbone")
     out = tmp_path / "bench.json"
     code = main(["bench", "--quick", "--no-memory", "-m", "toy", "--json", str(out)])
     payload = _strict_json(out.read_text())

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["LEVEL_CHANNELS", "LEVEL_STRIDES", "GridHypercolumn", "level_examples"]
+__all__ = ["LEVEL_CHANNELS", "LEVEL_STRIDES", "GridHypercolumn", "level_examples", "over_backbone"]
 
 #: Channels of the gray backbone's levels (``efficientnet-lite0-gray``).
 LEVEL_CHANNELS = {"f4": 24, "f8": 40, "f16": 112, "f32": 320, "head": 1280}
@@ -69,3 +69,41 @@ def level_examples(
                       width // LEVEL_STRIDES[k], generator=generator) * 4.0
         for k in names
     }
+
+
+def over_backbone(
+    graphs: list,
+    module: nn.Module,
+    *,
+    backbone: str,
+    levels: tuple[str, ...],
+    working_size: int,
+    grid_stride: int,
+    example: tuple[int, int] = (128, 160),
+    resized: tuple[int, int] = (96, 192),
+) -> list:
+    """Turn a method's export graphs (:class:`training.recipe.ExportGraph`) into graphs
+    over the backbone, in place: every graph's metadata records the backbone, its levels,
+    the working size (sides multiples of 32) and the grid stride; the first graph becomes
+    ``module`` taking the levels of an ``example``-sized input (checked again at
+    ``resized``, the levels' sizes tied). Returns ``graphs``."""
+    import json
+
+    extra = {
+        "working_size": working_size,
+        "size_multiple": 32,
+        "backbone": backbone,
+        "backbone_levels": list(levels),
+    }
+    for graph in graphs:
+        arch = json.loads(graph.metadata.get("architecture", "{}"))
+        arch["grid_stride"] = grid_stride
+        graph.metadata.update({k: json.dumps(v) for k, v in extra.items()})
+        graph.metadata["architecture"] = json.dumps(arch)
+    generator = torch.Generator().manual_seed(0)
+    first = graphs[0]
+    first.module = module
+    first.inputs = level_examples(1, *example, generator, levels)
+    first.dynamic_axes = {k: {0: "batch", 2: "height", 3: "width"} for k in levels}
+    first.parity_cases = [level_examples(2, *resized, generator, levels)]
+    return graphs

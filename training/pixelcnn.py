@@ -239,6 +239,22 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
+def add_cache_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a training command that reads a cache of backbone features (the
+    PixelCNN plugins' ``train_backbone fit``); :func:`apply_arguments` takes them."""
+    parser.add_argument("--cache", required=True, type=Path, help="training feature cache")
+    parser.add_argument("--val", type=Path, help="validation feature cache")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--max-minutes", type=float)
+    parser.add_argument("--set", action="append", metavar="KEY=JSON")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
+    parser.add_argument("--no-progress", action="store_true")
+
+
 def apply_arguments(
     config: dict[str, Any], args: argparse.Namespace, keys: Iterable[str]
 ) -> dict[str, Any]:

@@ -6,8 +6,8 @@ Gumbel noise, same process: naive sampling runs the whole PixelCNN
 runs the pixel-step graph once per pixel and the row-step graph once per row from
 activation caches. Both must draw identical samples; the note says whether they did.
 
-Full run: a 28 x 28 grid (the 112-px working size), one sample and n = 8 batched.
-``quick``: a 12 x 12 grid (48-px lightness), one sample.
+Full run: a 28 x 28 grid (the working size: 224 px over the backbone, 112 px from
+scratch), one sample and n = 8 batched. ``quick``: a 12 x 12 grid, one sample.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ def benchmark(quick: bool = False) -> dict[str, Any]:
     from colorize_pixcolor.sampling import gumbel_noise, sample_cached, sample_naive
 
     colorizer = PixColor()
-    side = 48 if quick else 112
+    side = (12 if quick else 28) * colorizer.grid_stride  # the grid's side times the stride
     y, x = np.mgrid[0:side, 0:side]
     lightness = (0.5 + 0.4 * np.sin(x / 9.0) * np.cos(y / 7.0)).astype(np.float32)
-    (cond1,) = colorizer.graphs.cond.run(lightness=lightness[None, None])
+    cond1 = colorizer.condition(lightness)
     h, w = cond1.shape[2:]
     comparisons = {}
     for n in (1,) if quick else (1, 8):

@@ -33,7 +33,13 @@ from colorize_pixcolor import BACKBONE, BB_GRID_STRIDE, BB_LEVELS, BB_WORKING_SI
 from colorize_pixcolor.features import load_cache
 from colorize_pixcolor.model import BackboneCondGraph, PixColorModel
 from colorize_pixcolor.train import pixelcnn as RECIPE
-from training.pixelcnn import checkpoint, mean_parts, run_loop
+from training.pixelcnn import (
+    add_cache_fit_arguments,
+    apply_arguments,
+    checkpoint,
+    mean_parts,
+    run_loop,
+)
 
 __all__ = ["DEFAULTS", "CachedCrops", "export", "main", "train"]
 
@@ -97,11 +103,9 @@ def validate(model: PixColorModel, data: CachedCrops, chunk: int = 32) -> dict[s
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train the conditioning + PixelCNN from the caches; returns the final log record."""
-    config = json.loads(json.dumps(DEFAULTS))
-    for key in ("steps", "batch_size", "seed", "max_minutes", "lr"):
-        if getattr(args, key, None) is not None:
-            config[key] = getattr(args, key)
-    out = Path(args.out)
+    config = apply_arguments(json.loads(json.dumps(DEFAULTS)), args,
+                             ("steps", "batch_size", "seed", "max_minutes", "lr"))
+    out = Path(args.out or "runs/pixcolor-bb-pixelcnn")
     torch.set_num_threads(int(config["threads"]))
     data = CachedCrops(args.cache, config["seed"])
     val = CachedCrops(args.val, config["seed"]) if args.val else None
@@ -140,7 +144,7 @@ def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = 1e-3
     already there is kept."""
     from onnx_export.export import training_summary
     from onnx_export.manifest import update_manifest
-    from training.hypercolumn import level_examples
+    from training.hypercolumn import over_backbone
     from training.pixelcnn import export_checkpoint_graphs
     from training.trainer import load_checkpoint
 
@@ -150,20 +154,12 @@ def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = 1e-3
     model.eval()
     if model.conditioning_kind != "backbone":
         raise ValueError(f"{checkpoint_path}: not a checkpoint over the backbone")
-    graphs = RECIPE.export_graphs(model, training_summary(ckpt))
-    extra = {"working_size": BB_WORKING_SIZE, "size_multiple": 32, "backbone": BACKBONE,
-             "backbone_levels": list(BB_LEVELS)}
-    for graph in graphs:
-        arch = json.loads(graph.metadata["architecture"])
-        arch["grid_stride"] = BB_GRID_STRIDE
-        graph.metadata.update({k: json.dumps(v) for k, v in extra.items()})
-        graph.metadata["architecture"] = json.dumps(arch)
-    g = torch.Generator().manual_seed(0)
-    cond = graphs[0]
-    cond.module = BackboneCondGraph(model.conditioning)
-    cond.inputs = level_examples(1, 224, 224, g, BB_LEVELS)
-    cond.dynamic_axes = {k: {0: "batch", 2: "height", 3: "width"} for k in BB_LEVELS}
-    cond.parity_cases = [level_examples(2, 160, 288, g, BB_LEVELS)]
+    graphs = over_backbone(
+        RECIPE.export_graphs(model, training_summary(ckpt)),
+        BackboneCondGraph(model.conditioning), backbone=BACKBONE, levels=BB_LEVELS,
+        working_size=BB_WORKING_SIZE, grid_stride=BB_GRID_STRIDE, example=(224, 224),
+        resized=(160, 288),
+    )
     paths, entry = export_checkpoint_graphs(graphs, Path(out), ckpt, tolerance)
     entry["backbone"] = BACKBONE
     update_manifest(Path(out), paths, methods={RECIPE.name: entry})
@@ -174,16 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorize_pixcolor.train_backbone")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("fit", help="train the conditioning + PixelCNN from the caches")
-    p.add_argument("--cache", required=True, type=Path)
-    p.add_argument("--val", type=Path)
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--steps", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--max-minutes", type=float)
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    add_cache_fit_arguments(p)
     e = sub.add_parser("export")
     e.add_argument("checkpoint")
     e.add_argument("--out", required=True)

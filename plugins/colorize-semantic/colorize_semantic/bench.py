@@ -6,7 +6,7 @@ caches (as PixColor's, after Ramachandran et al. 2017), the windowed one runs th
 PixelCNN on each pixel's receptive field, the naive one on the whole grid per pixel.
 All three must draw identical samples; the note says whether they did.
 
-Full run: the 32 x 32 grid of a 128 x 128 lightness, one sample (cached vs windowed and
+Full run: the 32 x 32 grid (of a 256 x 256 lightness over the backbone), one sample (cached vs windowed and
 vs naive) and n = 8 batched (cached vs windowed). ``quick``: a 16 x 16 grid, one sample,
 cached vs windowed.
 """
@@ -33,7 +33,7 @@ def benchmark(quick: bool = False) -> dict[str, Any]:
 
     colorizer = SemanticColorizer()
     graphs = colorizer.graphs()
-    side = 64 if quick else 128
+    side = (16 if quick else 32) * colorizer.grid_stride  # a 16 or 32 px chroma grid
     y, x = np.mgrid[0:side, 0:side]
     lightness = (50 + 40 * np.sin(x / 9.0) * np.cos(y / 7.0)).astype(np.float32)
     cond1, _ = colorizer.encode(lightness)

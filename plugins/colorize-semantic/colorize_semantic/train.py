@@ -66,7 +66,16 @@ from training.pixelcnn import (
 )
 from training.recipe import ExportGraph
 
-__all__ = ["DEFAULTS", "export", "losses", "main", "output_losses", "prepare", "train"]
+__all__ = [
+    "DEFAULTS",
+    "export",
+    "fit_averaged",
+    "losses",
+    "main",
+    "output_losses",
+    "prepare",
+    "train",
+]
 
 DEFAULTS: dict[str, Any] = {
     "variant": "full",
@@ -163,12 +172,45 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     batcher, val_batcher, data_info = load_batchers(args, config, val_scale=tuple(config["scale"]))
     torch.manual_seed(config["seed"])
     model = build(config)
+    lambdas = tuple(config["lambdas"])
+    return fit_averaged(
+        config,
+        out,
+        model,
+        resume=bool(args.resume),
+        batch_loss=lambda step: losses(model, prepare(*batcher.batch(step)), lambdas),
+        validate=lambda average: _validate(average, val_batcher, config["val_batches"], lambdas),
+        data=data_info,
+        desc=f"train semantic-{config['variant']}",
+        progress=not args.no_progress,
+    )
+
+
+def fit_averaged(
+    config: dict[str, Any],
+    out: Path,
+    model: SemanticModel,
+    *,
+    resume: bool,
+    batch_loss,
+    validate,
+    data: dict[str, Any],
+    desc: str,
+    progress: bool = True,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The training loop of every variant and bottom: Adam (§4.1), Polyak averaging of the
+    weights (validated, saved and exported), ``training.pixelcnn.run_loop``.
+
+    ``batch_loss(step)`` is the loss of the raw ``model``; ``validate(average)`` the
+    validation parts of the averaged model; ``fields`` go into every checkpoint.
+    """
     average = copy.deepcopy(model)  # Polyak averaging (§4.1)
     for p in average.parameters():
         p.requires_grad_(False)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"], betas=tuple(config["betas"]))
     step, elapsed = 0, 0.0
-    if args.resume and (out / "last.ckpt").is_file():
+    if resume and (out / "last.ckpt").is_file():
         ckpt = torch.load(out / "last.ckpt", weights_only=True)
         model.load_state_dict(ckpt["raw_model"])
         average.load_state_dict(ckpt["model"])
@@ -176,11 +218,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         step, elapsed = int(ckpt["step"]), float(ckpt["elapsed"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2))
-    lambdas = tuple(config["lambdas"])
     decay = float(config["polyak"])
-
-    def batch_loss(step: int):
-        return losses(model, prepare(*batcher.batch(step)), lambdas)
 
     @torch.no_grad()
     def polyak(step: int) -> None:
@@ -199,8 +237,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             config=config,
             options=config["model"],
             variant=config["variant"],
-            data=data_info,
+            data=data,
             val=val,
+            **fields,
         )
 
     return run_loop(
@@ -211,12 +250,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         step=step,
         elapsed=elapsed,
         batch_loss=batch_loss,
-        validate=lambda: _validate(average, val_batcher, config["val_batches"], lambdas),
+        validate=lambda: validate(average),
         state=state,
         clip=100.0,
         lr_floor=0.1,
-        desc=f"train semantic-{config['variant']}",
-        progress=not args.no_progress,
+        desc=desc,
+        progress=progress,
         after_step=polyak,
         log_digits=4,
     )

@@ -44,8 +44,8 @@ from colorize_semantic import (
 )
 from colorize_semantic.features import load_cache
 from colorize_semantic.model import BackboneEncoderGraph, SemanticModel, quantize
-from colorize_semantic.train import export_graphs, output_losses
-from training.pixelcnn import checkpoint, run_loop
+from colorize_semantic.train import export_graphs, fit_averaged, output_losses
+from training.pixelcnn import add_cache_fit_arguments, apply_arguments
 
 __all__ = ["DEFAULTS", "CachedBatches", "export", "main", "mean_iou", "train"]
 
@@ -155,64 +155,28 @@ def validate(model: SemanticModel, data: CachedBatches, lambdas, chunk: int = 8)
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train one variant from the caches (module doc); returns the final log record."""
-    config = copy.deepcopy(DEFAULTS)
-    for key in ("variant", "steps", "batch_size", "seed", "max_minutes", "lr"):
-        value = getattr(args, key, None)
-        if value is not None:
-            config[key] = value
+    config = apply_arguments(copy.deepcopy(DEFAULTS), args,
+                             ("variant", "steps", "batch_size", "seed", "max_minutes", "lr"))
     out = Path(args.out or f"runs/semantic-bb-{config['variant']}")
     torch.set_num_threads(int(config["threads"]))
     data = CachedBatches(args.cache, config["seed"])
     val = CachedBatches(args.val, config["seed"]) if args.val else None
     torch.manual_seed(config["seed"])
     model = SemanticModel(config["variant"], **config["model"])
-    average = copy.deepcopy(model)
-    for p in average.parameters():
-        p.requires_grad_(False)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"], betas=tuple(config["betas"]))
-    step, elapsed = 0, 0.0
-    if args.resume and (out / "last.ckpt").is_file():
-        ckpt = torch.load(out / "last.ckpt", weights_only=True)
-        model.load_state_dict(ckpt["raw_model"])
-        average.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        step, elapsed = int(ckpt["step"]), float(ckpt["elapsed"])
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config, indent=2))
     lambdas = tuple(config["lambdas"])
-    decay = float(config["polyak"])
     info = {"train": {"images": data.rows, "sources": [data.meta["split"]]},
             "val": {"images": val.rows, "sources": [val.meta["split"]]} if val else None}
-
-    @torch.no_grad()
-    def polyak(step: int) -> None:
-        d = min(decay, (1 + step) / (10 + step))
-        for p_avg, p in zip(average.parameters(), model.parameters(), strict=True):
-            p_avg.mul_(d).add_(p, alpha=1 - d)
-
-    def state(step: int, elapsed: float, val_parts: dict[str, float]) -> dict[str, Any]:
-        return checkpoint(
-            "semantic", step, elapsed, average, optimizer, raw_model=model.state_dict(),
-            config=config, options=config["model"], variant=config["variant"], data=info,
-            val=val_parts, backbone=BACKBONE,
-        )
-
-    return run_loop(
+    return fit_averaged(
         config,
         out,
-        model=model,
-        optimizer=optimizer,
-        step=step,
-        elapsed=elapsed,
+        model,
+        resume=bool(args.resume),
         batch_loss=lambda s: _losses(model, data.batch(s, config["batch_size"]), lambdas),
-        validate=lambda: validate(average, val, lambdas) if val else {},
-        state=state,
-        clip=100.0,
-        lr_floor=0.1,
+        validate=lambda average: validate(average, val, lambdas) if val else {},
+        data=info,
         desc=f"train semantic-bb-{config['variant']}",
         progress=not args.no_progress,
-        after_step=polyak,
-        log_digits=4,
+        backbone=BACKBONE,
     )
 
 
@@ -227,30 +191,17 @@ def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = 1e-3
     from colorize_semantic.train import load
     from onnx_export.export import training_summary
     from onnx_export.manifest import update_manifest
-    from training.hypercolumn import level_examples
+    from training.hypercolumn import over_backbone
     from training.pixelcnn import export_checkpoint_graphs
 
     model, ckpt = load(checkpoint_path)
     if model.bottom_kind != "backbone":
         raise ValueError(f"{checkpoint_path}: not a checkpoint over the backbone")
-    graphs = export_graphs(model, training_summary(ckpt))
-    extra = {
-        "working_size": BB_WORKING_SIZE,
-        "size_multiple": 32,
-        "backbone": BACKBONE,
-        "backbone_levels": list(BB_LEVELS),
-    }
-    for graph in graphs:
-        arch = json.loads(graph.metadata["architecture"])
-        arch["grid_stride"] = BB_GRID_STRIDE
-        graph.metadata.update({k: json.dumps(v) for k, v in extra.items()})
-        graph.metadata["architecture"] = json.dumps(arch)
-    g = torch.Generator().manual_seed(0)
-    encoder = graphs[0]
-    encoder.module = BackboneEncoderGraph(model)
-    encoder.inputs = level_examples(1, 128, 160, g, BB_LEVELS)
-    encoder.dynamic_axes = {k: {0: "batch", 2: "height", 3: "width"} for k in BB_LEVELS}
-    encoder.parity_cases = [level_examples(2, 96, 192, g, BB_LEVELS)]
+    graphs = over_backbone(
+        export_graphs(model, training_summary(ckpt)), BackboneEncoderGraph(model),
+        backbone=BACKBONE, levels=BB_LEVELS, working_size=BB_WORKING_SIZE,
+        grid_stride=BB_GRID_STRIDE,
+    )
     paths, entry = export_checkpoint_graphs(graphs, Path(out), ckpt, tolerance)
     entry["backbone"] = BACKBONE
     update_manifest(Path(out), paths, methods={f"semantic-{model.variant}": entry})
@@ -261,17 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorize_semantic.train_backbone")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("fit", help="train one variant from the feature caches")
-    p.add_argument("--cache", required=True, type=Path, help="training feature cache")
-    p.add_argument("--val", type=Path, help="validation feature cache")
+    add_cache_fit_arguments(p)
     p.add_argument("--variant", choices=("plain", "embedding", "full"))
-    p.add_argument("--out", type=Path)
-    p.add_argument("--steps", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--max-minutes", type=float)
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
-    p.add_argument("--no-progress", action="store_true")
     e = sub.add_parser("export", help="export a checkpoint's graphs")
     e.add_argument("checkpoint")
     e.add_argument("--out", required=True)
