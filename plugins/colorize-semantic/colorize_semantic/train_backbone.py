@@ -161,17 +161,31 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(int(config["threads"]))
     data = CachedBatches(args.cache, config["seed"])
     val = CachedBatches(args.val, config["seed"]) if args.val else None
+    extra = CachedBatches(args.extra_cache, config["seed"] + 1) if args.extra_cache else None
     torch.manual_seed(config["seed"])
     model = SemanticModel(config["variant"], **config["model"])
+    if args.init:
+        model.load_state_dict(torch.load(args.init, weights_only=True)["model"])
     lambdas = tuple(config["lambdas"])
-    info = {"train": {"images": data.rows, "sources": [data.meta["split"]]},
+    sources = [data.meta["split"]] + ([extra.meta["split"]] if extra else [])
+    info = {"train": {"images": data.rows + (extra.rows if extra else 0), "sources": sources},
             "val": {"images": val.rows, "sources": [val.meta["split"]]} if val else None}
+
+    def batch_loss(step: int):
+        loss, parts = _losses(model, data.batch(step, config["batch_size"]), lambdas)
+        if extra is not None:  # unlabelled photos: L_emb and L_gen only (no labels, no L_seg)
+            more, more_parts = _losses(model, extra.batch(step, config["batch_size"]), lambdas)
+            loss = loss + more
+            parts = {**parts, **{f"extra_{k}": v for k, v in more_parts.items()}}
+            parts["loss"] = loss.item()
+        return loss, parts
+
     return fit_averaged(
         config,
         out,
         model,
         resume=bool(args.resume),
-        batch_loss=lambda s: _losses(model, data.batch(s, config["batch_size"]), lambdas),
+        batch_loss=batch_loss,
         validate=lambda average: validate(average, val, lambdas) if val else {},
         data=info,
         desc=f"train semantic-bb-{config['variant']}",
@@ -214,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("fit", help="train one variant from the feature caches")
     add_cache_fit_arguments(p)
     p.add_argument("--variant", choices=("plain", "embedding", "full"))
+    p.add_argument("--extra-cache", type=Path,
+                   help="cache of unlabelled photos: each step adds their L_emb + L_gen")
+    p.add_argument("--init", type=Path, help="start from this checkpoint's averaged weights")
     e = sub.add_parser("export", help="export a checkpoint's graphs")
     e.add_argument("checkpoint")
     e.add_argument("--out", required=True)

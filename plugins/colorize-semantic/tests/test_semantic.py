@@ -409,23 +409,57 @@ def test_mean_iou_of_a_confusion_matrix():
     assert mean_iou(np.eye(3, dtype=int) * 5) == 1.0
 
 
-def test_feature_cache_batches_are_a_function_of_the_step(tmp_path):
-    pytest.importorskip("torch")
+def _fake_cache(folder, rows: int, labels: bool, seed: int = 0):
     import json
 
     from colorize_semantic import BACKBONE, BB_LEVELS
     from colorize_semantic.model import BB_CHANNELS
-    from colorize_semantic.train_backbone import CachedBatches
 
-    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
     strides = {"f4": 2, "f8": 1, "f16": 0.5, "f32": 0.25, "head": 0.25}
     for name in BB_LEVELS:
         side = int(8 * strides[name])
-        np.save(tmp_path / f"level-{name}.npy",
-                rng.random((5, BB_CHANNELS[name], side, side)).astype(np.float16))
-    np.save(tmp_path / "ab.npy", rng.normal(0, 30, (5, 2, 8, 8)).astype(np.float32))
-    meta = {"split": "fake", "backbone": BACKBONE, "labels": False, "rows": 5}
-    (tmp_path / "meta.json").write_text(json.dumps(meta))
+        np.save(folder / f"level-{name}.npy",
+                rng.random((rows, BB_CHANNELS[name], side, side)).astype(np.float16))
+    np.save(folder / "ab.npy", rng.normal(0, 30, (rows, 2, 8, 8)).astype(np.float32))
+    if labels:
+        np.save(folder / "labels.npy", rng.integers(0, 12, (rows, 32, 32)).astype(np.uint8))
+    meta = {"split": str(folder), "backbone": BACKBONE, "labels": labels, "rows": rows}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_unlabelled_photos_add_only_the_colour_losses(tmp_path):
+    """--extra-cache: every step also fits L_emb + L_gen on unlabelled photos."""
+    pytest.importorskip("torch")
+    import json
+
+    from colorize_semantic.train_backbone import main
+
+    camvid = _fake_cache(tmp_path / "camvid", 6, labels=True)
+    general = _fake_cache(tmp_path / "general", 6, labels=False, seed=1)
+    out = tmp_path / "run"
+    args = ["fit", "--cache", str(camvid), "--extra-cache", str(general), "--out", str(out),
+            "--steps", "2", "--batch-size", "2", "--variant", "full", "--no-progress",
+            "--set", "log_every=1"]
+    assert main(args) == 0
+    record = json.loads((out / "log.jsonl").read_text().splitlines()[0])
+    assert {"l_seg", "extra_l_gen", "extra_l_emb"} <= set(record)
+    assert "extra_l_seg" not in record  # no labels, no segmentation loss
+    again = tmp_path / "again"  # --init starts from a checkpoint's averaged weights
+    assert main([*args[:6], str(again), *args[7:], "--init", str(out / "last.ckpt")]) == 0
+
+
+def test_feature_cache_batches_are_a_function_of_the_step(tmp_path):
+    pytest.importorskip("torch")
+    import json
+
+    from colorize_semantic import BB_LEVELS
+    from colorize_semantic.train_backbone import CachedBatches
+
+    _fake_cache(tmp_path, 5, labels=False)
+    meta = json.loads((tmp_path / "meta.json").read_text())
     data = CachedBatches(tmp_path, seed=3)
     a, b, c = data.batch(7, 3), data.batch(7, 3), data.batch(8, 3)
     assert all(a["inputs"][k].equal(b["inputs"][k]) for k in BB_LEVELS)
