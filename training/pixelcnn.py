@@ -255,6 +255,35 @@ def add_cache_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
+def cache_cli(
+    prog: str,
+    argv: list[str] | None,
+    *,
+    train: Callable[[argparse.Namespace], dict[str, Any]],
+    export: Callable[[str, str], Any],
+    fit_help: str,
+    fit_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    """The ``fit`` / ``export`` command line of a trainer over a backbone feature cache:
+    ``fit`` (:func:`add_cache_fit_arguments`, plus ``fit_arguments``) prints the final
+    record of ``train(args)``; ``export CHECKPOINT --out DIR`` calls ``export``."""
+    parser = argparse.ArgumentParser(prog=prog)
+    sub = parser.add_subparsers(dest="command", required=True)
+    fit = sub.add_parser("fit", help=fit_help)
+    add_cache_fit_arguments(fit)
+    if fit_arguments is not None:
+        fit_arguments(fit)
+    exporter = sub.add_parser("export", help="export a checkpoint's graphs")
+    exporter.add_argument("checkpoint")
+    exporter.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "export":
+        export(args.checkpoint, args.out)
+    else:
+        print(json.dumps(train(args)))
+    return 0
+
+
 def apply_arguments(
     config: dict[str, Any], args: argparse.Namespace, keys: Iterable[str]
 ) -> dict[str, Any]:

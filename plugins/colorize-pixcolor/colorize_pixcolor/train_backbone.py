@@ -34,8 +34,8 @@ from colorize_pixcolor.features import load_cache
 from colorize_pixcolor.model import BackboneCondGraph, PixColorModel
 from colorize_pixcolor.train import pixelcnn as RECIPE
 from training.pixelcnn import (
-    add_cache_fit_arguments,
     apply_arguments,
+    cache_cli,
     checkpoint,
     mean_parts,
     run_loop,
@@ -167,19 +167,8 @@ def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = 1e-3
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m colorize_pixcolor.train_backbone")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("fit", help="train the conditioning + PixelCNN from the caches")
-    add_cache_fit_arguments(p)
-    e = sub.add_parser("export")
-    e.add_argument("checkpoint")
-    e.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    if args.command == "export":
-        export(args.checkpoint, args.out)
-        return 0
-    print(json.dumps(train(args)))
-    return 0
+    return cache_cli("python -m colorize_pixcolor.train_backbone", argv, train=train,
+                     export=export, fit_help="train the conditioning + PixelCNN from the caches")
 
 
 if __name__ == "__main__":

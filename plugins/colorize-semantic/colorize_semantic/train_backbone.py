@@ -45,7 +45,7 @@ from colorize_semantic import (
 from colorize_semantic.features import load_cache
 from colorize_semantic.model import BackboneEncoderGraph, SemanticModel, quantize
 from colorize_semantic.train import export_graphs, fit_averaged, output_losses
-from training.pixelcnn import add_cache_fit_arguments, apply_arguments
+from training.pixelcnn import apply_arguments, cache_cli
 
 __all__ = ["DEFAULTS", "CachedBatches", "export", "main", "mean_iou", "train"]
 
@@ -222,24 +222,17 @@ def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = 1e-3
     return paths
 
 
+def _fit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--variant", choices=("plain", "embedding", "full"))
+    parser.add_argument("--extra-cache", type=Path,
+                        help="cache of unlabelled photos: each step adds their L_emb + L_gen")
+    parser.add_argument("--init", type=Path, help="start from this checkpoint's averaged weights")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m colorize_semantic.train_backbone")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("fit", help="train one variant from the feature caches")
-    add_cache_fit_arguments(p)
-    p.add_argument("--variant", choices=("plain", "embedding", "full"))
-    p.add_argument("--extra-cache", type=Path,
-                   help="cache of unlabelled photos: each step adds their L_emb + L_gen")
-    p.add_argument("--init", type=Path, help="start from this checkpoint's averaged weights")
-    e = sub.add_parser("export", help="export a checkpoint's graphs")
-    e.add_argument("checkpoint")
-    e.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    if args.command == "export":
-        export(args.checkpoint, args.out)
-        return 0
-    print(json.dumps(train(args)))
-    return 0
+    return cache_cli("python -m colorize_semantic.train_backbone", argv, train=train,
+                     export=export, fit_help="train one variant from the feature caches",
+                     fit_arguments=_fit_arguments)
 
 
 if __name__ == "__main__":
