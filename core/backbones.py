@@ -34,7 +34,7 @@ import numpy as np
 from core.colorizer import ModelFile
 from core.runtime import OnnxModel
 
-__all__ = ["Backbone", "backbone_names", "get_backbone"]
+__all__ = ["Backbone", "backbone_names", "get_backbone", "level_feeds"]
 
 
 def _cache_size() -> int:
@@ -176,6 +176,19 @@ def get_backbone(name: str) -> Backbone:
     from core.plugins import get_registry
 
     return get_registry().get("backbone", name)
+
+
+def level_feeds(model: OnnxModel, lightness: np.ndarray) -> dict[str, np.ndarray]:
+    """The backbone inputs of a head graph: the levels of ``lightness`` ((H, W) CIE L*)
+    named by its ``metadata_props["backbone_levels"]``, each with a batch axis, from the
+    backbone named by ``metadata_props["backbone"]`` (:meth:`Backbone.features`: computed
+    once per image); ``{}`` for a graph without ``"backbone"`` metadata.
+    """
+    name = model.metadata_json("backbone")
+    if name is None:
+        return {}
+    levels = get_backbone(name).features(lightness)
+    return {k: levels[k][None] for k in model.metadata_json("backbone_levels")}
 
 
 def backbone_names() -> list[str]:

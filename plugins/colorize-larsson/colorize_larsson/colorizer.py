@@ -186,7 +186,7 @@ class LarssonColorizer(Colorizer):
         the backbone's pyramid comes from :meth:`core.backbones.Backbone.features`,
         computed once per image and shared with every other head that asks.
         """
-        from core.backbones import get_backbone
+        from core.backbones import level_feeds
 
         lightness = _check_lightness(lightness)
         h, w = lightness.shape
@@ -196,14 +196,8 @@ class LarssonColorizer(Colorizer):
         if ph or pw:
             x = np.pad(x, ((0, ph), (0, pw)), mode="reflect" if min(h, w) > max(ph, pw) else "edge")
         x = np.ascontiguousarray(x, np.float32)
-        feeds = {}
-        backbone_name = self._model.metadata_json("backbone")
-        if backbone_name is not None:  # a head over the shared backbone
-            levels = get_backbone(backbone_name).features(x)
-            for name in self._model.metadata_json("backbone_levels"):
-                feeds[name] = levels[name][None]
-        # else: a self-contained graph (the from-scratch recipes of colorize_larsson.train)
-        (out,) = self._model.run(lightness=x[None, None], **feeds)
+        # no levels for a self-contained graph (the from-scratch recipes of .train)
+        (out,) = self._model.run(lightness=x[None, None], **level_feeds(self._model, x))
         return out[0, :, :h, :w]
 
     def distributions(self, lightness: np.ndarray) -> dict[str, Any]:

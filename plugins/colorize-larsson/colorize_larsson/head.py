@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorize_larsson.variants import VARIANTS, Variant
+from training.hypercolumn import LEVEL_CHANNELS, LEVEL_STRIDES
 
 __all__ = [
     "BackboneHead", "class_weights", "export_head", "head_loss", "main", "point_estimate",
@@ -60,7 +61,7 @@ BACKBONE = "efficientnet-lite0-gray"
 DEEP_LEVELS = ("f8", "f16", "f32", "head")
 SHALLOW_LEVELS = ("f4",)
 LEVELS = SHALLOW_LEVELS + DEEP_LEVELS
-CHANNELS = {"f4": 24, "f8": 40, "f16": 112, "f32": 320, "head": 1280}
+CHANNELS = LEVEL_CHANNELS  # the gray backbone's levels (training.hypercolumn)
 AB_SCALE = 100.0
 
 
@@ -400,7 +401,7 @@ def export_head(checkpoint: Path, out: Path, *, working_size: int = 160,
     def example(n, h, w, generator):
         feeds = {"lightness": torch.rand(n, 1, h, w, generator=generator) * 100}
         for k in LEVELS:
-            s = {"f4": 4, "f8": 8, "f16": 16, "f32": 32, "head": 32}[k]
+            s = LEVEL_STRIDES[k]
             feeds[k] = torch.rand(n, CHANNELS[k], h // s, w // s, generator=generator) * 3
         return feeds
 

@@ -18,8 +18,6 @@ working shape.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -28,6 +26,8 @@ import numpy as np
 from colorize_pixcolor import BB_GRID_STRIDE, BB_WORKING_SIZE, GRID_STRIDE, MODELS_DIR
 from colorize_pixcolor.sampling import Graphs, Samples, gumbel_noise, sample_cached, sample_naive
 from core.colorizer import Capabilities, Colorizer, Prediction
+from core.errors import ModelFileError
+from core.runtime import read_manifest
 
 __all__ = ["PixColor"]
 
@@ -76,9 +76,9 @@ class PixColor(Colorizer):
         #: Stride from the working shape to the PixelCNN grid (8 over the backbone, else 4).
         self.grid_stride = GRID_STRIDE
         try:  # the manifest says which kind is installed: no graph is loaded here
-            manifest = json.loads((Path(folder) / "manifest.json").read_text())
-            listed = manifest.get("methods", {}).get("pixcolor-pixelcnn", {}).get("backbone")
-        except (OSError, ValueError):
+            methods = read_manifest(folder).get("methods", {})
+            listed = methods.get("pixcolor-pixelcnn", {}).get("backbone")
+        except ModelFileError:
             listed = None
         if listed:
             self.working_size, self.size_multiple = BB_WORKING_SIZE, 32
@@ -144,17 +144,13 @@ class PixColor(Colorizer):
     def condition(self, lightness: np.ndarray) -> np.ndarray:
         """Conditioning features (1, C, h, w) on the PixelCNN grid of a working Y (H, W)."""
         lightness = np.asarray(lightness, np.float32)
-        backbone = self._backbone()
-        if backbone is not None:
-            from core.backbones import get_backbone
+        if self._backbone() is not None:
+            from core.backbones import level_feeds
             from core.colorspaces.lab import LabSpace
 
             # Y read as a gray value: its CIE L* is what the backbone was adapted to
             gray_l = LabSpace().gray_lightness(np.clip(lightness, 0.0, 1.0)).astype(np.float32)
-            levels = get_backbone(backbone).features(gray_l)
-            names = self.graphs.cond.metadata_json("backbone_levels")
-            (cond,) = self.graphs.cond.run(
-                **{k: np.ascontiguousarray(levels[k][None], np.float32) for k in names})
+            (cond,) = self.graphs.cond.run(**level_feeds(self.graphs.cond, gray_l))
         else:
             (cond,) = self.graphs.cond.run(lightness=np.ascontiguousarray(lightness[None, None]))
         return cond

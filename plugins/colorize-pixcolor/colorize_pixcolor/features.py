@@ -40,23 +40,19 @@ from colorize_pixcolor import BACKBONE, BB_GRID_STRIDE, BB_LEVELS, BB_WORKING_SI
 
 __all__ = ["build_cache", "crop_square", "load_cache", "photo_list"]
 
-_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-
 
 def photo_list(folders: list[Path]) -> list[Path]:
     """Photos under ``folders`` (recursive, sorted), without the semantic test's held-out
     ``imagenet_sample`` half."""
     from core.semantic import held_out
+    from training.data import find_images
 
     excluded: set[Path] = set()
     photos: list[Path] = []
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: not a folder of photos")
+    for folder in map(Path, folders):
         if folder.name == "images" and folder.parent.name == "imagenet_sample":
             excluded |= {p.resolve() for p in held_out(folder.parent)}
-        photos += sorted(p for p in folder.rglob("*") if p.suffix.lower() in _EXTENSIONS)
+        photos += find_images(folder)
     return [p for p in photos if p.resolve() not in excluded]
 
 
@@ -74,14 +70,15 @@ def crop_square(rgb: np.ndarray, side: int = BB_WORKING_SIZE) -> np.ndarray:
 
 def _targets(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Y (H, W) and the (Cr, Cb) bins (2, H/8, W/8) of an RGB crop in [0, 1]."""
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    chroma = np.stack([(r - y) / 1.402, (b - y) / 1.772], axis=-1).astype(np.float32)
+    from core.colorspaces.ycbcr import rgb_to_ycbcr
+
+    ycc = rgb_to_ycbcr(rgb.astype(np.float32))
+    y, chroma = ycc[..., 0], np.ascontiguousarray(ycc[..., :0:-1])  # (Cr, Cb)
     h, w = y.shape
     low = cv2.resize(chroma, (w // BB_GRID_STRIDE, h // BB_GRID_STRIDE),
                      interpolation=cv2.INTER_AREA)
     bins = np.clip(np.floor((low + 0.5) * N_BINS), 0, N_BINS - 1).astype(np.uint8)
-    return y.astype(np.float32), bins.transpose(2, 0, 1)
+    return np.ascontiguousarray(y), bins.transpose(2, 0, 1)
 
 
 def build_cache(photos: list[Path], out: Path, *, flip: bool = False,

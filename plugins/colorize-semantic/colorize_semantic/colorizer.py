@@ -19,7 +19,6 @@ scores) comes back with every prediction.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,8 @@ from colorize_semantic.sampling import (
     score,
 )
 from core.colorizer import Capabilities, Colorizer, Prediction
-from core.runtime import OnnxModel
+from core.errors import ModelFileError
+from core.runtime import OnnxModel, read_manifest
 
 __all__ = ["SemanticColorizer"]
 
@@ -101,8 +101,8 @@ class SemanticColorizer(Colorizer):
     def _listed_backbones(self) -> set[str]:
         """Backbones the manifest records for the installed variants' graphs."""
         try:
-            methods = json.loads((self.folder / "manifest.json").read_text()).get("methods", {})
-        except (OSError, ValueError):
+            methods = read_manifest(self.folder).get("methods", {})
+        except ModelFileError:
             return set()
         return {
             methods[f"semantic-{v}"]["backbone"]
@@ -185,14 +185,10 @@ class SemanticColorizer(Colorizer):
         graphs = self.graphs(variant)
         encoder = graphs["encoder"]
         lightness = self._check(lightness)
-        backbone = self._backbone(variant)
-        if backbone is not None:
-            from core.backbones import get_backbone
+        if self._backbone(variant) is not None:
+            from core.backbones import level_feeds
 
-            levels = get_backbone(backbone).features(lightness)
-            names = encoder.metadata_json("backbone_levels")
-            feeds = {k: np.ascontiguousarray(levels[k][None], np.float32) for k in names}
-            cond, seg = encoder.run(**feeds)
+            cond, seg = encoder.run(**level_feeds(encoder, lightness))
             return cond, seg
         if self.grid_stride != GRID_STRIDE:  # a scratch graph beside backbone graphs
             h, w = lightness.shape

@@ -57,18 +57,6 @@ def working_shape(height: int, width: int) -> tuple[int, int]:
     return _Shape().working_shape(height, width)
 
 
-def _read_split(path: Path) -> list[tuple[Path, Path | None]]:
-    rows = []
-    for line in path.read_text().splitlines():
-        parts = line.split()
-        if not parts:
-            continue
-        image = path.parent / parts[0]
-        label = path.parent / parts[1] if len(parts) > 1 else None
-        rows.append((image, label))
-    return rows
-
-
 def build_cache(split: Path, out: Path, *, flip: bool = False, progress: bool = True) -> Path:
     """Compute and write the cache of ``split`` (a CamVid-style split file) into ``out``.
 
@@ -80,7 +68,9 @@ def build_cache(split: Path, out: Path, *, flip: bool = False, progress: bool = 
     out = Path(out)
     if (out / "meta.json").is_file():
         return out
-    rows = _read_split(Path(split))
+    from training.data import read_split_file
+
+    rows = read_split_file(split)
     if not rows:
         raise ValueError(f"{split}: no photos listed")
     backbone = get_backbone(BACKBONE)

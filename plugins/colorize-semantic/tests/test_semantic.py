@@ -355,22 +355,13 @@ def test_segmentation_head_beats_the_majority_class_on_a_camvid_test_photo(color
 # -- the flows over the shared backbone (issue #20) ----------------------------------------
 
 
-def _fake_levels(torch, n: int, h: int, w: int):
-    from colorize_semantic.model import BB_CHANNELS
-
-    strides = {"f4": 4, "f8": 8, "f16": 16, "f32": 32, "head": 32}
-    gen = torch.Generator().manual_seed(0)
-    return {
-        k: torch.rand(n, c, h // strides[k], w // strides[k], generator=gen)
-        for k, c in BB_CHANNELS.items()
-    }
-
-
 def test_backbone_bottom_puts_every_level_on_the_f8_grid():
     torch = pytest.importorskip("torch")
     from colorize_semantic.model import SemanticModel
 
-    levels = _fake_levels(torch, 2, 64, 96)
+    from training.hypercolumn import level_examples
+
+    levels = level_examples(2, 64, 96, torch.Generator().manual_seed(0))
     for variant in ("plain", "embedding", "full"):
         model = SemanticModel(variant, bottom="backbone", channels=4, layers=1, proj=4)
         out = model(levels, torch.zeros(2, 2, 8, 12))
