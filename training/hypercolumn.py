@@ -10,11 +10,19 @@ before resampling is the same as after (both are linear) and far cheaper.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["LEVEL_CHANNELS", "LEVEL_STRIDES", "GridHypercolumn", "level_examples", "over_backbone"]
+__all__ = [
+    "LEVEL_CHANNELS",
+    "LEVEL_STRIDES",
+    "CachedLevels",
+    "GridHypercolumn",
+    "level_examples",
+    "over_backbone",
+]
 
 #: Channels of the gray backbone's levels (``efficientnet-lite0-gray``).
 LEVEL_CHANNELS = {"f4": 24, "f8": 40, "f16": 112, "f32": 320, "head": 1280}
@@ -107,3 +115,47 @@ def over_backbone(
     first.dynamic_axes = {k: {0: "batch", 2: "height", 3: "width"} for k in levels}
     first.parity_cases = [level_examples(2, *resized, generator, levels)]
     return graphs
+
+
+class CachedLevels:
+    """A feature cache's backbone levels in RAM, and batches of its rows.
+
+    Parameters
+    ----------
+    folder : path
+        The cache (named in messages).
+    meta : dict
+        Its ``meta.json``; ``meta["backbone"]`` must be ``backbone``.
+    levels : dict of str to array (N, C, h, w)
+        The cached levels (float16 on disk; copied into RAM here).
+    backbone : str
+        The backbone the heads are trained for.
+    seed : int
+        With the step, the only input of :meth:`batch`, so a resumed run sees the batches
+        of an uninterrupted one.
+
+    Subclasses add the targets in :meth:`take`.
+    """
+
+    def __init__(self, folder, meta: dict, levels: dict, backbone: str, seed: int = 0):
+        if meta.get("backbone") != backbone:
+            raise ValueError(
+                f"{folder}: cache of backbone {meta.get('backbone')!r}, expected {backbone!r}"
+            )
+        self.meta = meta
+        self.levels = {k: np.ascontiguousarray(v) for k, v in levels.items()}
+        self.rows = int(next(iter(self.levels.values())).shape[0])
+        self.seed = seed
+
+    def level_tensors(self, index: np.ndarray) -> dict[str, torch.Tensor]:
+        """Rows ``index`` of every level as float32 tensors."""
+        return {k: torch.from_numpy(v[index].astype(np.float32)) for k, v in self.levels.items()}
+
+    def take(self, index: np.ndarray) -> dict:
+        """Rows ``index`` as a training batch (subclasses add their targets)."""
+        return {"levels": self.level_tensors(index)}
+
+    def batch(self, step: int, size: int) -> dict:
+        """``size`` distinct rows drawn from ``(seed, step)``, as :meth:`take` gives them."""
+        rng = np.random.default_rng((self.seed, step))
+        return self.take(np.sort(rng.choice(self.rows, size, replace=False)))

@@ -33,6 +33,7 @@ from colorize_pixcolor import BACKBONE, BB_GRID_STRIDE, BB_LEVELS, BB_WORKING_SI
 from colorize_pixcolor.features import load_cache
 from colorize_pixcolor.model import BackboneCondGraph, PixColorModel
 from colorize_pixcolor.train import pixelcnn as RECIPE
+from training.hypercolumn import CachedLevels
 from training.pixelcnn import (
     apply_arguments,
     cache_cli,
@@ -58,32 +59,18 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class CachedCrops:
-    """Rows of a feature cache as batches; ``batch(step)`` depends on ``(seed, step)`` only."""
+class CachedCrops(CachedLevels):
+    """Rows of a feature cache (:func:`colorize_pixcolor.features.load_cache`) as batches:
+    levels and the Cr, Cb bins."""
 
     def __init__(self, folder: Path, seed: int = 0):
         cache = load_cache(folder)
-        self.meta = cache["meta"]
-        if self.meta.get("backbone") != BACKBONE:
-            raise ValueError(
-                f"{folder}: cache of backbone {self.meta.get('backbone')!r}, expected {BACKBONE!r}"
-            )
-        self.levels = {k: np.ascontiguousarray(v) for k, v in cache["levels"].items()}
+        super().__init__(folder, cache["meta"], cache["levels"], BACKBONE, seed)
         self.bins = np.ascontiguousarray(cache["bins"])
-        self.rows = int(self.bins.shape[0])
-        self.seed = seed
 
     def take(self, index: np.ndarray) -> dict[str, Any]:
         bins = torch.from_numpy(self.bins[index].astype(np.int64))
-        return {
-            "y": {k: torch.from_numpy(v[index].astype(np.float32)) for k, v in self.levels.items()},
-            "cr": bins[:, 0],
-            "cb": bins[:, 1],
-        }
-
-    def batch(self, step: int, size: int) -> dict[str, Any]:
-        rng = np.random.default_rng((self.seed, step))
-        return self.take(np.sort(rng.choice(self.rows, size, replace=False)))
+        return {"y": self.level_tensors(index), "cr": bins[:, 0], "cb": bins[:, 1]}
 
 
 def _loss(model: PixColorModel, batch: dict[str, Any]):

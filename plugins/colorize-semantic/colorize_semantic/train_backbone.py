@@ -45,6 +45,7 @@ from colorize_semantic import (
 from colorize_semantic.features import load_cache
 from colorize_semantic.model import BackboneEncoderGraph, SemanticModel, quantize
 from colorize_semantic.train import export_graphs, fit_averaged, output_losses
+from training.hypercolumn import CachedLevels
 from training.pixelcnn import apply_arguments, cache_cli
 
 __all__ = ["DEFAULTS", "CachedBatches", "export", "main", "mean_iou", "train"]
@@ -75,41 +76,25 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class CachedBatches:
-    """Batches of a feature cache (:func:`colorize_semantic.features.load_cache`) in RAM.
-
-    ``batch(step)`` is a pure function of ``(seed, step)``, so a resumed run sees the
-    batches of an uninterrupted one.
-    """
+class CachedBatches(CachedLevels):
+    """Batches of a feature cache (:func:`colorize_semantic.features.load_cache`) in RAM:
+    levels, chroma levels ``x`` and, where the cache has them, labels."""
 
     def __init__(self, folder: Path, seed: int = 0):
         cache = load_cache(folder)
-        self.meta = cache["meta"]
-        if self.meta.get("backbone") != BACKBONE:
-            raise ValueError(
-                f"{folder}: cache of backbone {self.meta.get('backbone')!r}, expected {BACKBONE!r}"
-            )
-        self.levels = {k: np.ascontiguousarray(v) for k, v in cache["levels"].items()}
+        super().__init__(folder, cache["meta"], cache["levels"], BACKBONE, seed)
         self.ab = np.ascontiguousarray(cache["ab"])
         self.labels = np.ascontiguousarray(cache["labels"]) if "labels" in cache else None
-        self.rows = int(self.ab.shape[0])
-        self.seed = seed
 
     def take(self, index: np.ndarray) -> dict[str, Any]:
         """Rows ``index`` as training tensors: levels (float32), levels ``x``, labels."""
         out: dict[str, Any] = {
-            "inputs": {
-                k: torch.from_numpy(v[index].astype(np.float32)) for k, v in self.levels.items()
-            },
+            "inputs": self.level_tensors(index),
             "x": quantize(torch.from_numpy(self.ab[index]) / AB_SCALE, LEVELS),
         }
         if self.labels is not None:
             out["labels"] = torch.from_numpy(self.labels[index].astype(np.int64))
         return out
-
-    def batch(self, step: int, size: int) -> dict[str, Any]:
-        rng = np.random.default_rng((self.seed, step))
-        return self.take(np.sort(rng.choice(self.rows, size, replace=False)))
 
 
 def mean_iou(confusion: np.ndarray) -> float:
