@@ -11,7 +11,7 @@ export COLORIZE_DATA ?= $(abspath ../shared/datasets)
 install: $(STAMP)
 
 # Re-installs only when a pyproject changes (idempotent: a second run is fast).
-$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+$(STAMP): pyproject.toml setup.py core/_kernels.c $(wildcard plugins/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -e '.[train,test,ray,ui]' $(foreach p,$(PLUGIN_DIRS),-e $(p))

@@ -6,8 +6,12 @@ Three implementations are timed interleaved on the same inputs:
 
 ``core``
     ``core.api._recombine`` as shipped: one chroma upsampling, then
-    ``ColorSpace.recombine`` (fused and blocked for Lab and YCbCr) on megapixel strips,
-    on ``COLORIZE_THREADS`` threads (default: the usable cores).
+    ``ColorSpace.recombine`` (for Lab the single-pass C kernel of ``core._kernels``
+    where it was built, for YCbCr fused OpenCV blocks) on megapixel strips, on
+    ``COLORIZE_THREADS`` threads (default: the usable cores).
+``opencv``
+    The same with ``COLORIZE_KERNELS=0``: Lab's fused OpenCV blocks instead of the C
+    kernel (what a build without a C compiler runs; only where the kernel is built).
 ``previous``
     The recombination as it was before the fused path (kept here verbatim as the
     reference): per strip, ``space.to_rgb``, clip, ``gray_of_lightness`` /
@@ -49,6 +53,7 @@ import core
 from core import api
 from core.bench import best_seconds, machine_description
 from core.colorspaces.base import ColorSpace
+from core.compiled import compiled_kernels
 from core.plugins import get_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,10 +96,25 @@ def generic_recombine(space, lightness, chroma, gray=None):
 
 
 @contextlib.contextmanager
+def _env(name: str, value: str):
+    """Set the environment variable ``name`` to ``value`` for the block."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
+@contextlib.contextmanager
 def previous_core():
-    """Patch the previous recombination, input lightness and Lab gray lightness in (the
-    other steps of the core's part, loading, resizing and quantizing the output, are the
-    same code on both sides)."""
+    """Patch the previous recombination, input lightness and Lab gray lightness in, and
+    quantize the output as before (the strip-wise numpy path, ``COLORIZE_KERNELS=0``); the
+    other steps of the core's part, loading and resizing, are the same code on both
+    sides."""
     from core.colorspaces import lab
 
     saved = api._recombine, lab.LabSpace.gray_lightness, api._input_lightness
@@ -102,7 +122,8 @@ def previous_core():
     lab.LabSpace.gray_lightness = lambda self, gray: lab._gray_to_l(lab.as_float(gray))
     api._input_lightness = previous_input_lightness
     try:
-        yield
+        with _env("COLORIZE_KERNELS", "0"):
+            yield
     finally:
         api._recombine, lab.LabSpace.gray_lightness, api._input_lightness = saved
 
@@ -148,6 +169,24 @@ def _compare(label, funcs, args, report) -> None:
     report[label] = {"max_difference": diffs, "runs": rows}
 
 
+def _without_kernels(func):
+    """``func`` run with ``COLORIZE_KERNELS=0`` (the OpenCV path of the fused recombination)."""
+
+    def run():
+        with _env("COLORIZE_KERNELS", "0"):
+            return func()
+
+    return run
+
+
+def _with_opencv(funcs: dict) -> dict:
+    """Add the ``opencv`` candidate after ``core`` when the C kernel is in use."""
+    if compiled_kernels() is None:
+        return funcs
+    core_func = funcs["core"]
+    return {"core": core_func, "opencv": _without_kernels(core_func), **funcs}
+
+
 def _colour_case(height: int, width: int, args, report: dict) -> None:
     lab = get_registry().get("colorspace", "lab")
     rng = np.random.default_rng(0)
@@ -158,7 +197,7 @@ def _colour_case(height: int, width: int, args, report: dict) -> None:
         "previous": lambda: previous_recombine(lab, lightness, chroma, None),
         "generic": lambda: generic_recombine(lab, lightness, chroma),
     }
-    _compare("colour", funcs, args, report)
+    _compare("colour", _with_opencv(funcs), args, report)
 
 
 def _photo_case(image: np.ndarray, method: str, args, report: dict) -> None:
@@ -171,7 +210,7 @@ def _photo_case(image: np.ndarray, method: str, args, report: dict) -> None:
         "core": lambda: api._recombine(space, light, working, gray),
         "previous": lambda: previous_recombine(space, light, working, gray),
     }
-    _compare(f"photo ({method}, {space.name})", funcs, args, report)
+    _compare(f"photo ({method}, {space.name})", _with_opencv(funcs), args, report)
 
 
 def main(argv: list[str] | None = None) -> int:

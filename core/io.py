@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.compiled import compiled_kernels
 from core.errors import InvalidImageError, OutputExistsError
 
 __all__ = [
@@ -148,7 +149,12 @@ def _validate_array(array: np.ndarray, source: str) -> LoadedImage:
     if alpha is not None and alpha.dtype.kind == "f" and not np.all(np.isfinite(alpha)):
         raise InvalidImageError(source, "alpha channel contains NaN or infinite values")
     return LoadedImage(
-        np.ascontiguousarray(pixels), alpha, source, "array", array.dtype, depth,
+        np.ascontiguousarray(pixels),
+        alpha,
+        source,
+        "array",
+        array.dtype,
+        depth,
         samples8=samples8,
     )
 
@@ -210,9 +216,7 @@ def _from_pil(img: Image.Image, source: str, kind: str, notes: list[str]) -> Loa
         if mode not in ("RGB",):
             notes.append(f"{mode} image converted to RGB")
         pixels = _scaled(np.asarray(img.convert("RGB")), 255.0)
-    return LoadedImage(
-        pixels, alpha, source, kind, np.dtype(np.uint8), 8, notes, samples8=samples8
-    )
+    return LoadedImage(pixels, alpha, source, kind, np.dtype(np.uint8), 8, notes, samples8=samples8)
 
 
 def _load_16bit_png(path: Path, source: str) -> LoadedImage:
@@ -325,11 +329,11 @@ def to_output(rgb: np.ndarray, loaded: LoadedImage, alpha: np.ndarray | None = N
     alpha = loaded.alpha if alpha is None else alpha
     if loaded.kind == "array":
         dtype = loaded.dtype
-        channels = 3 if alpha is None else 4
-        out = np.empty((*rgb.shape[:2], channels), dtype)
+        if alpha is None:
+            return quantize(rgb, dtype)
+        out = np.empty((*rgb.shape[:2], 4), dtype)
         out[..., :3] = quantize(rgb, dtype)
-        if alpha is not None:
-            out[..., 3] = alpha.astype(dtype)
+        out[..., 3] = alpha.astype(dtype)
         return out
     out8 = quantize(rgb, np.uint8)
     if alpha is not None:
@@ -341,12 +345,17 @@ def to_output(rgb: np.ndarray, loaded: LoadedImage, alpha: np.ndarray | None = N
 def quantize(rgb: np.ndarray, dtype: Any) -> np.ndarray:
     """Clip float ``rgb`` to [0, 1] and convert to ``dtype``, a strip at a time.
 
-    Integer dtypes are scaled to their full range and rounded. Working in strips
-    keeps the temporaries small for very large images.
+    Integer dtypes are scaled to their full range and rounded half to even. Working in
+    strips keeps the temporaries small for very large images; float32 to uint8/uint16
+    is one pass of the C kernel where the package has it (:mod:`core.compiled`).
     """
     dtype = np.dtype(dtype)
     out = np.empty(rgb.shape, dtype)
     scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(dtype)
+    kernels = compiled_kernels()
+    if kernels is not None and scale is not None and rgb.dtype == np.float32:
+        kernels.quantize(np.ascontiguousarray(rgb), out)  # one pass, same rounding
+        return out
     rows = max(1, (1 << 20) // max(1, int(np.prod(rgb.shape[1:]))))
     for top in range(0, rgb.shape[0], rows):
         part = np.clip(rgb[top : top + rows], 0.0, 1.0)

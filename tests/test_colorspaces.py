@@ -340,11 +340,14 @@ def _recombination_case(space: ColorSpace, shape=(131, 157), spread=1.0, seed=0)
     return light, chroma, gray
 
 
+@pytest.mark.parametrize("kernels", ["1", "0"], ids=["compiled", "opencv"])
 @pytest.mark.parametrize("spread", [0.1, 0.5, 1.5])
 @pytest.mark.parametrize("with_gray", [False, True])
 @pytest.mark.parametrize("space", [LabSpace(), YCbCrSpace()], ids=lambda s: s.name)
-def test_fused_recombine_matches_the_definition(space, with_gray, spread):
-    """The blocked kernels (several 16k blocks here) equal the generic definition."""
+def test_fused_recombine_matches_the_definition(space, with_gray, spread, kernels, monkeypatch):
+    """The fused paths (several 16k blocks here; the C kernel where built, and the OpenCV
+    blocks with COLORIZE_KERNELS=0) equal the generic definition."""
+    monkeypatch.setenv("COLORIZE_KERNELS", kernels)
     light, chroma, gray = _recombination_case(space, spread=spread)
     gray = gray if with_gray else None
     expected = ColorSpace.recombine(space, light, chroma, gray=gray)

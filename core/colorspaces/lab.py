@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float
+from core.compiled import compiled_kernels
 
 __all__ = ["LabSpace", "lab_to_rgb", "rgb_to_lab"]
 
@@ -406,8 +407,10 @@ class LabSpace(StackedColorSpace):
     ) -> np.ndarray:
         """Fused :meth:`ColorSpace.recombine`: Lab -> clipped sRGB with App. A.4 correction.
 
-        Agrees with the generic definition to about 1e-5 and runs in cache-sized
-        blocks of OpenCV primitives (``benchmarks/bench_recombine.py``).
+        Agrees with the generic definition to about 1e-5. Runs the single-pass C kernel
+        of :mod:`core._kernels` where the package was built with it
+        (:func:`core.compiled.compiled_kernels`), else cache-sized blocks of OpenCV primitives; both
+        compute the same formulas (``benchmarks/bench_recombine.py`` times them).
         """
         lightness = np.ascontiguousarray(lightness, np.float32)
         chroma = np.ascontiguousarray(chroma, np.float32)
@@ -422,7 +425,11 @@ class LabSpace(StackedColorSpace):
         else:
             result = out
         if lightness.size:
-            _recombine_lab(lightness, chroma, gray, result)
+            kernels = compiled_kernels()
+            if kernels is not None:
+                kernels.recombine_lab(lightness, chroma, gray, result)
+            else:
+                _recombine_lab(lightness, chroma, gray, result)
         if out is not None and result is not out:
             out[...] = result
             return out

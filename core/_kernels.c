@@ -1,0 +1,295 @@
+/* Single-pass per-pixel kernels of the core (the optional C accelerator, core.compiled).
+ *
+ * recombine_lab: CIE L*a*b* -> clipped sRGB with the lightness correction of
+ * Larsson et al. 2016, App. A.4. It computes what core.colorspaces.lab._recombine_lab
+ * computes with about twenty OpenCV passes per block (same formulas and constants, in
+ * float32 like it), here in blocks of 256 pixels whose loops the compiler vectorises
+ * (an AVX2 clone is dispatched at run time where the CPU has it).
+ * quantize: float32 -> uint8/uint16 as core.io.quantize (clip, scale, round half to
+ * even).
+ *
+ * The only approximation is x^(1/2.4) of the sRGB encoding: a table over the float32
+ * bit pattern (exponent and 7 mantissa bits, 128 segments per octave of [2^-9, 1]),
+ * interpolated linearly in x; relative error below 2e-6. tests/test_kernels.py holds
+ * both paths together.
+ *
+ * Built by setup.py as an optional extension: where no C compiler is available the
+ * package installs without it and the OpenCV/numpy paths run. The kernels release the
+ * GIL, so the core's recombination strips run on several threads.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* CIE L*a*b* (D65) and sRGB constants, as in core/colorspaces/lab.py. */
+#define DELTA (6.0 / 29.0)
+#define INV_KAPPA (3.0 * DELTA * DELTA)
+#define LINEAR_KNEE 0.003130668442500588
+
+static const double RGB_TO_XYZ[3][3] = {
+    {0.412453, 0.357580, 0.180423},
+    {0.212671, 0.715160, 0.072169},
+    {0.019334, 0.119193, 0.950227},
+};
+static const double WHITE[3] = {0.95047, 1.0, 1.08883};
+
+/* XYZ/white -> linear RGB (inverse of RGB_TO_XYZ, columns scaled by the white). */
+static float XYZN_TO_RGB[3][3];
+static float LUMA[3]; /* Y of linear RGB */
+
+/* Pixels per block: the structure-of-arrays buffers stay in L1. */
+#define BLOCK 256
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+static void init_tables(void) {
+    double a[3][3], inv[3][3], det;
+    int i, j;
+    memcpy(a, RGB_TO_XYZ, sizeof a);
+    det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
+          a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+          a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+    inv[0][0] = (a[1][1] * a[2][2] - a[1][2] * a[2][1]) / det;
+    inv[0][1] = (a[0][2] * a[2][1] - a[0][1] * a[2][2]) / det;
+    inv[0][2] = (a[0][1] * a[1][2] - a[0][2] * a[1][1]) / det;
+    inv[1][0] = (a[1][2] * a[2][0] - a[1][0] * a[2][2]) / det;
+    inv[1][1] = (a[0][0] * a[2][2] - a[0][2] * a[2][0]) / det;
+    inv[1][2] = (a[0][2] * a[1][0] - a[0][0] * a[1][2]) / det;
+    inv[2][0] = (a[1][0] * a[2][1] - a[1][1] * a[2][0]) / det;
+    inv[2][1] = (a[0][1] * a[2][0] - a[0][0] * a[2][1]) / det;
+    inv[2][2] = (a[0][0] * a[1][1] - a[0][1] * a[1][0]) / det;
+    for (i = 0; i < 3; i++) {
+        for (j = 0; j < 3; j++) XYZN_TO_RGB[i][j] = (float)(inv[i][j] * WHITE[j]);
+        LUMA[i] = (float)RGB_TO_XYZ[1][i];
+    }
+}
+
+/* Clip to [0, 1]; NaN becomes 0. */
+static inline float clip01(float x) { return x > 0.0f ? (x < 1.0f ? x : 1.0f) : 0.0f; }
+
+/* x^(1/2.4) on [2^-9, 2): entry k at the float whose top 16 bits are POW_TOP0 + k
+ * (exponent and 7 mantissa bits: 128 segments per octave), interpolated linearly in x
+ * within a segment; the relative error is below 2e-6. */
+#define POW_TOP0 ((uint32_t)(127 - 9) << 7)
+#define POW_SIZE (10 * 128 + 2)
+static float POW_TABLE[POW_SIZE];
+
+static void init_pow_table(void) {
+    int k;
+    for (k = 0; k < POW_SIZE; k++) {
+        const uint32_t bits = (POW_TOP0 + (uint32_t)k) << 16;
+        float x;
+        memcpy(&x, &bits, sizeof x);
+        POW_TABLE[k] = (float)pow((double)x, 1.0 / 2.4);
+    }
+}
+
+/* sRGB encoding of linear x in [0, 1] (branch-free, so loops over it vectorise). */
+static inline float encode(float x) {
+    const float v = x > 0.003f ? x : 0.003f; /* the table's range; the line is used there */
+    uint32_t bits, k;
+    float lo, frac, power;
+    memcpy(&bits, &v, sizeof bits);
+    k = (bits >> 16) - POW_TOP0;
+    lo = POW_TABLE[k];
+    frac = (float)(bits & 0xffffu) * (1.0f / 65536.0f);
+    power = lo + frac * (POW_TABLE[k + 1] - lo);
+    return x <= (float)LINEAR_KNEE ? 12.92f * x : 1.055f * power - 0.055f;
+}
+
+/* f^-1 of CIE L*a*b*: t^3 above delta, the line below. */
+static inline float lab_finv(float t) {
+    return t > (float)DELTA ? t * t * t : (t - (float)(4.0 / 29.0)) * (float)INV_KAPPA;
+}
+
+/* One block of at most BLOCK pixels: Lab -> linear RGB, clip, encode (vectorised
+ * loops over structure-of-arrays buffers), then the App. A.4 correction of the
+ * pixels the clip changed (a gray's L* depends on its luminance alone, so the gray
+ * wanted and the gray of the clipped colour are sRGB encodings of a Y). */
+VECTOR_CLONES
+static void recombine_lab_block(const float *light, const float *ab, const float *gray,
+                                float *out, int n) {
+    float rgb[3][BLOCK], enc[3][BLOCK], y0[BLOCK], y1[BLOCK], wanted[BLOCK], achieved[BLOCK];
+    int clipped[BLOCK], index[BLOCK];
+    const float m00 = XYZN_TO_RGB[0][0], m01 = XYZN_TO_RGB[0][1], m02 = XYZN_TO_RGB[0][2];
+    const float m10 = XYZN_TO_RGB[1][0], m11 = XYZN_TO_RGB[1][1], m12 = XYZN_TO_RGB[1][2];
+    const float m20 = XYZN_TO_RGB[2][0], m21 = XYZN_TO_RGB[2][1], m22 = XYZN_TO_RGB[2][2];
+    const float l0 = LUMA[0], l1 = LUMA[1], l2 = LUMA[2];
+    int i, j, c, k = 0, any = 0;
+    for (i = 0; i < n; i++) {
+        const float fy = (light[i] + 16.0f) * (1.0f / 116.0f);
+        const float x = lab_finv(fy + ab[2 * i] * (1.0f / 500.0f));
+        const float y = lab_finv(fy);
+        const float z = lab_finv(fy - ab[2 * i + 1] * (1.0f / 200.0f));
+        const float r = m00 * x + m01 * y + m02 * z;
+        const float g = m10 * x + m11 * y + m12 * z;
+        const float b = m20 * x + m21 * y + m22 * z;
+        const float rc = clip01(r), gc = clip01(g), bc = clip01(b);
+        rgb[0][i] = rc;
+        rgb[1][i] = gc;
+        rgb[2][i] = bc;
+        y0[i] = clip01(l0 * r + l1 * g + l2 * b);
+        y1[i] = l0 * rc + l1 * gc + l2 * bc;
+        clipped[i] = (r != rc) | (g != gc) | (b != bc);
+        any |= clipped[i];
+    }
+    for (c = 0; c < 3; c++)
+        for (i = 0; i < n; i++) enc[c][i] = clip01(encode(rgb[c][i]));
+    for (i = 0; i < n; i++) {
+        out[3 * i] = enc[0][i];
+        out[3 * i + 1] = enc[1][i];
+        out[3 * i + 2] = enc[2][i];
+    }
+    if (!any) return;
+    /* the clipped pixels, gathered (branch-free), corrected in a vectorised loop */
+    for (i = 0; i < n; i++) {
+        index[k] = i;
+        k += clipped[i];
+    }
+    for (j = 0; j < k; j++) {
+        wanted[j] = gray ? gray[index[j]] : y0[index[j]];
+        achieved[j] = clip01(y1[index[j]]);
+    }
+    for (j = 0; j < k; j++) {
+        achieved[j] = (gray ? wanted[j] : encode(wanted[j])) - encode(achieved[j]);
+    }
+    for (j = 0; j < k; j++) {
+        float *o = out + 3 * index[j];
+        for (c = 0; c < 3; c++) o[c] = clip01(enc[c][index[j]] + achieved[j]);
+    }
+}
+
+static void recombine_lab(const float *light, const float *ab, const float *gray, float *out,
+                          Py_ssize_t n) {
+    Py_ssize_t start;
+    for (start = 0; start < n; start += BLOCK) {
+        const int m = (int)(n - start < BLOCK ? n - start : BLOCK);
+        recombine_lab_block(light + start, ab + 2 * start, gray ? gray + start : NULL,
+                            out + 3 * start, m);
+    }
+}
+
+/* Clip to [0, 1], scale to [0, top] and round half to even (as numpy's rint): adding
+ * and subtracting 1.5 * 2^23 rounds a float below 2^22 to an integer in the default
+ * rounding mode, without a call, so the loop vectorises. */
+#define QUANTIZE(NAME, TYPE)                                                        \
+    VECTOR_CLONES                                                                   \
+    static void NAME(const float *src, TYPE *dst, Py_ssize_t n, float top) {        \
+        Py_ssize_t i;                                                               \
+        for (i = 0; i < n; i++) {                                                   \
+            dst[i] = (TYPE)((clip01(src[i]) * top + 12582912.0f) - 12582912.0f);    \
+        }                                                                           \
+    }
+QUANTIZE(quantize_u8, uint8_t)
+QUANTIZE(quantize_u16, uint16_t)
+
+/* A C-contiguous float32 buffer of `items` values (any number when items < 0). */
+static int float_buffer(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t items,
+                        const char *name) {
+    const int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    if (!view->format || strcmp(view->format, "f") != 0) {
+        PyErr_Format(PyExc_TypeError, "%s: expected float32 values", name);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if (items >= 0 && view->len != items * (Py_ssize_t)sizeof(float)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd float32 values, got %zd", name, items,
+                     view->len / (Py_ssize_t)sizeof(float));
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_recombine_lab(PyObject *self, PyObject *args) {
+    PyObject *light_obj, *ab_obj, *gray_obj, *out_obj;
+    Py_buffer light, ab, gray, out;
+    Py_ssize_t n;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOO", &light_obj, &ab_obj, &gray_obj, &out_obj)) return NULL;
+    if (float_buffer(light_obj, &light, 0, -1, "lightness") < 0) return NULL;
+    n = light.len / (Py_ssize_t)sizeof(float);
+    if (float_buffer(ab_obj, &ab, 0, 2 * n, "chroma") < 0) goto fail_light;
+    if (float_buffer(out_obj, &out, 1, 3 * n, "out") < 0) goto fail_ab;
+    if (gray_obj != Py_None && float_buffer(gray_obj, &gray, 0, n, "gray") < 0) goto fail_out;
+    Py_BEGIN_ALLOW_THREADS;
+    recombine_lab((const float *)light.buf, (const float *)ab.buf,
+                  gray_obj != Py_None ? (const float *)gray.buf : NULL, (float *)out.buf, n);
+    Py_END_ALLOW_THREADS;
+    if (gray_obj != Py_None) PyBuffer_Release(&gray);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&ab);
+    PyBuffer_Release(&light);
+    Py_RETURN_NONE;
+fail_out:
+    PyBuffer_Release(&out);
+fail_ab:
+    PyBuffer_Release(&ab);
+fail_light:
+    PyBuffer_Release(&light);
+    return NULL;
+}
+
+static PyObject *py_quantize(PyObject *self, PyObject *args) {
+    PyObject *src_obj, *dst_obj;
+    Py_buffer src, dst;
+    Py_ssize_t n;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO", &src_obj, &dst_obj)) return NULL;
+    if (float_buffer(src_obj, &src, 0, -1, "quantize: input") < 0) return NULL;
+    n = src.len / (Py_ssize_t)sizeof(float);
+    if (PyObject_GetBuffer(dst_obj, &dst, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) <
+        0) {
+        PyBuffer_Release(&src);
+        return NULL;
+    }
+    if (!dst.format || (strcmp(dst.format, "B") != 0 && strcmp(dst.format, "H") != 0)) {
+        PyErr_SetString(PyExc_TypeError, "quantize: expected a uint8 or uint16 output");
+    } else if (dst.len != n * dst.itemsize) {
+        PyErr_Format(PyExc_ValueError, "quantize: %zd values in, room for %zd out", n,
+                     dst.len / dst.itemsize);
+    } else {
+        const float *from = (const float *)src.buf;
+        const int wide = dst.itemsize == 2;
+        Py_BEGIN_ALLOW_THREADS;
+        if (wide)
+            quantize_u16(from, (uint16_t *)dst.buf, n, 65535.0f);
+        else
+            quantize_u8(from, (uint8_t *)dst.buf, n, 255.0f);
+        Py_END_ALLOW_THREADS;
+    }
+    PyBuffer_Release(&dst);
+    PyBuffer_Release(&src);
+    if (PyErr_Occurred()) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"recombine_lab", py_recombine_lab, METH_VARARGS,
+     "recombine_lab(lightness, chroma, gray, out): Lab -> clipped sRGB with the App. A.4\n"
+     "lightness correction, in one pass. Contiguous float32 buffers of n, 2n, n (or None)\n"
+     "and 3n values; writes out. Releases the GIL."},
+    {"quantize", py_quantize, METH_VARARGS,
+     "quantize(src, dst): float32 values clipped to [0, 1], scaled to the full range of\n"
+     "dst (uint8 or uint16, same number of values) and rounded half to even (numpy's\n"
+     "rint). Releases the GIL."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_kernels",
+    "Optional single-pass C kernels of the core (see core/_kernels.c).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__kernels(void) {
+    init_tables();
+    init_pow_table();
+    return PyModule_Create(&module);
+}
