@@ -28,16 +28,10 @@
 #define INV_KAPPA (3.0 * DELTA * DELTA)
 #define LINEAR_KNEE 0.003130668442500588
 
-static const double RGB_TO_XYZ[3][3] = {
-    {0.412453, 0.357580, 0.180423},
-    {0.212671, 0.715160, 0.072169},
-    {0.019334, 0.119193, 0.950227},
-};
-static const double WHITE[3] = {0.95047, 1.0, 1.08883};
-
-/* XYZ/white -> linear RGB (inverse of RGB_TO_XYZ, columns scaled by the white). */
-static float XYZN_TO_RGB[3][3];
-static float LUMA[3]; /* Y of linear RGB */
+/* The colour matrices come from core/colorspaces/lab.py with every call (its
+ * _KERNEL_CONSTANTS): 9 values XYZ/white -> linear RGB, row by row, then the 3 values
+ * of linear RGB -> Y. */
+#define CONSTANTS 12
 
 /* Pixels per block: the structure-of-arrays buffers stay in L1. */
 #define BLOCK 256
@@ -48,29 +42,7 @@ static float LUMA[3]; /* Y of linear RGB */
 #define VECTOR_CLONES
 #endif
 
-static void init_tables(void) {
-    double a[3][3], inv[3][3], det;
-    int i, j;
-    memcpy(a, RGB_TO_XYZ, sizeof a);
-    det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
-          a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
-          a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
-    inv[0][0] = (a[1][1] * a[2][2] - a[1][2] * a[2][1]) / det;
-    inv[0][1] = (a[0][2] * a[2][1] - a[0][1] * a[2][2]) / det;
-    inv[0][2] = (a[0][1] * a[1][2] - a[0][2] * a[1][1]) / det;
-    inv[1][0] = (a[1][2] * a[2][0] - a[1][0] * a[2][2]) / det;
-    inv[1][1] = (a[0][0] * a[2][2] - a[0][2] * a[2][0]) / det;
-    inv[1][2] = (a[0][2] * a[1][0] - a[0][0] * a[1][2]) / det;
-    inv[2][0] = (a[1][0] * a[2][1] - a[1][1] * a[2][0]) / det;
-    inv[2][1] = (a[0][1] * a[2][0] - a[0][0] * a[2][1]) / det;
-    inv[2][2] = (a[0][0] * a[1][1] - a[0][1] * a[1][0]) / det;
-    for (i = 0; i < 3; i++) {
-        for (j = 0; j < 3; j++) XYZN_TO_RGB[i][j] = (float)(inv[i][j] * WHITE[j]);
-        LUMA[i] = (float)RGB_TO_XYZ[1][i];
-    }
-}
-
-/* Clip to [0, 1]; NaN becomes 0. */
+/* Clip to [0, 1]; NaN becomes 0, so the table index of encode() stays in range. */
 static inline float clip01(float x) { return x > 0.0f ? (x < 1.0f ? x : 1.0f) : 0.0f; }
 
 /* x^(1/2.4) on [2^-9, 2): entry k at the float whose top 16 bits are POW_TOP0 + k
@@ -114,13 +86,11 @@ static inline float lab_finv(float t) {
  * wanted and the gray of the clipped colour are sRGB encodings of a Y). */
 VECTOR_CLONES
 static void recombine_lab_block(const float *light, const float *ab, const float *gray,
-                                float *out, int n) {
-    float rgb[3][BLOCK], enc[3][BLOCK], y0[BLOCK], y1[BLOCK], wanted[BLOCK], achieved[BLOCK];
+                                const float *m, float *out, int n) {
+    float rgb[3][BLOCK], enc[3][BLOCK], y0[BLOCK], y1[BLOCK], target[BLOCK], shift[BLOCK];
     int clipped[BLOCK], index[BLOCK];
-    const float m00 = XYZN_TO_RGB[0][0], m01 = XYZN_TO_RGB[0][1], m02 = XYZN_TO_RGB[0][2];
-    const float m10 = XYZN_TO_RGB[1][0], m11 = XYZN_TO_RGB[1][1], m12 = XYZN_TO_RGB[1][2];
-    const float m20 = XYZN_TO_RGB[2][0], m21 = XYZN_TO_RGB[2][1], m22 = XYZN_TO_RGB[2][2];
-    const float l0 = LUMA[0], l1 = LUMA[1], l2 = LUMA[2];
+    const float m00 = m[0], m01 = m[1], m02 = m[2], m10 = m[3], m11 = m[4], m12 = m[5];
+    const float m20 = m[6], m21 = m[7], m22 = m[8], l0 = m[9], l1 = m[10], l2 = m[11];
     int i, j, c, k = 0, any = 0;
     for (i = 0; i < n; i++) {
         const float fy = (light[i] + 16.0f) * (1.0f / 116.0f);
@@ -153,25 +123,25 @@ static void recombine_lab_block(const float *light, const float *ab, const float
         k += clipped[i];
     }
     for (j = 0; j < k; j++) {
-        wanted[j] = gray ? gray[index[j]] : y0[index[j]];
-        achieved[j] = clip01(y1[index[j]]);
+        target[j] = gray ? gray[index[j]] : y0[index[j]];
+        shift[j] = clip01(y1[index[j]]);
     }
     for (j = 0; j < k; j++) {
-        achieved[j] = (gray ? wanted[j] : encode(wanted[j])) - encode(achieved[j]);
+        shift[j] = (gray ? target[j] : encode(target[j])) - encode(shift[j]);
     }
     for (j = 0; j < k; j++) {
         float *o = out + 3 * index[j];
-        for (c = 0; c < 3; c++) o[c] = clip01(enc[c][index[j]] + achieved[j]);
+        for (c = 0; c < 3; c++) o[c] = clip01(enc[c][index[j]] + shift[j]);
     }
 }
 
-static void recombine_lab(const float *light, const float *ab, const float *gray, float *out,
-                          Py_ssize_t n) {
+static void recombine_lab(const float *light, const float *ab, const float *gray,
+                          const float *constants, float *out, Py_ssize_t n) {
     Py_ssize_t start;
     for (start = 0; start < n; start += BLOCK) {
         const int m = (int)(n - start < BLOCK ? n - start : BLOCK);
         recombine_lab_block(light + start, ab + 2 * start, gray ? gray + start : NULL,
-                            out + 3 * start, m);
+                            constants, out + 3 * start, m);
     }
 }
 
@@ -209,24 +179,29 @@ static int float_buffer(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t
 }
 
 static PyObject *py_recombine_lab(PyObject *self, PyObject *args) {
-    PyObject *light_obj, *ab_obj, *gray_obj, *out_obj;
-    Py_buffer light, ab, gray, out;
+    PyObject *light_obj, *ab_obj, *gray_obj, *out_obj, *constants_obj;
+    Py_buffer light, ab, gray, out, constants;
     Py_ssize_t n;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOO", &light_obj, &ab_obj, &gray_obj, &out_obj)) return NULL;
-    if (float_buffer(light_obj, &light, 0, -1, "lightness") < 0) return NULL;
+    if (!PyArg_ParseTuple(args, "OOOOO", &light_obj, &ab_obj, &gray_obj, &out_obj,
+                          &constants_obj))
+        return NULL;
+    if (float_buffer(constants_obj, &constants, 0, CONSTANTS, "constants") < 0) return NULL;
+    if (float_buffer(light_obj, &light, 0, -1, "lightness") < 0) goto fail_constants;
     n = light.len / (Py_ssize_t)sizeof(float);
     if (float_buffer(ab_obj, &ab, 0, 2 * n, "chroma") < 0) goto fail_light;
     if (float_buffer(out_obj, &out, 1, 3 * n, "out") < 0) goto fail_ab;
     if (gray_obj != Py_None && float_buffer(gray_obj, &gray, 0, n, "gray") < 0) goto fail_out;
     Py_BEGIN_ALLOW_THREADS;
     recombine_lab((const float *)light.buf, (const float *)ab.buf,
-                  gray_obj != Py_None ? (const float *)gray.buf : NULL, (float *)out.buf, n);
+                  gray_obj != Py_None ? (const float *)gray.buf : NULL,
+                  (const float *)constants.buf, (float *)out.buf, n);
     Py_END_ALLOW_THREADS;
     if (gray_obj != Py_None) PyBuffer_Release(&gray);
     PyBuffer_Release(&out);
     PyBuffer_Release(&ab);
     PyBuffer_Release(&light);
+    PyBuffer_Release(&constants);
     Py_RETURN_NONE;
 fail_out:
     PyBuffer_Release(&out);
@@ -234,6 +209,8 @@ fail_ab:
     PyBuffer_Release(&ab);
 fail_light:
     PyBuffer_Release(&light);
+fail_constants:
+    PyBuffer_Release(&constants);
     return NULL;
 }
 
@@ -273,9 +250,10 @@ static PyObject *py_quantize(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"recombine_lab", py_recombine_lab, METH_VARARGS,
-     "recombine_lab(lightness, chroma, gray, out): Lab -> clipped sRGB with the App. A.4\n"
-     "lightness correction, in one pass. Contiguous float32 buffers of n, 2n, n (or None)\n"
-     "and 3n values; writes out. Releases the GIL."},
+     "recombine_lab(lightness, chroma, gray, out, constants): Lab -> clipped sRGB with the\n"
+     "App. A.4 lightness correction, in one pass. Contiguous float32 buffers of n, 2n, n\n"
+     "(or None), 3n and 12 values (the matrices of core.colorspaces.lab); writes out.\n"
+     "Releases the GIL."},
     {"quantize", py_quantize, METH_VARARGS,
      "quantize(src, dst): float32 values clipped to [0, 1], scaled to the full range of\n"
      "dst (uint8 or uint16, same number of values) and rounded half to even (numpy's\n"
@@ -289,7 +267,6 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__kernels(void) {
-    init_tables();
     init_pow_table();
     return PyModule_Create(&module);
 }

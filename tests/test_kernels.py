@@ -10,7 +10,7 @@ import pytest
 from core import compiled
 from core.colorspaces import LabSpace
 from core.colorspaces.base import ColorSpace
-from core.colorspaces.lab import _recombine_lab
+from core.colorspaces.lab import _KERNEL_CONSTANTS, _recombine_lab
 from core.io import quantize
 
 kernels = compiled.compiled_kernels()
@@ -46,7 +46,7 @@ def test_recombine_lab_matches_the_opencv_path_and_the_definition(n, with_gray):
     light, chroma, gray = _lab_case(n)
     gray = gray if with_gray else None
     out = np.full((1, n, 3), -1.0, np.float32)
-    kernels.recombine_lab(light, chroma, gray, out)
+    kernels.recombine_lab(light, chroma, gray, out, _KERNEL_CONSTANTS)
     reference = np.empty_like(out)
     _recombine_lab(light, chroma, gray, reference)
     definition = ColorSpace.recombine(LabSpace(), light, chroma, gray=gray)
@@ -60,7 +60,7 @@ def test_recombine_lab_exercises_the_correction():
     """Most of these colours are clipped, so the App. A.4 path is what is compared."""
     light, chroma, _ = _lab_case(5000, seed=1, spread=1.5)
     out = np.empty((1, 5000, 3), np.float32)
-    kernels.recombine_lab(light, chroma, None, out)
+    kernels.recombine_lab(light, chroma, None, out, _KERNEL_CONSTANTS)
     definition = ColorSpace.recombine(LabSpace(), light, chroma)
     assert np.any((definition <= 0.0) | (definition >= 1.0), axis=-1).mean() > 0.3
     np.testing.assert_allclose(out, definition, atol=2e-5)
@@ -71,7 +71,7 @@ def test_recombine_lab_survives_non_finite_input():
     light = np.array([[50.0, np.nan, 50.0, np.inf, -np.inf]], np.float32)
     chroma = np.array([[[np.inf, 0.0], [0.0, 0.0], [np.nan, 1.0], [0.0, 0.0], [3.0, 3.0]]])
     out = np.empty((1, 5, 3), np.float32)
-    kernels.recombine_lab(light, chroma.astype(np.float32), None, out)
+    kernels.recombine_lab(light, chroma.astype(np.float32), None, out, _KERNEL_CONSTANTS)
     assert np.all((out >= 0.0) & (out <= 1.0))  # finite, in range: no table overrun
 
 
@@ -79,15 +79,25 @@ def test_recombine_lab_survives_non_finite_input():
 def test_recombine_lab_refuses_mismatched_buffers():
     light, chroma, gray = _lab_case(10)
     with pytest.raises(ValueError, match="chroma: expected 20 float32 values"):
-        kernels.recombine_lab(light, chroma[:, :5], None, np.empty((1, 10, 3), np.float32))
+        kernels.recombine_lab(
+            light, chroma[:, :5], None, np.empty((1, 10, 3), np.float32), _KERNEL_CONSTANTS
+        )
     with pytest.raises(ValueError, match="out: expected 30"):
-        kernels.recombine_lab(light, chroma, None, np.empty((1, 10, 2), np.float32))
+        kernels.recombine_lab(
+            light, chroma, None, np.empty((1, 10, 2), np.float32), _KERNEL_CONSTANTS
+        )
     with pytest.raises(ValueError, match="gray: expected 10"):
-        kernels.recombine_lab(light, chroma, gray[:, :3], np.empty((1, 10, 3), np.float32))
+        kernels.recombine_lab(
+            light, chroma, gray[:, :3], np.empty((1, 10, 3), np.float32), _KERNEL_CONSTANTS
+        )
     with pytest.raises(TypeError, match="lightness: expected float32"):
-        kernels.recombine_lab(light.astype(np.float64), chroma, None, np.empty((1, 10, 3)))
+        kernels.recombine_lab(
+            light.astype(np.float64), chroma, None, np.empty((1, 10, 3)), _KERNEL_CONSTANTS
+        )
     with pytest.raises(ValueError, match="C-contiguous"):
-        kernels.recombine_lab(light, chroma, None, np.empty((1, 10, 6), np.float32)[..., ::2])
+        kernels.recombine_lab(
+            light, chroma, None, np.empty((1, 10, 6), np.float32)[..., ::2], _KERNEL_CONSTANTS
+        )
 
 
 @needs_kernels

@@ -282,6 +282,8 @@ _F_TO_U = _U * _XYZN_TO_RGB  # from the branch-free f^-1 buffer (with its consta
 _LUMA_U = _RGB_TO_XYZ[1:2] / _U  # Y (white Y = 1) of u
 _TRUNC, _TOZERO = cv2.THRESH_TRUNC, cv2.THRESH_TOZERO
 _RECOMBINE_BLOCK = 1 << 14  # pixels per block: the (n, 3) float32 buffers stay in L2
+#: The C kernel's matrices (core/_kernels.c): XYZ/white -> linear RGB, then RGB -> Y.
+_KERNEL_CONSTANTS = np.concatenate([_M2.ravel(), _RGB_TO_XYZ[1]]).astype(np.float32)
 
 
 def _encode_u(u: np.ndarray, low: np.ndarray, high: np.ndarray, dst: np.ndarray) -> None:
@@ -409,8 +411,9 @@ class LabSpace(StackedColorSpace):
 
         Agrees with the generic definition to about 1e-5. Runs the single-pass C kernel
         of :mod:`core._kernels` where the package was built with it
-        (:func:`core.compiled.compiled_kernels`), else cache-sized blocks of OpenCV primitives; both
-        compute the same formulas (``benchmarks/bench_recombine.py`` times them).
+        (:func:`core.compiled.compiled_kernels`), else cache-sized blocks of OpenCV
+        primitives; both compute the same formulas (``benchmarks/bench_recombine.py``
+        times them).
         """
         lightness = np.ascontiguousarray(lightness, np.float32)
         chroma = np.ascontiguousarray(chroma, np.float32)
@@ -427,7 +430,7 @@ class LabSpace(StackedColorSpace):
         if lightness.size:
             kernels = compiled_kernels()
             if kernels is not None:
-                kernels.recombine_lab(lightness, chroma, gray, result)
+                kernels.recombine_lab(lightness, chroma, gray, result, _KERNEL_CONSTANTS)
             else:
                 _recombine_lab(lightness, chroma, gray, result)
         if out is not None and result is not out:
