@@ -460,3 +460,38 @@ def test_feature_cache_batches_are_a_function_of_the_step(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="another-net"):
         CachedBatches(tmp_path)
+
+
+def test_general_split_leaves_out_held_out_imagenet_and_portrait_photos(tmp_path):
+    """scripts/general_split.py: the semantic test's photos and BSDS500 test never train."""
+    import cv2
+    import importlib.util
+
+    def photo(path, h, w):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), np.full((h, w, 3), 128, np.uint8))
+
+    data = tmp_path / "data"
+    photo(data / "bsds500/images/train/1.jpg", 32, 48)
+    photo(data / "bsds500/images/train/2.jpg", 48, 32)  # portrait: left out
+    photo(data / "bsds500/images/val/3.jpg", 32, 48)
+    photo(data / "bsds500/images/test/4.jpg", 32, 48)  # the evaluation set: never listed
+    photo(data / "houses/images/5.jpg", 40, 40)
+    for name in ("a", "b", "c", "d"):
+        photo(data / f"imagenet_sample/images/{name}.jpg", 32, 32)
+    for scene in ("forest", "sea"):
+        for k in range(3):
+            photo(data / f"intel_scenes/{scene}/{k}.jpg", 24, 24)
+    spec = importlib.util.spec_from_file_location(
+        "general_split", Path(__file__).parents[1] / "scripts" / "general_split.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "general.txt"
+    assert module.main(["--data", str(data), "--out", str(out), "--intel-per-class", "2"]) == 0
+    names = [Path(line).relative_to(data).as_posix() for line in out.read_text().splitlines()]
+    assert names == [
+        "bsds500/images/train/1.jpg", "bsds500/images/val/3.jpg", "houses/images/5.jpg",
+        "imagenet_sample/images/a.jpg", "imagenet_sample/images/c.jpg",  # b, d held out
+        "intel_scenes/forest/0.jpg", "intel_scenes/forest/1.jpg",
+        "intel_scenes/sea/0.jpg", "intel_scenes/sea/1.jpg",
+    ]
