@@ -381,7 +381,7 @@ def colornet_from_onnx(path: str | os.PathLike, inputs: torch.Tensor) -> ColorNe
             norm.running_mean.zero_()
             norm.running_var.fill_(1.0 - norm.eps)
             seen = []
-            handle = conv.register_forward_hook(lambda m, i, o: seen.append(o))
+            handle = conv.register_forward_hook(lambda m, i, o, seen=seen: seen.append(o))
             net(inputs)
             handle.remove()
             out = seen[0]

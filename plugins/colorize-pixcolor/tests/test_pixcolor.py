@@ -174,6 +174,7 @@ def test_inference_modules_import_no_torch():
 def test_backbone_conditioning_reads_every_level_onto_the_grid():
     torch = pytest.importorskip("torch")
     from colorize_pixcolor.model import PixColorModel
+
     from training.hypercolumn import level_examples
 
     model = PixColorModel(channels=4, layers=1, cond=6, conditioning="backbone", proj=4, adapt=8)
@@ -190,9 +191,9 @@ def test_backbone_conditioning_reads_every_level_onto_the_grid():
 
 
 def test_training_photos_leave_out_the_semantic_test_half(tmp_path):
+    from colorize_pixcolor.features import crop_square, photo_list
     from PIL import Image
 
-    from colorize_pixcolor.features import crop_square, photo_list
     from core.semantic import held_out
 
     images = tmp_path / "imagenet_sample" / "images"
@@ -212,6 +213,7 @@ def test_cached_crops_are_a_function_of_the_step(tmp_path):
 
     from colorize_pixcolor import BACKBONE, BB_LEVELS
     from colorize_pixcolor.train_backbone import CachedCrops
+
     from training.hypercolumn import LEVEL_CHANNELS, LEVEL_STRIDES
 
     rng = np.random.default_rng(0)

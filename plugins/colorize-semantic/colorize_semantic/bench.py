@@ -6,9 +6,9 @@ caches (as PixColor's, after Ramachandran et al. 2017), the windowed one runs th
 PixelCNN on each pixel's receptive field, the naive one on the whole grid per pixel.
 All three must draw identical samples; the note says whether they did.
 
-Full run: the 32 x 32 grid (of a 256 x 256 lightness over the backbone), one sample (cached vs windowed and
-vs naive) and n = 8 batched (cached vs windowed). ``quick``: a 16 x 16 grid, one sample,
-cached vs windowed.
+Full run: the 32 x 32 grid (of a 256 x 256 lightness over the backbone), one sample
+(cached vs windowed and vs naive) and n = 8 batched (cached vs windowed). ``quick``: a
+16 x 16 grid, one sample, cached vs windowed.
 """
 
 from __future__ import annotations

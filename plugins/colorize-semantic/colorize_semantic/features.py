@@ -37,7 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from colorize_semantic import BB_GRID_STRIDE, BB_LEVELS, BB_WORKING_SIZE, BACKBONE
+from colorize_semantic import BACKBONE, BB_GRID_STRIDE, BB_LEVELS, BB_WORKING_SIZE
 
 __all__ = ["build_cache", "load_cache", "working_shape"]
 

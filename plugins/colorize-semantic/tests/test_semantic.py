@@ -464,8 +464,9 @@ def test_feature_cache_batches_are_a_function_of_the_step(tmp_path):
 
 def test_general_split_leaves_out_held_out_imagenet_and_portrait_photos(tmp_path):
     """scripts/general_split.py: the semantic test's photos and BSDS500 test never train."""
-    import cv2
     import importlib.util
+
+    import cv2
 
     def photo(path, h, w):
         path.parent.mkdir(parents=True, exist_ok=True)
