@@ -30,6 +30,7 @@ from colorize_semantic import (
     BB_GRID_STRIDE,
     BB_WORKING_SIZE,
     CLASS_NAMES,
+    DEFAULT_AVERAGE,
     DEFAULT_VARIANT,
     GRID_STRIDE,
     MODELS_DIR,
@@ -156,7 +157,8 @@ class SemanticColorizer(Colorizer):
 
     @staticmethod
     def _options(options: dict[str, Any]) -> dict[str, Any]:
-        known = {"variant": DEFAULT_VARIANT, "temperature": 1.0, "sampler": "cached", "rank": None}
+        known = {"variant": DEFAULT_VARIANT, "temperature": 1.0, "sampler": "cached", "rank": None,
+                 "average": DEFAULT_AVERAGE}
         unknown = sorted(set(options) - set(known))
         if unknown:
             raise TypeError(
@@ -167,6 +169,10 @@ class SemanticColorizer(Colorizer):
             raise ValueError(f"semantic: sampler must be one of {SAMPLERS}, got {out['sampler']!r}")
         if out["rank"] not in RANKS:
             raise ValueError(f"semantic: rank must be None or 'likelihood', got {out['rank']!r}")
+        average = out["average"]
+        if isinstance(average, bool) or not isinstance(average, (int, np.integer)) or average < 1:
+            raise ValueError(f"semantic: average must be an integer >= 1, got {average!r}")
+        out["average"] = int(average)
         return out
 
     def _check(self, lightness: np.ndarray) -> np.ndarray:
@@ -268,10 +274,36 @@ class SemanticColorizer(Colorizer):
     # -- Colorizer API ---------------------------------------------------------------------
 
     def predict(self, lightness, *, reference=None, seed=None, decoder=None, **options):
+        """One colorization: the per-pixel mean of ``average`` samples' chroma (default 8).
+
+        The samples are those :meth:`predict_samples` draws for ``seed`` (sample ``i`` uses
+        seed ``(seed, i)``), so ``average=1`` is sample 0, the paper's single draw (§3.1).
+        Their mean is a Monte-Carlo estimate of E[a, b | L], the point estimate with the
+        least squared error, in the role of Larsson et al.'s expectation decoder (§3.4,
+        colorize-larsson): where the samples agree (sky, road, foliage) it keeps their
+        colour, where they disagree (a car red in one sample, blue in another) it fades
+        towards gray rather than guess. See MODEL_CARD.md for the measured effect.
+        """
         if decoder is not None:
             raise ValueError(f"semantic samples chroma and takes no decoder (got {decoder!r})")
-        return self._predictions(lightness, 1, seed, self._options(options))[0]
+        opts = self._options(options)
+        if opts["rank"] is not None:
+            raise ValueError("semantic: rank applies to core.sample; core.colorize averages")
+        k = opts["average"]
+        samples = self._predictions(lightness, k, seed, opts)
+        if k == 1:
+            return samples[0]
+        first = samples[0]
+        low = np.mean([p.extras["low_resolution"] for p in samples], axis=0, dtype=np.float32)
+        chroma = np.mean([p.chroma for p in samples], axis=0, dtype=np.float32)
+        extras = {**first.extras, "low_resolution": low, "average": k,
+                  "loglik": float(np.mean([p.extras["loglik"] for p in samples]))}
+        return Prediction(chroma=chroma, segmentation=first.segmentation,
+                          class_names=first.class_names, extras=extras)
 
     def predict_samples(self, lightness, n, *, seed=None, reference=None, **options):
         """``n`` samples drawn in one batched pass; ``rank="likelihood"`` sorts them."""
+        if "average" in options:
+            raise ValueError("semantic: average applies to core.colorize; core.sample draws "
+                             "each sample on its own")
         return self._predictions(lightness, n, seed, self._options(options))

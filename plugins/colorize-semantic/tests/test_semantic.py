@@ -194,8 +194,33 @@ def test_seeds_are_reproducible_and_samples_differ(colorizer):
     assert not np.array_equal(a[0].extras["low_resolution"], a[1].extras["low_resolution"])
     c = colorizer.predict_samples(y, 3, seed=6)
     assert not np.array_equal(a[0].chroma, c[0].chroma)
-    one = colorizer.predict(y, seed=5)  # sample i is a function of (seed, i), not of n
+    one = colorizer.predict(y, seed=5, average=1)  # sample i depends on (seed, i), not on n
     np.testing.assert_array_equal(one.extras["low_resolution"], a[0].extras["low_resolution"])
+
+
+def test_colorize_returns_the_mean_of_the_samples_core_sample_draws(colorizer):
+    """predict (core.colorize) averages DEFAULT_AVERAGE samples: those of predict_samples."""
+    from colorize_semantic import DEFAULT_AVERAGE
+
+    y = _lightness(64, 96)
+    samples = colorizer.predict_samples(y, DEFAULT_AVERAGE, seed=3)
+    mean = colorizer.predict(y, seed=3)
+    np.testing.assert_allclose(
+        mean.chroma, np.mean([p.chroma for p in samples], axis=0), atol=1e-5)
+    assert mean.extras["average"] == DEFAULT_AVERAGE
+    np.testing.assert_array_equal(mean.segmentation, samples[0].segmentation)
+    # the mean is none of the samples (predict does not just return sample 0)
+    spread = [float(np.mean((p.chroma - mean.chroma) ** 2)) for p in samples]
+    assert min(spread) > 0
+    two = colorizer.predict(y, seed=3, average=2)
+    np.testing.assert_allclose(two.chroma, (samples[0].chroma + samples[1].chroma) / 2, atol=1e-5)
+    for bad in (0, -1, 2.5, True, "8"):
+        with pytest.raises(ValueError, match="average must be an integer"):
+            colorizer.predict(y, seed=3, average=bad)
+    with pytest.raises(ValueError, match="average applies to core.colorize"):
+        colorizer.predict_samples(y, 2, seed=3, average=2)
+    with pytest.raises(ValueError, match="rank applies to core.sample"):
+        colorizer.predict(y, seed=3, rank="likelihood")
 
 
 def test_rank_likelihood_sorts_samples(colorizer):
