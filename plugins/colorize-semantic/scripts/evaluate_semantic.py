@@ -1,10 +1,11 @@
 """Evaluate the semantic plugin on CamVid test: the numbers of MODEL_CARD.md.
 
 For each variant whose graphs are in ``--models`` (Zhao et al. 2019, Fig. 7 analogue):
-PSNR and RMSE-αβ (``core.evaluate.score``) of the first sample against the photo, mean
-pairwise MS-SSIM between ``--samples`` samples (Fig. 10: lower = more diverse), and the
-mean IoU (dataset confusion matrix, void ignored) of the variant's segmentation head on
-the gray input. Rows for the baselines gray, mean-tint (CamVid train's mean a*, b*) and
+PSNR and RMSE-αβ (``core.evaluate.score``) against the photo of what ``core.colorize``
+returns (row ``<variant>``: the mean of ``DEFAULT_AVERAGE`` samples) and of the first
+sample alone (row ``<variant> (one sample)``), mean pairwise MS-SSIM between ``--samples``
+samples (Fig. 10: lower = more diverse), and the mean IoU (dataset confusion matrix, void
+ignored) of the variant's segmentation head on the gray input. Rows for the baselines gray, mean-tint (CamVid train's mean a*, b*) and
 true-28px are measured on the same photos with ``core.evaluate.baseline_prediction``.
 
 Table 3 analogue (``--table3``): our head sees lightness only, so on its own it cannot
@@ -12,7 +13,7 @@ tell a gray, a colorized and a colour photo apart. We make it colour-aware witho
 training: class scores ``log softmax(head) + log p(a, b | class)``, with ``p(a, b | class)``
 a 16 x 16 histogram of CamVid train pixels per class; and a colour-only classifier
 ``log p(class) + log p(a, b | class)``. Both are applied to the gray photo (a = b = 0),
-to our colorization (the ``full`` variant's first sample) and to the true colour photo.
+to our colorization (the ``full`` variant's ``core.colorize`` output) and to the true colour photo.
 Segmentation is scored at half resolution (240 x 180).
 
     python plugins/colorize-semantic/scripts/evaluate_semantic.py \
@@ -105,7 +106,7 @@ def _pairwise_ms_ssim(images: list[np.ndarray]) -> float:
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
-    from core.api import sample_results
+    from core.api import colorize_result, sample_results
     from core.plugins import get_registry
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -126,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         colorizer._graphs.clear()
     variants = args.variant or colorizer.variants()
     items = _items(args.data, "test", args.stride, args.limit)
-    rows: dict[str, list[dict]] = {v: [] for v in variants}
+    rows: dict[str, list[dict]] = {
+        row: [] for v in variants for row in (v, f"{v} (one sample)")
+    }
     confusion = {v: Confusion() for v in variants}
     baselines = ("gray", "mean-tint", "true-28px") if args.baselines else ()
     tint = None
@@ -158,11 +161,15 @@ def main(argv: list[str] | None = None) -> int:
             row = {"image": image.name, **score(results[0].rgb, rgb), "seconds": seconds}
             if args.samples > 1:
                 row["ms_ssim_samples"] = _pairwise_ms_ssim([r.rgb for r in results])
-            rows[v].append(row)
-            if results[0].segmentation is not None:
-                confusion[v].add(_half(results[0].segmentation.astype(np.int32), True), truth_half)
+            rows[f"{v} (one sample)"].append(row)
+            t0 = time.perf_counter()
+            default = colorize_result(rgb, "semantic", seed=0, variant=v)
+            seconds = time.perf_counter() - t0
+            rows[v].append({"image": image.name, **score(default.rgb, rgb), "seconds": seconds})
+            if default.segmentation is not None:
+                confusion[v].add(_half(default.segmentation.astype(np.int32), True), truth_half)
             if table3 is not None and v == "full":
-                lightness = results[0].lightness
+                lightness = default.lightness
                 working = cv2.resize(
                     lightness,
                     colorizer.working_shape(*lightness.shape)[::-1],
@@ -183,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 table3["head (lightness only)"].add(head.argmax(-1), truth_half)
                 sources = {
                     "gray": np.zeros((h, w, 2), np.float32),
-                    "colorized": rgb_to_lab(_half(results[0].rgb))[..., 1:],
+                    "colorized": rgb_to_lab(_half(default.rgb))[..., 1:],
                     "colour": rgb_to_lab(_half(rgb))[..., 1:],
                 }
                 for src, ab in sources.items():
