@@ -590,7 +590,9 @@ def sample_sheet(
 ) -> tuple[Image.Image, dict]:
     """A grid for ``method``: one row per photo; columns gray input, output(s), ground truth.
 
-    Diverse methods get ``len(SAMPLE_SEEDS)`` samples; methods that need a reference get the
+    Diverse methods get what ``core.colorize`` returns (pixcolor: the likelihood-best of its
+    candidates; semantic: the mean of its samples) and ``len(SAMPLE_SEEDS)`` samples
+    (``core.sample``); methods that need a reference get the
     ground truth as their reference. Returns the image and a description for samples.json.
     """
     import core
@@ -601,7 +603,7 @@ def sample_sheet(
     diverse = caps.diverse
     use_reference = caps.reference and not caps.automatic
     if diverse:
-        outputs = [f"seed {s}" for s in SAMPLE_SEEDS]
+        outputs = ["core.colorize", *(f"seed {s}" for s in SAMPLE_SEEDS)]
     elif use_reference:
         outputs = ["output (reference = ground truth)"]
     else:
@@ -613,7 +615,8 @@ def sample_sheet(
         rgb = load_rgb(path)
         if diverse:
             results = sample_results(str(path), method, len(SAMPLE_SEEDS), seed=SAMPLE_SEEDS[0])
-            colours = [r.rgb for r in results]
+            default = core.colorize_result(str(path), method, seed=SAMPLE_SEEDS[0]).rgb
+            colours = [default, *(r.rgb for r in results)]
         elif use_reference:
             colours = [core.colorize_result(str(path), method, reference=str(path)).rgb]
         else:
