@@ -279,7 +279,7 @@ class SemanticColorizer(Colorizer):
         The samples are those :meth:`predict_samples` draws for ``seed`` (sample ``i`` uses
         seed ``(seed, i)``), so ``average=1`` is sample 0, the paper's single draw (§3.1).
         Their mean is a Monte-Carlo estimate of E[a, b | L], the point estimate with the
-        least squared error, in the role of Larsson et al.'s expectation decoder (§3.4,
+        least squared error, in the role of Larsson et al.'s expectation decoder (§3.3,
         colorize-larsson): where the samples agree (sky, road, foliage) it keeps their
         colour, where they disagree (a car red in one sample, blue in another) it fades
         towards gray rather than guess. See MODEL_CARD.md for the measured effect.
