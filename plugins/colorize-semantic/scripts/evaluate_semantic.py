@@ -5,16 +5,17 @@ PSNR and RMSE-αβ (``core.evaluate.score``) against the photo of what ``core.co
 returns (row ``<variant>``: the mean of ``DEFAULT_AVERAGE`` samples) and of the first
 sample alone (row ``<variant> (one sample)``), mean pairwise MS-SSIM between ``--samples``
 samples (Fig. 10: lower = more diverse), and the mean IoU (dataset confusion matrix, void
-ignored) of the variant's segmentation head on the gray input. Rows for the baselines gray, mean-tint (CamVid train's mean a*, b*) and
-true-28px are measured on the same photos with ``core.evaluate.baseline_prediction``.
+ignored) of the variant's segmentation head on the gray input. Rows for the baselines
+gray, mean-tint (CamVid train's mean a*, b*) and true-28px are measured on the same photos
+with ``core.evaluate.baseline_prediction``.
 
 Table 3 analogue (``--table3``): our head sees lightness only, so on its own it cannot
 tell a gray, a colorized and a colour photo apart. We make it colour-aware without any
 training: class scores ``log softmax(head) + log p(a, b | class)``, with ``p(a, b | class)``
 a 16 x 16 histogram of CamVid train pixels per class; and a colour-only classifier
 ``log p(class) + log p(a, b | class)``. Both are applied to the gray photo (a = b = 0),
-to our colorization (the ``full`` variant's ``core.colorize`` output) and to the true colour photo.
-Segmentation is scored at half resolution (240 x 180).
+to our colorization (the ``full`` variant's ``core.colorize`` output) and to the true
+colour photo. Segmentation is scored at half resolution (240 x 180).
 
     python plugins/colorize-semantic/scripts/evaluate_semantic.py \
         --data $COLORIZE_DATA/camvid --models runs/semantic-models --stride 4 \

@@ -23,13 +23,8 @@ from pathlib import Path
 
 import cv2
 
+from core.evaluate import list_images
 from core.semantic import held_out
-
-SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-def _photos(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
 
 
 def _landscape(path: Path) -> bool:
@@ -42,16 +37,16 @@ def _landscape(path: Path) -> bool:
 def general_photos(data: Path, intel_per_class: int = 0) -> list[Path]:
     """The general photos under ``data`` (the shared datasets folder), in a fixed order."""
     candidates = [
-        *_photos(data / "bsds500" / "images" / "train"),
-        *_photos(data / "bsds500" / "images" / "val"),
-        *_photos(data / "houses" / "images"),
+        *list_images(data / "bsds500" / "images" / "train"),
+        *list_images(data / "bsds500" / "images" / "val"),
+        *list_images(data / "houses" / "images"),
     ]
     excluded = set(held_out(data / "imagenet_sample"))
-    candidates += [p for p in _photos(data / "imagenet_sample" / "images") if p not in excluded]
+    candidates += [p for p in list_images(data / "imagenet_sample" / "images") if p not in excluded]
     if intel_per_class:
         for scene in sorted((data / "intel_scenes").iterdir()):
             if scene.is_dir():
-                candidates += _photos(scene)[:intel_per_class]
+                candidates += list_images(scene)[:intel_per_class]
     return [p for p in candidates if _landscape(p)]
 
 
