@@ -14,9 +14,18 @@ Every report carries three baselines measured the same way as the methods:
 
 Metrics per image (``core.metrics``): PSNR in RGB (Larsson et al. Eq. 11), RMSE in αβ
 (Eq. 10), SSIM, colourfulness ratio to the ground truth (Hasler and Süsstrunk 2003), a/b
-histogram intersection (Guadarrama et al. Fig. 7, mean of the a and b marginals); for
-diverse methods with ``samples > 1`` also the mean pairwise MS-SSIM between samples
-(lower = more diverse; fewer scales on images under 176 px).
+histogram intersection (Guadarrama et al. Fig. 7, mean of the a and b marginals), and the
+cast (:func:`core.metrics.colour_cast`: the image's mean a*, b* minus the truth's, kept
+signed as ``cast_a``, ``cast_b`` and absolute as ``abs_cast_a``, ``abs_cast_b``, so the
+means over images give the systematic cast and the typical error of a photo's overall
+tone); for diverse methods with ``samples > 1`` also the mean pairwise MS-SSIM between
+samples (lower = more diverse; fewer scales on images under 176 px).
+
+Several distributions: ``--data`` may be repeated, and a folder with sub-folders is also
+reported per sub-folder (``everyday_val/people``, ``everyday_val/scenes``). A folder
+written ``DIR@select`` or ``DIR@report`` keeps one fixed half of its photos
+(:func:`split_half`, by a hash of the path below ``DIR``): settings are chosen on the
+``select`` half (with BSDS500 val) and only the ``report`` half is reported.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import json
 import math
 import sys
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +60,7 @@ __all__ = [
     "mean_chroma",
     "run",
     "score",
+    "split_half",
 ]
 
 #: Mean Lab (a*, b*) of BSDS500 train+val (300 photos), from ``mean_chroma``.
@@ -58,6 +69,35 @@ BASELINES = ("gray", "mean-tint", "true-28px")
 #: ``reference_mode`` values of :func:`evaluate` (``--reference-mode``).
 REFERENCE_MODES = ("none", "gt", "random", "auto")
 METRICS = ("psnr", "rmse_ab", "ssim", "colourfulness_ratio", "hist_intersection")
+#: The cast columns (:func:`core.metrics.colour_cast`), signed and absolute.
+CAST_METRICS = ("cast_a", "cast_b", "abs_cast_a", "abs_cast_b")
+#: ``DIR@<half>`` suffixes of :func:`split_half`.
+HALVES = ("select", "report")
+
+
+def split_half(files: Sequence[Path], root: str | Path, half: str) -> list[Path]:
+    """The ``select`` or ``report`` half of ``files`` (below ``root``), fixed by name.
+
+    A photo is in ``select`` when the CRC-32 of its path relative to ``root`` (with
+    ``/`` separators) is even: the split does not depend on which other files exist
+    or on their order, and each sub-folder is split about evenly.
+    """
+    if half not in HALVES:
+        raise ValueError(f"unknown half {half!r}; expected one of {HALVES}")
+    root = Path(root)
+    want = 0 if half == "select" else 1
+    return [
+        p for p in files if zlib.crc32(p.relative_to(root).as_posix().encode()) % 2 == want
+    ]
+
+
+def parse_data(spec: str | Path) -> tuple[Path, str | None]:
+    """``DIR`` or ``DIR@select`` / ``DIR@report`` -> (folder, half or None)."""
+    text = str(spec)
+    folder, sep, half = text.rpartition("@")
+    if sep and half in HALVES:
+        return Path(folder), half
+    return Path(text), None
 
 
 def list_images(folder: str | Path, limit: int | None = None) -> list[Path]:
@@ -106,12 +146,17 @@ def score(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     from core import metrics
 
     hist_a, hist_b = metrics.histogram_intersection(pred, true)
+    cast_a, cast_b = metrics.colour_cast(pred, true)
     return {
         "psnr": float(metrics.psnr(pred, true)),
         "rmse_ab": float(metrics.rmse_alphabeta(pred, true)),
         "ssim": float(metrics.ssim(pred, true)),
         "colourfulness_ratio": float(metrics.colourfulness_ratio(pred, true)),
         "hist_intersection": (float(hist_a) + float(hist_b)) / 2.0,
+        "cast_a": cast_a,
+        "cast_b": cast_b,
+        "abs_cast_a": abs(cast_a),
+        "abs_cast_b": abs(cast_b),
     }
 
 
@@ -138,19 +183,26 @@ class EvalReport:
     failures: list[dict[str, str]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def aggregate(self) -> dict[str, dict[str, Any]]:
+    def folders(self) -> list[str]:
+        """The sub-folders the images came from (``""`` for the top level), sorted."""
+        return sorted({s.get("folder", "") for scores in self.per_image.values() for s in scores})
+
+    def aggregate(self, folder: str | None = None) -> dict[str, dict[str, Any]]:
         """Mean of every metric per row (failed images left out), with the count.
 
         Means are over finite values (:func:`core.metrics.mean_finite`): a perfect
         prediction's PSNR is ``inf`` and is counted in ``non_finite[metric]``
-        instead of turning the mean into ``inf``.
+        instead of turning the mean into ``inf``. With ``folder``, only the images of
+        that sub-folder (see :meth:`folders`).
         """
         from core.metrics import mean_finite
 
         out: dict[str, dict[str, Any]] = {}
         for row in self.rows:
             scores = self.per_image.get(row, [])
-            keys = [k for k in scores[0] if k not in ("image",)] if scores else []
+            if folder is not None:
+                scores = [s for s in scores if s.get("folder", "") == folder]
+            keys = [k for k in scores[0] if k not in ("image", "folder")] if scores else []
             agg: dict[str, Any] = {}
             non_finite: dict[str, int] = {}
             for k in keys:
@@ -166,20 +218,34 @@ class EvalReport:
         """The report as JSON-safe data (``inf`` as ``"inf"``, NaN as ``None``)."""
         from core.metrics import json_safe
 
+        folders = self.folders()
         return json_safe(
             {
                 "data": self.data,
                 "settings": self.settings,
                 "aggregate": self.aggregate(),
+                "folders": {f: self.aggregate(f) for f in folders} if len(folders) > 1 else {},
                 "per_image": self.per_image,
                 "failures": self.failures,
             }
         )
 
-    def table(self) -> str:
-        """A Markdown table of the aggregates."""
-        agg = self.aggregate()
-        cols = list(METRICS)
+    def tables(self) -> str:
+        """The table of all images and, when they come from several sub-folders, one each."""
+        folders = self.folders()
+        parts = [f"{self.data} (all {len(self.per_image[self.rows[-1]])} images)\n\n"
+                 + self.table()] if len(folders) > 1 else [self.table()]
+        if len(folders) > 1:
+            parts += [f"{self.data}/{f}\n\n" + self.table(f) for f in folders]
+        return "\n\n".join(parts)
+
+    def table(self, folder: str | None = None) -> str:
+        """A Markdown table of the aggregates (of one sub-folder's images with ``folder``).
+
+        The cast columns are the mean signed Δa*, Δb* and the mean absolute |Δa*|, |Δb*|.
+        """
+        agg = self.aggregate(folder)
+        cols = list(METRICS) + [c for c in CAST_METRICS if any(c in a for a in agg.values())]
         if any("ms_ssim_samples" in a for a in agg.values()):
             cols.append("ms_ssim_samples")
         lines = [
@@ -189,7 +255,8 @@ class EvalReport:
         for row in self.rows:
             a = agg[row]
             cells = [
-                (f"{a[c]:.4f}" if c in a and not math.isnan(a[c]) else "–")
+                (f"{a[c]:.{2 if c in CAST_METRICS else 4}f}"
+                 if c in a and not math.isnan(a[c]) else "–")
                 + (f" (+{a['non_finite'][c]} ∞)" if a["non_finite"].get(c) else "")
                 for c in cols
             ]
@@ -209,6 +276,7 @@ def evaluate(
     decoder: str | None = None,
     progress: bool = True,
     index: str | Path | None = None,
+    options: dict[str, Any] | None = None,
 ) -> EvalReport:
     """Colorize every photo in ``data`` with each method and score it (see module doc).
 
@@ -220,7 +288,11 @@ def evaluate(
     photo itself), ``"random"`` (another photo of ``data``, seeded) or ``"auto"`` (the
     method's own top-1 recommendation from ``index``, He et al. 2018, §4 — methods with
     ``capabilities.recommend``).
+
+    ``data`` may be written ``DIR@select`` / ``DIR@report`` (:func:`split_half`).
+    ``options`` are passed to every method (``colorize eval -O KEY=VALUE``).
     """
+    options = dict(options or {})
     from tqdm import tqdm
 
     from core import api
@@ -231,7 +303,11 @@ def evaluate(
         )
     if (reference_mode == "auto") != (index is not None):
         raise ValueError("an index is needed with reference mode 'auto', and only with it")
-    files = list_images(data, limit)
+    folder, half = parse_data(data)
+    files = list_images(folder)
+    if half is not None:
+        files = split_half(files, folder, half)
+    files = files[:limit] if limit else files
     if not files:
         raise FileNotFoundError(f"{data}: no images found")
     rows = list(methods) + list(BASELINES)
@@ -247,6 +323,8 @@ def evaluate(
             "tint_ab": list(tint_ab),
             "decoder": decoder,
             "index": None if index is None else str(index),
+            "half": half,
+            "options": options,
         },
     )
     rng = np.random.default_rng(seed)
@@ -256,9 +334,12 @@ def evaluate(
         except Exception as exc:
             report.failures.append({"image": str(path), "row": "*", "error": str(exc)})
             continue
+        where = {"image": path.name, "folder": path.parent.relative_to(folder).as_posix()}
+        if where["folder"] == ".":
+            where["folder"] = ""
         for name in BASELINES:
             report.per_image[name].append(
-                {"image": path.name, **score(baseline_prediction(name, true, tint_ab), true)}
+                {**where, **score(baseline_prediction(name, true, tint_ab), true)}
             )
         for method in methods:
             try:
@@ -272,7 +353,7 @@ def evaluate(
                 t0 = time.perf_counter()
                 if samples > 1:
                     results = api.sample_results(
-                        true, method, samples, seed, reference=reference, index=index
+                        true, method, samples, seed, reference=reference, index=index, **options
                     )
                 else:
                     results = [
@@ -283,10 +364,11 @@ def evaluate(
                             seed=seed,
                             decoder=decoder,
                             index=index,
+                            **options,
                         )
                     ]
                 elapsed = time.perf_counter() - t0
-                row = {"image": path.name, **score(results[0].rgb, true), "seconds": elapsed}
+                row = {**where, **score(results[0].rgb, true), "seconds": elapsed}
                 if samples > 1:
                     row["ms_ssim_samples"] = _pairwise_ms_ssim([r.rgb for r in results])
                 report.per_image[method].append(row)
@@ -307,11 +389,25 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         dest="methods",
         help="method to evaluate (repeat for several)",
     )
-    parser.add_argument("--data", required=True, help="folder of colour photos (recursive)")
+    parser.add_argument(
+        "--data",
+        required=True,
+        action="append",
+        help="folder of colour photos (recursive; sub-folders also reported apart); repeat "
+        "for several distributions; DIR@select / DIR@report keeps one fixed half (split_half)",
+    )
     parser.add_argument("--samples", type=int, default=1, help="samples per image (diverse)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="use the first N images")
     parser.add_argument("--decoder", default=None)
+    parser.add_argument(
+        "--option",
+        "-O",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method option for every method (value as JSON, else text), e.g. -O rebalance=0.3",
+    )
     parser.add_argument(
         "--reference-mode",
         choices=REFERENCE_MODES,
@@ -350,20 +446,36 @@ def run(args: argparse.Namespace) -> int:
     if (args.reference_mode == "auto") != (args.index is not None):
         print("colorize eval: --index FILE goes with --reference-mode auto", file=sys.stderr)
         return 2
-    report = evaluate(
-        args.methods,
-        args.data,
-        samples=args.samples,
-        seed=args.seed,
-        limit=args.limit,
-        reference_mode=args.reference_mode,
-        tint_ab=tuple(args.tint_ab),
-        decoder=args.decoder,
-        progress=not args.quiet,
-        index=args.index,
-    )
-    print(report.table())
-    payload = report.to_dict()
+    from core.cli import parse_options
+
+    try:
+        options = parse_options(args.option)
+    except ValueError as exc:
+        print(f"colorize eval: {exc}", file=sys.stderr)
+        return 2
+    reports = []
+    for data in args.data:
+        report = evaluate(
+            args.methods,
+            data,
+            samples=args.samples,
+            seed=args.seed,
+            limit=args.limit,
+            reference_mode=args.reference_mode,
+            tint_ab=tuple(args.tint_ab),
+            decoder=args.decoder,
+            progress=not args.quiet,
+            index=args.index,
+            options=options,
+        )
+        if len(args.data) > 1:
+            print(f"## {data}\n")
+        print(report.tables() + "\n")
+        reports.append(report)
+    failures = [f for r in reports for f in r.failures]
+    payload = reports[0].to_dict() if len(reports) == 1 else {
+        "sets": [r.to_dict() for r in reports]
+    }
     if args.semantic:
         from core.semantic import semantic_test
 
@@ -375,9 +487,9 @@ def run(args: argparse.Namespace) -> int:
         print("| row | top-1 |\n| --- | ---: |")
         for row, value in semantic["top1"].items():
             print(f"| {row} | {100 * value:.1f} % |")
-    for failure in report.failures:
+    for failure in failures:
         print(f"FAILED {failure['row']} on {failure['image']}: {failure['error']}", file=sys.stderr)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(payload, indent=2, allow_nan=False))
-    return 1 if report.failures else 0
+    return 1 if failures else 0

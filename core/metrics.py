@@ -17,6 +17,7 @@ count the others (:func:`mean_finite`); JSON output writes ``inf`` as the string
 :func:`binned_accuracy`                CNN report Table 2
 :func:`closeness`                      CNN report Table 1 (Frobenius norm)
 :func:`mean_iou`                       segmentation (Zhao et al. 2019)
+:func:`colour_cast`                    mean a*, b* of the output minus the truth's
 :func:`mean_finite`, :func:`json_safe`  aggregating and writing values that can be infinite
 ====================================  ======================================================
 
@@ -49,6 +50,7 @@ __all__ = [
     "ab_histograms",
     "binned_accuracy",
     "closeness",
+    "colour_cast",
     "colourfulness",
     "colourfulness_ratio",
     "histogram_intersection",
@@ -146,6 +148,41 @@ def rmse_alphabeta(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> float:
     pred, true = _pair(pred_rgb, true_rgb)
     delta = rgb_to_alphabeta(pred)[..., 1:] - rgb_to_alphabeta(true)[..., 1:]
     return float(np.mean(np.sqrt(np.sum(delta**2, axis=-1))))
+
+
+def colour_cast(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> tuple[float, float]:
+    """The cast of one image: its mean CIE a*, b* minus the ground truth's (Δa*, Δb*).
+
+    A global tint that per-pixel errors hide: white walls and overcast skies that come
+    out blue give a negative Δb* however right the rest is. Averaged over images, the
+    signed value shows a systematic cast and the absolute value how far off a photo's
+    overall tone typically is (``colorize eval`` reports both).
+
+    Parameters
+    ----------
+    pred_rgb, true_rgb : ndarray, (H, W, 3), float in [0, 1]
+
+    Returns
+    -------
+    (float, float)
+        ``mean(a*_pred) - mean(a*_true)``, ``mean(b*_pred) - mean(b*_true)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from core.colorspaces.lab import lab_to_rgb
+    >>> lab = np.zeros((2, 2, 3), np.float32); lab[..., 0] = 60.0
+    >>> gray = lab_to_rgb(lab)
+    >>> lab[..., 2] = 10.0  # a warm (yellow) photo
+    >>> da, db = colour_cast(gray, lab_to_rgb(lab))
+    >>> round(da, 1), round(db, 1)
+    (0.0, -10.0)
+    """
+    pred, true = _pair(pred_rgb, true_rgb)
+    delta = rgb_to_lab(pred)[..., 1:].reshape(-1, 2).mean(0, dtype=np.float64) - rgb_to_lab(
+        true
+    )[..., 1:].reshape(-1, 2).mean(0, dtype=np.float64)
+    return float(delta[0]), float(delta[1])
 
 
 def _filter(image: np.ndarray, gaussian: bool, win_size: int, sigma: float) -> np.ndarray:

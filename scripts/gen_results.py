@@ -3,7 +3,9 @@
 
 Usage: python scripts/gen_results.py [--limit N] [--quick] [--plots-only]
 
-`make results` runs it with the defaults: all of bsds500/images/test, full bench. The
+`make results` runs it with the defaults: all of bsds500/images/test and the reported half
+of everyday_val (`everyday_val@report`: people and scenes, per folder; the other half is
+kept for choosing settings), full bench. The
 measurements are kept in docs/results.json (aggregates and bench rows), from which the
 quality-vs-speed plot docs/figures/results-quality-speed.png is drawn; `--plots-only`
 redraws the plot from that file (and embeds it in docs/results.md if it is not there yet)
@@ -281,8 +283,10 @@ def main() -> None:
 
     data_dir = Path(os.environ.get("COLORIZE_DATA", ROOT.parent / "shared" / "datasets"))
     test = data_dir / "bsds500" / "images" / "test"
+    everyday = f"{data_dir / 'everyday_val'}@report"
     names = [m.name for m in core.methods() if m.capabilities.automatic]
     report = evaluate(names, test, limit=args.limit, progress=True)
+    everyday_report = evaluate(names, everyday, limit=args.limit, progress=True)
     semantic = None
     if args.semantic_limit:
         from core.semantic import semantic_test
@@ -303,6 +307,14 @@ def main() -> None:
             "aggregate": report.aggregate(),
             "failures": report.failures,
         },
+        "everyday": {
+            "data": everyday_report.data,
+            "settings": everyday_report.settings,
+            "rows": everyday_report.rows,
+            "aggregate": everyday_report.aggregate(),
+            "folders": {f: everyday_report.aggregate(f) for f in everyday_report.folders()},
+            "failures": everyday_report.failures,
+        },
         "bench": bench,
         "semantic": semantic,
     }
@@ -320,10 +332,21 @@ def main() -> None:
         "Each method sees only the lightness of the photo. Rows `gray`, `mean-tint` and",
         "`true-28px` are the baselines (see `colorize eval` in [the CLI reference](cli.md)).",
         "PSNR in dB (higher is better), RMSE-αβ (lower is better), colourfulness ratio to",
-        "the ground truth (1 is right; the gray baseline is 0).",
+        "the ground truth (1 is right; the gray baseline is 0); the cast columns are the mean",
+        "of each photo's mean a*, b* minus the truth's, signed (a systematic tint) and",
+        "absolute (how far off a photo's overall tone typically is).",
         "",
         report.table(),
         "",
+        f"## Quality on everyday photos ({limit} of the reported half of everyday_val)",
+        "",
+        "People in streets and homes (`people/`) and everyday scenes (`scenes/`), not like",
+        "BSDS500. Only the `report` half (`colorize eval --data everyday_val@report`) is",
+        "reported; settings are chosen on BSDS500 val and the `select` half. Same columns.",
+        "",
+        *[line for folder in everyday_report.folders() for line in (
+            f"### everyday_val/{folder}", "", everyday_report.table(folder), "")],
+
         *semantic_section(semantic),
         *bw_section(),
         *plot_section(PLOT, out),

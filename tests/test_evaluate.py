@@ -66,9 +66,11 @@ def test_eval_cli_writes_json(registry, colour_folder, tmp_path, capsys):
 
 # Keys of `colorize eval --json` at every level. A rename breaks scripts/gen_results.py and
 # anyone reading the JSON, so it must be deliberate: update docs/cli.md with this set.
-EVAL_TOP_KEYS = {"data", "settings", "aggregate", "per_image", "failures"}
-EVAL_SETTINGS_KEYS = {"samples", "seed", "limit", "reference_mode", "tint_ab", "decoder"}
-EVAL_METRIC_KEYS = {"psnr", "rmse_ab", "ssim", "colourfulness_ratio", "hist_intersection"}
+EVAL_TOP_KEYS = {"data", "settings", "aggregate", "folders", "per_image", "failures"}
+EVAL_SETTINGS_KEYS = {"samples", "seed", "limit", "reference_mode", "tint_ab", "decoder",
+                      "half", "options"}
+EVAL_METRIC_KEYS = {"psnr", "rmse_ab", "ssim", "colourfulness_ratio", "hist_intersection",
+                    "cast_a", "cast_b", "abs_cast_a", "abs_cast_b"}
 EVAL_AGGREGATE_KEYS = EVAL_METRIC_KEYS | {"images", "non_finite"}
 EVAL_FAILURE_KEYS = {"image", "row", "error"}
 
@@ -97,8 +99,10 @@ def test_eval_json_schema_is_stable(registry, colour_folder, tmp_path):
     assert set(payload["aggregate"]["toy"]) == EVAL_AGGREGATE_KEYS | method_extra
     for baseline in BASELINES:
         assert set(payload["aggregate"][baseline]) == EVAL_AGGREGATE_KEYS
-        assert set(payload["per_image"][baseline][0]) == EVAL_METRIC_KEYS | {"image"}
-    assert set(payload["per_image"]["toy"][0]) == EVAL_METRIC_KEYS | {"image"} | method_extra
+        assert set(payload["per_image"][baseline][0]) == EVAL_METRIC_KEYS | {"image", "folder"}
+    assert set(payload["per_image"]["toy"][0]) == (
+        EVAL_METRIC_KEYS | {"image", "folder"} | method_extra
+    )
     assert [set(f) for f in payload["failures"]] == [EVAL_FAILURE_KEYS]
 
 
@@ -133,3 +137,83 @@ def test_perfect_prediction_inf_psnr_in_aggregate_and_json(colour_folder, tmp_pa
     all_perfect = EvalReport("photos", ["oracle"], {"oracle": [{"image": "a", **perfect}] * 2})
     assert all_perfect.aggregate()["oracle"]["psnr"] == math.inf
     assert all_perfect.to_dict()["aggregate"]["oracle"]["psnr"] == "inf"
+
+
+def test_cast_metric_against_a_hand_computed_case():
+    """Two known colour fields: the cast is the difference of their mean a*, b*."""
+    from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
+    from core.evaluate import score
+    from core.metrics import colour_cast
+
+    lab_true = np.zeros((16, 24, 3), np.float32)
+    lab_true[..., 0] = 55.0
+    lab_true[:, :12, 1:] = (10.0, 30.0)  # left half warm
+    lab_true[:, 12:, 1:] = (-6.0, -14.0)  # right half cool: mean (2, 8)
+    lab_pred = lab_true.copy()
+    lab_pred[..., 1:] = (0.0, -4.0)  # flat and bluish: (0 - 2, -4 - 8) = (-2, -12)
+    true = lab_to_rgb(lab_true)
+    pred = lab_to_rgb(lab_pred)
+    # the expected value from the Lab the RGB images really hold (round trip ~1e-3)
+    t, p = rgb_to_lab(true), rgb_to_lab(pred)
+    expected = (p[..., 1].mean() - t[..., 1].mean(), p[..., 2].mean() - t[..., 2].mean())
+    assert expected == pytest.approx((-2.0, -12.0), abs=0.05)
+    da, db = colour_cast(pred, true)
+    assert (da, db) == pytest.approx(expected, abs=1e-4)
+    scores = score(pred, true)
+    assert scores["cast_b"] == pytest.approx(db) and scores["abs_cast_b"] == pytest.approx(-db)
+    assert colour_cast(true, true) == (0.0, 0.0)
+
+
+def test_cast_aggregates_signed_and_absolute(colour_folder):
+    from core.evaluate import EvalReport
+
+    rows = [{"image": "a", "cast_a": 3.0, "cast_b": -4.0, "abs_cast_a": 3.0, "abs_cast_b": 4.0},
+            {"image": "b", "cast_a": -1.0, "cast_b": 2.0, "abs_cast_a": 1.0, "abs_cast_b": 2.0}]
+    agg = EvalReport("x", ["m"], {"m": rows}).aggregate()["m"]
+    assert (agg["cast_a"], agg["cast_b"]) == (1.0, -1.0)  # signed: a systematic tint
+    assert (agg["abs_cast_a"], agg["abs_cast_b"]) == (2.0, 3.0)  # typical error of the tone
+    assert "| -1.00 | 2.00 | 3.00 |" in EvalReport("x", ["m"], {"m": rows}).table()
+
+
+def test_halves_are_fixed_disjoint_and_reported_per_folder(registry, tmp_path):
+    from core.evaluate import list_images, split_half
+
+    root = tmp_path / "everyday"
+    rng = np.random.default_rng(0)
+    for folder in ("people", "scenes"):
+        (root / folder).mkdir(parents=True)
+        for i in range(10):
+            rgb = (rng.random((40, 48, 3)) * 255).astype(np.uint8)
+            Image.fromarray(rgb).save(root / folder / f"{i}.png")
+    files = list_images(root)
+    select, report = split_half(files, root, "select"), split_half(files, root, "report")
+    assert sorted(select + report) == files and not set(select) & set(report)
+    assert 0 < len(select) < len(files)
+    assert split_half(files[::-1], root, "select") == select[::-1]  # order-independent
+    with pytest.raises(ValueError, match="unknown half"):
+        split_half(files, root, "train")
+    result = evaluate(["toy"], f"{root}@report", progress=False)
+    assert result.settings["half"] == "report"
+    assert sum(len(v) for v in [result.per_image["toy"]]) == len(report)
+    assert result.folders() == ["people", "scenes"]
+    by_folder = {f: result.aggregate(f)["toy"]["images"] for f in result.folders()}
+    assert sum(by_folder.values()) == len(report)
+    text = result.tables()
+    assert "people" in text and "scenes" in text and text.count("| toy |") == 3
+    assert set(result.to_dict()["folders"]) == {"people", "scenes"}
+
+
+def test_eval_cli_several_data_sets_and_options(registry, colour_folder, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.open(colour_folder / "p0.png").save(other / "q.png")
+    code = main(["eval", "-m", "toy", "--data", str(colour_folder), "--data", str(other),
+                 "--json", str(out), "-q"])
+    assert code == 1  # the broken file of the first set
+    payload = json.loads(out.read_text())
+    assert [s["aggregate"]["toy"]["images"] for s in payload["sets"]] == [3, 1]
+    printed = capsys.readouterr().out
+    assert f"## {other}" in printed
+    assert main(["eval", "-m", "toy", "--data", str(other), "-O", "bad", "-q"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err

@@ -109,3 +109,56 @@ def test_feature_cache_resumes_after_an_interruption(tmp_path):
         build_cache(net, paths[:3], tmp_path / "a", **kwargs)
     with pytest.raises(ValueError, match=r"would take .* GB"):
         build_cache(net, paths, tmp_path / "c", max_gb=1e-6, **kwargs)
+
+
+def _extra_dest(dest: Path, counts: dict[str, int]) -> None:
+    """A folder laid out as shared/tools/extra_photos.py writes it: DEST/<source>/*.jpg
+    and DEST/<source>.txt listing them."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for source, count in counts.items():
+        (dest / source).mkdir(parents=True)
+        names = []
+        for i in range(count):
+            rgb = (rng.random((72, 100, 3)) * 255).astype(np.uint8)
+            Image.fromarray(rgb).save(dest / source / f"{i}.jpg", quality=95)
+            names.append(f"{source}/{i}.jpg")
+        (dest / f"{source}.txt").write_text("\n".join(names) + "\n")
+
+
+def test_extra_photo_cache_with_crops_resumes_and_records_sources(tmp_path):
+    from training.features import OnnxPyramid, extra_items, main, source_of
+
+    dest = tmp_path / "extra"
+    _extra_dest(dest, {"faces": 4, "sport": 3})
+    paths = extra_items(dest, per_source=2)
+    assert [p.parent.name for p in paths] == ["faces", "faces", "sport", "sport"]
+    assert extra_items(dest, per_source=2) == paths  # the seeded choice is stable
+    assert len(extra_items(dest)) == 7
+    roots = {"faces": dest / "faces", "sport": dest / "sport"}
+    sources = [source_of(p, roots) for p in paths]
+    net = OnnxPyramid(threads=1)
+    kwargs = {"size": 64, "chunk": 3, "progress": False, "threads": 1, "crops": 2,
+              "sources": sources}
+    part = build_cache(net, paths, tmp_path / "a", stop_after=1, **kwargs)
+    assert len(part) == 3
+    resumed = build_cache(net, paths, tmp_path / "a", **kwargs)
+    whole = build_cache(net, paths, tmp_path / "b", **kwargs)
+    assert len(resumed) == len(whole) == 8  # 4 photos x 2 crops
+    for name in ("f4", "head", "lightness4", "rgb4"):
+        np.testing.assert_array_equal(resumed.array(name), whole.array(name))
+    rgb4 = whole.array("rgb4")
+    assert not np.array_equal(rgb4[0], rgb4[1])  # the zoomed crop is another view
+    assert whole.meta["sources"] == ["faces"] * 4 + ["sport"] * 4
+    assert whole.meta["images"][:2] == [f"{paths[0]}#0", f"{paths[0]}#1"]
+    with pytest.raises(ValueError, match="other images"):
+        build_cache(net, paths, tmp_path / "a", **{**kwargs, "crops": 1, "sources": None})
+    # the command line gives the same cache
+    assert main(["--extra", str(dest), "--per-source", "2", "--crops", "2", "--size", "64",
+                 "--threads", "1", "--out", str(tmp_path / "c")]) == 0
+    cli = FeatureCache(tmp_path / "c")
+    assert cli.meta["sources"] == whole.meta["sources"]
+    np.testing.assert_array_equal(cli.array("f8"), whole.array("f8"))
+    with pytest.raises(FileNotFoundError, match="no <source>.txt"):
+        extra_items(tmp_path / "photos-missing")

@@ -34,6 +34,7 @@ import numpy as np
 from colorize_larsson import MODELS_DIR
 from colorize_larsson.variants import VARIANTS, Variant
 from core.colorizer import Capabilities, Colorizer, Prediction
+from core.decoders import FADING_ETA
 from core.runtime import OnnxModel
 
 __all__ = [
@@ -131,6 +132,8 @@ class LarssonColorizer(Colorizer):
     default_temperature: float | None = None
     #: Strength of the prior correction (:meth:`rebalance`) by default (0: none).
     default_rebalance: float = 0.0
+    #: Chromatic-fading threshold (Eq. 5) by default; the paper's cross-validated 0.03.
+    default_eta: float = FADING_ETA
     colorspace = "lab"
     working_size = 160
     size_multiple = 32
@@ -268,13 +271,16 @@ class LarssonColorizer(Colorizer):
             dists["a"], dists["b"] = apply_bias(dists["a"], ba), apply_bias(dists["b"], bb)
         return dists
 
-    def _decode(self, lightness, dists, decoder, seed, temperature=None) -> np.ndarray:
+    def _decode(self, lightness, dists, decoder, seed, temperature=None,
+                eta=None) -> np.ndarray:
         from core.decoders import decode_prediction
 
         spec = decoder or self.default_decoder
         if temperature is None and decoder is None:
             temperature = self.default_temperature
-        kwargs = {"seed": seed, "temperature": temperature}
+        if eta is None:
+            eta = self.default_eta
+        kwargs = {"seed": seed, "temperature": temperature, "eta": eta}
         if self.variant.space == "huechroma":
             hc = decode_prediction(dists, channels=("hue", "chroma"), decoder=spec, **kwargs)
             return huechroma_to_ab(lightness, hc[..., 0], hc[..., 1])
@@ -294,6 +300,7 @@ class LarssonColorizer(Colorizer):
         rotate_strength: float = 1.0,
         temperature: float | None = None,
         rebalance: float | None = None,
+        eta: float | None = None,
         **options: Any,
     ) -> Prediction:
         """Colorize one working-resolution L* image.
@@ -331,6 +338,11 @@ class LarssonColorizer(Colorizer):
         rebalance : float, optional
             Strength of the prior correction :meth:`rebalance` applied to the histograms
             before decoding (default :attr:`default_rebalance`; 0 turns it off).
+        eta : float, optional
+            Threshold of chromatic fading (Larsson Eq. 5: chroma times
+            ``min(|z| / eta, 1)``, ``|z|`` the hue concentration), for decoders with
+            ``+fading`` (default :attr:`default_eta`). Larger values pull more of the
+            uncertain pixels towards gray.
 
         Raises
         ------
@@ -346,7 +358,7 @@ class LarssonColorizer(Colorizer):
             raise TypeError(
                 f"{self.name}: unknown option(s) {', '.join(sorted(options))}; accepted: "
                 "transfer, target_histogram, transfer_weight, rotate, rotate_strength, "
-                "temperature, rebalance"
+                "temperature, rebalance, eta"
             )
         if transfer is not None and transfer not in TRANSFERS:
             raise ValueError(f"{self.name}: transfer must be one of {TRANSFERS}, got {transfer!r}")
@@ -367,6 +379,8 @@ class LarssonColorizer(Colorizer):
             raise ValueError("quantile matching needs a reference image (reference=...)")
         if rebalance and not histogram:
             raise ValueError(f"{self.name} predicts no histograms to rebalance")
+        if eta is not None and not eta > 0:
+            raise ValueError(f"{self.name}: eta must be positive, got {eta}")
         if rotate is not None and not histogram:
             raise ValueError(f"{self.name} predicts no histograms to rotate")
         extras: dict[str, Any] = {"transfer": mode, "rotate": rotate}
@@ -390,7 +404,7 @@ class LarssonColorizer(Colorizer):
                 dists = energy_minimisation(dists, target, weight=transfer_weight)
             if rotate is not None:
                 dists = self._rotate(dists, rotate, rotate_strength)
-            ab = self._decode(lightness, dists, decoder, seed, temperature)
+            ab = self._decode(lightness, dists, decoder, seed, temperature, eta)
         if mode == "quantile":
             from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
 

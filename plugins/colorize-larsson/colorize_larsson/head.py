@@ -53,7 +53,8 @@ from colorize_larsson.variants import VARIANTS, Variant
 from training.hypercolumn import LEVEL_CHANNELS, LEVEL_STRIDES
 
 __all__ = [
-    "BackboneHead", "class_weights", "export_head", "head_loss", "main", "point_estimate",
+    "SOURCE_WEIGHTINGS", "BackboneHead", "class_weights", "export_head", "head_from_onnx",
+    "head_loss", "load_init", "main", "point_estimate", "row_weights", "start_end_to_end",
     "train_head", "tune_head",
 ]
 
@@ -212,16 +213,129 @@ def head_loss(variant: Variant, logits: torch.Tensor, rgb4: torch.Tensor,
 # -- training from the cache ------------------------------------------------------------
 
 
-def _load_cache(folder: Path) -> tuple[dict[str, torch.Tensor], int]:
+def _usable_rows(folder: Path) -> tuple[np.ndarray, list[str]]:
+    """Row numbers of a cache that are not skipped photos, and each one's source."""
     from training.features import FeatureCache
 
     cache = FeatureCache(folder)
-    arrays = {k: torch.from_numpy(cache.array(k, load=True)) for k in (*LEVELS, "lightness4")}
-    arrays["rgb4"] = torch.from_numpy(cache.array("rgb4", load=True)).permute(0, 3, 1, 2)
     skipped = set(cache.meta.get("skipped", []))
-    keep = [i for i, p in enumerate(cache.meta["images"][: len(cache)]) if p not in skipped]
-    keep_t = torch.tensor(keep)
-    return {k: v[keep_t] for k, v in arrays.items()}, len(keep)
+    names = cache.meta["images"][: len(cache)]
+    keep = np.array([i for i, p in enumerate(names) if p not in skipped], dtype=np.int64)
+    sources = cache.meta.get("sources") or [Path(p).parent.name for p in names]
+    return keep, [f"{Path(folder).name}:{sources[i]}" for i in keep.tolist()]
+
+
+def _load_caches(folders: Path | list[Path]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The usable rows of one or more feature caches in memory, and each row's source.
+
+    Rows are copied from the memory-mapped arrays straight into one preallocated tensor
+    per array (in chunks), so the peak memory is the size of the result.
+    """
+    from training.features import FeatureCache
+
+    folders = [Path(folders)] if isinstance(folders, Path | str) else [Path(f) for f in folders]
+    rows = [_usable_rows(f) for f in folders]
+    total = sum(len(keep) for keep, _ in rows)
+    arrays: dict[str, torch.Tensor] = {}
+    start = 0
+    for folder, (keep, _) in zip(folders, rows, strict=True):
+        cache = FeatureCache(folder)
+        for name in (*LEVELS, "lightness4", "rgb4"):
+            mapped = cache.array(name)
+            if name not in arrays:
+                shape = mapped.shape[1:] if name != "rgb4" else (3, *mapped.shape[1:3])
+                dtype = torch.uint8 if name == "rgb4" else torch.float16
+                arrays[name] = torch.empty((total, *shape), dtype=dtype)
+            for c in range(0, len(keep), 2048):
+                block = torch.from_numpy(np.ascontiguousarray(mapped[keep[c : c + 2048]]))
+                if name == "rgb4":
+                    block = block.permute(0, 3, 1, 2)
+                arrays[name][start + c : start + c + len(block)] = block
+        start += len(keep)
+    return arrays, [s for _, sources in rows for s in sources]
+
+
+#: ``--source-weighting`` choices: how often a row of a source of ``n`` rows is drawn.
+SOURCE_WEIGHTINGS = ("none", "sqrt", "equal")
+
+
+def row_weights(sources: list[str], mode: str = "none") -> torch.Tensor:
+    """Sampling weight of each row so that no one source dominates the batches.
+
+    ``none``: every row alike (a source's share is its size); ``sqrt``: a source of ``n``
+    rows gets a share proportional to ``sqrt(n)``; ``equal``: every source the same share.
+    The weights sum to one.
+    """
+    if mode not in SOURCE_WEIGHTINGS:
+        raise ValueError(f"unknown source weighting {mode!r}; expected one of "
+                         f"{SOURCE_WEIGHTINGS}")
+    names, inverse, counts = np.unique(np.asarray(sources), return_inverse=True,
+                                       return_counts=True)
+    power = {"none": 1.0, "sqrt": 0.5, "equal": 0.0}[mode]
+    share = counts.astype(np.float64) ** power
+    w = (share / share.sum() / counts)[inverse]
+    return torch.from_numpy(w / w.sum())
+
+
+def head_from_onnx(path: Path, hidden: int | None = None,
+                   context: int | None = None) -> BackboneHead:
+    """A trainable :class:`BackboneHead` that computes what an exported head graph computes.
+
+    The exported graph (:func:`export_head`) keeps the convolutions under their module
+    names (``head.deep.f8.weight`` ...); the App. A.1 scales and the deep bias are folded
+    constants, found as the ``Mul`` of each level input (and of the normalised lightness)
+    and the ``Add`` of a (1, hidden, 1, 1) constant. So a later session can continue
+    training from the shipped graph without the checkpoint (``train --init``).
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    consts = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
+              for i in graph.initializer}
+    pred = consts["head.pred.weight"]
+    model = BackboneHead(pred.shape[0], hidden or pred.shape[1],
+                         context or consts["head.context.weight"].shape[0])
+    state = model.state_dict()
+    for name, value in consts.items():
+        if name.startswith("head.") and name[5:] in state:
+            state[name[5:]] = value
+    producers = {o: n for n in graph.node for o in n.output}
+    scale = torch.ones(len(LEVELS) + 1)
+    found = set()
+    for node in graph.node:
+        if node.op_type == "Mul" and len(node.input) == 2:
+            x, c = node.input
+            if c not in consts or consts[c].numel() != 1:
+                continue
+            if x in LEVELS:
+                scale[LEVELS.index(x)] = float(consts[c])
+                found.add(x)
+            elif x in producers and producers[x].op_type == "Div":
+                scale[len(LEVELS)] = float(consts[c])
+                found.add("lightness")
+        if node.op_type == "Add":
+            for c in node.input:
+                if c in consts and tuple(consts[c].shape) == (1, model.hidden, 1, 1):
+                    state["deep_bias"] = consts[c].reshape(-1)
+                    found.add("deep_bias")
+    missing = {*LEVELS, "lightness", "deep_bias"} - found
+    if missing:
+        raise ValueError(f"{path}: not a head graph of export_head (no {sorted(missing)})")
+    state["scale"] = scale
+    state["scale_ready"] = torch.ones((), dtype=torch.bool)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load_init(path: Path) -> BackboneHead:
+    """A head to start from: a ``train`` checkpoint (``.pt``) or an exported graph (``.onnx``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such head checkpoint or graph")
+    if path.suffix == ".onnx":
+        return head_from_onnx(path)
+    return load_head(path)[0]
 
 
 def _batch(arrays, index: torch.Tensor, flip: torch.Tensor):
@@ -246,7 +360,7 @@ def _split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def train_head(
     variant: Variant,
-    cache: Path,
+    cache: Path | list[Path],
     out: Path,
     *,
     steps: int = 3000,
@@ -261,12 +375,16 @@ def train_head(
     max_minutes: float | None = None,
     resume: bool = False,
     threads: int = 1,
+    source_weighting: str = "none",
+    init: Path | None = None,
+    warmup: int = 50,
 ) -> Path:
-    """Train ``variant``'s head on the feature cache; returns the checkpoint path.
+    """Train ``variant``'s head on the feature cache(s); returns the checkpoint path.
 
     Each image contributes ``samples`` random cells of the stride-4 grid per step (the
-    paper's sparse hypercolumns). Every 50th cached image is held out for the validation
-    loss (``log.jsonl``).
+    paper's sparse hypercolumns). Every 50th cached row is held out for the validation
+    loss (``log.jsonl``). Rows are drawn by :func:`row_weights` (``source_weighting``).
+    ``init`` starts from a head checkpoint or an exported head graph (:func:`load_init`).
     Checkpoints (``last.pt``) every 100 steps; ``resume`` continues exactly.
     """
     from tqdm import tqdm
@@ -276,12 +394,27 @@ def train_head(
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     out.mkdir(parents=True, exist_ok=True)
+    caches = [cache] if isinstance(cache, Path | str) else list(cache)
     config = dict(variant=variant.name, steps=steps, batch=batch, lr=lr, hidden=hidden,
                   context=context, rebalance=rebalance, samples=samples, seed=seed,
-                  cache=str(cache))
-    arrays, n = _load_cache(cache)
+                  cache=str(caches[0]) if len(caches) == 1 else [str(c) for c in caches])
+    if source_weighting != "none":
+        config["source_weighting"] = source_weighting
+    if init is not None:
+        config["init"] = str(init)
+    arrays, sources = _load_caches(caches)
+    n = len(sources)
     train_index, val_index = _split(n)
-    model = BackboneHead(variant.channels, hidden, context)
+    draw = row_weights([sources[i] for i in train_index.tolist()], source_weighting)
+    if init is not None:
+        model = load_init(init).train()
+        if model.pred.out_channels != variant.channels:
+            raise ValueError(f"{init}: a head of {model.pred.out_channels} outputs, "
+                             f"{variant.name} has {variant.channels}")
+        hidden, context = model.hidden, model.context_width
+        config.update(hidden=hidden, context=context)
+    else:
+        model = BackboneHead(variant.channels, hidden, context)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     weights = None
     if rebalance is not None:
@@ -318,13 +451,17 @@ def train_head(
         if max_minutes is not None and time.monotonic() - started > 60 * max_minutes:
             break
         g = torch.Generator().manual_seed(seed * 1_000_003 + step)
-        index = train_index[torch.randint(0, len(train_index), (batch,), generator=g)]
+        if source_weighting == "none":
+            pick = torch.randint(0, len(train_index), (batch,), generator=g)
+        else:
+            pick = torch.multinomial(draw, batch, replacement=True, generator=g)
+        index = train_index[pick]
         flip = torch.rand(batch, generator=g) < 0.5
         b = _batch(arrays, index, flip)
         levels = {k: b[k] for k in LEVELS}
         if not bool(model.scale_ready):
             model.rebalance(levels, b["lightness4"])
-        warm = min(1.0, (step + 1) / 50)
+        warm = min(1.0, (step + 1) / max(1, warmup))
         for group in optimiser.param_groups:
             group["lr"] = lr * warm * 0.5 * (1 + math.cos(math.pi * step / steps))
         h4, w4 = b["f4"].shape[-2:]
@@ -339,9 +476,9 @@ def train_head(
         bar.update()
         record: dict[str, Any] = {}
         if step % 20 == 0:
-            record = {"step": step, "loss": float(loss), **extra}
+            record = {"step": step, "loss": float(loss.detach()), **extra}
         if step % val_every == 0 or step == steps:
-            record = {"step": step, "loss": float(loss), **extra, "val_loss": validate()}
+            record = {"step": step, "loss": float(loss.detach()), **extra, "val_loss": validate()}
         if record:
             log.write(json.dumps(record) + "\n")
             log.flush()
@@ -361,7 +498,8 @@ def load_head(path: Path) -> tuple[BackboneHead, dict]:
     return model.eval(), state
 
 
-def bin_counts(variant: Variant, cache: Path, every: int = 4) -> dict[str, list[int]]:
+def bin_counts(variant: Variant, cache: Path | list[Path],
+               every: int = 4) -> dict[str, list[int]]:
     """How often each bin of each head holds the training targets (every ``every``-th image).
 
     Stored in the exported graph (``metadata_props["bin_counts"]``): the empirical prior
@@ -369,7 +507,9 @@ def bin_counts(variant: Variant, cache: Path, every: int = 4) -> dict[str, list[
     """
     from training.features import FeatureCache
 
-    rgb = torch.from_numpy(FeatureCache(cache).array("rgb4", load=True)[::every].copy())
+    caches = [cache] if isinstance(cache, Path | str) else list(cache)
+    rgb = torch.from_numpy(np.concatenate(
+        [FeatureCache(c).array("rgb4", load=True)[::every] for c in caches]))
     targets = _targets(variant, rgb.permute(0, 3, 1, 2).float() / 255.0)
     out = {}
     for head in variant.heads:
@@ -380,7 +520,7 @@ def bin_counts(variant: Variant, cache: Path, every: int = 4) -> dict[str, list[
 
 
 def export_head(checkpoint: Path, out: Path, *, working_size: int = 160,
-                info: dict | None = None, cache: Path | None = None) -> Path:
+                info: dict | None = None, cache: Path | list[Path] | None = None) -> Path:
     """Export the head to ``<out>/<method>.onnx`` (levels + L* in, logits out), with parity.
 
     With ``cache`` (the feature cache it was trained on) the bins' training frequencies
@@ -452,7 +592,7 @@ def export_head(checkpoint: Path, out: Path, *, working_size: int = 160,
         "training": {**state["config"], "step": state["step"], **(info or {})},
         "parity": {"max_abs_diff": worst, "cases": 2},
     }
-    if cache is not None and variant.histogram:
+    if cache and variant.histogram:
         metadata["bin_counts"] = bin_counts(variant, cache)
     model_proto = onnx.load(str(path))
     _set_metadata(model_proto, {k: json.dumps(v) for k, v in metadata.items()})
@@ -615,6 +755,35 @@ class _EndToEnd(nn.Module):
         return self.head(*[levels[k] for k in LEVELS], F.avg_pool2d(lightness, 4), positions)
 
 
+def start_end_to_end(variant: Variant, backbone: Path | None = None,
+                     head: Path | None = None, hidden: int = 256,
+                     context: int = 128) -> _EndToEnd:
+    """Backbone + head where :func:`finetune` starts, in eval mode.
+
+    ``backbone``: a gray-adaptation checkpoint, the shipped ``efficientnet-lite0-gray.onnx``
+    (:func:`training.backbone_onnx.gray_backbone_from_onnx`) or None (the ImageNet network
+    made gray, :func:`training.backbone.to_gray`); ``head``: a head checkpoint, a shipped
+    head graph (:func:`load_init`) or None (a new head).
+    """
+    from training.backbone import GrayBackbone, load_pretrained, to_gray
+    from training.backbone_adapt import load_adapted
+
+    if backbone is not None and Path(backbone).suffix == ".onnx":
+        from training.backbone_onnx import gray_backbone_from_onnx
+
+        net = gray_backbone_from_onnx(backbone)
+    elif backbone is not None:
+        net = load_adapted(backbone)
+    else:
+        net = GrayBackbone(to_gray(load_pretrained()))
+    top = load_init(head) if head is not None else BackboneHead(variant.channels, hidden,
+                                                                   context)
+    if top.pred.out_channels != variant.channels:
+        raise ValueError(f"{head}: a head of {top.pred.out_channels} outputs, "
+                         f"{variant.name} has {variant.channels}")
+    return _EndToEnd(net, top).eval()
+
+
 def finetune(
     variant: Variant,
     data_root: Path,
@@ -635,25 +804,34 @@ def finetune(
     resume: bool = False,
     threads: int | None = None,
     sources: tuple[str, ...] | None = None,
+    extra: Path | None = None,
+    per_source: int | None = None,
 ) -> Path:
     """Train backbone and head end to end from photos (``train --finetune-backbone``).
 
-    For users with a GPU (CUDA is used when present): random crops of the head-training
-    photos (:data:`training.backbone_adapt.HEAD_SOURCES`), the variant's sparse loss, Adam
+    Larsson et al. fine-tune the whole network (§3.5). CUDA is used when present; on a
+    CPU, use a small ``crop`` (e.g. 96) and ``batch``. Random crops of the head-training
+    photos (:data:`training.backbone_adapt.HEAD_SOURCES`) and, with ``extra``, of the
+    extra photos (``extra_photos.py DEST``, at most ``per_source`` a source,
+    :func:`training.features.extra_items`), the variant's sparse loss, Adam
     with a 10x smaller learning rate for the backbone (its batch-norm statistics stay
     frozen). Under ``torchrun`` (``WORLD_SIZE`` > 1) both are wrapped in
     DistributedDataParallel, each rank draws its own crops (seed, rank, step) and rank 0
     writes ``last.pt`` (head, as :func:`train_head` writes it, so :func:`export_head`
     reads it) and ``backbone.pt`` (for ``python -m onnx_export.backbone``). A fine-tuned
     backbone replaces the shared one for every method: retrain the other heads on it.
+
+    ``backbone_checkpoint`` and ``init_head`` may be the shipped ONNX graphs
+    (``efficientnet-lite0-gray.onnx``, ``larsson.onnx``;
+    :func:`training.backbone_onnx.gray_backbone_from_onnx`, :func:`head_from_onnx`), so a
+    new machine continues from the shipped model without any checkpoint.
     """
     import os
 
     import torch.distributed as dist
     from tqdm import tqdm
 
-    from training.backbone import GrayBackbone, load_pretrained, to_gray
-    from training.backbone_adapt import HEAD_SOURCES, load_adapted, training_items
+    from training.backbone_adapt import HEAD_SOURCES, training_items
     from training.backbone_adapt import _batch as photo_batch
     from training.data import load_images
     from training.lab import rgb_to_lab
@@ -668,11 +846,10 @@ def finetune(
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    backbone = load_adapted(backbone_checkpoint) if backbone_checkpoint else \
-        GrayBackbone(to_gray(load_pretrained()))
-    head = load_head(init_head)[0] if init_head else BackboneHead(variant.channels, hidden,
-                                                                  context)
-    model = _EndToEnd(backbone, head).to(device)
+    model = start_end_to_end(variant, backbone_checkpoint, init_head, hidden, context)
+    backbone, head = model.backbone, model.head
+    head.train()
+    model = model.to(device)
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -695,6 +872,10 @@ def finetune(
         backbone.load_state_dict(torch.load(out / "backbone.pt", map_location="cpu",
                                             weights_only=True)["model"])
     items = training_items(data_root, sources or HEAD_SOURCES)
+    if extra is not None:
+        from training.features import extra_items
+
+        items += extra_items(extra, per_source=per_source, seed=seed)
     images = load_images([(p, None) for p in items],
                          short_side=crop + crop // 8).images
 
@@ -743,9 +924,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a variant's head from a feature cache")
     train.add_argument("method", choices=sorted(VARIANTS))
-    train.add_argument("--cache", type=Path, default=Path("runs/features"))
+    train.add_argument("--cache", type=Path, action="append",
+                       help="feature cache (repeat for several; default runs/features)")
     train.add_argument("--out", type=Path, required=True)
     train.add_argument("--steps", type=int, default=3000)
+    train.add_argument("--source-weighting", choices=SOURCE_WEIGHTINGS, default="none",
+                       help="share of each source in the batches (row_weights)")
+    train.add_argument("--init", type=Path,
+                       help="start from a head checkpoint (.pt) or a shipped head graph (.onnx)")
+    train.add_argument("--warmup", type=int, default=50, help="linear warm-up steps")
     train.add_argument("--batch", type=int, default=64)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--hidden", type=int, default=256)
@@ -761,8 +948,17 @@ def main(argv: list[str] | None = None) -> int:
                        help="train backbone and head end to end from photos (GPU; torchrun "
                        "for several processes) instead of from the feature cache")
     train.add_argument("--data", type=Path, help="COLORIZE_DATA, for --finetune-backbone")
-    train.add_argument("--backbone", type=Path, help="gray backbone checkpoint to start from")
-    train.add_argument("--init-head", type=Path, help="head checkpoint to start from")
+    train.add_argument("--backbone", type=Path,
+                       help="gray backbone to start from: a checkpoint, or the shipped "
+                       "efficientnet-lite0-gray.onnx")
+    train.add_argument("--init-head", type=Path,
+                       help="head to start from: a checkpoint or a shipped head graph (.onnx)")
+    train.add_argument("--crop", type=int, default=160,
+                       help="--finetune-backbone crop side (e.g. 96 on a CPU)")
+    train.add_argument("--backbone-lr", type=float, default=1e-5)
+    train.add_argument("--extra", type=Path, metavar="DEST",
+                       help="--finetune-backbone: also the photos of extra_photos.py DEST")
+    train.add_argument("--per-source", type=int, help="with --extra: at most N a source")
     tune = sub.add_parser("tune", help="semantic tuning of a trained head (tune_head)")
     tune.add_argument("--checkpoint", type=Path, required=True)
     tune.add_argument("--cache", type=Path, default=Path("runs/features"))
@@ -779,8 +975,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--checkpoint", type=Path, required=True)
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--working-size", type=int, default=160)
-    export.add_argument("--cache", type=Path, default=Path("runs/features"),
-                        help="feature cache the head was trained on (bin frequencies)")
+    export.add_argument("--cache", type=Path, action="append",
+                        help="feature cache(s) the head was trained on (bin frequencies; "
+                        "repeat for several; default runs/features)")
     args = parser.parse_args(argv)
     if args.command == "train" and args.finetune_backbone:
         import os
@@ -789,23 +986,27 @@ def main(argv: list[str] | None = None) -> int:
             VARIANTS[args.method], args.data or Path(os.environ.get("COLORIZE_DATA",
                                                                     "../shared/datasets")),
             args.out, backbone_checkpoint=args.backbone, init_head=args.init_head,
+            crop=args.crop, backbone_lr=args.backbone_lr, extra=args.extra,
+            per_source=args.per_source,
             steps=args.steps, batch=args.batch, lr=args.lr, hidden=args.hidden,
             context=args.context, samples=args.samples, seed=args.seed,
             max_minutes=args.max_minutes, resume=args.resume, threads=args.threads,
         )
     elif args.command == "train":
         path = train_head(
-            VARIANTS[args.method], args.cache, args.out, steps=args.steps, batch=args.batch,
-            lr=args.lr, hidden=args.hidden, context=args.context, rebalance=args.rebalance,
-            samples=args.samples, seed=args.seed, max_minutes=args.max_minutes, resume=args.resume,
-            threads=args.threads,
+            VARIANTS[args.method], args.cache or [Path("runs/features")], args.out,
+            steps=args.steps, batch=args.batch, lr=args.lr, hidden=args.hidden,
+            context=args.context, rebalance=args.rebalance, samples=args.samples,
+            seed=args.seed, max_minutes=args.max_minutes, resume=args.resume,
+            threads=args.threads, source_weighting=args.source_weighting, init=args.init,
+            warmup=args.warmup,
         )
     elif args.command == "tune":
         path = tune_head(args.checkpoint, args.cache, args.out, steps=args.steps,
                          batch=args.batch, lr=args.lr, weight=args.weight, seed=args.seed,
                          threads=args.threads, max_minutes=args.max_minutes)
     else:
-        cache = args.cache if args.cache.is_dir() else None
+        cache = [c for c in (args.cache or [Path("runs/features")]) if c.is_dir()]
         path = export_head(args.checkpoint, args.out, working_size=args.working_size,
                            cache=cache)
     print(path)

@@ -136,3 +136,123 @@ def test_semantic_tuning_moves_the_head_through_the_colour_classifier(tmp_path):
     assert not torch.equal(before.pred.weight, after[0].pred.weight)
     records = [json.loads(line) for line in (tmp_path / "tuned" / "log.jsonl").open()]
     assert len(records) == 2 and all(np.isfinite(r["semantic"]) for r in records)
+
+
+def test_head_from_the_shipped_graph_reproduces_its_outputs():
+    """``train --init larsson.onnx``: the torch head rebuilt from the shipped graph computes
+    what ONNX Runtime computes with that graph, before any training."""
+    from pathlib import Path
+
+    import colorize_larsson
+    import onnxruntime as ort
+    from colorize_larsson.head import _Exported, head_from_onnx
+
+    path = Path(colorize_larsson.__file__).parent / "models" / "larsson.onnx"
+    head = head_from_onnx(path)
+    assert bool(head.scale_ready) and head.pred.out_channels == VARIANTS["larsson"].channels
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(3)
+    for h, w in ((64, 96), (160, 128)):
+        feeds = {"lightness": torch.rand(1, 1, h, w, generator=g) * 100}
+        for k in LEVELS:
+            s = STRIDES[k]
+            feeds[k] = torch.rand(1, CHANNELS[k], h // s, w // s, generator=g) * 3
+        with torch.no_grad():
+            got = _Exported(head)(*feeds.values()).numpy()
+        (expected,) = session.run(None, {k: v.numpy() for k, v in feeds.items()})
+        np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_head_from_onnx_refuses_another_graph(tmp_path):
+    from pathlib import Path
+
+    import colorize_backbone
+    from colorize_larsson.head import head_from_onnx, load_init
+
+    gray = Path(colorize_backbone.__file__).parent / "models" / "efficientnet-lite0-gray.onnx"
+    with pytest.raises((ValueError, KeyError)):
+        head_from_onnx(gray)
+    with pytest.raises(FileNotFoundError, match="missing.onnx"):
+        load_init(tmp_path / "missing.onnx")
+
+
+def test_row_weights_balance_sources():
+    from colorize_larsson.head import row_weights
+
+    sources = ["big"] * 90 + ["small"] * 10
+    share = lambda w: (float(w[:90].sum()), float(w[90:].sum()))  # noqa: E731
+    assert share(row_weights(sources, "none")) == pytest.approx((0.9, 0.1))
+    assert share(row_weights(sources, "equal")) == pytest.approx((0.5, 0.5))
+    assert share(row_weights(sources, "sqrt")) == pytest.approx((0.75, 0.25))  # 3:1
+    with pytest.raises(ValueError, match="unknown source weighting"):
+        row_weights(sources, "loud")
+
+
+def test_training_on_two_caches_from_the_shipped_graph(tmp_path):
+    """Several caches, source weighting and ``init`` from the shipped graph: the first
+    step's validation loss is the shipped head's, and training moves it."""
+    import json
+    from pathlib import Path
+
+    import colorize_larsson
+    from colorize_larsson.head import head_from_onnx, load_head, train_head
+    from PIL import Image
+
+    from training.features import OnnxPyramid, build_cache
+
+    rng = np.random.default_rng(0)
+    caches = []
+    for name, count in (("a", 3), ("b", 5)):
+        folder = tmp_path / f"photos-{name}"
+        folder.mkdir()
+        paths = []
+        for i in range(count):
+            paths.append(folder / f"p{i}.png")
+            Image.fromarray((rng.random((64, 72, 3)) * 255).astype(np.uint8)).save(paths[-1])
+        caches.append(build_cache(OnnxPyramid(threads=1), paths, tmp_path / f"cache-{name}",
+                                  size=64, chunk=4, progress=False, threads=1,
+                                  sources=[name] * count).folder)
+    graph = Path(colorize_larsson.__file__).parent / "models" / "larsson.onnx"
+    last = train_head(VARIANTS["larsson"], caches, tmp_path / "head", steps=2, batch=2,
+                      samples=8, val_every=2, source_weighting="equal", init=graph)
+    trained, state = load_head(last)
+    assert state["config"]["init"] == str(graph) and len(state["config"]["cache"]) == 2
+    shipped = head_from_onnx(graph)
+    assert not torch.equal(trained.pred.weight, shipped.pred.weight)
+    torch.testing.assert_close(trained.scale, shipped.scale)  # App. A.1 scales kept
+    records = [json.loads(line) for line in (tmp_path / "head" / "log.jsonl").open()]
+    assert np.isfinite(records[-1]["val_loss"])
+
+
+def test_end_to_end_start_from_the_shipped_graphs_reproduces_the_shipped_method():
+    """``train --finetune-backbone --backbone efficientnet-lite0-gray.onnx --init-head
+    larsson.onnx``: before any step, backbone + head in torch give the logits that the
+    shipped graphs give through ONNX Runtime."""
+    from pathlib import Path
+
+    import colorize_backbone
+    import colorize_larsson
+    import onnxruntime as ort
+    from colorize_larsson.head import start_end_to_end
+
+    gray = Path(colorize_backbone.__file__).parent / "models" / "efficientnet-lite0-gray.onnx"
+    head = Path(colorize_larsson.__file__).parent / "models" / "larsson.onnx"
+    model = start_end_to_end(VARIANTS["larsson"], gray, head)
+    lightness = torch.rand(1, 1, 96, 128, generator=torch.Generator().manual_seed(5)) * 100
+    backbone_session = ort.InferenceSession(str(gray), providers=["CPUExecutionProvider"])
+    names = [o.name for o in backbone_session.get_outputs()]
+    levels = dict(zip(names, backbone_session.run(None, {"lightness": lightness.numpy()}),
+                      strict=True))
+    head_session = ort.InferenceSession(str(head), providers=["CPUExecutionProvider"])
+    feeds = {i.name: (lightness.numpy() if i.name == "lightness" else levels[i.name])
+             for i in head_session.get_inputs()}
+    (expected,) = head_session.run(None, feeds)  # logits at the working size
+    h4, w4 = 96 // 4, 128 // 4
+    cells = torch.arange(h4 * w4)[None]
+    positions = torch.stack([cells // w4, cells % w4], dim=-1)
+    with torch.no_grad():
+        got = model(lightness, positions)[:, :, 0].reshape(1, -1, h4, w4)
+    # the graph upsamples the stride-4 logits bilinearly to the working size
+    up = torch.nn.functional.interpolate(got, size=(96, 128), mode="bilinear",
+                                         align_corners=False)
+    np.testing.assert_allclose(up.numpy(), expected, atol=2e-3, rtol=1e-3)
