@@ -673,27 +673,51 @@ def sample_sheets(out_dir: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS) -> Pat
     return manifest
 
 
-def figure_comparison(out: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS[:3]) -> Path:
-    """Every automatic method side by side on a few photos (diverse ones: seed 0) (JPEG).
-
-    Embedded in docs/results.md by scripts/gen_results.py.
-    """
+def _comparison(paths: list[Path], labels: list[str], height: int) -> Image.Image:
+    """Every automatic method side by side on ``paths`` (diverse ones: seed 0)."""
     import core
 
     infos = [m for m in core.methods() if m.capabilities.automatic]
-    height = 80
     rows = []
-    for name in photos:
-        path = photo_path(name)
+    for path in paths:
         rgb = load_rgb(path)
         row = [_cell(_gray(rgb), height)]
         for info in infos:
             seed = 0 if info.capabilities.diverse else None
             row.append(_cell(core.colorize_result(str(path), info.name, seed=seed).rgb, height))
         rows.append([*row, _cell(rgb, height)])
-    sheet = _compose(rows, ["gray input", *(m.name for m in infos), "ground truth"], list(photos))
+    return _compose(rows, ["gray input", *(m.name for m in infos), "ground truth"], labels)
+
+
+def figure_comparison(out: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS[:3]) -> Path:
+    """Every automatic method side by side on a few photos (diverse ones: seed 0) (JPEG).
+
+    Embedded in docs/results.md by scripts/gen_results.py.
+    """
+    sheet = _comparison([photo_path(n) for n in photos], list(photos), 80)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, quality=80, optimize=True)
+    return out
+
+
+#: everyday_val people photos of the reported half (core.evaluate.split_half) for the sheet.
+EVERYDAY_PEOPLE = 8
+
+
+def figure_everyday_people(out: Path, count: int = EVERYDAY_PEOPLE) -> Path:
+    """Every automatic method on photos of people from ``everyday_val@report`` (JPEG).
+
+    The first ``count`` photos of the reported half of ``everyday_val/people`` in name
+    order (never used to choose settings). Shown in docs/results.md.
+    """
+    from core.evaluate import list_images, split_half
+
+    root = data_dir() / "everyday_val"
+    people = [p for p in split_half(list_images(root), root, "report")
+              if p.parent.name == "people"][:count]
+    sheet = _comparison(people, [p.stem for p in people], 90)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, quality=78, optimize=True)
     return out
 
 
@@ -734,6 +758,7 @@ CONCEPT_FIGURES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "rotated-bias": (figure_rotated_bias, "rotated-bias.jpg"),
     "comparison": (figure_comparison, "comparison.jpg"),
     "bw-photos": (figure_bw_photos, "bw-photos.jpg"),
+    "everyday-people": (figure_everyday_people, "everyday-people.jpg"),
 }
 
 

@@ -227,6 +227,21 @@ def semantic_section(semantic: dict | None) -> list[str]:
     return [*lines, ""]
 
 
+def everyday_section() -> list[str]:
+    """The sheet of every method on everyday photos of people, if drawn."""
+    if not (ROOT / "docs" / "figures" / "everyday-people.jpg").is_file():
+        return []
+    return [
+        "## Everyday photos of people (`everyday_val@report`)",
+        "",
+        "Every automatic method on the first photos of people of the reported half of "
+        "everyday_val (research use only, see the datasets' MANIFEST); drawn by `make figures`.",
+        "",
+        "![Every automatic method on everyday photos of people](figures/everyday-people.jpg)",
+        "",
+    ]
+
+
 def bw_section() -> list[str]:
     """The sample sheet of the default method on real historical photos, if drawn."""
     sheet = ROOT / "docs" / "figures" / "bw-photos.jpg"
@@ -348,6 +363,7 @@ def main() -> None:
             f"### everyday_val/{folder}", "", everyday_report.table(folder), "")],
 
         *semantic_section(semantic),
+        *everyday_section(),
         *bw_section(),
         *plot_section(PLOT, out),
         "## Speed",

@@ -14,6 +14,11 @@ trains only its head, from a feature cache (:mod:`training.features`), in minute
 * **spatial context** (a deviation, MODEL_CARD.md): one 3x3 convolution at stride 8
   after ``h_fc1``'s deep part. Per-pixel hypercolumns leave speckle where a mobile
   network's shallow levels are noisy; the paper's VGG fc layers see 7x7 windows.
+* **global context** (optional, ``global_context=True``; a deviation, MODEL_CARD.md): the
+  spatial mean of the ``head`` level through a linear layer, added to ``h_fc1``'s deep
+  part everywhere. VGG's fc6/fc7 in the paper's hypercolumn see most of a 224-pixel
+  image; a photo's overall tone (warm interior, overcast sky) is a whole-image cue.
+  It starts at zero, so a head initialised from one without it computes the same.
 * **prediction**: a 1x1 layer at stride 4 to the variant's logits, upsampled
   bilinearly ×4 to the working resolution in the exported graph.
 
@@ -55,7 +60,7 @@ from training.hypercolumn import LEVEL_CHANNELS, LEVEL_STRIDES
 __all__ = [
     "SOURCE_WEIGHTINGS", "BackboneHead", "class_weights", "export_head", "head_from_onnx",
     "head_loss", "load_init", "main", "point_estimate", "row_weights", "start_end_to_end",
-    "train_head", "tune_head",
+    "train_head", "tune_head", "with_global_context",
 ]
 
 BACKBONE = "efficientnet-lite0-gray"
@@ -73,7 +78,8 @@ class BackboneHead(nn.Module):
     the 4x4 average-pooled L* (N, 1, S/4, S/4) and returns logits at stride 4.
     """
 
-    def __init__(self, out_channels: int, hidden: int = 256, context: int = 128):
+    def __init__(self, out_channels: int, hidden: int = 256, context: int = 128,
+                 global_context: bool = False):
         super().__init__()
         self.deep = nn.ModuleDict({k: nn.Conv2d(CHANNELS[k], hidden, 1, bias=False)
                                    for k in DEEP_LEVELS})
@@ -85,6 +91,15 @@ class BackboneHead(nn.Module):
         self.register_buffer("scale", torch.ones(len(LEVELS) + 1))
         self.register_buffer("scale_ready", torch.zeros((), dtype=torch.bool))
         self.hidden, self.context_width = hidden, context
+        self.glob = nn.Linear(CHANNELS["head"], hidden) if global_context else None
+        if self.glob is not None:
+            nn.init.zeros_(self.glob.weight)
+            nn.init.zeros_(self.glob.bias)
+
+    @property
+    def global_context(self) -> bool:
+        """Whether the head has the global-context branch."""
+        return self.glob is not None
 
     @torch.no_grad()
     def rebalance(self, levels: dict[str, torch.Tensor], lightness4: torch.Tensor) -> None:
@@ -106,7 +121,11 @@ class BackboneHead(nn.Module):
             if y.shape[-2:] != size8:
                 y = F.interpolate(y, size=size8, mode="bilinear", align_corners=False)
             deep = y if deep is None else deep + y
-        deep = F.relu(deep + self.deep_bias[None, :, None, None])
+        deep = deep + self.deep_bias[None, :, None, None]
+        if self.glob is not None:
+            whole = (head * self.scale[LEVELS.index("head")]).mean(dim=(2, 3))
+            deep = deep + self.glob(whole)[:, :, None, None]
+        deep = F.relu(deep)
         return self.lift(F.relu(self.context(deep)))
 
     def forward(self, f4, f8, f16, f32, head, lightness4, positions=None) -> torch.Tensor:
@@ -295,7 +314,8 @@ def head_from_onnx(path: Path, hidden: int | None = None,
               for i in graph.initializer}
     pred = consts["head.pred.weight"]
     model = BackboneHead(pred.shape[0], hidden or pred.shape[1],
-                         context or consts["head.context.weight"].shape[0])
+                         context or consts["head.context.weight"].shape[0],
+                         global_context="head.glob.weight" in consts)
     state = model.state_dict()
     for name, value in consts.items():
         if name.startswith("head.") and name[5:] in state:
@@ -326,6 +346,14 @@ def head_from_onnx(path: Path, hidden: int | None = None,
     state["scale_ready"] = torch.ones((), dtype=torch.bool)
     model.load_state_dict(state)
     return model.eval()
+
+
+def with_global_context(head: BackboneHead) -> BackboneHead:
+    """A copy of ``head`` with the (zero-initialised) global-context branch added."""
+    out = BackboneHead(head.pred.out_channels, head.hidden, head.context_width, True)
+    missing, unexpected = out.load_state_dict(head.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("glob.") for k in missing)
+    return out.train(head.training)
 
 
 def load_init(path: Path) -> BackboneHead:
@@ -378,13 +406,16 @@ def train_head(
     source_weighting: str = "none",
     init: Path | None = None,
     warmup: int = 50,
+    global_context: bool = False,
 ) -> Path:
     """Train ``variant``'s head on the feature cache(s); returns the checkpoint path.
 
     Each image contributes ``samples`` random cells of the stride-4 grid per step (the
     paper's sparse hypercolumns). Every 50th cached row is held out for the validation
     loss (``log.jsonl``). Rows are drawn by :func:`row_weights` (``source_weighting``).
-    ``init`` starts from a head checkpoint or an exported head graph (:func:`load_init`).
+    ``init`` starts from a head checkpoint or an exported head graph (:func:`load_init`);
+    ``global_context`` adds the zero-initialised global branch (to a new or an initial
+    head that lacks it).
     Checkpoints (``last.pt``) every 100 steps; ``resume`` continues exactly.
     """
     from tqdm import tqdm
@@ -407,14 +438,19 @@ def train_head(
     train_index, val_index = _split(n)
     draw = row_weights([sources[i] for i in train_index.tolist()], source_weighting)
     if init is not None:
-        model = load_init(init).train()
+        model = load_init(init)
         if model.pred.out_channels != variant.channels:
             raise ValueError(f"{init}: a head of {model.pred.out_channels} outputs, "
                              f"{variant.name} has {variant.channels}")
+        if global_context and not model.global_context:
+            model = with_global_context(model)
         hidden, context = model.hidden, model.context_width
         config.update(hidden=hidden, context=context)
+        model.train()
     else:
-        model = BackboneHead(variant.channels, hidden, context)
+        model = BackboneHead(variant.channels, hidden, context, global_context)
+    if model.global_context:
+        config["global_context"] = True
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     weights = None
     if rebalance is not None:
@@ -493,7 +529,8 @@ def load_head(path: Path) -> tuple[BackboneHead, dict]:
     state = torch.load(path, map_location="cpu", weights_only=True)
     config = state["config"]
     variant = VARIANTS[config["variant"]]
-    model = BackboneHead(variant.channels, config["hidden"], config["context"])
+    model = BackboneHead(variant.channels, config["hidden"], config["context"],
+                         bool(config.get("global_context")))
     model.load_state_dict(state["model"])
     return model.eval(), state
 
@@ -933,6 +970,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--init", type=Path,
                        help="start from a head checkpoint (.pt) or a shipped head graph (.onnx)")
     train.add_argument("--warmup", type=int, default=50, help="linear warm-up steps")
+    train.add_argument("--global-context", action="store_true",
+                       help="add the global-context branch (zero at the start)")
     train.add_argument("--batch", type=int, default=64)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--hidden", type=int, default=256)
@@ -999,7 +1038,7 @@ def main(argv: list[str] | None = None) -> int:
             context=args.context, rebalance=args.rebalance, samples=args.samples,
             seed=args.seed, max_minutes=args.max_minutes, resume=args.resume,
             threads=args.threads, source_weighting=args.source_weighting, init=args.init,
-            warmup=args.warmup,
+            warmup=args.warmup, global_context=args.global_context,
         )
     elif args.command == "tune":
         path = tune_head(args.checkpoint, args.cache, args.out, steps=args.steps,

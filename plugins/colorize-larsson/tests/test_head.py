@@ -256,3 +256,46 @@ def test_end_to_end_start_from_the_shipped_graphs_reproduces_the_shipped_method(
     up = torch.nn.functional.interpolate(got, size=(96, 128), mode="bilinear",
                                          align_corners=False)
     np.testing.assert_allclose(up.numpy(), expected, atol=2e-3, rtol=1e-3)
+
+
+def test_global_context_starts_at_zero_and_survives_export(tmp_path):
+    """``--global-context`` added to a shipped head changes nothing before training; a
+    trained one exports, and ``head_from_onnx`` reads the branch back."""
+    from pathlib import Path
+
+    import colorize_larsson
+    import onnxruntime as ort
+    from colorize_larsson.head import (
+        _Exported,
+        export_head,
+        head_from_onnx,
+        load_head,
+        with_global_context,
+    )
+
+    graph = Path(colorize_larsson.__file__).parent / "models" / "larsson.onnx"
+    plain = head_from_onnx(graph)
+    wide = with_global_context(plain)
+    levels, light = _levels(n=1, size=64)
+    with torch.no_grad():
+        torch.testing.assert_close(wide(*[levels[k] for k in LEVELS], light),
+                                   plain(*[levels[k] for k in LEVELS], light))
+    with torch.no_grad():  # as if trained: a non-zero branch
+        wide.glob.weight.normal_(0, 0.01, generator=torch.Generator().manual_seed(0))
+    checkpoint = tmp_path / "last.pt"
+    config = dict(variant="larsson", hidden=wide.hidden, context=wide.context_width,
+                  global_context=True)
+    torch.save({"model": wide.state_dict(), "config": config, "step": 1}, checkpoint)
+    assert load_head(checkpoint)[0].global_context
+    path = export_head(checkpoint, tmp_path / "models")
+    back = head_from_onnx(path)
+    assert back.global_context
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {"lightness": torch.rand(1, 1, 64, 96) * 100}
+    for k in LEVELS:
+        s = STRIDES[k]
+        feeds[k] = torch.rand(1, CHANNELS[k], 64 // s, 96 // s) * 3
+    (expected,) = session.run(None, {k: v.numpy() for k, v in feeds.items()})
+    with torch.no_grad():
+        got = _Exported(back)(*feeds.values()).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
