@@ -956,6 +956,37 @@ def finetune(
     return last
 
 
+def score_end_to_end(variant: Variant, model: _EndToEnd, paths: list[Path], *,
+                     size: int = 160, batch: int = 16) -> dict[str, float]:
+    """The variant's loss (Eqs. 1-3) at every stride-4 cell of ``paths``' centre crops.
+
+    Measures what end-to-end fine-tuning adds over frozen features: the same photos
+    through (frozen backbone, head) and (fine-tuned backbone, its head). Returns the mean
+    ``loss`` per photo and the number of ``photos``.
+    """
+    from training.data import load_images
+    from training.features import _crop
+    from training.lab import rgb_to_lab
+
+    loaded = load_images([(p, None) for p in paths], short_side=size, progress=False)
+    crops = np.stack([_crop(img, size) for img in loaded.images])
+    total, count = 0.0, 0
+    h4 = size // 4
+    cells = torch.arange(h4 * h4)
+    positions = torch.stack([cells // h4, cells % h4], dim=-1)
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(crops), batch):
+            rgb = torch.from_numpy(crops[s : s + batch]).permute(0, 3, 1, 2).float() / 255.0
+            n = len(rgb)
+            logits = model(rgb_to_lab(rgb)[:, :1], positions[None].expand(n, -1, -1))
+            rgb4 = gather_cells(F.avg_pool2d(rgb, 4), positions[None].expand(n, -1, -1))
+            loss, _ = head_loss(variant, logits, rgb4)
+            total += float(loss) * n
+            count += n
+    return {"loss": total / max(1, count), "photos": count}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m colorize_larsson.head")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -1009,6 +1040,15 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument("--threads", type=int, default=1)
     tune.add_argument("--max-minutes", type=float)
+    score = sub.add_parser("score", help="loss of backbone + head on photos (score_end_to_end)")
+    score.add_argument("method", choices=sorted(VARIANTS))
+    score.add_argument("--backbone", type=Path, required=True,
+                       help="backbone: efficientnet-lite0-gray.onnx or a backbone.pt of finetune")
+    score.add_argument("--head", type=Path, required=True, help="head checkpoint or graph")
+    score.add_argument("--data", action="append", required=True,
+                       help="folder of photos (DIR@select / DIR@report for one half)")
+    score.add_argument("--size", type=int, default=160)
+    score.add_argument("--threads", type=int, default=2)
     export = sub.add_parser("export", help="export a trained head to ONNX")
     export.add_argument("method", choices=sorted(VARIANTS))
     export.add_argument("--checkpoint", type=Path, required=True)
@@ -1040,6 +1080,19 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads, source_weighting=args.source_weighting, init=args.init,
             warmup=args.warmup, global_context=args.global_context,
         )
+    elif args.command == "score":
+        from core.evaluate import list_images, parse_data, split_half
+
+        torch.set_num_threads(args.threads)
+        paths = []
+        for spec in args.data:
+            folder, half = parse_data(spec)
+            files = list_images(folder)
+            paths += split_half(files, folder, half) if half else files
+        model = start_end_to_end(VARIANTS[args.method], args.backbone, args.head)
+        print(json.dumps(score_end_to_end(VARIANTS[args.method], model, paths,
+                                          size=args.size)))
+        return 0
     elif args.command == "tune":
         path = tune_head(args.checkpoint, args.cache, args.out, steps=args.steps,
                          batch=args.batch, lr=args.lr, weight=args.weight, seed=args.seed,

@@ -299,3 +299,29 @@ def test_global_context_starts_at_zero_and_survives_export(tmp_path):
     with torch.no_grad():
         got = _Exported(back)(*feeds.values()).numpy()
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_score_command_measures_backbone_and_head_on_photos(tmp_path, capsys):
+    """``head score``: the loss of (backbone, head) on photos, here the shipped graphs."""
+    import json
+    from pathlib import Path
+
+    import colorize_backbone
+    import colorize_larsson
+    from colorize_larsson.head import main
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray((rng.random((70, 90, 3)) * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    gray = Path(colorize_backbone.__file__).parent / "models" / "efficientnet-lite0-gray.onnx"
+    head = Path(colorize_larsson.__file__).parent / "models" / "larsson.onnx"
+    args = ["score", "larsson", "--backbone", str(gray), "--head", str(head), "--data",
+            str(folder), "--size", "64", "--threads", "1"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["photos"] == 3 and 0 < first["loss"] < 50
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out) == first  # deterministic
