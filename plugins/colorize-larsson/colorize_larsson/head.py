@@ -58,7 +58,8 @@ from colorize_larsson.variants import VARIANTS, Variant
 from training.hypercolumn import LEVEL_CHANNELS, LEVEL_STRIDES
 
 __all__ = [
-    "SOURCE_WEIGHTINGS", "BackboneHead", "class_weights", "export_head", "head_from_onnx",
+    "CAST_SCALE", "SOURCE_WEIGHTINGS", "BackboneHead", "cast_loss", "class_weights",
+    "export_head", "head_from_onnx",
     "head_loss", "load_init", "main", "point_estimate", "row_weights", "start_end_to_end",
     "train_head", "tune_head", "with_global_context",
 ]
@@ -407,6 +408,7 @@ def train_head(
     init: Path | None = None,
     warmup: int = 50,
     global_context: bool = False,
+    cast_weight: float = 0.0,
 ) -> Path:
     """Train ``variant``'s head on the feature cache(s); returns the checkpoint path.
 
@@ -415,7 +417,7 @@ def train_head(
     loss (``log.jsonl``). Rows are drawn by :func:`row_weights` (``source_weighting``).
     ``init`` starts from a head checkpoint or an exported head graph (:func:`load_init`);
     ``global_context`` adds the zero-initialised global branch (to a new or an initial
-    head that lacks it).
+    head that lacks it). ``cast_weight`` adds :func:`cast_loss` (the photo's overall tone).
     Checkpoints (``last.pt``) every 100 steps; ``resume`` continues exactly.
     """
     from tqdm import tqdm
@@ -451,6 +453,8 @@ def train_head(
         model = BackboneHead(variant.channels, hidden, context, global_context)
     if model.global_context:
         config["global_context"] = True
+    if cast_weight:
+        config["cast_weight"] = cast_weight
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     weights = None
     if rebalance is not None:
@@ -504,7 +508,13 @@ def train_head(
         cells = torch.randint(0, h4 * w4, (batch, samples), generator=g)
         positions = torch.stack([cells // w4, cells % w4], dim=-1)
         logits = model(*[levels[k] for k in LEVELS], b["lightness4"], positions)
-        loss, extra = head_loss(variant, logits, gather_cells(b["rgb4"], positions), weights)
+        cells_rgb = gather_cells(b["rgb4"], positions)
+        loss, extra = head_loss(variant, logits, cells_rgb, weights)
+        if cast_weight:
+            cast = cast_loss(variant, logits, gather_cells(b["lightness4"], positions),
+                             cells_rgb)
+            loss = loss + cast_weight * cast
+            extra["cast"] = float(cast.detach())
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -654,6 +664,33 @@ def point_estimate(variant: Variant, logits: torch.Tensor,
     recipe = HueChromaRecipe(variant) if variant.loss == "hue-chroma" else LarssonRecipe(variant)
     logits.lightness = lightness4
     return recipe.predict_chroma(logits)
+
+
+#: Lab units of the cast loss's Huber scale (a cast of 10 units costs about 0.5).
+CAST_SCALE = 10.0
+
+
+def cast_loss(variant: Variant, logits: torch.Tensor, lightness: torch.Tensor,
+              rgb: torch.Tensor) -> torch.Tensor:
+    """The photo's overall tone: Huber loss between the mean predicted and true a*, b*.
+
+    A deviation from Larsson et al. (MODEL_CARD.md), aimed at the cast that per-pixel
+    losses leave: for each photo, the mean over its sampled cells of the differentiable
+    point estimate (:func:`point_estimate`: the decoder's expectation with chromatic
+    fading) against the mean of the true a*, b* at those cells, in units of
+    :data:`CAST_SCALE`, smooth-L1, averaged over photos. The cells are a random sample of
+    the photo, so their mean estimates the photo's mean tone.
+
+    Parameters
+    ----------
+    logits : (N, C, 1, S) sparse logits; lightness : (N, 1, 1, S) L* at those cells;
+    rgb : (N, 3, 1, S) the photo at those cells, in [0, 1].
+    """
+    from training.lab import rgb_to_lab
+
+    pred = point_estimate(variant, logits, lightness).mean(dim=(2, 3))
+    true = rgb_to_lab(rgb)[:, 1:].mean(dim=(2, 3))
+    return F.smooth_l1_loss(pred / CAST_SCALE, true / CAST_SCALE)
 
 
 def _photo_crops(paths: list[str], size: int) -> torch.Tensor:
@@ -1003,6 +1040,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--warmup", type=int, default=50, help="linear warm-up steps")
     train.add_argument("--global-context", action="store_true",
                        help="add the global-context branch (zero at the start)")
+    train.add_argument("--cast-weight", type=float, default=0.0,
+                       help="weight of cast_loss, the photo's mean a*, b* (default 0: off)")
     train.add_argument("--batch", type=int, default=64)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--hidden", type=int, default=256)
@@ -1079,6 +1118,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed, max_minutes=args.max_minutes, resume=args.resume,
             threads=args.threads, source_weighting=args.source_weighting, init=args.init,
             warmup=args.warmup, global_context=args.global_context,
+            cast_weight=args.cast_weight,
         )
     elif args.command == "score":
         from core.evaluate import list_images, parse_data, split_half

@@ -325,3 +325,33 @@ def test_score_command_measures_backbone_and_head_on_photos(tmp_path, capsys):
     assert first["photos"] == 3 and 0 < first["loss"] < 50
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out) == first  # deterministic
+
+
+@pytest.mark.parametrize("name", ["larsson", "larsson-lab"])
+def test_cast_loss_pulls_the_mean_tone_towards_the_photo(name):
+    """``--cast-weight``: the loss is the photo's mean tone error, and following its
+    gradient moves the mean predicted a*, b* towards the truth's."""
+    from colorize_larsson.head import cast_loss, point_estimate
+
+    variant = VARIANTS[name]
+    torch.manual_seed(0)
+    head = BackboneHead(variant.channels, hidden=16, context=8)
+    levels, light = _levels(n=2, size=64)
+    rgb = torch.zeros(2, 3, 16, 16)
+    rgb[:, 0], rgb[:, 1], rgb[:, 2] = 0.8, 0.55, 0.3  # a warm, orange photo
+    positions = torch.stack([torch.randint(0, 16, (2, 32)), torch.randint(0, 16, (2, 32))], -1)
+    light_cells, rgb_cells = gather_cells(light, positions), gather_cells(rgb, positions)
+    optimiser = torch.optim.Adam(head.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(40):
+        logits = head(*[levels[k] for k in LEVELS], light, positions)
+        loss = cast_loss(variant, logits, light_cells, rgb_cells)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(float(loss))
+    assert np.isfinite(losses).all() and losses[-1] < 0.5 * losses[0]
+    with torch.no_grad():
+        b = point_estimate(variant, head(*[levels[k] for k in LEVELS], light, positions),
+                           light_cells)[:, 1].mean()
+    assert float(b) > 10  # towards the photo's warm b* (about 40)
