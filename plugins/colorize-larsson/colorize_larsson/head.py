@@ -936,7 +936,8 @@ def finetune(
     base = [backbone_lr, lr]
     config = dict(variant=variant.name, steps=steps, batch=batch, crop=crop, lr=lr,
                   backbone_lr=backbone_lr, hidden=head.hidden, context=head.context_width,
-                  samples=samples, seed=seed, finetune=True, world=world)
+                  samples=samples, seed=seed, finetune=True, world=world,
+                  global_context=head.global_context)
     out.mkdir(parents=True, exist_ok=True)
     last, step = out / "last.pt", 0
     if resume and last.is_file():
