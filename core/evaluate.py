@@ -480,7 +480,11 @@ def run(args: argparse.Namespace) -> int:
         from core.semantic import semantic_test
 
         semantic = semantic_test(
-            list(args.methods), args.semantic, limit=args.limit, progress=not args.quiet
+            list(args.methods),
+            args.semantic,
+            limit=args.limit,
+            progress=not args.quiet,
+            options=options,
         )
         payload["semantic"] = semantic
         print(f"\nsemantic test ({semantic['photos']} held-out imagenet_sample photos, top-1):")

@@ -78,6 +78,7 @@ def semantic_test(
     limit: int | None = None,
     size: int = 224,
     progress: bool = True,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Top-1 of the colour ImageNet classifier on true colour, gray and each method's output.
 
@@ -93,6 +94,8 @@ def semantic_test(
         Use the first N held-out photos.
     size : int
         Classifier input size (photos are resized to ``size`` x ``size``).
+    options : dict, optional
+        Method options for every method (``colorize eval -O``).
 
     Returns
     -------
@@ -133,7 +136,9 @@ def semantic_test(
         for name in BASELINES:
             outputs[name] = [baseline_prediction(name, p) for p in photos]
         for method in methods:
-            outputs[method] = [api.colorize_result(p, method, seed=0).rgb for p in photos]
+            outputs[method] = [
+                api.colorize_result(p, method, seed=0, **(options or {})).rgb for p in photos
+            ]
         for row in rows:
             correct[row] += int((_classify(session, outputs[row], size) == truth).sum())
     return {
