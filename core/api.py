@@ -155,8 +155,8 @@ class Colorization:
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the result atomically; 16-bit inputs give 16-bit PNG/TIFF files.
 
-        Refuses to replace an existing file (and in particular the input) unless
-        ``overwrite=True``.
+        Refuses to replace an existing file unless ``overwrite=True``, and the input
+        file always (:class:`core.errors.OutputExistsError`).
         """
         depth = 16 if self._input is not None and self._input.bit_depth == 16 else 8
         protect = (self._input.path,) if self._input is not None and self._input.path else ()
@@ -506,6 +506,23 @@ def _workers() -> int:
         return max(1, min(8, os.cpu_count() or 1))
 
 
+def _check_chroma(name: str, chroma: np.ndarray, working: tuple[int, ...]) -> None:
+    """Refuse a method's chroma of the wrong shape, or with NaN or infinite values."""
+    if chroma.shape != (*working, 2):
+        raise PluginError(
+            f"method {name!r} returned chroma of shape {chroma.shape} "
+            f"(expected {(*working, 2)}, finite values)"
+        )
+    finite = np.isfinite(chroma)
+    if not finite.all():
+        nan = int(np.count_nonzero(np.isnan(chroma)))
+        infinite = chroma.size - int(np.count_nonzero(finite)) - nan
+        raise PluginError(
+            f"method {name!r} returned chroma with {nan} NaN and {infinite} infinite "
+            f"value(s) of {chroma.size} (expected finite values)"
+        )
+
+
 def _finish(
     prep: _Prepared,
     pred: Prediction,
@@ -516,11 +533,7 @@ def _finish(
 ) -> Colorization:
     name = prep.colorizer.name
     chroma = np.asarray(pred.chroma)
-    if chroma.shape != (*prep.working.shape, 2) or not np.all(np.isfinite(chroma)):
-        raise PluginError(
-            f"method {name!r} returned chroma of shape {chroma.shape} "
-            f"(expected {(*prep.working.shape, 2)}, finite values)"
-        )
+    _check_chroma(name, chroma, prep.working.shape)
     t0 = time.perf_counter()
     chroma = chroma.astype(np.float32)
     t_hints = 0.0

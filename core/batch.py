@@ -8,6 +8,9 @@ process (``workers=0``) or on a pool of worker processes, with the same rules ei
 
 * outputs that all exist already are skipped (unless ``overwrite``), and output paths must
   stay inside the output folder;
+* an input is never written over: a batch whose output folder is an input folder, or one
+  of whose outputs is an input file, is refused before any work (:func:`check_outputs`),
+  and an output folder inside an input folder is not searched for inputs;
 * one bad file is reported and the batch goes on; a write error that will hit every file
   alike (disk full, read-only, no permission) stops it with one message, and so does an
   unknown method;
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import ColorizeError, OutputExistsError, UnknownMethodError
+from core.errors import ColorizeError, OutputExistsError, OutputPathError, UnknownMethodError
 from core.io import IMAGE_EXTENSIONS
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "BatchSummary",
     "FileJob",
     "FileOutcome",
+    "check_outputs",
     "confined",
     "iter_inputs",
     "output_name",
@@ -74,19 +78,41 @@ _OUTPUT_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 # -- planning ------------------------------------------------------------------------------
 
 
-def iter_inputs(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[Path, Path]]:
+def iter_inputs(
+    paths: Iterable[str | os.PathLike], *, exclude: str | os.PathLike | None = None
+) -> Iterator[tuple[Path, Path]]:
     """Yield ``(file, path relative to the output folder)`` for files and folders.
 
     Folders are searched recursively (sorted) for files with an extension of
     :data:`core.io.IMAGE_EXTENSIONS`; a file given by name is taken whatever its extension
     and keeps only its name.
+
+    Parameters
+    ----------
+    paths : paths
+        Image files and/or folders.
+    exclude : path, optional
+        The output folder. When it lies below a searched folder, the files in it (the
+        outputs of an earlier run) are not inputs: a re-run does not colorize them again
+        into a folder one level deeper.
     """
+    skip = os.path.realpath(exclude) if exclude is not None else None
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
+            root = os.path.realpath(path)
+            below = skip is not None and skip.startswith(root.rstrip(os.sep) + os.sep)
+            excluded: dict[Path, bool] = {}  # per folder: inside ``exclude``
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in IMAGE_EXTENSIONS:
-                    yield child, child.relative_to(path)
+                if not (child.is_file() and child.suffix.lower() in IMAGE_EXTENSIONS):
+                    continue
+                if below:
+                    folder = child.parent
+                    if folder not in excluded:
+                        excluded[folder] = confined(Path(skip), folder)
+                    if excluded[folder]:
+                        continue
+                yield child, child.relative_to(path)
         else:
             yield path, Path(path.name)
 
@@ -147,17 +173,89 @@ def plan_jobs(
         Samples per image: 1 gives ``name.ext``, more give ``name_sample0.ext``, ...
     single_file : bool
         ``output`` is a file name (one input file).
+
+    Raises
+    ------
+    core.errors.OutputPathError
+        An output would be an input file of the batch, or the output folder is an input
+        folder (see :func:`check_outputs`).
+    ValueError
+        ``samples`` is not a positive integer.
     """
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"samples must be a positive integer, got {samples!r}")
     out = Path(output)
+    inputs = list(inputs)
     indices: list[int | None] = [None] if samples == 1 else list(range(samples))
-    return [
+    jobs = [
         FileJob(
             number,
             source,
             (out,) if single_file else tuple(out / output_name(rel, i) for i in indices),
         )
-        for number, (source, rel) in enumerate(iter_inputs(inputs))
+        for number, (source, rel) in enumerate(
+            iter_inputs(inputs, exclude=None if single_file else out)
+        )
     ]
+    check_outputs(jobs, inputs, out, single_file=single_file)
+    return jobs
+
+
+def check_outputs(
+    jobs: Sequence[FileJob],
+    inputs: Iterable[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    single_file: bool = False,
+) -> None:
+    """Refuse a batch that would write over its inputs, whatever ``overwrite`` says.
+
+    Parameters
+    ----------
+    jobs : sequence of FileJob
+        The batch (:func:`plan_jobs`).
+    inputs : paths
+        The files and folders the batch was planned from.
+    output : path
+        The output folder, or with ``single_file`` the output file.
+    single_file : bool
+        ``output`` is a file.
+
+    Raises
+    ------
+    core.errors.OutputPathError
+        The output folder is one of the input folders (its outputs would replace inputs,
+        or be read as inputs by the next run), or an output path is an input file of the
+        batch (the same file, links followed); the message names the folder or the file.
+    """
+    out = Path(output)
+    if not single_file and out.is_dir():
+        for raw in inputs:
+            if Path(raw).is_dir() and os.path.samefile(raw, out):
+                raise OutputPathError(
+                    f"output folder {out} is the input folder {raw}: the results would "
+                    "replace the inputs or be read as inputs by the next run; choose "
+                    "another output folder"
+                )
+    sources: dict[tuple[int, int], Path] = {}
+    for job in jobs:
+        try:
+            info = os.stat(job.source)
+        except OSError:  # a missing input is reported when its job runs
+            continue
+        sources.setdefault((info.st_dev, info.st_ino), job.source)
+    for job in jobs:
+        for target in job.targets:
+            try:
+                info = os.stat(target)
+            except OSError:
+                continue
+            source = sources.get((info.st_dev, info.st_ino))
+            if source is not None:
+                raise OutputPathError(
+                    f"{source}: the output would replace this input file (output {target}); "
+                    "inputs are never overwritten, choose another output folder or file"
+                )
 
 
 # -- one file ------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from core.batch import (  # noqa: F401 - segmentation_overlay: kept importable f
     output_name,
     segmentation_overlay,
 )
-from core.errors import ColorizeError
+from core.errors import ColorizeError, OutputPathError
 from core.io import IMAGE_EXTENSIONS
 
 __all__ = ["COMMANDS_GROUP", "build_parser", "main", "plugin_commands"]
@@ -167,6 +167,17 @@ def _workers_arg(value: str) -> int | None:
     return count
 
 
+def _samples_arg(value: str) -> int:
+    """``--samples``: a count >= 1."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {count}")
+    return count
+
+
 def _cmd_image(args: argparse.Namespace) -> int:
     from core.batch import BatchSettings, plan_jobs, run_batch
 
@@ -185,7 +196,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
             return 2
         options["hints"] = args.hints  # read per image, so errors name the file
     out = Path(args.output)
-    pairs = list(_iter_inputs(args.inputs))
+    pairs = list(_iter_inputs(args.inputs, exclude=out))
     single_file = (
         len(pairs) == 1
         and not Path(args.inputs[0]).is_dir()
@@ -194,6 +205,11 @@ def _cmd_image(args: argparse.Namespace) -> int:
     if not pairs:
         print("colorize: no image files found in the given inputs", file=sys.stderr)
         return 1
+    try:  # refuses outputs that are inputs, before any folder is made or file read
+        jobs = plan_jobs(args.inputs, out, samples=args.samples, single_file=single_file)
+    except OutputPathError as exc:
+        print(f"colorize image: {exc}", file=sys.stderr)
+        return 2
     if not single_file:
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -215,7 +231,6 @@ def _cmd_image(args: argparse.Namespace) -> int:
         save_uncertainty=args.save_uncertainty,
         save_segmentation=args.save_segmentation,
     )
-    jobs = plan_jobs(args.inputs, out, samples=args.samples, single_file=single_file)
     try:
         summary = run_batch(
             jobs,
@@ -323,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", "-m", default=None, help="method name (default: see `methods`)")
     p.add_argument(
         "--samples",
-        type=int,
+        type=_samples_arg,
         default=1,
         metavar="N",
         help="draw N diverse samples per image (diverse methods)",

@@ -196,8 +196,11 @@ def colorize_files(
     ------
     core.errors.ColorizeError
         Ray is not installed.
+    core.errors.OutputPathError
+        An output would be an input file, or ``output`` is an input folder
+        (:func:`core.batch.check_outputs`).
     ValueError
-        ``actors`` or ``cpus_per_actor`` out of range.
+        ``actors``, ``cpus_per_actor`` or ``samples`` out of range.
 
     Examples
     --------
@@ -341,8 +344,11 @@ def colorize_dataset(
     ------
     core.errors.ColorizeError
         Ray is not installed.
+    core.errors.OutputPathError
+        An output would be an input file, or ``output`` is an input folder
+        (:func:`core.batch.check_outputs`).
     ValueError
-        ``actors`` or ``cpus_per_actor`` out of range.
+        ``actors``, ``cpus_per_actor`` or ``samples`` out of range.
     """
     ray = _import_ray()
     actors = _check_actors(actors)

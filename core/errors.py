@@ -18,6 +18,7 @@ __all__ = [
     "InvalidImageError",
     "ModelFileError",
     "OutputExistsError",
+    "OutputPathError",
     "PluginError",
     "UnknownMethodError",
     "UnknownNameError",
@@ -56,6 +57,15 @@ class InvalidHintsError(ColorizeError, ValueError):
 
 class OutputExistsError(ColorizeError, FileExistsError):
     """Writing would overwrite an existing file and ``overwrite`` was not given."""
+
+
+class OutputPathError(ColorizeError, ValueError):
+    """An output path is an input: a file of the batch, or the folder the inputs are in.
+
+    Refused whatever ``overwrite`` says: inputs are never replaced, and outputs written
+    among the inputs would be read as inputs by the next run. The message names the file
+    or folder.
+    """
 
 
 class UnknownNameError(ColorizeError, KeyError):

@@ -60,6 +60,7 @@ from core.colorspaces.base import ColorSpace
 from core.errors import InvalidHintsError
 
 __all__ = [
+    "MAX_COORDINATE",
     "REACH",
     "SOLVE_PIXELS",
     "Hint",
@@ -86,6 +87,10 @@ DEFAULT_RADIUS = 0.005
 _VARIANCE_BOUNDS = (1.0, 9.0)
 #: Most hints in one request (a safeguard for the JSON readers, not a limit of the solve).
 MAX_HINTS = 1000
+#: Largest hint coordinate and radius, in input pixels: 2**31, past the longest side an
+#: image can have in Pillow or OpenCV (32-bit sizes). Beyond it a value is a mistake, and
+#: its square would overflow floats in the solve.
+MAX_COORDINATE = float(2**31)
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _KEYS = {"x", "y", "color", "colour", "radius"}
@@ -120,12 +125,15 @@ class Hint:
     radius: float | None = None
 
     def __post_init__(self) -> None:
+        bound = f"{MAX_COORDINATE:.0f}"
         for name in ("x", "y"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
                 raise ValueError(f"hint {name} must be a number, got {value!r}")
-            if not math.isfinite(float(value)):
-                raise ValueError(f"hint {name} must be finite, got {value!r}")
+            if not (_finite(value) and abs(float(value)) <= MAX_COORDINATE):
+                raise ValueError(
+                    f"hint {name} must be finite and within +-{bound} pixels, got {_shown(value)}"
+                )
         color = tuple(float(c) for c in self.color)
         if len(color) != 3 or not all(0.0 <= c <= 1.0 for c in color):
             raise ValueError(f"hint color must be 3 sRGB values in [0, 1], got {self.color!r}")
@@ -134,8 +142,11 @@ class Hint:
             r = self.radius
             if isinstance(r, bool) or not isinstance(r, (int, float, np.number)):
                 raise ValueError(f"hint radius must be a number or null, got {r!r}")
-            if not (math.isfinite(float(r)) and float(r) >= 0):
-                raise ValueError(f"hint radius must be a finite number >= 0, got {r!r}")
+            if not (_finite(r) and 0 <= float(r) <= MAX_COORDINATE):
+                raise ValueError(
+                    f"hint radius must be a finite number of pixels in [0, {bound}], "
+                    f"got {_shown(r)}"
+                )
 
     @property
     def hex(self) -> str:
@@ -170,6 +181,20 @@ class Hint:
             raise ValueError(f"missing field(s) {', '.join(missing)}")
         color = parse_color(data["color"] if "color" in data else data["colour"])
         return cls(data["x"], data["y"], color, data.get("radius"))
+
+
+def _finite(value: Any) -> bool:
+    """``value`` converts to a finite float (an integer of 400 digits does not)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message: its repr, shortened for integers of many digits."""
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} characters)"
 
 
 def parse_color(value: Any) -> tuple[float, float, float]:

@@ -9,8 +9,9 @@ replace an existing file (in particular an input) unless asked.
 
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
+import secrets
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "LoadedImage",
     "load_image",
+    "open_temporary",
     "save_image",
     "to_output",
 ]
@@ -377,6 +379,49 @@ def _alpha_to(alpha: np.ndarray, dtype: type) -> np.ndarray:
     return np.rint(np.clip(value, 0, 1) * scale[dtype]).astype(dtype)
 
 
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (any more)
+        return False
+
+
+def open_temporary(folder: str | os.PathLike, *, prefix: str, suffix: str) -> tuple[int, Path]:
+    """Create a new, empty temporary file in ``folder`` for an atomic write.
+
+    Unlike :func:`tempfile.mkstemp` (always mode ``0o600``), the file is created with mode
+    ``0o666`` and the process's umask applies, so that once renamed to its final name it
+    has the mode any new file would have (``0o644`` under the usual umask ``022``).
+
+    Parameters
+    ----------
+    folder : path-like
+        Where to create it: the folder of the final file, so that :func:`os.replace` is
+        a rename within one file system.
+    prefix, suffix : str
+        Around a random part of the name (e.g. ``".photo."`` and ``".png.part"``).
+
+    Returns
+    -------
+    (int, Path)
+        A file descriptor open for writing (binary) and the file's path.
+
+    Raises
+    ------
+    OSError
+        The file cannot be created (e.g. the folder is read-only or full).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        path = Path(folder) / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, f"no free temporary file name in {folder}")
+
+
 def save_image(
     path: str | os.PathLike,
     rgb: np.ndarray,
@@ -402,12 +447,21 @@ def save_image(
         Replace an existing file. Without it, an existing file raises
         :class:`core.errors.OutputExistsError`.
     protect : paths
-        Files that must never be replaced (the inputs) unless ``overwrite``.
+        Files that are never replaced, whatever ``overwrite`` (the inputs; a path that is
+        the same file, through a link, is refused too).
 
     Returns
     -------
     Path
-        The written file. A failure leaves no partial file behind.
+        The written file, with the usual mode of a new file (``0o666`` less the umask).
+        A failure leaves no partial file behind.
+
+    Raises
+    ------
+    core.errors.OutputExistsError
+        ``path`` exists and ``overwrite`` is false, or ``path`` is one of ``protect``.
+    ValueError
+        The extension is not one of the formats written.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -416,10 +470,13 @@ def save_image(
             f"{path}: cannot write {suffix or 'files without an extension'}; "
             f"use one of {', '.join(sorted(_WRITABLE))}"
         )
-    if path.exists() and not overwrite:
-        is_input = any(Path(p).exists() and os.path.samefile(p, path) for p in protect)
-        what = "is an input file" if is_input else "already exists"
-        raise OutputExistsError(f"{path}: {what}; pass overwrite=True (--overwrite) to replace it")
+    if path.exists():
+        if any(_same_file(p, path) for p in protect):
+            raise OutputExistsError(f"{path}: is an input file; write the result elsewhere")
+        if not overwrite:
+            raise OutputExistsError(
+                f"{path}: already exists; pass overwrite=True (--overwrite) to replace it"
+            )
     rgb = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0)
     sixteen = bit_depth == 16 and suffix in (".png", ".tif", ".tiff")
     keep_alpha = alpha is not None and suffix in (".png", ".tif", ".tiff", ".webp")
@@ -445,7 +502,7 @@ def save_image(
         payload = None
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{suffix}.part", dir=parent)
+    fd, tmp_name = open_temporary(parent, prefix=f".{path.stem}.", suffix=f"{suffix}.part")
     try:
         with os.fdopen(fd, "wb") as handle:
             if payload is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import os
+import re
 import threading
 import traceback
 import warnings
@@ -57,6 +58,21 @@ KINDS = {
 
 BUILTIN_PLUGIN = "core"
 
+#: This project's own distributions: the core and the plugins shipped in ``plugins/``.
+#: They load first, so a name one of them registers cannot be taken by another plugin.
+FIRST_PARTY = frozenset(
+    {
+        "colorize-toolkit",
+        "colorize-backbone",
+        "colorize-cnn",
+        "colorize-exemplar",
+        "colorize-larsson",
+        "colorize-pixcolor",
+        "colorize-plugin-example",
+        "colorize-semantic",
+    }
+)
+
 
 @dataclass(frozen=True)
 class PluginFailure:
@@ -89,6 +105,19 @@ class _PluginRecord:
     distribution: str
     version: str
     module: Any
+
+
+def _first_party(distribution: str) -> bool:
+    """``distribution`` is one of :data:`FIRST_PARTY` (names compared as pip does)."""
+    return re.sub(r"[-_.]+", "-", distribution).lower() in FIRST_PARTY
+
+
+def _dist_of(ep: metadata.EntryPoint) -> tuple[str, str]:
+    """``(distribution name, version)`` of an entry point (``"?"`` where unknown)."""
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "?", "?"
+    return dist.metadata["Name"] or "?", dist.version or "?"
 
 
 def _env_list(name: str) -> list[str] | None:
@@ -157,23 +186,42 @@ class Registry:
             self._loaded = True
 
     def _load_entry_points(self) -> None:
+        """Load the ``colorize`` entry points: first-party ones first, each group by name.
+
+        First-party distributions (:data:`FIRST_PARTY`) load before any other, so a name
+        one of them registers (an entry-point, method, colour-space ... name) stays
+        theirs: a third-party plugin that registers it too is refused as a whole, with
+        one warning naming both distributions.
+        """
         allow = _env_list("COLORIZE_PLUGINS")
         block = set(_env_list("COLORIZE_DISABLE_PLUGINS") or ())
-        seen: set[str] = set()
-        for ep in sorted(metadata.entry_points(group=hookspecs.PROJECT_NAME), key=lambda e: e.name):
-            if ep.name in seen:
-                continue
-            seen.add(ep.name)
+        owners: dict[str, str] = {BUILTIN_PLUGIN: "colorize-toolkit (the core)"}
+        found = [(ep, *_dist_of(ep)) for ep in metadata.entry_points(group=hookspecs.PROJECT_NAME)]
+        found.sort(key=lambda item: (not _first_party(item[1]), item[0].name))
+        for ep, dist_name, version in found:
             if allow is not None and ep.name not in allow:
                 continue
             if ep.name in block:
                 continue
-            dist = getattr(ep, "dist", None)
-            dist_name = dist.metadata["Name"] if dist is not None else "?"
-            version = dist.version if dist is not None else "?"
+            if ep.name in owners:
+                if owners[ep.name] != f"{dist_name} {version}":
+                    self._fail(
+                        ep.name,
+                        dist_name,
+                        version,
+                        "load",
+                        DuplicateNameError(
+                            f"the entry-point name {ep.name!r} is already taken by "
+                            f"{owners[ep.name]}"
+                        ),
+                    )
+                continue
+            owners[ep.name] = f"{dist_name} {version}"
             try:
                 module = ep.load()
-            except Exception as exc:  # a broken plugin must not break the others
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - SystemExit too: skip the plugin
                 self._fail(ep.name, dist_name, version, "import", exc)
                 continue
             self.add_plugin(module, name=ep.name, distribution=dist_name, version=version)
@@ -211,7 +259,9 @@ class Registry:
                 raise DuplicateNameError(f"a plugin named {name!r} is already registered")
             try:
                 self._pm.register(module, name=name)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - SystemExit too: skip the plugin
                 self._fail(name, distribution, version, "register", exc)
                 return False
             added: list[tuple[str, str]] = []
@@ -225,14 +275,21 @@ class Registry:
                                     kind, name, distribution, version, added
                                 )
                             )
-            except Exception as exc:
-                for kind, obj_name in added:
-                    self._entries[kind].pop(obj_name, None)
-                self._pm.unregister(module)
+            except KeyboardInterrupt:
+                self._roll_back(module, added)
+                raise
+            except BaseException as exc:  # noqa: BLE001 - SystemExit too: skip the plugin
+                self._roll_back(module, added)
                 self._fail(name, distribution, version, "register", exc)
                 return False
             self._plugins[name] = _PluginRecord(name, distribution, version, module)
             return True
+
+    def _roll_back(self, module: Any, added: list[tuple[str, str]]) -> None:
+        """Undo a plugin's partial registrations."""
+        for kind, obj_name in added:
+            self._entries[kind].pop(obj_name, None)
+        self._pm.unregister(module)
 
     def remove_plugin(self, name: str) -> None:
         """Unregister a plugin and everything it registered."""
@@ -252,9 +309,12 @@ class Registry:
             obj_name = _check(kind, obj)
             existing = self._entries[kind].get(obj_name)
             if existing is not None:
+                owner = f"{existing.distribution} {existing.version}"
+                if _first_party(existing.distribution):
+                    owner += ", shipped with colorize-toolkit"
                 raise DuplicateNameError(
                     f"{kind} {obj_name!r} from plugin {plugin!r} is already registered by "
-                    f"plugin {existing.plugin!r} ({existing.distribution})"
+                    f"plugin {existing.plugin!r} ({owner})"
                 )
             self._entries[kind][obj_name] = RegistryEntry(obj, plugin, dist, version)
             added.append((kind, obj_name))

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -47,8 +46,8 @@ import numpy as np
 
 from core import api
 from core.colorspaces.base import ColorSpace
-from core.errors import ColorizeError, InvalidImageError, OutputExistsError, PluginError
-from core.io import LoadedImage, load_image, quantize, to_output
+from core.errors import ColorizeError, InvalidImageError, OutputExistsError
+from core.io import LoadedImage, load_image, open_temporary, quantize, to_output
 from core.plugins import get_registry
 
 __all__ = [
@@ -340,11 +339,7 @@ class _ClipColorizer:
             name = prep.colorizer.name
             pred = api._call(name, prep.colorizer.predict, prep.working, **kwargs, **self.options)
             chroma = np.asarray(pred.chroma, dtype=np.float32)
-            if chroma.shape != (*prep.working.shape, 2) or not np.all(np.isfinite(chroma)):
-                raise PluginError(
-                    f"method {name!r} returned chroma of shape {chroma.shape} "
-                    f"(expected {(*prep.working.shape, 2)}, finite values)"
-                )
+            api._check_chroma(name, chroma, prep.working.shape)
             rgb, _ = api._recombine(space, prep.lightness, self.smoother(gray, chroma), prep.gray)
             return rgb
         # A circular (hue) channel does not blend linearly: smooth Lab a, b instead.
@@ -536,7 +531,8 @@ def colorize_video_file(
     crf : int, default 18
         Constant rate factor for libx264 / libvpx-vp9 (lower = better quality).
     overwrite : bool
-        Replace an existing ``target`` (otherwise :class:`core.errors.OutputExistsError`).
+        Replace an existing ``target`` (otherwise :class:`core.errors.OutputExistsError`);
+        the input itself is never replaced.
     progress : bool
         Show a progress bar (frames, frames/s, ETA).
 
@@ -555,24 +551,24 @@ def colorize_video_file(
     clip = _ClipColorizer(method, reference, seed, decoder, temporal, options, index)
     start = time.perf_counter()
     container, vin = _open_video(source)
+    if target.exists() and source.samefile(target):
+        container.close()
+        raise OutputExistsError(f"{target}: is the input file; write the result elsewhere")
     if target.exists() and not overwrite:
         container.close()
-        what = "is the input file" if source.samefile(target) else "exists"
         raise OutputExistsError(
-            f"{target}: {what}; pass overwrite=True (--overwrite) to replace it"
+            f"{target}: exists; pass overwrite=True (--overwrite) to replace it"
         )
     ain = container.streams.audio[0] if container.streams.audio else None
     fmt, default_codec, audio_codec = CONTAINERS[suffix]
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f".part{suffix}", dir=target.parent
-    )
-    os.close(fd)
+    fd, tmp_name = open_temporary(target.parent, prefix=f".{target.stem}.", suffix=f".part{suffix}")
+    os.close(fd)  # created with the usual mode (umask); PyAV reopens it by name
     out = None
     count = 0
     bar = None
     try:
-        out = av.open(tmp_name, "w", format=fmt)
+        out = av.open(str(tmp_name), "w", format=fmt)
         width, height = vin.codec_context.width, vin.codec_context.height
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
         vout = out.add_stream(codec or default_codec, rate=rate)

@@ -173,3 +173,29 @@ def test_a_forked_child_starts_without_the_parents_sessions(onnx_model_path, mon
     finally:
         process.join(timeout=60)
     assert process.exitcode == 0
+
+
+def test_plan_jobs_refuses_no_samples_and_outputs_on_inputs(folder, tmp_path):
+    from core.errors import OutputPathError
+
+    out = tmp_path / "out"
+    for samples in (0, -1, True):
+        with pytest.raises(ValueError, match="samples must be a positive integer"):
+            plan_jobs([folder], out, samples=samples)
+    with pytest.raises(OutputPathError, match=f"output folder {folder} is the input folder"):
+        plan_jobs([folder], folder)
+    photo = folder / "p1.png"
+    os.link(photo, tmp_path / "linked.png")  # the same file under another name
+    with pytest.raises(OutputPathError, match=f"{photo}: the output would replace this input"):
+        plan_jobs([photo], tmp_path / "linked.png", single_file=True)
+
+
+def test_an_output_folder_inside_an_input_folder_is_not_searched(folder):
+    out = folder / "sub" / "colour"
+    (out / "deeper").mkdir(parents=True)
+    Image.new("L", (8, 8)).save(out / "p1.png")  # an output of an earlier run
+    Image.new("L", (8, 8)).save(out / "deeper" / "p3.png")
+    sources = [job.source for job in plan_jobs([folder], out)]
+    assert len(sources) == 8 and not [s for s in sources if out in s.parents]
+    assert len(list(batch.iter_inputs([out], exclude=out))) == 2  # given itself: searched
+    assert len(list(batch.iter_inputs([folder]))) == 10  # without exclude: all of them

@@ -257,3 +257,69 @@ def test_an_option_the_method_does_not_take_fails_each_file_clearly(
         main(["image", str(photo_folder / "a.jpg"), "-o", str(out), "-q", "-O", "x=1", "-O", "x=2"])
         == 2
     )
+
+
+# -- outputs and inputs (issue #33, F4) ------------------------------------------------------
+
+
+def _tree(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("flags", [[], ["--overwrite"]], ids=["plain", "overwrite"])
+def test_output_folder_that_is_the_input_folder_is_refused(registry, photo_folder, capsys, flags):
+    before = _tree(photo_folder)
+    code = main(["image", str(photo_folder), "-o", str(photo_folder), "-m", "toy", "-q", *flags])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"output folder {photo_folder} is the input folder {photo_folder}" in err
+    assert "skipped" not in err
+    assert _tree(photo_folder) == before
+
+
+@pytest.mark.parametrize("flags", [[], ["--overwrite"]], ids=["plain", "overwrite"])
+def test_an_output_that_is_an_input_file_is_refused(registry, photo_folder, capsys, flags):
+    before = _tree(photo_folder)
+    photo = photo_folder / "a.jpg"
+    # the file named as input, written to its own folder, or to itself
+    for output in (photo_folder, photo):
+        code = main(["image", str(photo), "-o", str(output), "-m", "toy", "-q", *flags])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert f"{photo}: the output would replace this input file" in err
+    assert _tree(photo_folder) == before
+    # another input of the batch would be replaced: in/sub/b.png gives other/sub/b.png,
+    # an input found in the folder other/sub
+    other = photo_folder.parent / "other"
+    (other / "sub").mkdir(parents=True)
+    theirs = other / "sub" / "b.png"
+    theirs.write_bytes((photo_folder / "sub" / "b.png").read_bytes())
+    args = ["image", str(photo_folder), str(other / "sub"), "-o", str(other), "-m", "toy"]
+    assert main([*args, "-q", *flags]) == 2
+    assert f"{theirs}: the output would replace this input file" in capsys.readouterr().err
+    assert _tree(other) == {"sub/b.png": theirs.read_bytes()}
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_as_input(
+    registry, photo_folder, capsys
+):
+    out = photo_folder / "colour"
+    args = ["image", str(photo_folder), "-o", str(out), "-m", "toy", "-q"]
+    assert main(args) == 1  # broken.jpg
+    first = _tree(out)
+    assert sorted(first) == ["a.jpg", "sub/b.png"]
+    capsys.readouterr()
+    assert main(args) == 1
+    assert "colorized 0, skipped 2 (output exists), failed 1 of 3" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 1
+    assert "colorized 2, skipped 0 (output exists), failed 1 of 3" in capsys.readouterr().err
+    assert sorted(_tree(out)) == ["a.jpg", "sub/b.png"]  # nothing nested below colour/
+
+
+def test_zero_samples_is_refused(registry, photo_folder, tmp_path, capsys):
+    out = tmp_path / "o"
+    with pytest.raises(SystemExit) as info:
+        main(["image", str(photo_folder / "a.jpg"), "-o", str(out), "--samples", "0", "-q"])
+    assert info.value.code == 2
+    assert "--samples: expected a number >= 1, got 0" in capsys.readouterr().err
+    assert not out.exists()

@@ -69,6 +69,10 @@ def test_parse_hints_both_forms_and_round_trip():
         ([{"x": float("nan"), "y": 2, "color": "#fff"}], "finite"),
         ([{"x": 1, "y": 2, "color": "#fff", "radius": -1}], "radius must be a finite number"),
         ([{"x": 1, "y": 2, "color": "blue"}], "hint 1: bad colour 'blue'"),
+        ([{"x": 1, "y": 2, "color": "#fff", "radius": 1e300}], r"radius .* got 1e\+300"),
+        ([{"x": 1, "y": 2, "color": "#fff", "radius": 10**400}], r"radius .* got 1000000"),
+        ([{"x": 1e300, "y": 2, "color": "#fff"}], r"hint 1: hint x .* got 1e\+300"),
+        ([{"x": 1, "y": -1e19, "color": "#fff"}], r"hint 1: hint y .* got -1e\+19"),
     ],
 )
 def test_parse_hints_refuses_with_the_hint_named(data, message):
@@ -258,3 +262,32 @@ def test_cli_hints_file(registry, tmp_path, capsys):
     assert code == 1 and f"{outside}: hint 1 at x=128, y=2 is outside the 128x96 image" in err
     assert not (tmp_path / "c.png").exists()
     assert main(["image", str(photo), "-o", str(tmp_path / "d.png"), "-O", "hints=[]"]) == 2
+
+
+def test_cli_refuses_an_absurd_radius_naming_it(registry, tmp_path, capsys):
+    from PIL import Image
+
+    from core.cli import main
+
+    photo = tmp_path / "scene.png"
+    Image.fromarray((GRAY * 255).astype(np.uint8), "L").save(photo)
+    huge = tmp_path / "huge.json"
+    huge.write_text('[{"x": 10, "y": 20, "color": "#3a6ec8", "radius": 1e300}]')
+    out = tmp_path / "out.png"
+    code = main(["image", str(photo), "-o", str(out), "-m", "toy", "-q", "--hints", str(huge)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith(f"colorize image: {huge}: hint 1: hint radius must be")
+    assert err.endswith("got 1e+300")
+    assert not out.exists()
+
+
+def test_largest_radius_covers_the_image_without_overflow():
+    from core.hints import MAX_COORDINATE
+
+    lightness = np.full((20, 30), 50, np.float32)
+    ab = np.zeros((20, 30, 2), np.float32)
+    red = parse_color("#c03030")
+    out = apply_hints(lightness, ab, [Hint(3, 4, red, radius=MAX_COORDINATE)], LabSpace())
+    expected = rgb_to_lab(np.array(red, np.float32)[None, None])[0, 0, 1:]
+    np.testing.assert_allclose(out, np.broadcast_to(expected, out.shape), atol=1e-3)

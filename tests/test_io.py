@@ -192,6 +192,30 @@ def test_save_protects_inputs(tmp_path):
         save_image(src, np.zeros((4, 4, 3)), protect=(src,))
 
 
+def test_save_never_replaces_an_input_even_with_overwrite(tmp_path):
+    src = _save(Image.new("L", (4, 4), 7), tmp_path / "in.png")
+    before = src.read_bytes()
+    os.link(src, tmp_path / "hard-link.png")
+    for target in (src, tmp_path / "hard-link.png"):
+        with pytest.raises(OutputExistsError, match="is an input file; write the result elsewhere"):
+            save_image(target, np.zeros((4, 4, 3)), protect=(src,), overwrite=True)
+    assert src.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["hard-link.png", "in.png"]  # no temporary left
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_saved_files_get_the_usual_mode_under_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        written = [save_image(tmp_path / f"x{e}", np.zeros((3, 4, 3))) for e in (".png", ".jpg")]
+        written.append(save_image(tmp_path / "y.png", np.zeros((3, 4, 3)), bit_depth=16))
+        written.append(save_image(written[0], np.ones((3, 4, 3)), overwrite=True))
+    finally:
+        os.umask(old)
+    for path in written:
+        assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask), path
+
+
 def test_save_sixteen_bit_and_alpha(tmp_path):
     rgb = np.random.default_rng(3).random((6, 5, 3)).astype(np.float32)
     alpha = np.arange(30, dtype=np.uint8).reshape(6, 5)

@@ -279,6 +279,24 @@ def test_plugin_returning_garbage_is_named(registry, toys):
         core.colorize(np.zeros((8, 8), np.uint8), "garbage")
 
 
+def test_plugin_returning_nan_chroma_is_named_with_nan(registry, toys):
+    class NotANumber(toys.ToyColorizer):
+        name = "nan-method"
+
+        def predict(self, lightness, **kw):
+            chroma = np.zeros((*lightness.shape, 2), np.float32)
+            chroma[0, :3, 0] = np.nan
+            chroma[1, 0, 1] = np.inf
+            return core.Prediction(chroma)
+
+    registry.add_plugin(toys.ToyPlugin(NotANumber()), name="nan-plugin", distribution="nan-dist")
+    with pytest.raises(PluginError) as info:
+        core.colorize(np.zeros((8, 8), np.uint8), "nan-method")
+    assert str(info.value).startswith(
+        "method 'nan-method' returned chroma with 3 NaN and 1 infinite value(s)"
+    )
+
+
 def test_plugin_raising_during_registration_is_named(toys):
     from core.plugins import Registry
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -286,6 +287,20 @@ def test_existing_output_is_not_replaced(registry, clip_file, tmp_path):
         colorize_video_file(clip_file, tmp_path / "x.gif", "toy")
     colorize_video_file(clip_file, target, "toy", overwrite=True, temporal=False)
     assert _probe(target)[0] == FRAMES
+
+
+def test_the_input_is_never_replaced_and_outputs_get_the_usual_mode(registry, clip_file, tmp_path):
+    before = clip_file.read_bytes()
+    for overwrite in (False, True):
+        with pytest.raises(OutputExistsError, match="clip.mp4: is the input file"):
+            colorize_video_file(clip_file, clip_file, "toy", overwrite=overwrite)
+    assert clip_file.read_bytes() == before
+    old = os.umask(0o022)
+    try:
+        target = colorize_video_file(clip_file, tmp_path / "colour.mp4", "toy").path
+    finally:
+        os.umask(old)
+    assert oct(Path(target).stat().st_mode & 0o777) == oct(0o644)
 
 
 def test_cli_video(registry, clip_file, tmp_path, capsys):
