@@ -349,7 +349,7 @@ def test_cast_loss_pulls_the_mean_tone_towards_the_photo(name):
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert np.isfinite(losses).all() and losses[-1] < 0.5 * losses[0]
     with torch.no_grad():
         b = point_estimate(variant, head(*[levels[k] for k in LEVELS], light, positions),
