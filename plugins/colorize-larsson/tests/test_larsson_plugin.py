@@ -193,11 +193,11 @@ def test_default_decoding_is_fading_expectation_hue_and_median_chroma():
         return chromatic_fading(d["hue"], median(d["chroma"]))
 
     # the shipped default: the paper's decoder on prior-corrected histograms
-    assert method.default_rebalance == 0.5
+    assert method.default_rebalance == 0.4
     pred = method.predict(light)
     expected = paper_decoder(method.rebalance(dists, method.default_rebalance))
     np.testing.assert_allclose(pred.chroma, expected, atol=1e-3)
-    assert pred.extras["rebalance"] == 0.5
+    assert pred.extras["rebalance"] == 0.4
     plain = method.predict(light, rebalance=0)
     np.testing.assert_allclose(plain.chroma, paper_decoder(dists), atol=1e-3)
     assert method.default_decoder == "hue=expectation+fading,chroma=median"
@@ -373,3 +373,20 @@ def test_prior_correction_favours_rarer_saturated_colours():
     np.testing.assert_allclose(dist.sum((-2, -1)), 1.0, atol=1e-4)
     with pytest.raises(ValueError, match="no histograms to rebalance"):
         LarssonLabL2().predict(light, rebalance=0.3)
+
+
+def test_eta_option_sets_the_fading_threshold():
+    """``eta=``: larger thresholds fade more of the uncertain chroma (Eq. 5), default 0.03."""
+    from core.plugins import get_registry
+
+    method = get_registry().get("method", "larsson")
+    light = np.tile(np.linspace(20, 90, 96, dtype=np.float32), (64, 1))
+    default = method.predict(light)
+    same = method.predict(light, eta=0.03)
+    np.testing.assert_allclose(default.chroma, same.chroma)
+    faded = method.predict(light, eta=0.3)
+    assert np.abs(faded.chroma).mean() < np.abs(default.chroma).mean()
+    with pytest.raises(ValueError, match="eta must be positive"):
+        method.predict(light, eta=0)
+    with pytest.raises(TypeError, match="eta"):
+        method.predict(light, colour="red")
