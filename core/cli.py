@@ -154,28 +154,31 @@ _output_name = output_name
 _confined = confined
 
 
+def _count(value: str, minimum: int, alternative: str = "") -> int:
+    """``value`` as an integer >= ``minimum``, or an argparse error naming it."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number{alternative}, got {value!r}"
+        ) from None
+    if count < minimum:
+        raise argparse.ArgumentTypeError(
+            f"expected a number >= {minimum}{alternative}, got {count}"
+        )
+    return count
+
+
 def _workers_arg(value: str) -> int | None:
     """``--workers``: ``auto`` (the default) or a count >= 0 (0: in this process)."""
     if value.strip().lower() == "auto":
         return None
-    try:
-        count = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {value!r}") from None
-    if count < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0 or 'auto', got {count}")
-    return count
+    return _count(value, 0, " or 'auto'")
 
 
 def _samples_arg(value: str) -> int:
     """``--samples``: a count >= 1."""
-    try:
-        count = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value!r}") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {count}")
-    return count
+    return _count(value, 1)
 
 
 def _cmd_image(args: argparse.Namespace) -> int:
