@@ -701,7 +701,7 @@ def figure_comparison(out: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS[:3]) ->
 
 
 #: everyday_val people photos of the reported half (core.evaluate.split_half) for the sheet.
-EVERYDAY_PEOPLE = 8
+EVERYDAY_PEOPLE = 6
 
 
 def figure_everyday_people(out: Path, count: int = EVERYDAY_PEOPLE) -> Path:
@@ -715,7 +715,7 @@ def figure_everyday_people(out: Path, count: int = EVERYDAY_PEOPLE) -> Path:
     root = data_dir() / "everyday_val"
     people = [p for p in split_half(list_images(root), root, "report")
               if p.parent.name == "people"][:count]
-    sheet = _comparison(people, [p.stem for p in people], 90)
+    sheet = _comparison(people, [p.stem for p in people], 76)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, quality=78, optimize=True)
     return out
