@@ -58,6 +58,7 @@ __all__ = [
     "evaluate",
     "list_images",
     "mean_chroma",
+    "data_files",
     "run",
     "score",
     "split_half",
@@ -98,6 +99,17 @@ def parse_data(spec: str | Path) -> tuple[Path, str | None]:
     if sep and half in HALVES:
         return Path(folder), half
     return Path(text), None
+
+
+def data_files(spec: str | Path) -> tuple[Path, str | None, list[Path]]:
+    """The images a ``--data`` value names: (folder, half or None, sorted files).
+
+    ``DIR`` gives every image below ``DIR`` (:func:`list_images`); ``DIR@select`` and
+    ``DIR@report`` the half of them that :func:`split_half` keeps.
+    """
+    folder, half = parse_data(spec)
+    files = list_images(folder)
+    return folder, half, split_half(files, folder, half) if half else files
 
 
 def list_images(folder: str | Path, limit: int | None = None) -> list[Path]:
@@ -233,10 +245,11 @@ class EvalReport:
     def tables(self) -> str:
         """The table of all images and, when they come from several sub-folders, one each."""
         folders = self.folders()
-        parts = [f"{self.data} (all {len(self.per_image[self.rows[-1]])} images)\n\n"
-                 + self.table()] if len(folders) > 1 else [self.table()]
-        if len(folders) > 1:
-            parts += [f"{self.data}/{f}\n\n" + self.table(f) for f in folders]
+        if len(folders) < 2:
+            return self.table()
+        images = len(self.per_image[BASELINES[0]])  # every photo that loaded has a gray row
+        parts = [f"{self.data} (all {images} images)\n\n" + self.table()]
+        parts += [f"{self.data}/{f}\n\n" + self.table(f) for f in folders]
         return "\n\n".join(parts)
 
     def table(self, folder: str | None = None) -> str:
@@ -303,10 +316,7 @@ def evaluate(
         )
     if (reference_mode == "auto") != (index is not None):
         raise ValueError("an index is needed with reference mode 'auto', and only with it")
-    folder, half = parse_data(data)
-    files = list_images(folder)
-    if half is not None:
-        files = split_half(files, folder, half)
+    folder, half, files = data_files(data)
     files = files[:limit] if limit else files
     if not files:
         raise FileNotFoundError(f"{data}: no images found")

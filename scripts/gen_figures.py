@@ -710,11 +710,10 @@ def figure_everyday_people(out: Path, count: int = EVERYDAY_PEOPLE) -> Path:
     The first ``count`` photos of the reported half of ``everyday_val/people`` in name
     order (never used to choose settings). Shown in docs/results.md.
     """
-    from core.evaluate import list_images, split_half
+    from core.evaluate import data_files
 
-    root = data_dir() / "everyday_val"
-    people = [p for p in split_half(list_images(root), root, "report")
-              if p.parent.name == "people"][:count]
+    _, _, report = data_files(f"{data_dir() / 'everyday_val'}@report")
+    people = [p for p in report if p.parent.name == "people"][:count]
     sheet = _comparison(people, [p.stem for p in people], 76)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, quality=78, optimize=True)

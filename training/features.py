@@ -50,8 +50,8 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "DEFAULT_LEVELS", "FeatureCache", "OnnxPyramid", "build_cache", "extra_items", "main",
-    "source_of",
+    "DEFAULT_LEVELS", "FeatureCache", "OnnxPyramid", "build_cache", "decode_side",
+    "extra_items", "main", "row_photos", "source_of",
 ]
 
 DEFAULT_LEVELS = ("f4", "f8", "f16", "f32", "head")
@@ -75,6 +75,25 @@ def _crop(rgb: np.ndarray, size: int, index: int = 0, key: str = "") -> np.ndarr
     square = rgb[top : top + side, left : left + side]
     interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     return cv2.resize(square, (size, size), interpolation=interp)
+
+
+def decode_side(size: int, crops: int) -> int:
+    """Short side at which :func:`build_cache` decodes photos cut into ``crops`` rows."""
+    return size if crops == 1 else round(size * _ZOOM_DECODE)
+
+
+def row_photos(meta: dict) -> list[tuple[Path, int]]:
+    """(photo, crop index) of every row named in a cache's ``meta["images"]``.
+
+    Rows of a cache built with ``crops > 1`` are named ``<path>#<index>``.
+    """
+    if int(meta.get("crops", 1)) == 1:
+        return [(Path(name), 0) for name in meta["images"]]
+    out = []
+    for name in meta["images"]:
+        path, _, index = name.rpartition("#")
+        out.append((Path(path), int(index)))
+    return out
 
 
 def source_of(path: str | os.PathLike, roots: dict[str, Path]) -> str:
@@ -285,7 +304,7 @@ def build_cache(
                 warnings.simplefilter("ignore", RuntimeWarning)  # skipped rows are in meta
                 loaded = load_images(
                     [(p, None) for p in photos],
-                    short_side=size if crops == 1 else round(size * _ZOOM_DECODE),
+                    short_side=decode_side(size, crops),
                     threads=threads, progress=False,
                 )
             rgbs = {p: img for p, img in zip(loaded.paths, loaded.images, strict=True)}

@@ -233,16 +233,14 @@ def head_loss(variant: Variant, logits: torch.Tensor, rgb4: torch.Tensor,
 # -- training from the cache ------------------------------------------------------------
 
 
-def _usable_rows(folder: Path) -> tuple[np.ndarray, list[str]]:
-    """Row numbers of a cache that are not skipped photos, and each one's source."""
-    from training.features import FeatureCache
-
-    cache = FeatureCache(folder)
+def _usable_rows(cache) -> tuple[np.ndarray, list[str]]:
+    """Row numbers of a :class:`~training.features.FeatureCache` that are not skipped
+    photos, and each one's source (``<cache folder>:<source>``)."""
     skipped = set(cache.meta.get("skipped", []))
     names = cache.meta["images"][: len(cache)]
     keep = np.array([i for i, p in enumerate(names) if p not in skipped], dtype=np.int64)
     sources = cache.meta.get("sources") or [Path(p).parent.name for p in names]
-    return keep, [f"{Path(folder).name}:{sources[i]}" for i in keep.tolist()]
+    return keep, [f"{cache.folder.name}:{sources[i]}" for i in keep.tolist()]
 
 
 def _load_caches(folders: Path | list[Path]) -> tuple[dict[str, torch.Tensor], list[str]]:
@@ -253,13 +251,13 @@ def _load_caches(folders: Path | list[Path]) -> tuple[dict[str, torch.Tensor], l
     """
     from training.features import FeatureCache
 
-    folders = [Path(folders)] if isinstance(folders, Path | str) else [Path(f) for f in folders]
-    rows = [_usable_rows(f) for f in folders]
+    folders = [folders] if isinstance(folders, Path | str) else list(folders)
+    caches = [FeatureCache(f) for f in folders]
+    rows = [_usable_rows(c) for c in caches]
     total = sum(len(keep) for keep, _ in rows)
     arrays: dict[str, torch.Tensor] = {}
     start = 0
-    for folder, (keep, _) in zip(folders, rows, strict=True):
-        cache = FeatureCache(folder)
+    for cache, (keep, _) in zip(caches, rows, strict=True):
         for name in (*LEVELS, "lightness4", "rgb4"):
             mapped = cache.array(name)
             if name not in arrays:
@@ -289,8 +287,8 @@ def row_weights(sources: list[str], mode: str = "none") -> torch.Tensor:
     if mode not in SOURCE_WEIGHTINGS:
         raise ValueError(f"unknown source weighting {mode!r}; expected one of "
                          f"{SOURCE_WEIGHTINGS}")
-    names, inverse, counts = np.unique(np.asarray(sources), return_inverse=True,
-                                       return_counts=True)
+    _, inverse, counts = np.unique(np.asarray(sources), return_inverse=True,
+                                   return_counts=True)
     power = {"none": 1.0, "sqrt": 0.5, "equal": 0.0}[mode]
     share = counts.astype(np.float64) ** power
     w = (share / share.sum() / counts)[inverse]
@@ -357,14 +355,24 @@ def with_global_context(head: BackboneHead) -> BackboneHead:
     return out.train(head.training)
 
 
-def load_init(path: Path) -> BackboneHead:
-    """A head to start from: a ``train`` checkpoint (``.pt``) or an exported graph (``.onnx``)."""
+def load_init(path: Path, variant: Variant | None = None) -> BackboneHead:
+    """A head to start from: a ``train`` checkpoint (``.pt``) or an exported graph (``.onnx``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If ``variant`` is given and the head has another number of outputs.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such head checkpoint or graph")
-    if path.suffix == ".onnx":
-        return head_from_onnx(path)
-    return load_head(path)[0]
+    head = head_from_onnx(path) if path.suffix == ".onnx" else load_head(path)[0]
+    if variant is not None and head.pred.out_channels != variant.channels:
+        raise ValueError(f"{path}: a head of {head.pred.out_channels} outputs, "
+                         f"{variant.name} has {variant.channels}")
+    return head
 
 
 def _batch(arrays, index: torch.Tensor, flip: torch.Tensor):
@@ -440,10 +448,7 @@ def train_head(
     train_index, val_index = _split(n)
     draw = row_weights([sources[i] for i in train_index.tolist()], source_weighting)
     if init is not None:
-        model = load_init(init)
-        if model.pred.out_channels != variant.channels:
-            raise ValueError(f"{init}: a head of {model.pred.out_channels} outputs, "
-                             f"{variant.name} has {variant.channels}")
+        model = load_init(init, variant)
         if global_context and not model.global_context:
             model = with_global_context(model)
         hidden, context = model.hidden, model.context_width
@@ -693,21 +698,23 @@ def cast_loss(variant: Variant, logits: torch.Tensor, lightness: torch.Tensor,
     return F.smooth_l1_loss(pred / CAST_SCALE, true / CAST_SCALE)
 
 
-def _photo_crops(paths: list[str], size: int) -> torch.Tensor:
-    """The cache's ``size`` x ``size`` centre crops of ``paths`` again, (N, 3, S, S) in [0, 1]."""
+def _photo_crops(rows: list[tuple[Path, int]], size: int, crops: int) -> torch.Tensor:
+    """The cache's ``size`` x ``size`` crops of ``rows`` (photo, crop index) again,
+    (N, 3, S, S) in [0, 1], cut as :func:`training.features.build_cache` cut them."""
     from training.data import load_images
-    from training.features import _crop
+    from training.features import _crop, decode_side
 
-    missing = [p for p in paths if not Path(p).is_file()]
+    missing = [p for p, _ in rows if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"{missing[0]}: photo of the feature cache not found "
                                 "(run from the folder the cache was built in)")
-    loaded = load_images([(p, None) for p in paths], short_side=size, threads=1,
-                         progress=False)
-    found = {str(p): img for p, img in zip(loaded.paths, loaded.images, strict=True)}
-    crops = [_crop(found[p], size) if p in found else np.zeros((size, size, 3), np.uint8)
-             for p in paths]
-    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
+    photos = list(dict.fromkeys(p for p, _ in rows))
+    loaded = load_images([(p, None) for p in photos], short_side=decode_side(size, crops),
+                         threads=1, progress=False)
+    found = dict(zip(loaded.paths, loaded.images, strict=True))
+    cut = [_crop(found[p], size, k, str(p)) if p in found
+           else np.zeros((size, size, 3), np.uint8) for p, k in rows]
+    return torch.from_numpy(np.stack(cut)).permute(0, 3, 1, 2).float() / 255.0
 
 
 def tune_head(
@@ -739,7 +746,7 @@ def tune_head(
     from tqdm import tqdm
 
     from training.backbone import load_pretrained
-    from training.features import FeatureCache
+    from training.features import FeatureCache, row_photos
     from training.lab import lab_to_rgb, rgb_to_lab
     from training.trainer import save_atomic
 
@@ -751,13 +758,12 @@ def tune_head(
     for p in classifier.parameters():
         p.requires_grad_(False)
     features = FeatureCache(cache)  # memory-mapped: a step reads only its photos' rows
-    meta = features.meta
-    skipped = set(meta.get("skipped", []))
-    paths = list(meta["images"][: len(features)])
-    keep = [i for i, p in enumerate(paths) if p not in skipped]
-    size = int(meta["size"])
+    photo_rows = row_photos(features.meta)
+    crops = int(features.meta.get("crops", 1))
+    keep, _ = _usable_rows(features)
+    size = int(features.meta["size"])
     mapped = {k: features.array(k) for k in (*LEVELS, "lightness4", "rgb4")}
-    train_index = torch.tensor(keep)[_split(len(keep))[0]]  # cache rows train_head trained on
+    train_index = torch.from_numpy(keep)[_split(len(keep))[0]]  # rows train_head trained on
     model.train()
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     config = {**state["config"], "tune": {"steps": steps, "batch": batch, "lr": lr,
@@ -788,7 +794,7 @@ def tune_head(
         b = {k: torch.from_numpy(np.asarray(v[rows], dtype=np.float32)) for k, v in mapped.items()}
         b["rgb4"] = b["rgb4"].permute(0, 3, 1, 2) / 255.0
         index = torch.from_numpy(rows)
-        photos = _photo_crops([paths[i] for i in index.tolist()], size)
+        photos = _photo_crops([photo_rows[i] for i in index.tolist()], size, crops)
         light = rgb_to_lab(photos)[:, :1]
         with torch.no_grad():
             teacher = logits_of(photos).log_softmax(1)
@@ -850,11 +856,8 @@ def start_end_to_end(variant: Variant, backbone: Path | None = None,
         net = load_adapted(backbone)
     else:
         net = GrayBackbone(to_gray(load_pretrained()))
-    top = load_init(head) if head is not None else BackboneHead(variant.channels, hidden,
-                                                                   context)
-    if top.pred.out_channels != variant.channels:
-        raise ValueError(f"{head}: a head of {top.pred.out_channels} outputs, "
-                         f"{variant.name} has {variant.channels}")
+    top = load_init(head, variant) if head is not None else BackboneHead(variant.channels,
+                                                                          hidden, context)
     return _EndToEnd(net, top).eval()
 
 
@@ -1122,14 +1125,10 @@ def main(argv: list[str] | None = None) -> int:
             cast_weight=args.cast_weight,
         )
     elif args.command == "score":
-        from core.evaluate import list_images, parse_data, split_half
+        from core.evaluate import data_files
 
         torch.set_num_threads(args.threads)
-        paths = []
-        for spec in args.data:
-            folder, half = parse_data(spec)
-            files = list_images(folder)
-            paths += split_half(files, folder, half) if half else files
+        paths = [p for spec in args.data for p in data_files(spec)[2]]
         model = start_end_to_end(VARIANTS[args.method], args.backbone, args.head)
         print(json.dumps(score_end_to_end(VARIANTS[args.method], model, paths,
                                           size=args.size)))

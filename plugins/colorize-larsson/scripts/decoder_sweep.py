@@ -77,14 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     import core
-    from core.evaluate import (
-        BASELINES,
-        baseline_prediction,
-        list_images,
-        parse_data,
-        score,
-        split_half,
-    )
+    from core.evaluate import BASELINES, baseline_prediction, data_files, score
     from core.io import load_image
 
     for spec in args.graph:
@@ -93,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {f"{m} {s}": (m, s) for m in args.method for s in settings}
     tables = {}
     for data in args.data:
-        folder, half = parse_data(data)
-        files = list_images(folder)
-        files = split_half(files, folder, half) if half else files
+        folder, _, files = data_files(data)
         files = files[: args.limit] if args.limit else files
         results: dict[str, list[dict]] = {r: [] for r in [*rows, *BASELINES]}
         for path in tqdm(files, desc=f"sweep {data}"):

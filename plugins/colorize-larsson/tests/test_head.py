@@ -107,8 +107,10 @@ def test_point_estimate_is_differentiable_lab_for_every_variant(name):
     assert head.pred.weight.grad.abs().sum() > 0
 
 
-def test_semantic_tuning_moves_the_head_through_the_colour_classifier(tmp_path):
-    """``tune``: the classifier's KL term is finite, logged, and changes the trained head."""
+@pytest.mark.parametrize("crops", [1, 2])
+def test_semantic_tuning_moves_the_head_through_the_colour_classifier(tmp_path, crops):
+    """``tune``: the classifier's KL term is finite, logged, and changes the trained head;
+    also on a cache of several crops per photo (rows named ``<path>#<crop>``)."""
     import json
 
     from colorize_larsson.head import load_head, train_head, tune_head
@@ -126,7 +128,8 @@ def test_semantic_tuning_moves_the_head_through_the_colour_classifier(tmp_path):
         paths.append(folder / f"p{i}.png")
         Image.fromarray((rng.random((64, 72, 3)) * 255).astype(np.uint8)).save(paths[-1])
     net = GrayBackbone(EfficientNetLite0(in_channels=1)).eval()
-    build_cache(net, paths, tmp_path / "cache", size=64, chunk=4, progress=False, threads=1)
+    build_cache(net, paths, tmp_path / "cache", size=64, chunk=4, progress=False, threads=1,
+                crops=crops)
     variant = VARIANTS["larsson-lab"]
     trained = train_head(variant, tmp_path / "cache", tmp_path / "head", steps=2, batch=2,
                          hidden=16, context=8, samples=8, val_every=2)
