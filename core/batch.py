@@ -651,9 +651,11 @@ def run_batch(
     bar.update(len(jobs) - len(todo))
     count, threads = pool_shape(workers, len(todo)) if todo else (0, 0)
     tally.summary.workers = count
+    current: list[FileJob] = []
     try:
         if count == 0:
             for job in todo:
+                current[:] = [job]
                 stop = tally.add(job, run_file(settings, job))
                 bar.update()
                 if stop:
@@ -662,6 +664,8 @@ def run_batch(
             _run_pool(todo, settings, count, threads, tally, bar)
     except KeyboardInterrupt:
         tally.summary.interrupted = True
+        if count == 0:  # the interrupt may have come between two lines of a write
+            _remove_stale(current)
     finally:
         bar.close()
     return tally.finish(started)
@@ -670,7 +674,6 @@ def run_batch(
 # -- the process pool ----------------------------------------------------------------------
 
 _worker_settings: BatchSettings | None = None
-_worker_busy = False
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -681,10 +684,11 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _worker_signal(signum: int, frame: Any) -> None:
-    """SIGTERM in a worker: abandon the file in progress (its temporary file is removed
-    by the atomic writer on the way out), then exit."""
-    if _worker_busy:
-        raise KeyboardInterrupt
+    """SIGTERM in a worker: remove the temporary file of the write in progress, if any,
+    and exit at once, whatever line the write had reached."""
+    from core.io import remove_live_temporaries
+
+    remove_live_temporaries()
     os._exit(128 + signum)
 
 
@@ -701,15 +705,19 @@ def _init_worker(settings: BatchSettings, threads: int) -> None:
 
 
 def _pool_task(job: FileJob) -> FileOutcome:
-    global _worker_busy
     assert _worker_settings is not None, "worker not initialised"
-    _worker_busy = True
-    try:
-        return run_file(_worker_settings, job)
-    except KeyboardInterrupt:
-        os._exit(128 + signal.SIGTERM)
-    finally:
-        _worker_busy = False
+    return run_file(_worker_settings, job)
+
+
+def _remove_stale(jobs: Iterable[FileJob]) -> None:
+    """Remove what interrupted or killed writes of ``jobs`` left (see
+    :func:`core.io.stale_temporaries`); the processes that wrote them are gone."""
+    from core.io import stale_temporaries
+
+    for job in jobs:
+        for target in job.targets:
+            for path in stale_temporaries(target):
+                path.unlink(missing_ok=True)
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -770,3 +778,4 @@ def _run_pool(
         )
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _remove_stale(pending.values())  # a worker killed outright cannot clean up

@@ -9,12 +9,17 @@ replace an existing file (in particular an input) unless asked.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import re
 import secrets
+import signal
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import cv2
@@ -27,9 +32,12 @@ from core.errors import InvalidImageError, OutputExistsError
 __all__ = [
     "IMAGE_EXTENSIONS",
     "LoadedImage",
+    "finish_temporary",
     "load_image",
     "open_temporary",
+    "remove_live_temporaries",
     "save_image",
+    "stale_temporaries",
     "to_output",
 ]
 
@@ -415,11 +423,85 @@ def open_temporary(folder: str | os.PathLike, *, prefix: str, suffix: str) -> tu
     flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(100):
         path = Path(folder) / f"{prefix}{secrets.token_hex(6)}{suffix}"
-        try:
-            return os.open(path, flags, 0o666), path
-        except FileExistsError:
-            continue
+        with _signals_held():  # created and recorded, or neither, when a signal arrives
+            try:
+                fd = os.open(path, flags, 0o666)
+            except FileExistsError:
+                continue
+            _live_temporaries.add(str(path))
+        return fd, path
     raise FileExistsError(errno.EEXIST, f"no free temporary file name in {folder}")
+
+
+#: Temporary files of this process not yet renamed or removed (see :func:`open_temporary`).
+_live_temporaries: set[str] = set()
+_HELD_SIGNALS = frozenset(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Delay SIGINT / SIGTERM / SIGHUP (POSIX, main thread) until the block ends."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def finish_temporary(path: str | os.PathLike, target: str | os.PathLike | None = None) -> None:
+    """Rename a file from :func:`open_temporary` to ``target``, or remove it (``None``).
+
+    Either way it is no longer one of the process's live temporaries (see
+    :func:`remove_live_temporaries`). Removing one that is already gone is not an error.
+    """
+    with _signals_held():
+        if target is None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        else:
+            os.replace(path, target)
+        _live_temporaries.discard(str(path))
+
+
+def remove_live_temporaries() -> None:
+    """Remove every temporary file this process created and has not finished.
+
+    For a worker process that is told to stop (SIGTERM) in the middle of a write: its
+    signal handler calls this and exits at once, whatever line the write had reached.
+    """
+    for name in list(_live_temporaries):
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
+        _live_temporaries.discard(name)
+
+
+def stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Temporary files that an atomic write of ``target`` left behind.
+
+    A process killed outright (SIGKILL, the kernel's out-of-memory killer) cannot remove
+    its own; the batch runner removes those of the files its dead workers were writing.
+    Only names of the two forms :func:`open_temporary` is called with match:
+    ``.<stem>.<12 hex digits><suffix>.part`` and ``.<stem>.<12 hex digits>.part<suffix>``.
+    """
+    target = Path(target)
+    stem, suffix = re.escape(target.stem), re.escape(target.suffix)
+    pattern = re.compile(rf"\.{stem}\.[0-9a-f]{{12}}(?:{suffix}\.part|\.part{suffix})")
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return []
+    return [p for p in entries if pattern.fullmatch(p.name) and p.is_file()]
 
 
 def save_image(
@@ -517,11 +599,8 @@ def save_image(
             os.fsync(handle.fileno())
         if not overwrite and path.exists():
             raise OutputExistsError(f"{path}: appeared while writing; not replaced")
-        os.replace(tmp_name, path)
+        finish_temporary(tmp_name, path)
     except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
+        finish_temporary(tmp_name)
         raise
     return path

@@ -47,7 +47,14 @@ import numpy as np
 from core import api
 from core.colorspaces.base import ColorSpace
 from core.errors import ColorizeError, InvalidImageError, OutputExistsError
-from core.io import LoadedImage, load_image, open_temporary, quantize, to_output
+from core.io import (
+    LoadedImage,
+    finish_temporary,
+    load_image,
+    open_temporary,
+    quantize,
+    to_output,
+)
 from core.plugins import get_registry
 
 __all__ = [
@@ -631,14 +638,14 @@ def colorize_video_file(
             out.mux(aout.encode(None))
         out.close()
         out = None
-        os.replace(tmp_name, target)
+        finish_temporary(tmp_name, target)
     except BaseException:
         if out is not None:
             try:
                 out.close()
             except Exception:  # noqa: BLE001 - already failing; the temp file goes anyway
                 pass
-        Path(tmp_name).unlink(missing_ok=True)
+        finish_temporary(tmp_name)
         raise
     finally:
         container.close()

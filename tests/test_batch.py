@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
+import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,6 +127,27 @@ def test_a_worker_that_dies_stops_the_batch_naming_the_files(registry, toys, fol
     assert summary.fatal.startswith("a worker process died")
     assert str(folder) in summary.fatal
     assert summary.exit_code == 1
+
+
+def test_a_worker_killed_while_writing_leaves_no_temporary(
+    registry, toys, folder, tmp_path, monkeypatch
+):
+    from core.io import open_temporary
+
+    def killed_mid_write(path, *args, **kwargs):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, _ = open_temporary(path.parent, prefix=f".{path.stem}.", suffix=".png.part")
+        os.write(fd, b"half a PNG")
+        os.kill(os.getpid(), signal.SIGKILL)  # nothing in the worker can clean up
+
+    monkeypatch.setattr("core.api.save_image", killed_mid_write)  # the workers fork with it
+    out = tmp_path / "out"
+    summary = run_batch(
+        plan_jobs([folder], out), BatchSettings(method="toy"), output=out, workers=2, progress=False
+    )
+    assert summary.fatal.startswith("a worker process died")
+    assert [p for p in out.rglob("*") if p.is_file()] == []
 
 
 def test_pool_shape_fits_the_cores(monkeypatch):

@@ -10,7 +10,14 @@ import pytest
 from PIL import Image
 
 from core.errors import InvalidImageError, OutputExistsError
-from core.io import load_image, save_image
+from core.io import (
+    finish_temporary,
+    load_image,
+    open_temporary,
+    remove_live_temporaries,
+    save_image,
+    stale_temporaries,
+)
 
 
 def _save(img: Image.Image, path, **kw):
@@ -214,6 +221,35 @@ def test_saved_files_get_the_usual_mode_under_the_umask(tmp_path, umask):
         os.umask(old)
     for path in written:
         assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask), path
+
+
+def test_temporaries_are_tracked_until_renamed_or_removed(tmp_path):
+    fd, kept = open_temporary(tmp_path, prefix=".a.", suffix=".png.part")
+    os.close(fd)
+    fd, dropped = open_temporary(tmp_path, prefix=".b.", suffix=".png.part")
+    os.close(fd)
+    finish_temporary(kept, tmp_path / "a.png")
+    assert sorted(os.listdir(tmp_path)) == [dropped.name, "a.png"]
+    remove_live_temporaries()  # what a worker's SIGTERM handler does
+    assert os.listdir(tmp_path) == ["a.png"]
+    finish_temporary(dropped)  # already gone: not an error
+
+
+def test_stale_temporaries_match_only_the_writers_names(tmp_path):
+    names = [
+        ".a.0123456789ab.png.part",  # save_image
+        ".a.0123456789ab.part.mp4",  # colorize_video
+        ".a.png.part",  # not ours: no random part
+        ".ab.0123456789ab.png.part",  # another file's
+        ".a.0123456789ab.jpg.part",  # another extension's
+        "a.0123456789ab.png.part",  # not hidden
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    found = {p.name for p in stale_temporaries(tmp_path / "a.png")}
+    assert found == {names[0]}
+    assert {p.name for p in stale_temporaries(tmp_path / "a.mp4")} == {names[1]}
+    assert stale_temporaries(tmp_path / "missing" / "a.png") == []
 
 
 def test_save_sixteen_bit_and_alpha(tmp_path):
