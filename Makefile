@@ -14,7 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml setup.py core/_kernels.c $(wildcard plugins/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install -q -e '.[train,test,ray,ui]' $(foreach p,$(PLUGIN_DIRS),-e $(p))
+	$(BIN)/python -m pip install -q -e '.[train,test]' $(foreach p,$(PLUGIN_DIRS),-e $(p))
 	touch $@
 
 demo: $(STAMP)
@@ -38,7 +38,7 @@ dist-check: $(STAMP)
 	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w $(DIST) . $(PLUGIN_DIRS)
 	$(PYTHON) -m venv $(WHEEL_VENV)
 	$(WHEEL_VENV)/bin/python -m pip install -q $(DIST)/*.whl
-	cd build && wheel-venv/bin/python ../scripts/dist_check.py ../examples/detroit_ca1915.jpg \
+	cd build && wheel-venv/bin/python ../scripts/dist_check.py ../core/data/detroit_ca1915.jpg \
 		$(foreach p,$(PLUGIN_DIRS),$(notdir $(p)))
 
 lint: $(STAMP)

@@ -8,7 +8,7 @@ the working resolution, so the ratio can be read against where the time goes.
 
 Usage::
 
-    python benchmarks/bench_backbone.py [--image examples/detroit_ca1915.jpg] [--repeats 5]
+    python benchmarks/bench_backbone.py [--image core/data/detroit_ca1915.jpg] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 import core
 from core.backbones import get_backbone
-from core.bench import best_seconds
+from colorize_bench.bench import best_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ serial
 1 worker, 2 workers
     ``colorize image --workers N``: a pool of N processes, cores / N threads each.
 ray
-    ``core.distributed.colorize_files`` on a local cluster (``ray.init(num_cpus=cores)``,
+    ``colorize_ray.distributed.colorize_files`` on a local cluster (``ray.init(num_cpus=cores)``,
     in a child process: a process that has run Ray should not fork pool workers) with
     ``--actors`` actors of one CPU each; the cluster's start is timed apart and left out
     of images/s. Ray runs its workers at niceness 15 by default (its ``worker_niceness``),
@@ -76,7 +76,7 @@ def _ray_child(src: Path, out: Path, method: str, actors: int, cores: int) -> No
     fork the pool's workers afterwards); prints its figures as JSON."""
     import ray
 
-    from core.distributed import colorize_files
+    from colorize_ray.distributed import colorize_files
 
     t0 = time.perf_counter()
     ray.init(address="local", num_cpus=cores, include_dashboard=False, log_to_driver=False)

@@ -12,9 +12,9 @@ Measured in one run, on the same inputs:
 
 Not a test: numbers depend on the machine and on its load. Each row runs its
 candidates in turn, ``--repeats`` times, and reports the fastest run of each
-(``core.bench.best_seconds``), so the ratios are comparable even on a busy machine;
+(``colorize_bench.bench.best_seconds``), so the ratios are comparable even on a busy machine;
 compare ratios, not seconds. ``colorize bench`` runs a shorter version of the
-conversion and decoder rows (``core.bench.colour_benchmarks``).
+conversion and decoder rows (``colorize_bench.bench.colour_benchmarks``).
 
 Usage: python benchmarks/bench_colour.py [--repeats 7] [--size 1024] [--out results.json]
 """
@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import decoders, transfer  # noqa: E402
-from core.bench import best_seconds  # noqa: E402
+from colorize_bench.bench import best_seconds  # noqa: E402
 from core.binning import CHROMA_BINS, HUE_BINS, LAB_AB_BINS, LAB_JOINT_BINS  # noqa: E402
 from core.colorspaces import (  # noqa: E402
     alphabeta_to_rgb,
@@ -53,7 +53,7 @@ def machine() -> dict:
     """The toolkit's machine description, plus load average and scikit-image's version."""
     import skimage
 
-    from core.bench import machine_description
+    from colorize_bench.bench import machine_description
 
     info = machine_description()
     info["load_average"] = os.getloadavg()

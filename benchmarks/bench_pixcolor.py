@@ -23,7 +23,7 @@ def main() -> int:
     from colorize_pixcolor.bench import benchmark
 
     import core
-    from core.bench import best_run, machine_description
+    from colorize_bench.bench import best_run, machine_description
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3, help="best of N for end-to-end runs")

@@ -22,7 +22,7 @@ Three implementations are timed interleaved on the same inputs:
 
 Inputs: ``colour`` is random lightness with random 16 x 16 chroma (the worst case for
 gamut clipping, about 17 % of the pixels); ``photo`` is a real grayscale photo
-(``--photo``, default ``examples/detroit_ca1915.jpg``) resized to the benchmark size,
+(``--photo``, default ``core/data/detroit_ca1915.jpg``) resized to the benchmark size,
 with the chroma a method (``--method``, default: the default method) predicts for it,
 and the gray passed as a grayscale input's is. With ``--pipeline`` the whole core part
 of ``core.colorize_result`` on the photo (load, lightness, resizing, recombination,
@@ -51,7 +51,7 @@ import numpy as np
 
 import core
 from core import api
-from core.bench import best_seconds, machine_description
+from colorize_bench.bench import best_seconds, machine_description
 from core.colorspaces.base import ColorSpace
 from core.compiled import compiled_kernels
 from core.plugins import get_registry

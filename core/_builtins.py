@@ -1,4 +1,4 @@
-"""The core's own plugin: built-in colour spaces, decoders and transfers.
+"""The core's own plugin: built-in colour spaces, decoders, transfers and sub-commands.
 
 Registered through exactly the same hooks as third-party plugins.
 """
@@ -10,6 +10,7 @@ from core.colorspaces.huechroma import HueChromaSpace
 from core.colorspaces.lab import LabSpace
 from core.colorspaces.ycbcr import YCbCrSpace
 from core.decoders import BUILTIN_DECODERS
+from core.extensions import Command
 from core.hookspecs import hookimpl
 from core.transfer import BUILTIN_TRANSFERS
 
@@ -32,3 +33,18 @@ def register_decoders(register):
 def register_transfers(register):
     for transfer in BUILTIN_TRANSFERS:
         register(transfer)
+
+
+@hookimpl
+def register_commands(register):
+    register(
+        Command("methods", "core.cli:methods_command", help="list installed methods and plugins")
+    )
+    register(Command("image", "core.cli:image_command", help="colorize image files or folders"))
+    register(
+        Command(
+            "demo",
+            "core.cli:demo_command",
+            help="colorize the bundled photo with the default method",
+        )
+    )

@@ -61,7 +61,7 @@ class Backbone:
     classifier : path-like, optional
         The ONNX graph of the colour ImageNet classifier the backbone was adapted from
         (input ``rgb`` (N, 3, H, W) 0-255, output ``logits``), used by the semantic test
-        (:func:`core.semantic.semantic_test`).
+        (:func:`colorize_eval.semantic.semantic_test`).
 
     Attributes
     ----------

@@ -26,7 +26,7 @@ cores (:func:`pool_shape`). On Linux the workers are forked from the calling pro
 they see its plugin registry, including methods registered in code; elsewhere they are
 spawned and load the installed plugins themselves. Every file is colorized by the same
 code with the same seed as in this process, so the outputs are the same bytes.
-:mod:`core.distributed` runs :func:`run_file` on Ray actors.
+:mod:`colorize_ray.distributed` runs :func:`run_file` on Ray actors.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ __all__ = [
 #: Write errors that will hit every file alike: stop the batch with one message.
 FATAL_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM})
 #: Memory budgeted per worker process when sizing the default pool: the peak the
-#: contract allows one colorization of a 12-megapixel photo (core.testing PEAK_MEMORY_MIB).
+#: contract allows one colorization of a 12-megapixel photo (colorize_devkit.testing PEAK_MEMORY_MIB).
 WORKER_MEMORY_MIB = 1536
 _OUTPUT_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 

@@ -1,21 +1,22 @@
 """The ``colorize`` command line (also ``python -m core``).
 
-Sub-commands: ``methods``, ``image``, ``demo``, the delegated ones of :data:`_DELEGATED`
-(``eval``, ``bench``, ...; with the ``train`` extra, ``train`` and ``export``), and
-those that installed plugins publish under the :data:`COMMANDS_GROUP` entry-point group
-(e.g. ``index`` and ``recommend`` from colorize-exemplar).
+Every sub-command is a :class:`core.extensions.Command` in the plugin registry: the
+core's own ``methods``, ``image`` and ``demo`` (registered by :mod:`core._builtins`) and
+those of installed plugins (``video``, ``ui``, ``eval``, ``bench``, ``train`` ...), all
+registered through the ``register_commands`` hook of the ``colorize`` entry-point group.
+One dispatch path runs them all, with one error policy: a sub-command that cannot be
+imported gets one line naming its plugin, a :class:`core.errors.ColorizeError` one line
+naming the sub-command, and Ctrl-C (or SIGTERM) exit code 130.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.metadata as metadata
 import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,86 +29,57 @@ from core.batch import (  # noqa: F401 - segmentation_overlay: kept importable f
 from core.errors import ColorizeError, OutputPathError
 from core.io import IMAGE_EXTENSIONS
 
-__all__ = ["COMMANDS_GROUP", "build_parser", "main", "plugin_commands"]
+__all__ = ["DEMO_IMAGE", "build_parser", "commands", "main", "parse_options"]
 
-DEMO_IMAGE = Path(__file__).resolve().parent.parent / "examples" / "detroit_ca1915.jpg"
-
-#: Sub-commands implemented outside the core (torch needed); module exposes
-#: ``configure_parser(parser)`` and ``run(args) -> int``.
-_DELEGATED = {
-    "train": ("training.cli", "train a method's network (needs the [train] extra)"),
-    "export": ("onnx_export.cli", "export a trained checkpoint to ONNX (needs the [train] extra)"),
-    "eval": ("core.evaluate", "score methods on a folder of colour photos, with baselines"),
-    "bench": ("core.bench", "latency and peak memory of every method"),
-    "new-plugin": ("core.scaffold", "scaffold a new plugin distribution"),
-    "explain": ("core.explain", "figure of a method's prediction: uncertainty and histograms"),
-    "video": ("core.video", "colorize a video file with temporal consistency (keeps fps, audio)"),
-    "ui": ("core.ui", "a local web page: open a photo, choose a method, place colour hints"),
-}
-
-#: Entry-point group of sub-commands provided by plugins. Each entry point is named after
-#: its sub-command and points to a module (or object) with the interface of the
-#: :data:`_DELEGATED` modules: ``configure_parser(parser)`` and ``run(args) -> int``.
-#: It is imported only when its sub-command runs; a name the core already uses is ignored.
-COMMANDS_GROUP = "colorize.commands"
+#: The photo ``colorize demo`` colorizes (package data of the core).
+DEMO_IMAGE = Path(__file__).resolve().parent / "data" / "detroit_ca1915.jpg"
 
 
-def plugin_commands() -> dict[str, metadata.EntryPoint]:
-    """Sub-commands published by installed plugins (name -> entry point, not loaded).
+def commands() -> dict[str, Any]:
+    """Installed sub-commands: name -> :class:`core.plugins.RegistryEntry` (its ``obj`` is
+    the :class:`core.extensions.Command`, not yet loaded)."""
+    from core.plugins import get_registry
 
-    Names the core already uses (``image``, ``eval``, ...) are left out: core commands
-    cannot be replaced by a plugin.
-    """
-    core_names = {"methods", "image", "demo", *_DELEGATED}
-    found: dict[str, metadata.EntryPoint] = {}
-    for ep in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
-        if ep.name not in core_names and ep.name not in found and _plugin_enabled(ep):
-            found[ep.name] = ep
-    return found
+    return get_registry().entries("command")
 
 
-def _plugin_enabled(ep: metadata.EntryPoint) -> bool:
-    """False when ``COLORIZE_PLUGINS`` / ``COLORIZE_DISABLE_PLUGINS`` turn off every
-    ``colorize`` entry point of the command's distribution (its methods are not loaded,
-    so its commands are hidden too)."""
-    from core.hookspecs import PROJECT_NAME
-    from core.plugins import _env_list
-
-    dist = getattr(ep, "dist", None)
-    names = [e.name for e in dist.entry_points if e.group == PROJECT_NAME] if dist else []
-    if not names:
-        return True
-    allow = _env_list("COLORIZE_PLUGINS")
-    block = set(_env_list("COLORIZE_DISABLE_PLUGINS") or ())
-    return any((allow is None or n in allow) and n not in block for n in names)
-
-
-def _distribution(ep: metadata.EntryPoint) -> str:
-    dist = getattr(ep, "dist", None)
-    return f"{dist.metadata['Name']} {dist.version}" if dist is not None else "unknown plugin"
-
-
-def _run_plugin_command(name: str, ep: metadata.EntryPoint, argv: Sequence[str]) -> int:
-    """Import a plugin's sub-command, build its parser and run it (errors: one line)."""
+def _run_command(name: str, entry: Any, argv: Sequence[str]) -> int:
+    """Import a sub-command, build its parser and run it (errors: one line)."""
+    command = entry.obj
+    where = f"plugin {entry.distribution} {entry.version}"
+    if entry.plugin == "core":
+        where = "the core"
     try:
-        command = ep.load()
-        sub = argparse.ArgumentParser(prog=f"colorize {name}")
-        command.configure_parser(sub)
+        impl = command.load()
+        sub = argparse.ArgumentParser(prog=f"colorize {name}", description=command.help)
+        impl.configure_parser(sub)
     except Exception as exc:  # a broken plugin gets one clear line, not a traceback
         print(
-            f"colorize {name}: the command from plugin {_distribution(ep)} failed to load: "
+            f"colorize {name}: the command from {where} failed to load: "
             f"{type(exc).__name__}: {exc}",
             file=sys.stderr,
         )
         return 2
     args = sub.parse_args(list(argv))
     try:
-        return int(command.run(args) or 0)
+        return int(impl.run(args) or 0)
     except ColorizeError as exc:
         print(f"colorize {name}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+class _Builtin:
+    """A sub-command of the core: ``configure_parser`` and ``run`` as two functions."""
+
+    def __init__(
+        self,
+        configure: Callable[[argparse.ArgumentParser], None],
+        run: Callable[[argparse.Namespace], int],
+    ) -> None:
+        self.configure_parser = configure
+        self.run = run
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
@@ -159,9 +131,7 @@ def _count(value: str, minimum: int, alternative: str = "") -> int:
     try:
         count = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number{alternative}, got {value!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"expected a number{alternative}, got {value!r}") from None
     if count < minimum:
         raise argparse.ArgumentTypeError(
             f"expected a number >= {minimum}{alternative}, got {count}"
@@ -317,19 +287,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``colorize`` argument parser."""
-    parser = argparse.ArgumentParser(
-        prog="colorize", description="Colorize grayscale photos with methods from the literature."
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-
-    p = sub.add_parser("methods", help="list installed methods and plugins")
+def _configure_methods(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=_cmd_methods)
 
-    p = sub.add_parser("image", help="colorize image files or folders")
+
+def _configure_image(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders (recursive)")
     p.add_argument(
         "-o",
@@ -399,23 +361,34 @@ def build_parser() -> argparse.ArgumentParser:
         "cores, bounded by memory and the number of files; 0: in this process)",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_image)
 
-    p = sub.add_parser("demo", help="colorize the bundled photo with the default method")
+
+def _configure_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default="demo_output", help="output folder")
     p.add_argument("--method", "-m", default=None)
-    p.set_defaults(func=_cmd_demo)
 
-    for name, (module, help_text) in _DELEGATED.items():
-        p = sub.add_parser(name, help=help_text, add_help=False)
-        p.set_defaults(delegate=module)
-    for name, ep in plugin_commands().items():
-        p = sub.add_parser(
-            name,
-            help=f"from plugin {_distribution(ep)}; see `colorize {name} --help`",
-            add_help=False,
-        )
-        p.set_defaults(plugin_command=ep)
+
+#: The core's sub-commands (registered by :mod:`core._builtins`).
+methods_command = _Builtin(_configure_methods, _cmd_methods)
+image_command = _Builtin(_configure_image, _cmd_image)
+demo_command = _Builtin(_configure_demo, _cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level ``colorize`` parser: one entry per installed sub-command (for
+    ``colorize --help``; each sub-command parses its own arguments)."""
+    parser = argparse.ArgumentParser(
+        prog="colorize",
+        description="Colorize grayscale photos with methods from the literature.",
+        epilog="`colorize COMMAND --help` describes a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, entry in commands().items():
+        help_text = entry.obj.help
+        if entry.plugin != "core":
+            help_text += f" [{entry.distribution}]"
+        sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
@@ -424,33 +397,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    parser = build_parser()
-    if argv and argv[0] in _DELEGATED:
-        module_name = _DELEGATED[argv[0]][0]
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            print(
-                f"colorize {argv[0]}: unavailable ({exc}); install the extra with "
-                "`pip install 'colorize-toolkit[train]'`",
-                file=sys.stderr,
-            )
-            return 2
-        sub = argparse.ArgumentParser(prog=f"colorize {argv[0]}")
-        module.configure_parser(sub)
-        return int(module.run(sub.parse_args(argv[1:])) or 0)
-    if argv:
-        ep = plugin_commands().get(argv[0])
-        if ep is not None:
-            return _run_plugin_command(argv[0], ep, argv[1:])
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except ColorizeError as exc:
-        print(f"colorize: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    found = commands()
+    if argv and argv[0] in found:
+        return _run_command(argv[0], found[argv[0]], argv[1:])
+    build_parser().parse_args(argv)  # --help, or an error naming the unknown command
+    return 2  # pragma: no cover - parse_args exits
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,13 @@ provides. ``register`` checks the object's type, refuses a name that is
 already taken (:class:`core.errors.DuplicateNameError`) and records which
 distribution the object came from.
 
+Everything that extends the toolkit comes through these hooks of the one ``colorize``
+entry-point group — methods, colour spaces, decoders, transfers and backbones, and the
+applications built on them: ``colorize`` sub-commands, benchmarks, explain figures and
+training recipes (:mod:`core.extensions`). The same filter (``COLORIZE_PLUGINS`` /
+``COLORIZE_DISABLE_PLUGINS``, :mod:`core.plugins`) and error policy apply to all of them,
+and the core's own built-ins register through the same hooks (:mod:`core._builtins`).
+
 Example
 -------
 .. code-block:: python
@@ -30,9 +37,13 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "register_backbones",
+    "register_benchmarks",
     "register_colorspaces",
+    "register_commands",
     "register_decoders",
+    "register_explainers",
     "register_methods",
+    "register_training_recipes",
     "register_transfers",
 ]
 
@@ -94,4 +105,45 @@ def register_backbones(register: Callable[[Any], None]) -> None:
     pyramid) with a unique ``name``, e.g. ``"efficientnet-lite0-gray"``. Methods whose
     heads were trained on it look it up by name (:func:`core.backbones.get_backbone`);
     its features are computed once per image and shared by every head that asks.
+    """
+
+
+@hookspec
+def register_commands(register: Callable[[Any], None]) -> None:
+    """Register ``colorize`` sub-commands.
+
+    Call ``register(command)`` once per sub-command, with a
+    :class:`core.extensions.Command` whose ``name`` is the sub-command
+    (``colorize <name> ...``) and whose ``target`` (``"module:attribute"``, imported when
+    the sub-command runs) has ``configure_parser(parser)`` and ``run(args) -> int``. The
+    core's ``methods``, ``image`` and ``demo`` register here too, so a plugin cannot take
+    their names.
+    """
+
+
+@hookspec
+def register_benchmarks(register: Callable[[Any], None]) -> None:
+    """Register sections of ``colorize bench``.
+
+    Call ``register(benchmark)`` with a :class:`core.extensions.Benchmark` named after the
+    plugin, whose ``target`` is ``benchmark(quick: bool) -> dict`` (same-run comparisons).
+    """
+
+
+@hookspec
+def register_explainers(register: Callable[[Any], None]) -> None:
+    """Register ``colorize explain`` figures.
+
+    Call ``register(explainer)`` once per method, with a
+    :class:`core.extensions.Explainer` named after the method.
+    """
+
+
+@hookspec
+def register_training_recipes(register: Callable[[Any], None]) -> None:
+    """Register how ``colorize train`` and ``colorize export`` handle a method.
+
+    Call ``register(recipe)`` once per trainable method, with a
+    :class:`core.extensions.TrainingRecipe` named after the method whose ``target`` loads
+    a :class:`training.recipe.Recipe` (imported only by the trainer: it needs torch).
     """

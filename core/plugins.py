@@ -15,8 +15,10 @@ Environment variables
 ``COLORIZE_STRICT_PLUGINS``
     ``1`` turns a broken plugin into a :class:`core.errors.PluginError` (tests).
 
-The core's own colour spaces, decoders and transfers live in
-:mod:`core._builtins` and register through the same hooks.
+The core's own colour spaces, decoders, transfers and sub-commands (``methods``,
+``image``, ``demo``) live in :mod:`core._builtins` and register through the same hooks.
+Sub-commands, benchmarks, explain figures and training recipes of plugins are registry
+entries too (:mod:`core.extensions`), so one filter and one error policy govern them all.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from core import hookspecs
 from core.colorizer import Colorizer, MethodInfo
 from core.colorspaces.base import ColorSpace
 from core.errors import DuplicateNameError, PluginError, UnknownMethodError, UnknownNameError
+from core.extensions import Benchmark, Command, Explainer, TrainingRecipe
 
 __all__ = [
     "KINDS",
@@ -54,6 +57,18 @@ KINDS = {
     "decoder": "register_decoders",
     "transfer": "register_transfers",
     "backbone": "register_backbones",
+    "command": "register_commands",
+    "benchmark": "register_benchmarks",
+    "explainer": "register_explainers",
+    "recipe": "register_training_recipes",
+}
+
+#: The record each extension kind must register (:mod:`core.extensions`).
+_EXTENSION_TYPES = {
+    "command": Command,
+    "benchmark": Benchmark,
+    "explainer": Explainer,
+    "recipe": TrainingRecipe,
 }
 
 BUILTIN_PLUGIN = "core"
@@ -64,12 +79,18 @@ FIRST_PARTY = frozenset(
     {
         "colorize-toolkit",
         "colorize-backbone",
+        "colorize-bench",
         "colorize-cnn",
+        "colorize-devkit",
+        "colorize-eval",
         "colorize-exemplar",
         "colorize-larsson",
         "colorize-pixcolor",
         "colorize-plugin-example",
+        "colorize-ray",
         "colorize-semantic",
+        "colorize-ui",
+        "colorize-video",
     }
 )
 
@@ -135,6 +156,12 @@ def _check(kind: str, obj: Any) -> str:
     elif kind == "colorspace":
         if not isinstance(obj, ColorSpace):
             raise TypeError(f"register_colorspaces expects a ColorSpace instance, got {obj!r}")
+    elif kind in _EXTENSION_TYPES:
+        expected = _EXTENSION_TYPES[kind]
+        if not isinstance(obj, expected):
+            raise TypeError(
+                f"{KINDS[kind]} expects a core.extensions.{expected.__name__}, got {obj!r}"
+            )
     elif kind == "backbone":
         from core.backbones import Backbone
 

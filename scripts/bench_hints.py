@@ -19,7 +19,7 @@ Cases:
     :func:`core.colorize_result` end to end with ``--method`` (default: the default
     method), without hints and with 5 hints.
 
-The photo is ``--photo`` (default ``examples/detroit_ca1915.jpg``) resized to ``--shape``
+The photo is ``--photo`` (default ``core/data/detroit_ca1915.jpg``) resized to ``--shape``
 (default 4000x3000). Not part of the test suite; prints a Markdown table, ``--json OUT``
 writes the records.
 
@@ -142,7 +142,7 @@ def run_case(
 
 def main(argv: list[str] | None = None) -> int:
     import core
-    from core.bench import machine_description
+    from colorize_bench.bench import machine_description
     from core.hints import SOLVE_PIXELS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -700,7 +700,7 @@ def figure_comparison(out: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS[:3]) ->
     return out
 
 
-#: everyday_val people photos of the reported half (core.evaluate.split_half) for the sheet.
+#: everyday_val people photos of the reported half (colorize_eval.evaluate.split_half) for the sheet.
 EVERYDAY_PEOPLE = 6
 
 
@@ -710,7 +710,7 @@ def figure_everyday_people(out: Path, count: int = EVERYDAY_PEOPLE) -> Path:
     The first ``count`` photos of the reported half of ``everyday_val/people`` in name
     order (never used to choose settings). Shown in docs/results.md.
     """
-    from core.evaluate import data_files
+    from colorize_eval.evaluate import data_files
 
     _, _, report = data_files(f"{data_dir() / 'everyday_val'}@report")
     people = [p for p in report if p.parent.name == "people"][:count]

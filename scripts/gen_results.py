@@ -81,7 +81,7 @@ def _side(row: dict[str, Any]) -> int | None:
 
 
 def latencies_ms(bench: dict[str, Any], side: int) -> dict[str, float]:
-    """{method: latency in ms} at ``side``² from a ``core.bench.run_benchmarks`` report
+    """{method: latency in ms} at ``side``² from a ``colorize_bench.bench.run_benchmarks`` report
     (rows under ``"methods"`` or ``"rows"``)."""
     rows = bench.get("methods", bench.get("rows", []))
     return {r["method"]: r["seconds"] * 1e3 for r in rows if _side(r) == side}
@@ -292,9 +292,9 @@ def main() -> None:
         return
 
     import core
-    from core.bench import machine_description, run_benchmarks
-    from core.bench import table as bench_table
-    from core.evaluate import evaluate
+    from colorize_bench.bench import machine_description, run_benchmarks
+    from colorize_bench.bench import table as bench_table
+    from colorize_eval.evaluate import evaluate
 
     data_dir = Path(os.environ.get("COLORIZE_DATA", ROOT.parent / "shared" / "datasets"))
     test = data_dir / "bsds500" / "images" / "test"
@@ -305,7 +305,7 @@ def main() -> None:
     everyday_report = evaluate(names, everyday, progress=True)
     semantic = None
     if args.semantic_limit:
-        from core.semantic import semantic_test
+        from colorize_eval.semantic import semantic_test
 
         semantic = semantic_test(
             names, data_dir / "imagenet_sample", limit=args.semantic_limit, progress=True
@@ -381,7 +381,7 @@ def main() -> None:
     # docs/performance.md: the comparisons of `colorize bench` (core + plugin sections,
     # each pair measured in the same run) replace the generated section; the rest of the
     # page (longer benchmark scripts, analysis) is written by hand.
-    from core.bench import colour_benchmarks, comparisons_table, run_plugin_benchmarks
+    from colorize_bench.bench import colour_benchmarks, comparisons_table, run_plugin_benchmarks
 
     comparisons = {
         "core": colour_benchmarks(args.quick),

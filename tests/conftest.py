@@ -128,10 +128,36 @@ def toys() -> SimpleNamespace:
     )
 
 
+#: First-party plugins that add only applications (sub-commands), no methods: isolated
+#: registries load them so that `main(["eval", ...])` and the like find their commands.
+APPLICATION_PLUGINS = (
+    "colorize_bench.plugin",
+    "colorize_devkit.plugin",
+    "colorize_eval.plugin",
+    "colorize_ui.plugin",
+    "colorize_video.plugin",
+    "training.plugin",
+)
+
+
+def add_applications(reg: Registry) -> Registry:
+    """Register :data:`APPLICATION_PLUGINS` (those installed) in ``reg``."""
+    import importlib
+
+    for module_name in APPLICATION_PLUGINS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        reg.add_plugin(module, name=module_name.split(".")[0], distribution="first-party")
+    return reg
+
+
 @pytest.fixture(scope="module")
 def builtins_only_registry():
-    """A registry with only the core's built-ins (no entry points), for a whole module."""
-    reg = Registry(load_entry_points=False, strict=True)
+    """A registry with only the core's built-ins and applications (no methods), for a
+    whole module."""
+    reg = add_applications(Registry(load_entry_points=False, strict=True))
     old = reset_registry(reg)
     try:
         yield reg
@@ -150,7 +176,7 @@ def onnx_model_path(tmp_path) -> Path:
 def registry(tmp_path):
     """An isolated registry with the built-ins and the toy methods (no entry points)."""
     model = make_onnx_model(tmp_path / "toy-models")
-    reg = Registry(load_entry_points=False, strict=True)
+    reg = add_applications(Registry(load_entry_points=False, strict=True))
     reg.add_plugin(
         ToyPlugin(ToyColorizer(), ReferenceColorizer(), OnnxToyColorizer(model)),
         name="toy-plugin",

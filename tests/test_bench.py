@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from importlib import metadata
 
 import pytest
-
-from core.bench import (
-    ENTRY_POINT_GROUP,
+from colorize_bench.bench import (
     SCHEMA_VERSION,
     comparison,
     comparisons_table,
@@ -22,10 +19,12 @@ from core.bench import (
     skipped,
     table,
 )
+
 from core.cli import main
+from core.plugins import Registry, reset_registry
 
 # Keys of `colorize bench --json` at every level (docs/cli.md documents them). A rename
-# must be deliberate: bump core.bench.SCHEMA_VERSION, update docs/cli.md and this test.
+# must be deliberate: bump colorize_bench.bench.SCHEMA_VERSION, update docs/cli.md and this test.
 TOP_KEYS = {"schema", "machine", "settings", "methods", "failures", "core", "plugins"}
 MACHINE_KEYS = {"cpu", "cores", "python", "platform", "threads", "load_average", "versions"}
 SETTINGS_KEYS = {"quick", "sizes", "repeats", "memory", "methods"}
@@ -156,8 +155,8 @@ def test_int8_comparisons_only_when_shipped(onnx_model_path):
 
 def test_zero_feeds_fill_every_input_with_named_dimensions_set_to_one(onnx_model_path):
     import numpy as np
+    from colorize_bench.bench import zero_feeds
 
-    from core.bench import zero_feeds
     from core.runtime import get_session
 
     session = get_session(onnx_model_path)
@@ -173,26 +172,29 @@ def test_zero_feeds_fill_every_input_with_named_dimensions_set_to_one(onnx_model
 
 def test_memory_probe_with_reference():
     """The fresh-process probe runs a reference method (real entry points) at a tiny size."""
+    from colorize_bench.bench import _peak_memory_mib
+
     import core
-    from core.bench import _peak_memory_mib
 
     if "welsh" not in [m.name for m in core.methods()]:
         pytest.skip("colorize-plugin-example (welsh) not installed")
     assert _peak_memory_mib("welsh", 48, 32, True) >= 0
 
 
-def test_bench_quick_json_schema_and_plugin_section(registry, tmp_path, capsys):
+def test_bench_quick_json_schema_and_plugin_section(registry, toys, tmp_path, capsys):
     """Smoke test of `colorize bench --quick --json` (toy method, real plugin benchmarks).
 
-    Pins the keys at every level of the JSON and checks that every installed
-    colorize.benchmarks entry point reported comparisons or said why it skipped them.
+    Pins the keys at every level of the JSON and checks that every benchmark the installed
+    plugins register reported comparisons or said why it skipped them.
     """
-    from core.bench import _benchmark_entry_points
+    from core.plugins import get_registry
 
-    # the plugins' benchmarks run the shipped graphs, and those of pixcolor and semantic
-    # read the shared backbone: register it in the isolated registry as an install would
-    backbone = pytest.importorskip("colorize_backbone.plugin")
-    registry.add_plugin(backbone, name="colorize-backbone", distribution="colorize-backbone")
+    # the installed plugins' benchmarks run the shipped graphs: load them as an install
+    # would, beside the toy methods
+    full = Registry(strict=True)
+    full.add_plugin(toys.ToyPlugin(toys.ToyColorizer()), name="toy-plugin", distribution="toy")
+    reset_registry(full)
+    installed = set(get_registry().entries("benchmark"))
     out = tmp_path / "bench.json"
     code = main(["bench", "--quick", "--no-memory", "-m", "toy", "--json", str(out)])
     payload = _strict_json(out.read_text())
@@ -210,8 +212,8 @@ def test_bench_quick_json_schema_and_plugin_section(registry, tmp_path, capsys):
     assert "rgb -> lab" in [r["name"] for r in core_part["conversions"]]
     assert "median" in [r["name"] for r in core_part["decoders"]]
     assert "decoder median: ours vs naive numpy" in core_part["comparisons"]
-    installed = {ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
-    assert set(payload["plugins"]) == installed & set(_benchmark_entry_points())
+    assert installed >= {"larsson", "cnn", "pixcolor", "semantic"}
+    assert set(payload["plugins"]) == installed
     for name, entry in payload["plugins"].items():
         assert set(entry) == PLUGIN_KEYS
         assert entry["status"] in ("ok", "skipped"), (name, entry["error"])
@@ -227,17 +229,18 @@ def test_bench_quick_json_schema_and_plugin_section(registry, tmp_path, capsys):
 
 
 def test_plugin_benchmarks_follow_the_plugin_allow_and_block_lists(monkeypatch):
-    from core.bench import _benchmark_entry_points
+    def registered():
+        return set(Registry(strict=True).entries("benchmark"))
 
-    installed = set(_benchmark_entry_points())
+    installed = registered()
     if not installed:
-        pytest.skip("no colorize.benchmarks entry point installed")
-    name = sorted(installed)[0]
+        pytest.skip("no installed plugin registers a benchmark")
+    name = sorted(installed)[0]  # benchmarks are named after their plugin's entry point
     monkeypatch.setenv("COLORIZE_DISABLE_PLUGINS", name)
-    assert set(_benchmark_entry_points()) == installed - {name}
+    assert registered() == installed - {name}
     monkeypatch.delenv("COLORIZE_DISABLE_PLUGINS")
     monkeypatch.setenv("COLORIZE_PLUGINS", name)
-    assert set(_benchmark_entry_points()) == {name}
+    assert registered() == {name}
 
 
 @pytest.mark.parametrize("module", ["colorize_cnn.bench", "colorize_larsson.bench"])
@@ -256,4 +259,4 @@ def test_torch_comparisons_skipped_with_a_reason_without_torch(module, monkeypat
     assert "torch not installed" in reasons["onnxruntime vs torch eager"]
     assert "no int8 graph is shipped" in reasons["int8 vs float32"]
     assert result["comparisons"] == {}
-    assert importlib.import_module("core.bench")._normalise(result)["skipped"] == result["skipped"]
+    assert importlib.import_module("colorize_bench.bench")._normalise(result)["skipped"] == result["skipped"]

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cli import main
+from core import hookimpl
+from core.cli import build_parser, main
+from core.extensions import Command
 
 
 @pytest.fixture
@@ -111,18 +113,6 @@ def test_output_confined_to_folder(registry, photo_folder, tmp_path, capsys):
     assert list(outside.iterdir()) == []
 
 
-class _FakeEntryPoint:
-    """Stands in for an entry point of the colorize.commands group."""
-
-    def __init__(self, name, target):
-        self.name, self.target, self.dist = name, target, None
-
-    def load(self):
-        if isinstance(self.target, Exception):
-            raise self.target
-        return self.target
-
-
 class _HelloCommand:
     """A plugin sub-command: ``colorize hello NAME [--fail]``."""
 
@@ -141,54 +131,125 @@ class _HelloCommand:
         return 0
 
 
-def test_plugin_commands_are_discovered_and_run(monkeypatch, capsys):
-    import core.cli
+class _CommandsPlugin:
+    """A plugin module that registers sub-commands (hook register_commands)."""
 
-    fakes = {
-        "hello": _FakeEntryPoint("hello", _HelloCommand),
-        "broken": _FakeEntryPoint("broken", ImportError("no module named nowhere")),
-    }
-    monkeypatch.setattr(core.cli, "plugin_commands", lambda: dict(fakes))
-    choices = core.cli.build_parser()._subparsers._group_actions[0].choices
-    assert {"hello", "broken", "image"} <= set(choices)
+    def __init__(self, *commands):
+        self.commands = commands
+
+    @hookimpl
+    def register_commands(self, register):
+        for command in self.commands:
+            register(command)
+
+
+def test_plugin_commands_are_registered_and_run(registry, capsys):
+    plugin = _CommandsPlugin(
+        Command("hello", _HelloCommand, help="say hello"),
+        Command("broken", "colorize_nowhere.cli", help="cannot be imported"),
+    )
+    assert registry.add_plugin(plugin, name="hello-plugin", distribution="hello-dist", version="2")
+    choices = build_parser()._subparsers._group_actions[0].choices
+    assert {"hello", "broken", "image", "methods", "demo"} <= set(choices)
     assert main(["hello", "world"]) == 0
     assert capsys.readouterr().out == "hello world\n"
     assert main(["hello", "world", "--fail"]) == 1
     assert "colorize hello: world: cannot greet" in capsys.readouterr().err
     assert main(["broken"]) == 2
     err = capsys.readouterr().err
-    assert "colorize broken: the command from plugin" in err and "nowhere" in err
+    assert "colorize broken: the command from plugin hello-dist 2 failed to load" in err
+    assert "colorize_nowhere" in err
 
 
-def test_plugin_commands_follow_the_plugin_allow_and_block_lists(monkeypatch):
-    from types import SimpleNamespace
+def test_core_command_names_cannot_be_taken_by_plugins(registry):
+    registry.strict = False
+    assert "image" in registry.entries("command")  # the core's load first, as in real use
+    plugin = _CommandsPlugin(Command("image", _HelloCommand, help="not the core's"))
+    with pytest.warns(RuntimeWarning, match="command 'image' from plugin 'thief'"):
+        assert not registry.add_plugin(plugin, name="thief", distribution="thief-dist")
+    assert registry.get("command", "image").target == "core.cli:image_command"
 
-    import core.cli
 
-    dist = SimpleNamespace(
-        entry_points=[
-            SimpleNamespace(name="hello-plugin", group="colorize"),
-            SimpleNamespace(name="hello", group="colorize.commands"),
-        ]
+def test_registering_something_else_as_a_command_is_refused(registry):
+    registry.strict = False
+
+    class Wrong:
+        @hookimpl
+        def register_commands(self, register):
+            register(_HelloCommand)
+
+    with pytest.warns(RuntimeWarning, match="expects a core.extensions.Command"):
+        assert not registry.add_plugin(Wrong(), name="wrong", distribution="wrong-dist")
+
+
+def test_missing_dependency_of_a_command_says_what_to_install(registry, capsys):
+    plugin = _CommandsPlugin(
+        Command("needs", "colorize_nowhere.cli", help="x", install="pip install nowhere")
     )
-    ep = SimpleNamespace(name="hello", dist=dist)
-    monkeypatch.delenv("COLORIZE_PLUGINS", raising=False)
-    monkeypatch.delenv("COLORIZE_DISABLE_PLUGINS", raising=False)
-    assert core.cli._plugin_enabled(ep)
-    monkeypatch.setenv("COLORIZE_DISABLE_PLUGINS", "hello-plugin")
-    assert not core.cli._plugin_enabled(ep)
-    monkeypatch.delenv("COLORIZE_DISABLE_PLUGINS")
-    monkeypatch.setenv("COLORIZE_PLUGINS", "other")
-    assert not core.cli._plugin_enabled(ep)
-    monkeypatch.setenv("COLORIZE_PLUGINS", "other,hello-plugin")
-    assert core.cli._plugin_enabled(ep)
-    assert core.cli._plugin_enabled(SimpleNamespace(name="x", dist=None))
+    registry.add_plugin(plugin, name="needs-plugin", distribution="needs-dist", version="1")
+    assert main(["needs"]) == 2
+    assert "install it with `pip install nowhere`" in capsys.readouterr().err
 
 
-def test_core_command_names_cannot_be_taken_by_plugins():
-    import core.cli
+HELLO_PLUGIN = """
+import core
+from core.extensions import Command
 
-    assert not {"image", "methods", "eval", "demo"} & set(core.cli.plugin_commands())
+
+class Hello:
+    @staticmethod
+    def configure_parser(parser):
+        parser.add_argument("name")
+
+    @staticmethod
+    def run(args):
+        print("hello", args.name)
+        return 0
+
+
+@core.hookimpl
+def register_commands(register):
+    register(Command("hello", Hello, help="greets, from a throw-away plugin"))
+"""
+
+
+def test_an_installed_plugin_adds_a_sub_command(tmp_path):
+    """A throw-away distribution with one ``colorize`` entry point: its sub-command is in
+    ``colorize --help`` and runs; the plugin filter hides it like any other extension."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "colorize_hellotest.py").write_text(HELLO_PLUGIN)
+    info = site / "colorize_hellotest-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: colorize-hellotest\nVersion: 0.1\n"
+    )
+    (info / "entry_points.txt").write_text("[colorize]\nhellotest = colorize_hellotest\n")
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+    )
+    env.pop("COLORIZE_PLUGINS", None)
+    env.pop("COLORIZE_DISABLE_PLUGINS", None)
+
+    def colorize(*args, **extra):
+        return subprocess.run(
+            [sys.executable, "-m", "core", *args],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    listing = colorize("--help")
+    assert listing.returncode == 0, listing.stderr
+    assert "greets, from a throw-away plugin [colorize-hellotest]" in listing.stdout
+    ran = colorize("hello", "world")
+    assert (ran.returncode, ran.stdout) == (0, "hello world\n"), ran.stderr
+    hidden = colorize("--help", COLORIZE_DISABLE_PLUGINS="hellotest")
+    assert "hello" not in hidden.stdout.split("COMMAND", 2)[-1]
+    refused = colorize("hello", "world", COLORIZE_PLUGINS="")
+    assert refused.returncode == 2
+    assert "invalid choice: 'hello'" in refused.stderr
 
 
 def test_reference_auto_needs_a_recommending_method(registry, photo_folder, tmp_path, capsys):

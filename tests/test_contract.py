@@ -1,10 +1,10 @@
-"""core.testing: the plugin contract passes for a good method and catches bad ones."""
+"""colorize_devkit.testing: the plugin contract passes for a good method and catches bad ones."""
 
 import numpy as np
 import pytest
+from colorize_devkit.testing import check_method, method_contract_tests
 
 import core
-from core.testing import check_method, method_contract_tests
 
 # the toy methods of conftest.py honour the contract (no_torch needs an installed plugin)
 FAST = ("metadata", "model_files", "output", "lightness", "seed", "bad_input")
@@ -49,7 +49,7 @@ def test_generator_fails_for_a_distribution_without_methods(registry):
 
 
 def test_shape_check_is_slow_and_in_the_default_checks():
-    from core.testing import CHECKS, SLOW_CHECKS
+    from colorize_devkit.testing import CHECKS, SLOW_CHECKS
 
     assert "shapes" in CHECKS and "shapes" in SLOW_CHECKS
     test = method_contract_tests(distribution=None, checks=("metadata", "shapes"))
@@ -59,7 +59,7 @@ def test_shape_check_is_slow_and_in_the_default_checks():
 
 
 def test_shape_problems_name_each_failure():
-    from core.testing import shape_problems
+    from colorize_devkit.testing import shape_problems
 
     def entry(shape, **fields):
         return {

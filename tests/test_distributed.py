@@ -1,4 +1,4 @@
-"""Colorizing on a Ray cluster (core/distributed.py): a local cluster on 127.0.0.1.
+"""Colorizing on a Ray cluster (plugins/colorize-ray/colorize_ray/distributed.py): a local cluster on 127.0.0.1.
 
 The cluster runs in a child process (its own process group, with a time limit), so that
 Ray's processes, threads and signal handlers never enter the test process, and whatever
@@ -51,7 +51,7 @@ import json, sys
 import numpy as np
 import os
 import ray
-from core.distributed import colorize_dataset, colorize_files
+from colorize_ray.distributed import colorize_dataset, colorize_files
 
 
 def descendants(root):
@@ -139,7 +139,7 @@ def plugin_env(tmp_path):
 
 def test_import_core_never_imports_ray():
     code = (
-        "import sys, core, core.cli, core.batch, core.distributed; "
+        "import sys, core, core.cli, core.batch, colorize_ray.distributed; "
         "assert 'ray' not in sys.modules, 'ray imported'"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""``colorize eval``: scores, baselines, failures (core/evaluate.py)."""
+"""``colorize eval``: scores, baselines, failures (plugins/colorize-eval/colorize_eval/evaluate.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from colorize_eval.evaluate import BASELINES, baseline_prediction, evaluate
 from PIL import Image
 
 from core.cli import main
-from core.evaluate import BASELINES, baseline_prediction, evaluate
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_perfect_prediction_inf_psnr_in_aggregate_and_json(colour_folder, tmp_pa
     images, the count is reported, the table says so and the JSON stays strict."""
     import math
 
-    from core.evaluate import EvalReport, score
+    from colorize_eval.evaluate import EvalReport, score
 
     true = np.asarray(Image.open(colour_folder / "p0.png")).astype(np.float32) / 255
     other = np.asarray(Image.open(colour_folder / "p1.png")).astype(np.float32) / 255
@@ -141,8 +141,9 @@ def test_perfect_prediction_inf_psnr_in_aggregate_and_json(colour_folder, tmp_pa
 
 def test_cast_metric_against_a_hand_computed_case():
     """Two known colour fields: the cast is the difference of their mean a*, b*."""
+    from colorize_eval.evaluate import score
+
     from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
-    from core.evaluate import score
     from core.metrics import colour_cast
 
     lab_true = np.zeros((16, 24, 3), np.float32)
@@ -165,7 +166,7 @@ def test_cast_metric_against_a_hand_computed_case():
 
 
 def test_cast_aggregates_signed_and_absolute(colour_folder):
-    from core.evaluate import EvalReport
+    from colorize_eval.evaluate import EvalReport
 
     rows = [{"image": "a", "cast_a": 3.0, "cast_b": -4.0, "abs_cast_a": 3.0, "abs_cast_b": 4.0},
             {"image": "b", "cast_a": -1.0, "cast_b": 2.0, "abs_cast_a": 1.0, "abs_cast_b": 2.0}]
@@ -176,7 +177,7 @@ def test_cast_aggregates_signed_and_absolute(colour_folder):
 
 
 def test_halves_are_fixed_disjoint_and_reported_per_folder(registry, tmp_path):
-    from core.evaluate import list_images, split_half
+    from colorize_eval.evaluate import list_images, split_half
 
     root = tmp_path / "everyday"
     rng = np.random.default_rng(0)

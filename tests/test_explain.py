@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from colorize_eval.explain import explain, explainers
 from PIL import Image
 
 from core.cli import main
 from core.errors import CapabilityError
-from core.explain import explain, explainers
 
 
 def test_unknown_method_is_refused_with_the_list(tmp_path):

@@ -69,7 +69,7 @@ def test_quality_speed_plot_renders_from_results_json(tmp_path):
         },
     }
     out = gen_results.plot_quality_speed(data, tmp_path / "plot.png")
-    # the newer core.bench report: rows under "methods", sizes as labels with width/height
+    # the newer colorize_bench.bench report: rows under "methods", sizes as labels with width/height
     newer = {
         "methods": [
             {"method": "m1", "size": "512x512", "width": 512, "height": 512, "seconds": 0.1},

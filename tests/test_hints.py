@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from colorize_devkit.testing import HINT_SCENE, hint_effect, hint_scene
 
 import core
 from core.colorspaces import HueChromaSpace, LabSpace, rgb_to_lab
@@ -19,7 +20,6 @@ from core.hints import (
     parse_hints,
     solve_shape,
 )
-from core.testing import HINT_SCENE, hint_effect, hint_scene
 
 GRAY, COLOUR = hint_scene()
 HEIGHT, WIDTH = HINT_SCENE["shape"]

@@ -188,7 +188,7 @@ def test_gray_baseline_on_a_known_image():
     Lab L* and sets a* = b* = 0: that is the achromatic gray of the same relative
     luminance Y, so its sRGB value g satisfies lin(g) = Y.
     """
-    from core.evaluate import baseline_prediction
+    from colorize_eval.evaluate import baseline_prediction
 
     def lin(c):
         return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4

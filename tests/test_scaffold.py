@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import pytest
+from colorize_devkit.scaffold import render, render_files
 
 from core.cli import main
-from core.scaffold import render, render_files
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "plugins" / "colorize-plugin-example"
 

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from colorize_devkit.testing import HINT_SCENE, hint_scene
 from PIL import Image
 
 import core
 from core.colorspaces import rgb_to_lab
 from core.hints import parse_color
-from core.testing import HINT_SCENE, hint_scene
 
 CHROMIUM = Path(os.environ.get("COLORIZE_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("COLORIZE_CHROMEDRIVER", "/usr/bin/chromedriver"))

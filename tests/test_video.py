@@ -11,15 +11,16 @@ import pytest
 
 av = pytest.importorskip("av")
 
-import core  # noqa: E402
-from core.errors import InvalidImageError, OutputExistsError  # noqa: E402
-from core.video import (  # noqa: E402
+from colorize_video.video import (  # noqa: E402
     InvalidVideoError,
     TemporalSmoother,
     colorize_video,
     colorize_video_file,
     warping_error,
 )
+
+import core  # noqa: E402
+from core.errors import InvalidImageError, OutputExistsError  # noqa: E402
 
 WIDTH, HEIGHT, FRAMES, FPS = 64, 48, 12, Fraction(12)
 
@@ -259,7 +260,7 @@ def test_truncated_video_is_a_clear_error(registry, clip_file, tmp_path):
 def test_failure_midway_leaves_no_file_under_the_final_name(
     registry, clip_file, tmp_path, monkeypatch
 ):
-    import core.video as video
+    import colorize_video.video as video
 
     calls = {"n": 0}
     real = video._ClipColorizer.__call__

@@ -1,26 +1,25 @@
 """Training recipes: what a method plugin gives the trainer and the exporter.
 
-A plugin publishes one recipe per trainable method under the entry-point group
-``colorize.training`` (name = method name), e.g. in its ``pyproject.toml``::
+A plugin registers one recipe per trainable method through the ``register_training_recipes``
+hook (:class:`core.extensions.TrainingRecipe`, named after the method), e.g. in its
+plugin module::
 
-    [project.entry-points."colorize.training"]
-    cnn-classification = "colorize_cnn.train:classification"
+    @core.hookimpl
+    def register_training_recipes(register):
+        register(TrainingRecipe("cnn-classification", "colorize_cnn.train:classification"))
 
-The core never imports this group, so ``import core`` stays free of torch.
+The target is imported only here, so ``import core`` stays free of torch.
 """
 
 from __future__ import annotations
 
-import importlib.metadata as metadata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-__all__ = ["ENTRY_POINT_GROUP", "ExportGraph", "Recipe", "load_recipe", "recipe_names"]
-
-ENTRY_POINT_GROUP = "colorize.training"
+__all__ = ["ExportGraph", "Recipe", "load_recipe", "recipe_names"]
 
 
 @dataclass
@@ -112,35 +111,35 @@ class Recipe(ABC):
         return dict(options)
 
 
-def _entry_points() -> dict[str, metadata.EntryPoint]:
-    found: dict[str, metadata.EntryPoint] = {}
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep)
-    return found
+def _registered() -> dict[str, Any]:
+    """Method name -> :class:`core.extensions.TrainingRecipe` (not yet loaded)."""
+    from core.plugins import get_registry
+
+    return {name: entry.obj for name, entry in get_registry().entries("recipe").items()}
 
 
 def recipe_names() -> list[str]:
     """Methods with a training recipe installed."""
-    return sorted(_entry_points())
+    return sorted(_registered())
 
 
 def load_recipe(method: str) -> Recipe:
-    """The recipe published for ``method``.
+    """The recipe registered for ``method``.
 
     Raises
     ------
     KeyError
-        If no installed plugin publishes a recipe for ``method`` (lists the ones that do).
+        If no installed plugin registers a recipe for ``method`` (lists the ones that do).
     """
-    eps = _entry_points()
-    if method not in eps:
+    found = _registered()
+    if method not in found:
         raise KeyError(
             f"no training recipe for method {method!r}; installed: "
-            f"{', '.join(sorted(eps)) or 'none (install a method plugin)'}"
+            f"{', '.join(sorted(found)) or 'none (install a method plugin)'}"
         )
-    recipe = eps[method].load()
+    recipe = found[method].load()
     if callable(recipe) and not isinstance(recipe, Recipe):
         recipe = recipe()
     if not isinstance(recipe, Recipe):
-        raise TypeError(f"entry point {method!r} gave {recipe!r}, not a training.recipe.Recipe")
+        raise TypeError(f"recipe {method!r} gave {recipe!r}, not a training.recipe.Recipe")
     return recipe

@@ -7,7 +7,7 @@ Ships two ONNX graphs (see MODEL_CARD.md):
     as the backbone ``"efficientnet-lite0-gray"`` (:class:`core.backbones.Backbone`).
 ``efficientnet-lite0-colour.onnx``
     The unadapted colour ImageNet classifier (RGB in, 1000 logits out), used by the
-    semantic test of ``colorize eval --semantic`` (:mod:`core.semantic`).
+    semantic test of ``colorize eval --semantic`` (:mod:`colorize_eval.semantic`).
 
 Inference runs on ONNX Runtime only; the torch definition is :mod:`training.backbone`.
 """

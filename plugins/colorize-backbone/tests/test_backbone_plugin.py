@@ -15,7 +15,7 @@ from core.backbones import Backbone, get_backbone
 from core.runtime import verify_model_file
 
 GRAPH = MODELS_DIR / f"{GRAY_BACKBONE}.onnx"
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "detroit_ca1915.jpg"
+EXAMPLE = Path(__file__).resolve().parents[3] / "core" / "data" / "detroit_ca1915.jpg"
 
 
 def _lightness(h=128, w=160, seed=0):
@@ -130,7 +130,7 @@ def _imagenet_sample() -> Path:
 
 @pytest.mark.data
 def test_semantic_test_ranks_colour_above_gray():
-    from core.semantic import held_out, semantic_test
+    from colorize_eval.semantic import held_out, semantic_test
 
     folder = _imagenet_sample()
     files = held_out(folder)

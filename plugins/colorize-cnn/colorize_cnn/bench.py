@@ -20,8 +20,7 @@ import os
 from typing import Any
 
 import numpy as np
-
-from core.bench import best_seconds, comparison, int8_comparisons, skipped
+from colorize_bench.bench import best_seconds, comparison, int8_comparisons, skipped
 
 __all__ = ["benchmark"]
 
@@ -49,7 +48,7 @@ def _torch_model_with_graph_weights(path) -> tuple[Any, list[str]]:
 def benchmark(quick: bool = False) -> dict[str, Any]:
     """ORT vs torch eager latency (ms) of ``cnn-classification`` on the same weights.
 
-    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`core.bench.comparison`).
+    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`colorize_bench.bench.comparison`).
     """
     from colorize_cnn import MODELS_DIR
     from core.runtime import get_session

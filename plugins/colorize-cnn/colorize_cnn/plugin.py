@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from colorize_cnn.colorizer import COLORIZERS
+from core.extensions import Benchmark, TrainingRecipe
 from core.hookspecs import hookimpl
 
 
@@ -12,3 +13,15 @@ def register_methods(register):
     for cls in COLORIZERS:
         if cls.shipped():
             register(cls())
+
+
+@hookimpl
+def register_training_recipes(register):
+    register(TrainingRecipe("cnn-classification", "colorize_cnn.train:classification"))
+    register(TrainingRecipe("cnn-regression", "colorize_cnn.train:regression"))
+    register(TrainingRecipe("cnn-smoothl1", "colorize_cnn.train:smoothl1"))
+
+
+@hookimpl
+def register_benchmarks(register):
+    register(Benchmark("cnn", "colorize_cnn.bench:benchmark"))

@@ -25,11 +25,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from colorize_eval.evaluate import baseline_prediction, list_images
 
 import core
 from core import metrics
 from core.binning import Bins
-from core.evaluate import baseline_prediction, list_images
 from core.io import load_image
 
 METHOD = "cnn-classification"

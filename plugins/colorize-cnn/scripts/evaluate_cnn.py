@@ -7,7 +7,7 @@ Two tables (no torch needed; inference through the plugin and ONNX Runtime):
    centre 64 x 64 crop is scored: Euclidean closeness (Frobenius norm of
    predicted minus true RGB in [0, 1], report Table 1) and binned a/b accuracy
    with 10, 30 and 50 bins (report Table 2), via ``core.metrics``.
-2. Full-resolution scores from ``core.evaluate`` (the ``colorize eval`` code:
+2. Full-resolution scores from ``colorize_eval.evaluate`` (the ``colorize eval`` code:
    PSNR, RMSE-alphabeta, SSIM, colourfulness ratio, histogram intersection).
 
 Both tables include the three baselines: gray (zero chroma), mean-tint (the
@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from colorize_cnn.colorizer import COLORIZERS
-
-    from core import evaluate as core_eval
+    from colorize_eval import evaluate as core_eval
 
     methods = args.methods or [cls.name for cls in COLORIZERS if cls.shipped()]
     stats = (COLORIZERS[0]().model.metadata_json("training") or {}).get("statistics") or {}
@@ -150,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {row} | {s['closeness']:.2f} | {100 * s['acc10']:.1f}% | "
             f"{100 * s['acc30']:.1f}% | {100 * s['acc50']:.1f}% |"
         )
-    print("\nFull resolution (core.evaluate):\n")
+    print("\nFull resolution (colorize_eval.evaluate):\n")
     print(full.table())
     colour = colour_summary(table_report, full)
     print("\nVividness and collapse (ratios to the truth; 1 = like the truth):\n")

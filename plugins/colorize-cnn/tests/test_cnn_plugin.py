@@ -13,9 +13,9 @@ import colorize_cnn
 import numpy as np
 import pytest
 from colorize_cnn.colorizer import COLORIZERS, CNNClassification
+from colorize_devkit.testing import method_contract_tests
 
 from core.runtime import MANIFEST_NAME, sha256_file
-from core.testing import method_contract_tests
 
 MODELS = colorize_cnn.MODELS_DIR
 SHIPPED = [cls.name for cls in COLORIZERS if cls.shipped()]
@@ -31,7 +31,7 @@ def test_discovered_through_its_entry_point():
     registry = Registry()
     for name in SHIPPED:
         assert registry.method_info(name).plugin == "colorize-cnn"
-    recipes = {e.name for e in metadata.entry_points(group="colorize.training")}
+    recipes = set(registry.entries("recipe"))
     assert {"cnn-classification", "cnn-regression", "cnn-smoothl1"} <= recipes
 
 
@@ -109,9 +109,10 @@ def _test_images(count: int) -> list[Path]:
 
 def _scores(method: str, count: int = 8, **kwargs) -> dict[str, tuple[float, float]]:
     """Mean (method, gray baseline) of each metric over the first BSDS500 test photos."""
+    from colorize_eval.evaluate import baseline_prediction
+
     import core
     from core import metrics
-    from core.evaluate import baseline_prediction
     from core.io import load_image
 
     pairs: dict[str, list[tuple[float, float]]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from colorize_exemplar import MODELS_DIR
 from colorize_exemplar.colorizer import ExemplarColorizer
 from colorize_exemplar.matching import MATCHERS
+from core.extensions import Command
 from core.hookspecs import hookimpl
 
 
@@ -28,3 +29,21 @@ def register_transfers(register):
     """
     for matcher in MATCHERS:
         register(matcher)
+
+
+@hookimpl
+def register_commands(register):
+    register(
+        Command(
+            "index",
+            "colorize_exemplar.commands:index_command",
+            help="build or update a reference index of colour photos (exemplar)",
+        )
+    )
+    register(
+        Command(
+            "recommend",
+            "colorize_exemplar.commands:recommend_command",
+            help="rank the references of an index for a gray photo (exemplar)",
+        )
+    )

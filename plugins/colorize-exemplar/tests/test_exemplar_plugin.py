@@ -5,12 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from colorize_devkit.testing import method_contract_tests
 from colorize_exemplar.matching import correspond
 
 import core
 from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
 from core.metrics import rmse_alphabeta
-from core.testing import method_contract_tests
 
 # The toolkit's contract, over every method this distribution registers.
 test_contract = method_contract_tests(distribution="colorize-exemplar")

@@ -344,7 +344,7 @@ def test_an_index_of_the_former_feature_net_is_refused_by_name(refs, tmp_path):
 
 
 def test_eval_with_reference_mode_auto(refs, tmp_path):
-    from core.evaluate import evaluate
+    from colorize_eval.evaluate import evaluate
 
     out = tmp_path / "refs.index"
     idx.build_index(refs, out, progress=False, on_skip=lambda *a: None)

@@ -26,8 +26,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-
-from core.bench import best_seconds, comparison, int8_comparisons, skipped
+from colorize_bench.bench import best_seconds, comparison, int8_comparisons, skipped
 
 __all__ = ["benchmark"]
 
@@ -68,7 +67,7 @@ def _export(graph, quick: bool, folder: str) -> tuple[Any, str]:
 def benchmark(quick: bool = False) -> dict[str, Any]:
     """ORT vs torch eager latency (ms) of the ``larsson`` network on the same weights.
 
-    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`core.bench.comparison`).
+    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`colorize_bench.bench.comparison`).
     """
     from colorize_larsson import MODELS_DIR
 

@@ -1,7 +1,7 @@
 """Compare decoder settings (and candidate head graphs) of the larsson heads (no torch).
 
 Every setting goes through the public pipeline (``core.colorize_result``) and
-``core.evaluate.score``. Printed per data set (and per sub-folder): colourfulness ratio
+``colorize_eval.evaluate.score``. Printed per data set (and per sub-folder): colourfulness ratio
 (vivid), RMSE-alpha-beta and PSNR (right), the cast (mean signed and absolute Δa*, Δb*),
 beside the gray, mean-tint and true-28px baselines, and the two ratios of issue 30's
 criterion: RMSE-alpha-beta over gray's and PSNR minus mean-tint's. Choose on validation
@@ -74,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--out")
     args = parser.parse_args(argv)
+    from colorize_eval.evaluate import BASELINES, baseline_prediction, data_files, score
     from tqdm import tqdm
 
     import core
-    from core.evaluate import BASELINES, baseline_prediction, data_files, score
     from core.io import load_image
 
     for spec in args.graph:

@@ -1,7 +1,7 @@
 """Reproduce Larsson et al. Tables 1, 4 and 5 on a folder of colour photos (BSDS500 test).
 
 No torch: every row goes through ``core.colorize_result`` (ONNX Runtime), and every
-score through ``core.evaluate.score`` (PSNR in RGB, Eq. 11; RMSE in alpha-beta, Eq. 10),
+score through ``colorize_eval.evaluate.score`` (PSNR in RGB, Eq. 11; RMSE in alpha-beta, Eq. 10),
 with the core's baselines ``gray`` (no colorization), ``mean-tint`` and ``true-28px``.
 
 * Table 1: each shipped variant with its default decoder.
@@ -36,11 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.merge:
         return _merge(args.merge, args.out)
 
+    from colorize_eval.evaluate import BASELINES, DEFAULT_TINT_AB, baseline_prediction, list_images
     from colorize_larsson.colorizer import COLORIZERS, TABLE5_DECODERS
     from tqdm import tqdm
 
     import core
-    from core.evaluate import BASELINES, DEFAULT_TINT_AB, baseline_prediction, list_images
     from core.metrics import psnr, rmse_alphabeta
 
     def score(pred, true):  # the two metrics of Tables 1, 4 and 5 (Eqs. 10 and 11)

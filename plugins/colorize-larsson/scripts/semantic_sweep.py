@@ -1,4 +1,4 @@
-"""The semantic test (``core.semantic.semantic_test``) for decoder settings and candidate
+"""The semantic test (``colorize_eval.semantic.semantic_test``) for decoder settings and candidate
 head graphs of the larsson methods (no torch).
 
 Usage::
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    from core.semantic import semantic_test
+    from colorize_eval.semantic import semantic_test
 
     for spec in args.graph:
         _use_graph(spec)

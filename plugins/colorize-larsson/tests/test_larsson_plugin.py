@@ -10,6 +10,7 @@ import sys
 import colorize_larsson
 import numpy as np
 import pytest
+from colorize_devkit.testing import method_contract_tests
 from colorize_larsson.colorizer import (
     COLORIZERS,
     TABLE5_DECODERS,
@@ -21,7 +22,6 @@ from colorize_larsson.colorizer import (
 )
 
 from core.runtime import MANIFEST_NAME, sha256_file
-from core.testing import method_contract_tests
 
 MODELS = colorize_larsson.MODELS_DIR
 SHIPPED = [cls.name for cls in COLORIZERS if cls.shipped()]
@@ -53,7 +53,7 @@ def test_discovered_through_its_entry_point():
     assert {"larsson", "larsson-lab"} <= set(SHIPPED)
     for name in SHIPPED:
         assert registry.method_info(name).plugin == "colorize-larsson"
-    recipes = {e.name for e in metadata.entry_points(group="colorize.training")}
+    recipes = set(registry.entries("recipe"))
     assert {"larsson", "larsson-lab", "larsson-lab-joint", "larsson-lab-l2"} <= recipes
 
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from core.bench import best_run, comparison, int8_comparisons, zero_feeds
+from colorize_bench.bench import best_run, comparison, int8_comparisons, zero_feeds
 
 __all__ = ["benchmark"]
 
@@ -24,7 +23,7 @@ __all__ = ["benchmark"]
 def benchmark(quick: bool = False) -> dict[str, Any]:
     """Cached vs naive sampling (seconds per low-resolution sample grid) on the shipped model.
 
-    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`core.bench.comparison`).
+    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`colorize_bench.bench.comparison`).
     """
     from colorize_pixcolor import MODELS_DIR
     from colorize_pixcolor.colorizer import PixColor

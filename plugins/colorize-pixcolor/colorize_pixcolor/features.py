@@ -11,7 +11,7 @@ mirrored copy too with ``--flip``). The backbone sees what inference gives it: t
 photo's luma Y (BT.601, the method's colour space) read as a gray value, i.e. CIE L* of
 the gray Y. Targets are the Cr and Cb bins (32 per channel) of the 28 x 28 grid (area
 down-sampling of the crop's chroma, Fig. 3). The held-out half of ``imagenet_sample``
-(:func:`core.semantic.held_out`) is never cached.
+(:func:`colorize_eval.semantic.held_out`) is never cached.
 
 Files (rows: photos, then their mirrored copies)::
 
@@ -44,7 +44,8 @@ __all__ = ["build_cache", "crop_square", "load_cache", "photo_list"]
 def photo_list(folders: list[Path]) -> list[Path]:
     """Photos under ``folders`` (recursive, sorted), without the semantic test's held-out
     ``imagenet_sample`` half."""
-    from core.semantic import held_out
+    from colorize_eval.semantic import held_out
+
     from training.data import find_images
 
     excluded: set[Path] = set()

@@ -1,6 +1,6 @@
 """Evaluate the shipped pixcolor graphs the way MODEL_CARD.md reports them.
 
-Rows (all scored with ``core.evaluate.score`` against the original photo, next to the
+Rows (all scored with ``colorize_eval.evaluate.score`` against the original photo, next to the
 core's baselines gray / mean-tint / true-28px measured the same way):
 
 * ``pixcolor (1 sample)`` -- sample 0 of seed 0, refined (what ``core.colorize(seed=0)`` gives);
@@ -26,13 +26,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from colorize_eval.evaluate import BASELINES, baseline_prediction, list_images, score
 from colorize_pixcolor.colorizer import PixColor
 from colorize_pixcolor.sampling import bin_centers
 from tqdm import tqdm
 
 from core import metrics
 from core.colorspaces.ycbcr import rgb_to_ycbcr
-from core.evaluate import BASELINES, baseline_prediction, list_images, score
 from core.io import load_image
 
 ROWS = ("pixcolor (1 sample)", "pixcolor (best of 3 by likelihood)", "pixcolor unrefined",

@@ -1,9 +1,9 @@
 """Tests of the colorize-plugin-example plugin."""
 
 import numpy as np
+from colorize_devkit.testing import method_contract_tests
 
 import core
-from core.testing import method_contract_tests
 
 # The toolkit's contract, over every method this distribution registers.
 test_contract = method_contract_tests(distribution="colorize-plugin-example")

@@ -16,8 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from core.bench import best_run, comparison, int8_comparisons, zero_feeds
+from colorize_bench.bench import best_run, comparison, int8_comparisons, zero_feeds
 
 __all__ = ["benchmark"]
 
@@ -25,7 +24,7 @@ __all__ = ["benchmark"]
 def benchmark(quick: bool = False) -> dict[str, Any]:
     """Cached vs windowed vs naive sampling (seconds per chroma grid) on the shipped model.
 
-    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`core.bench.comparison`).
+    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`colorize_bench.bench.comparison`).
     """
     from colorize_semantic import MODELS_DIR
     from colorize_semantic.colorizer import SemanticColorizer

@@ -23,11 +23,11 @@ import numpy as np
 
 def main(argv: list[str] | None = None) -> int:
     import onnxruntime
+    from colorize_bench.bench import best_run
     from colorize_semantic.colorizer import SemanticColorizer
     from colorize_semantic.sampling import draw_noise, sample_cached, sample_naive, sample_windowed
 
     import core
-    from core.bench import best_run
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=3)

@@ -1,13 +1,13 @@
 """Evaluate the semantic plugin on CamVid test: the numbers of MODEL_CARD.md.
 
 For each variant whose graphs are in ``--models`` (Zhao et al. 2019, Fig. 7 analogue):
-PSNR and RMSE-αβ (``core.evaluate.score``) against the photo of what ``core.colorize``
+PSNR and RMSE-αβ (``colorize_eval.evaluate.score``) against the photo of what ``core.colorize``
 returns (row ``<variant>``: the mean of ``DEFAULT_AVERAGE`` samples) and of the first
 sample alone (row ``<variant> (one sample)``), mean pairwise MS-SSIM between ``--samples``
 samples (Fig. 10: lower = more diverse), and the mean IoU (dataset confusion matrix, void
 ignored) of the variant's segmentation head on the gray input. Rows for the baselines
 gray, mean-tint (CamVid train's mean a*, b*) and true-28px are measured on the same photos
-with ``core.evaluate.baseline_prediction``.
+with ``colorize_eval.evaluate.baseline_prediction``.
 
 Table 3 analogue (``--table3``): our head sees lightness only, so on its own it cannot
 tell a gray, a colorized and a colour photo apart. We make it colour-aware without any
@@ -33,11 +33,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from colorize_eval.evaluate import baseline_prediction, score
 from PIL import Image
 
 from core import metrics
 from core.colorspaces.lab import rgb_to_lab
-from core.evaluate import baseline_prediction, score
 
 N_CLASSES, VOID, HIST_BINS, AB_RANGE = 11, 11, 16, 110.0
 

@@ -4,7 +4,7 @@ The semantic flows learn their colours from CamVid's street scenes; ``--extra-ca
 the colour losses (L_emb + L_gen, no L_seg) of general photos at every step (see the
 plugin's MODEL_CARD.md). This script lists them: the landscape-shaped (width >= height)
 photos of BSDS500 train and val, ``houses``, the half of ``imagenet_sample`` that the
-semantic test does not hold out (:func:`core.semantic.held_out`) and, with
+semantic test does not hold out (:func:`colorize_eval.semantic.held_out`) and, with
 ``--intel-per-class N``, the first N photos of each ``intel_scenes`` class. The feature
 cache resizes every photo to the first one's working shape, so portrait photos are left
 out rather than squashed. BSDS500 test, CamVid val/test and the held-out ImageNet photos
@@ -22,9 +22,8 @@ import argparse
 from pathlib import Path
 
 import cv2
-
-from core.evaluate import list_images
-from core.semantic import held_out
+from colorize_eval.evaluate import list_images
+from colorize_eval.semantic import held_out
 
 
 def _landscape(path: Path) -> bool:

@@ -4,7 +4,7 @@ Every method a distribution registers must honour the same contract. A plugin's
 test suite gets all the checks with two lines::
 
     # plugins/colorize-mymethod/tests/test_mymethod_contract.py
-    from core.testing import method_contract_tests
+    from colorize_devkit.testing import method_contract_tests
 
     test_contract = method_contract_tests(distribution="colorize-mymethod")
 
@@ -278,7 +278,7 @@ _NO_TORCH = r"""
 import sys
 import numpy as np
 import core
-from core.testing import _kwargs, _test_image
+from colorize_devkit.testing import _kwargs, _test_image
 info = core.get_method(sys.argv[1])
 core.colorize(_test_image(), sys.argv[1], seed=0, **_kwargs(info))
 bad = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "onnx", "onnxscript"))
@@ -300,7 +300,7 @@ import numpy as np
 from PIL import Image
 import core
 from core.errors import InvalidImageError
-from core.testing import _kwargs, _test_image
+from colorize_devkit.testing import _kwargs, _test_image
 
 def status(key):
     try:

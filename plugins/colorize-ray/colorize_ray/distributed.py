@@ -1,7 +1,7 @@
 """Colorize an archive on a Ray cluster: Ray Data ``map_batches`` over a pool of actors.
 
 Needs the ``ray`` extra (``pip install 'colorize-toolkit[ray]'``); ``import core`` and
-``import core.distributed`` never import Ray, it is imported by the functions that use it.
+``import colorize_ray.distributed`` never import Ray, it is imported by the functions that use it.
 
 * :func:`colorize_files` colorizes image files and folders on the cluster and writes the
   results as ``colorize image`` does: the layout below each input folder is kept, every
@@ -22,7 +22,7 @@ docs/scaling.md for a multi-node recipe.
 
 Examples
 --------
->>> from core.distributed import colorize_files
+>>> from colorize_ray.distributed import colorize_files
 >>> summary = colorize_files(["scans/"], "colour/", "larsson", actors=4)  # doctest: +SKIP
 >>> summary.done, summary.failed                                          # doctest: +SKIP
 (1200, [('scans/box3/0042.tif', 'scans/box3/0042.tif: cannot read image ...')])
@@ -68,7 +68,7 @@ def _import_ray():
         import ray.data
     except ImportError as exc:
         raise ColorizeError(
-            f"core.distributed needs Ray Data ({exc}); install it with "
+            f"colorize_ray.distributed needs Ray Data ({exc}); install it with "
             "`pip install 'colorize-toolkit[ray]'`"
         ) from None
     return ray
@@ -373,12 +373,12 @@ def colorize_dataset(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m core.distributed IN... -o OUT [options]``: :func:`colorize_files` from a
+    """``python -m colorize_ray.distributed IN... -o OUT [options]``: :func:`colorize_files` from a
     shell (the multi-node recipe of docs/scaling.md); returns the exit code."""
     from core.cli import parse_options
 
     parser = argparse.ArgumentParser(
-        prog="python -m core.distributed",
+        prog="python -m colorize_ray.distributed",
         description="Colorize image files and folders on a Ray cluster (colorize image's rules).",
     )
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
@@ -418,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.quiet,
         )
     except (ColorizeError, ValueError) as exc:
-        print(f"core.distributed: {exc}", file=sys.stderr)
+        print(f"colorize_ray.distributed: {exc}", file=sys.stderr)
         return 2
     summary.report()
     return summary.exit_code

@@ -1,30 +1,29 @@
 """``colorize explain IMAGE --method M -o FIG``: a figure of what a method predicts.
 
 Plugins that can explain their predictions (input, result, uncertainty map, predicted
-histograms at a few pixels — Larsson et al. 2016, Figs. 10–12) publish a function
-``explain(image, out_path, method, *, pixels=4, decoder=None, dpi=120) -> Path`` under
-the ``colorize.explain`` entry-point group, named after the method. The core stays free
+histograms at a few pixels — Larsson et al. 2016, Figs. 10–12) register an
+:class:`core.extensions.Explainer` per method (hook ``register_explainers``) whose target
+is ``explain(image, out_path, method, *, pixels=4, decoder=None, dpi=120) -> Path``. The core stays free
 of plotting libraries: the plugin imports matplotlib when it draws.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata as metadata
 import sys
 from pathlib import Path
 from typing import Any
 
 from core.errors import CapabilityError
 
-__all__ = ["GROUP", "configure_parser", "explain", "explainers", "run"]
-
-GROUP = "colorize.explain"
+__all__ = ["configure_parser", "explain", "explainers", "run"]
 
 
-def explainers() -> dict[str, metadata.EntryPoint]:
-    """Methods that can be explained, with the entry point of their explain function."""
-    return {ep.name: ep for ep in metadata.entry_points(group=GROUP)}
+def explainers() -> dict[str, Any]:
+    """Methods that can be explained: name -> :class:`core.extensions.Explainer`."""
+    from core.plugins import get_registry
+
+    return {name: entry.obj for name, entry in get_registry().entries("explainer").items()}
 
 
 def explain(image: Any, out_path: str | Path, method: str, **options: Any) -> Path:

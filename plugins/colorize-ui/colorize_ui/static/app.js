@@ -1,4 +1,4 @@
-// The page of `colorize ui` (core/ui/app.py serves it and its JSON API).
+// The page of `colorize ui` (plugins/colorize-ui/colorize_ui/app.py serves it and its JSON API).
 // State lives in `state`; every change of photo, settings or hints asks the server for a
 // new result (predictions are cached there, so a hint change only re-runs the hints).
 "use strict";

@@ -1,6 +1,6 @@
 """``colorize ui``: a local web page for the toolkit (needs the ``[ui]`` extra).
 
-One command starts a small Starlette application (:mod:`core.ui.app`) under uvicorn on
+One command starts a small Starlette application (:mod:`colorize_ui.app`) under uvicorn on
 ``127.0.0.1`` and prints its address. The page opens a photo (file picker, drag and drop,
 or the bundled example photo), colorizes it with any installed method (decoder, reference
 photo, seed, diverse samples), shows the result beside the input with a before/after
@@ -87,7 +87,7 @@ def serve(
     try:
         import uvicorn
 
-        from core.ui.app import create_app
+        from colorize_ui.app import create_app
     except ImportError as exc:
         print(
             f"colorize ui: unavailable ({exc}); install the extra with "

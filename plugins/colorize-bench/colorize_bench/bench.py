@@ -16,7 +16,7 @@ Three sections, each measured in the same run on the same machine:
     Throughput of the colour-space conversions and decoders, with the same-run
     comparisons against scikit-image (when installed) and straightforward numpy.
 ``plugins``
-    Every callable registered in the ``colorize.benchmarks`` entry-point group is
+    Every benchmark plugins register (hook ``register_benchmarks``) is
     called with ``quick`` and returns named comparisons (ONNX Runtime vs torch eager,
     cached vs naive sampling, int8 vs float32 where an int8 graph is shipped), each
     measured within the plugin's own run and reported as a ratio. A benchmark that
@@ -48,7 +48,6 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "ENTRY_POINT_GROUP",
     "SCHEMA_VERSION",
     "best_run",
     "best_seconds",
@@ -71,7 +70,6 @@ __all__ = [
 #: Version of the ``colorize bench --json`` layout (bumped when a key is renamed or removed).
 SCHEMA_VERSION = 2
 #: Entry-point group of plugin benchmarks: ``name = "package.module:callable"``.
-ENTRY_POINT_GROUP = "colorize.benchmarks"
 
 _MEMORY_PROBE = r"""
 import json, sys
@@ -601,18 +599,12 @@ def colour_benchmarks(quick: bool = False, repeats: int | None = None) -> dict[s
 # -- plugins section ----------------------------------------------------------------------
 
 
-def _benchmark_entry_points() -> dict[str, Any]:
-    """The group's entry points, filtered like plugins by ``COLORIZE_PLUGINS`` /
-    ``COLORIZE_DISABLE_PLUGINS`` (a benchmark is named after its plugin's entry point)."""
-    from core.plugins import _env_list
+def _registered_benchmarks() -> dict[str, Any]:
+    """The :class:`core.extensions.Benchmark` entries of installed plugins, by name (the
+    registry applies ``COLORIZE_PLUGINS`` / ``COLORIZE_DISABLE_PLUGINS``)."""
+    from core.plugins import get_registry
 
-    allow = _env_list("COLORIZE_PLUGINS")
-    block = set(_env_list("COLORIZE_DISABLE_PLUGINS") or ())
-    found = {}
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if (allow is None or ep.name in allow) and ep.name not in block:
-            found.setdefault(ep.name, ep)
-    return dict(sorted(found.items()))
+    return dict(sorted(get_registry().entries("benchmark").items()))
 
 
 def _normalise(result: Any) -> dict[str, Any]:
@@ -642,7 +634,7 @@ def run_plugin_benchmarks(
     *,
     progress: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Run every ``colorize.benchmarks`` entry point (or the given callables).
+    """Run every registered benchmark (hook ``register_benchmarks``), or the given callables.
 
     Each callable is called as ``func(quick)`` and returns ``{"comparisons": {name:
     comparison(...)}, "skipped": [skipped(...)], "notes": [str]}`` (the last two
@@ -658,9 +650,8 @@ def run_plugin_benchmarks(
     """
     if benchmarks is None:
         sources = {}
-        for name, ep in _benchmark_entry_points().items():
-            dist = getattr(ep, "dist", None)
-            sources[name] = (ep.load, getattr(dist, "name", None), getattr(dist, "version", None))
+        for name, entry in _registered_benchmarks().items():
+            sources[name] = (entry.obj.load, entry.distribution, entry.version)
     else:
         sources = {name: ((lambda f=func: f), None, None) for name, func in benchmarks.items()}
     out: dict[str, dict[str, Any]] = {}
@@ -823,7 +814,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--no-core", action="store_true", help="skip the colour conversion / decoder section"
     )
     parser.add_argument(
-        "--no-plugins", action="store_true", help="skip the colorize.benchmarks entry points"
+        "--no-plugins", action="store_true", help="skip the benchmarks plugins register"
     )
     parser.add_argument("--json", default=None, metavar="FILE", help="write the full report")
 

@@ -487,7 +487,7 @@ def run(args: argparse.Namespace) -> int:
         "sets": [r.to_dict() for r in reports]
     }
     if args.semantic:
-        from core.semantic import semantic_test
+        from colorize_eval.semantic import semantic_test
 
         semantic = semantic_test(
             list(args.methods),

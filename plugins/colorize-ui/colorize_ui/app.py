@@ -12,7 +12,7 @@ Endpoints (all on one local server; nothing is fetched from elsewhere):
     a bad file is refused with the message ``colorize image`` gives for it (naming the
     file), as ``{"error": ...}`` with status 400.
 ``POST /api/example``
-    Opens the bundled example photo (``examples/detroit_ca1915.jpg``).
+    Opens the bundled example photo (``core/data/detroit_ca1915.jpg``).
 ``GET /api/images/{id}/preview.jpg``
     The photo as shown on the page (long side at most :data:`PREVIEW_SIDE`).
 ``POST /api/colorize``

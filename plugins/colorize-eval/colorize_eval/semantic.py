@@ -101,7 +101,7 @@ def semantic_test(
     -------
     dict
         ``{"top1": {"colour": f, "gray": f, "mean-tint": f, "true-28px": f, method: f, ...},
-        "photos": n, "size": size}`` (the three baselines of ``core.evaluate.BASELINES``).
+        "photos": n, "size": size}`` (the three baselines of ``colorize_eval.evaluate.BASELINES``).
 
     Raises
     ------
@@ -112,10 +112,10 @@ def semantic_test(
     """
     from tqdm import tqdm
 
+    from colorize_eval.evaluate import BASELINES, baseline_prediction
     from core import api
     from core.backbones import get_backbone
     from core.errors import ModelFileError
-    from core.evaluate import BASELINES, baseline_prediction
     from core.io import load_image
     from core.runtime import get_session
 

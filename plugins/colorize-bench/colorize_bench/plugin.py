@@ -1,0 +1,17 @@
+"""Entry point of the ``colorize`` plugin group: what colorize-bench adds to the toolkit.
+
+Targets are imported only when used, so registering costs no import of the
+application's own dependencies.
+"""
+
+from __future__ import annotations
+
+from core.extensions import Command
+from core.hookspecs import hookimpl
+
+
+@hookimpl
+def register_commands(register):
+    register(
+        Command("bench", "colorize_bench.bench", help="latency and peak memory of every method")
+    )
