@@ -9,6 +9,10 @@ the GIL, so the core's strips still run on several threads:
 - ``recombine_lab(lightness, chroma, gray, out)``: the full-resolution step of
   :meth:`core.colorspaces.lab.LabSpace.recombine` (Lab -> clipped sRGB with the lightness
   correction of Larsson et al. 2016, App. A.4);
+- ``rgb_to_lab(rgb, out, constants)`` and ``rgb_to_lightness(rgb, out, constants)``:
+  float32 sRGB -> CIE L*a*b* (or L* alone), :func:`core.colorspaces.lab.rgb_to_lab` and
+  :meth:`~core.colorspaces.lab.LabSpace.lightness` (the OpenCV path and the kernel agree
+  to about 2e-4 in Lab units, both within 1.4e-4 of the float64 result);
 - ``quantize(src, dst)``: float32 -> uint8/uint16 as :func:`core.io.quantize` does it.
 
 Set the environment variable ``COLORIZE_KERNELS=0`` to run the Python paths instead (read
