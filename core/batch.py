@@ -564,10 +564,12 @@ def pool_shape(workers: int | None = None, files: int | None = None) -> tuple[in
     Parameters
     ----------
     workers : int, optional
-        Worker processes asked for; 0 runs in the calling process. By default: the
-        usable cores (:func:`usable_cores`) divided by ``COLORIZE_THREADS`` when that is
-        set, at most one per :data:`WORKER_MEMORY_MIB` of available memory and at most one
-        per file; a batch that would get one worker runs in the calling process.
+        Worker processes asked for; 0 or 1 runs in the calling process (a pool of one
+        worker would only add its start-up and the transfers). By default: the usable
+        cores (:func:`usable_cores`) divided by ``COLORIZE_THREADS`` when that is set, at
+        most one per :data:`WORKER_MEMORY_MIB` of available memory and at most one per
+        file. A batch that would get one worker, asked for or not, runs in the calling
+        process.
     files : int, optional
         Files to colorize: no more workers than files are started.
 
@@ -593,14 +595,10 @@ def pool_shape(workers: int | None = None, files: int | None = None) -> tuple[in
         memory = _available_mib()
         if memory is not None:
             workers = min(workers, max(1, memory // WORKER_MEMORY_MIB))
-        if files is not None:
-            workers = min(workers, files)
-        if workers <= 1:
-            workers = 0
-    if workers == 0:
-        return 0, env
     if files is not None:
         workers = min(workers, max(1, files))
+    if workers <= 1:  # one worker: in this process
+        return 0, env
     return workers, env or max(1, cores // workers)
 
 
@@ -626,7 +624,8 @@ def run_batch(
     single_file : bool
         ``output`` is the one job's output file (no confinement check).
     workers : int, optional
-        Worker processes; 0 runs in this process; ``None`` chooses (:func:`pool_shape`).
+        Worker processes; 0 or 1 runs in this process; ``None`` chooses
+        (:func:`pool_shape`).
     progress : bool
         Show a progress bar (tqdm) over all the jobs.
 

@@ -358,7 +358,7 @@ def _configure_image(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="worker processes, each with the method loaded once (default 'auto': the usable "
-        "cores, bounded by memory and the number of files; 0: in this process)",
+        "cores, bounded by memory and the number of files; 0 or 1: in this process)",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 

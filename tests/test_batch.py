@@ -159,7 +159,7 @@ def test_pool_shape_fits_the_cores(monkeypatch):
     assert pool_shape(None, 1) == (0, 0)  # one file: in this process
     assert pool_shape(2, 100) == (2, 4)
     assert pool_shape(4, 2) == (2, 4)  # asked for more workers than files
-    assert pool_shape(1, 1) == (1, 8)  # asked for: a pool of one
+    assert pool_shape(1, 1) == (0, 0)  # asked for one worker: in this process
     assert pool_shape(0, 100) == (0, 0)
     monkeypatch.setattr(batch, "_available_mib", lambda: 3 * batch.WORKER_MEMORY_MIB)
     assert pool_shape(None, 100) == (3, 2)  # bounded by memory
@@ -222,3 +222,31 @@ def test_an_output_folder_inside_an_input_folder_is_not_searched(folder):
     assert len(sources) == 8 and not [s for s in sources if out in s.parents]
     assert len(list(batch.iter_inputs([out], exclude=out))) == 2  # given itself: searched
     assert len(list(batch.iter_inputs([folder]))) == 10  # without exclude: all of them
+
+
+def test_one_worker_runs_in_this_process(registry, folder, tmp_path, monkeypatch):
+    """``--workers 1`` (or a pool cut to one by the number of files) starts no pool: a
+    pool of one worker is the serial loop plus a process start and the transfers."""
+    monkeypatch.setattr(batch, "usable_cores", lambda: 8)
+    monkeypatch.delenv("COLORIZE_THREADS", raising=False)
+    assert pool_shape(1, 100) == (0, 0)
+    assert pool_shape(4, 1) == (0, 0)  # four asked for, one file
+    assert pool_shape(2, 2) == (2, 4)  # two are still a pool
+    monkeypatch.setenv("COLORIZE_THREADS", "3")
+    assert pool_shape(1, 100) == (0, 3)
+
+    pids = tmp_path / "pids"
+    run_file = batch.run_file
+
+    def recording(settings, job):  # a forked worker would inherit it and write its pid
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return run_file(settings, job)
+
+    monkeypatch.setattr(batch, "run_file", recording)
+    out = tmp_path / "out"
+    summary = run_batch(
+        plan_jobs([folder], out), BatchSettings(method="toy"), output=out, workers=1, progress=False
+    )
+    assert (summary.workers, summary.done, len(summary.failed)) == (0, 7, 1)
+    assert pids.read_text().split() == [str(os.getpid())] * 8
