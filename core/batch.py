@@ -45,7 +45,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import ColorizeError, OutputExistsError, OutputPathError, UnknownMethodError
+from core.errors import (
+    ColorizeError,
+    ModelFileError,
+    OutputExistsError,
+    OutputPathError,
+    UnknownMethodError,
+)
 from core.io import IMAGE_EXTENSIONS
 
 __all__ = [
@@ -389,10 +395,15 @@ def run_file(settings: BatchSettings, job: FileJob) -> FileOutcome:
     """Colorize one file and write its outputs atomically; never raises for a bad file.
 
     Errors a user can cause (:class:`core.errors.ColorizeError`, ``ValueError``,
-    ``TypeError``, ``OSError``) become a ``failed`` outcome carrying the message; a write
-    error of :data:`FATAL_WRITE_ERRORS` becomes ``fatal``; an unknown method is ``failed``
-    with ``stop``. Anything else is a bug and propagates.
+    ``TypeError``, ``OSError``) become a ``failed`` outcome carrying the message, and so
+    does running out of memory (``MemoryError``, or an OpenCV ``cv2.error``, which is how
+    OpenCV reports a failed allocation): that file fails, the batch goes on. A write
+    error of :data:`FATAL_WRITE_ERRORS` becomes ``fatal``; an unknown method or a model
+    file that cannot be loaded is ``failed`` with ``stop`` (every other file would fail
+    alike). Anything else is a bug and propagates.
     """
+    import cv2
+
     notes: list[str] = []
     t0 = time.perf_counter()
 
@@ -406,7 +417,15 @@ def run_file(settings: BatchSettings, job: FileJob) -> FileOutcome:
             return outcome("fatal", str(exc.strerror or exc))
         return outcome("failed", str(exc))
     except (ColorizeError, ValueError, TypeError) as exc:
-        return outcome("failed", str(exc), stop=isinstance(exc, UnknownMethodError))
+        stop = isinstance(exc, (UnknownMethodError, ModelFileError))
+        return outcome("failed", str(exc), stop=stop)
+    except MemoryError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "MemoryError"
+        return outcome("failed", f"{job.source}: not enough memory to colorize it ({detail})")
+    except cv2.error as exc:
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        detail = lines[-1] if lines else "cv2.error"
+        return outcome("failed", f"{job.source}: OpenCV failed ({detail})")
     return outcome("done")
 
 
@@ -470,10 +489,17 @@ class BatchSummary:
         )
         for name, error in self.failed:
             print(f"  FAILED {name}: {error}", file=file)
+        left = self.total - self.done - self.skipped - len(self.failed)
         if self.fatal:
             print(f"colorize: {self.fatal}; stopped", file=file)
         elif self.interrupted:
             print("interrupted: finished files are complete; re-run to do the rest", file=file)
+        elif left > 0:
+            print(
+                f"stopped: {left} other file(s) not colorized; the error above would repeat "
+                "for each",
+                file=file,
+            )
 
 
 class _Tally:

@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,6 +235,63 @@ def test_full_disk_gives_one_clear_error(registry, tmp_path, capsys, monkeypatch
     assert err.count("No space left on device") == 1
     assert "stopped" in err
 
+
+
+@pytest.mark.parametrize("where", ["save", "opencv"])
+def test_out_of_memory_fails_that_file_and_the_batch_goes_on(
+    registry, tmp_path, capsys, monkeypatch, where
+):
+    """F1: a MemoryError while saving, or OpenCV failing to allocate, fails the one file
+    with a clear line; the other files are colorized and the summary is printed."""
+    import cv2
+
+    import core.api
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        Image.new("L", (20, 20), 50 * i).save(src / f"{i}.png")
+    real_save = core.api.save_image
+
+    def save(path, *args, **kwargs):
+        if Path(path).stem == "2":
+            if where == "save":
+                raise MemoryError("Unable to allocate 2.47 GiB for an array")
+            raise cv2.error("OpenCV(5.1.0) alloc.cpp:73: error: (-4:Insufficient memory)")
+        return real_save(path, *args, **kwargs)
+
+    monkeypatch.setattr("core.api.save_image", save)
+    code = main(["image", str(src), "-o", str(tmp_path / "out"), "-m", "toy", "-q", "-j", "0"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "colorized 3, skipped 0 (output exists), failed 1 of 4" in err
+    expected = "not enough memory" if where == "save" else "OpenCV failed"
+    assert f"FAILED {src / '2.png'}: {src / '2.png'}: {expected}" in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png", "3.png"]
+
+
+def test_a_broken_model_fails_once_and_stops_the_batch(registry, toys, tmp_path, capsys):
+    """A model file that cannot be loaded is one error, not the same error per file."""
+    from core.errors import ModelFileError
+
+    class BrokenModel(toys.ToyColorizer):
+        name = "broken-model"
+
+        def predict(self, lightness, **kw):
+            raise ModelFileError("models/x.onnx: onnxruntime cannot load the model (bad)")
+
+    registry.add_plugin(toys.ToyPlugin(BrokenModel()), name="bm", distribution="bm-dist")
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(5):
+        Image.new("L", (20, 20), 40 * i).save(src / f"{i}.png")
+    code = main(["image", str(src), "-o", str(tmp_path / "out"), "-m", "broken-model", "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("cannot load the model") == 1  # one FAILED line, not five
+    assert err.count("FAILED") == 1  # which file it names depends on the workers' order
+    assert "stopped: 4 other file(s) not colorized" in err
 
 def test_output_names_cannot_escape(registry, tmp_path, capsys):
     from core.cli import _confined
