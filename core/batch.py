@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import json
 import multiprocessing
 import os
 import signal
@@ -541,16 +542,64 @@ class _Tally:
 def _triage(
     jobs: Sequence[FileJob], settings: BatchSettings, out: Path, single_file: bool, tally: _Tally
 ) -> list[FileJob]:
-    """The jobs to run: refuses outputs outside ``out``, skips jobs whose outputs exist."""
+    """The jobs to run: refuses outputs outside ``out``, skips jobs whose outputs exist
+    and photos that crashed their worker in an earlier run (:data:`CRASH_RECORD`)."""
+    crashed = {} if single_file else _read_crashes(out)
     todo: list[FileJob] = []
     for job in jobs:
         if not single_file and not all(confined(out, t) for t in job.targets):
             tally.refuse(job, "output path escapes the output folder")
         elif not settings.overwrite and all(t.exists() for t in job.targets):
             tally.summary.skipped += 1
+        elif crashed.get(_crash_key(job.source, settings)) is not None:
+            tally.refuse(
+                job,
+                f"{job.source}: crashed its worker process in an earlier run; skipped "
+                f"(delete {out / CRASH_RECORD} to try it again)",
+            )
         else:
             todo.append(job)
     return todo
+
+
+#: File in the output folder that lists the photos that crashed a worker process (by
+#: path, size, modification time and method), so that re-runs name and skip them.
+CRASH_RECORD = ".colorize-crashed.json"
+
+
+def _crash_key(source: Path, settings: BatchSettings) -> str | None:
+    try:
+        stat = source.stat()
+    except OSError:
+        return None
+    return f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{settings.method or ''}"
+
+
+def _read_crashes(out: Path) -> dict[str, str]:
+    try:
+        data = json.loads((out / CRASH_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet, or unreadable: nothing is skipped
+        return {}
+    crashed = data.get("crashed") if isinstance(data, dict) else None
+    return {str(k): str(v) for k, v in crashed.items()} if isinstance(crashed, dict) else {}
+
+
+def _record_crash(out: Path, job: FileJob, settings: BatchSettings, error: str) -> None:
+    """Add ``job``'s photo to :data:`CRASH_RECORD` (atomically; best effort)."""
+    from core.io import finish_temporary, open_temporary
+
+    key = _crash_key(job.source, settings)
+    if key is None:
+        return
+    crashed = _read_crashes(out)
+    crashed[key] = error
+    try:
+        fd, tmp = open_temporary(out, prefix=".colorize-crashed.", suffix=".part")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"version": 1, "crashed": crashed}, handle, indent=1)
+        finish_temporary(tmp, out / CRASH_RECORD)
+    except OSError:
+        pass  # the batch's own report still names the photo
 
 
 def _env_threads() -> int:
@@ -686,7 +735,7 @@ def run_batch(
                 if stop:
                     break
         else:
-            _run_pool(todo, settings, count, threads, tally, bar)
+            _run_pool(todo, settings, count, threads, tally, bar, None if single_file else out)
     except KeyboardInterrupt:
         tally.summary.interrupted = True
         if count == 0:  # the interrupt may have come between two lines of a write
@@ -717,7 +766,7 @@ def _worker_signal(signum: int, frame: Any) -> None:
     os._exit(128 + signum)
 
 
-def _init_worker(settings: BatchSettings, threads: int) -> None:
+def _init_worker(settings: BatchSettings, threads: int, parent: int) -> None:
     global _worker_settings
     _worker_settings = settings
     os.environ["COLORIZE_THREADS"] = str(threads)
@@ -725,8 +774,37 @@ def _init_worker(settings: BatchSettings, threads: int) -> None:
     # Ctrl-C sent to the whole process group is handled once, by the parent.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_signal)
+    _die_with_parent(parent)
     # OpenCV's own thread count is left alone: cv2.setNumThreads in a forked child waits
     # forever for the parent's pool threads, which do not exist there.
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker exit when the batch's process dies, even by ``kill -9``.
+
+    On Linux the kernel sends the worker SIGTERM (``prctl(PR_SET_PDEATHSIG)``), which
+    :func:`_worker_signal` handles; elsewhere a daemon thread polls the parent's pid.
+    """
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(128 + signal.SIGTERM)
+    if not armed:
+        import threading
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            _worker_signal(signal.SIGTERM, None)
+
+        threading.Thread(target=watch, name="colorize-parent-watch", daemon=True).start()
 
 
 def _pool_task(job: FileJob) -> FileOutcome:
@@ -753,6 +831,20 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
             process.terminate()
 
 
+#: Photos in a row that crash their worker before the batch stops: past that, the method
+#: (or the machine) is the likely cause, not the photos.
+MAX_CRASHES_IN_A_ROW = 3
+
+
+def _new_pool(settings: BatchSettings, workers: int, threads: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=_pool_context(),
+        initializer=_init_worker,
+        initargs=(settings, threads, os.getpid()),
+    )
+
+
 def _run_pool(
     todo: Sequence[FileJob],
     settings: BatchSettings,
@@ -760,18 +852,64 @@ def _run_pool(
     threads: int,
     tally: _Tally,
     bar: Any,
+    record: Path | None = None,
 ) -> None:
+    """Run ``todo`` on a pool of ``workers`` processes.
+
+    A worker that dies outright (a native crash, the out-of-memory killer) breaks the
+    pool, and with it the files in flight. Those are then run again one at a time, each in
+    a fresh process of its own: the one that crashes again is named and failed, the others
+    are colorized, and the batch goes on with a new pool; the culprit is added to
+    ``record``/:data:`CRASH_RECORD` (when given) so that re-runs skip it. After
+    :data:`MAX_CRASHES_IN_A_ROW` such photos in a row, with no file done in between, the
+    batch stops (``fatal``): the method itself is then the likely cause.
+    """
     from core.plugins import get_registry
 
     list(get_registry().names("method"))  # load the plugins once, before the workers fork
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=_pool_context(),
-        initializer=_init_worker,
-        initargs=(settings, threads),
-    )
-    pending: dict[Future, FileJob] = {}
     queue = iter(todo)
+    crashes = 0
+    while True:
+        suspects = _run_pool_until_broken(queue, settings, workers, threads, tally, bar)
+        if not suspects:
+            return
+        for job in suspects:
+            outcome = _run_alone(job, settings, threads)
+            if outcome is None:
+                crashes += 1
+                outcome = FileOutcome(
+                    "failed",
+                    f"{job.source}: the worker process colorizing it died (a crash, or killed "
+                    "for lack of memory?); skipped",
+                )
+                if record is not None:
+                    _record_crash(record, job, settings, outcome.error)
+            elif outcome.status == "done":
+                crashes = 0
+            tally.add(job, outcome)
+            bar.update()
+            if crashes >= MAX_CRASHES_IN_A_ROW:
+                tally.summary.fatal = (
+                    f"{crashes} files in a row crashed their worker process; the method "
+                    f"{settings.method or '(default)'} itself is the likely cause"
+                )
+                tally.stopped = True
+            if tally.stopped:
+                return
+
+
+def _run_pool_until_broken(
+    queue: Iterator[FileJob],
+    settings: BatchSettings,
+    workers: int,
+    threads: int,
+    tally: _Tally,
+    bar: Any,
+) -> list[FileJob]:
+    """Run jobs from ``queue`` until it is empty (returns ``[]``) or a worker dies (returns
+    the jobs that were in flight, none of them counted)."""
+    pool = _new_pool(settings, workers, threads)
+    pending: dict[Future, FileJob] = {}
 
     def refill() -> None:
         for job in itertools.islice(queue, 2 * workers - len(pending)):
@@ -793,14 +931,27 @@ def _run_pool(
                     future.cancel()
             else:
                 refill()
+        return []
     except KeyboardInterrupt:
         _stop_workers(pool)
         raise
     except BrokenProcessPool:
-        names = ", ".join(str(job.source) for job in pending.values())
-        tally.summary.fatal = (
-            "a worker process died (killed, or out of memory?) while colorizing one of: " + names
-        )
+        return sorted(pending.values(), key=lambda job: job.index)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _remove_stale(pending.values())  # a worker killed outright cannot clean up
+
+
+def _run_alone(job: FileJob, settings: BatchSettings, threads: int) -> FileOutcome | None:
+    """Run one job in a process of its own; ``None`` when that process dies."""
+    pool = _new_pool(settings, 1, threads)
+    try:
+        return pool.submit(_pool_task, job).result()
+    except KeyboardInterrupt:
+        _stop_workers(pool)
+        raise
+    except BrokenProcessPool:
+        return None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _remove_stale([job])

@@ -108,24 +108,67 @@ def test_an_unknown_method_is_reported_once(registry, folder, tmp_path, capsys):
     assert "did you mean 'toy'" in err
 
 
-def test_a_worker_that_dies_stops_the_batch_naming_the_files(registry, toys, folder, tmp_path):
+def test_a_photo_that_crashes_its_worker_is_named_and_the_batch_goes_on(
+    registry, toys, tmp_path
+):
+    """F5: the one photo that kills its worker is found (the files in flight are run again
+    one per process), named and failed; every other photo is colorized, on every re-run."""
+
+    class Crashing(toys.ToyColorizer):
+        name = "crashing"
+
+        def predict(self, lightness, **kw):
+            if float(lightness.mean()) > 90:  # only the brightest photo
+                os._exit(3)  # a crash no Python handler sees (like the kernel's OOM killer)
+            return super().predict(lightness, **kw)
+
+    registry.add_plugin(toys.ToyPlugin(Crashing()), name="crashing", distribution="d", version="1")
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(8):
+        Image.new("L", (24, 16), 255 if i == 7 else 20 + 10 * i).save(src / f"p{i}.png")
+    out = tmp_path / "out"
+    for message in ("the worker process colorizing it died", "in an earlier run; skipped"):
+        # the re-run names and skips it without running it (it would run in this process:
+        # only one file is left)
+        summary = run_batch(
+            plan_jobs([src], out),
+            BatchSettings(method="crashing"),
+            output=out,
+            workers=2,
+            progress=False,
+        )
+        assert summary.fatal is None
+        assert [name for name, _ in summary.failed] == [str(src / "p7.png")]
+        assert message in summary.failed[0][1]
+        assert summary.exit_code == 1
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".png") == [
+        f"p{i}.png" for i in range(7)
+    ]
+    assert (out / batch.CRASH_RECORD).is_file()
+    (src / "p7.png").write_bytes((src / "p6.png").read_bytes())  # a new file: tried again
+    summary = run_batch(
+        plan_jobs([src], out), BatchSettings(method="crashing"), output=out, workers=0,
+        progress=False,
+    )
+    assert summary.done == 1 and not summary.failed
+
+
+def test_a_method_that_crashes_every_worker_stops_the_batch(registry, toys, folder, tmp_path):
     class Dying(toys.ToyColorizer):
         name = "dying"
 
         def predict(self, lightness, **kw):
-            os._exit(3)  # a crash no Python handler sees (like the kernel's OOM killer)
+            os._exit(3)
 
     registry.add_plugin(toys.ToyPlugin(Dying()), name="dying", distribution="d", version="1")
     out = tmp_path / "out"
+    jobs = plan_jobs([folder], out)
     summary = run_batch(
-        plan_jobs([folder], out),
-        BatchSettings(method="dying"),
-        output=out,
-        workers=2,
-        progress=False,
+        jobs, BatchSettings(method="dying"), output=out, workers=2, progress=False
     )
-    assert summary.fatal.startswith("a worker process died")
-    assert str(folder) in summary.fatal
+    assert summary.fatal.startswith(f"{batch.MAX_CRASHES_IN_A_ROW} files in a row crashed")
+    assert len(summary.failed) == min(len(jobs), batch.MAX_CRASHES_IN_A_ROW)
     assert summary.exit_code == 1
 
 
@@ -146,8 +189,8 @@ def test_a_worker_killed_while_writing_leaves_no_temporary(
     summary = run_batch(
         plan_jobs([folder], out), BatchSettings(method="toy"), output=out, workers=2, progress=False
     )
-    assert summary.fatal.startswith("a worker process died")
-    assert [p for p in out.rglob("*") if p.is_file()] == []
+    assert "crashed their worker process" in summary.fatal
+    assert [p.name for p in out.rglob("*") if p.is_file()] == [batch.CRASH_RECORD]
 
 
 def test_pool_shape_fits_the_cores(monkeypatch):

@@ -219,6 +219,46 @@ def test_interrupted_batch_leaves_no_partial_files_and_resumes(
     assert len(list(out.iterdir())) == 30
 
 
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has exited
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_workers_die_with_their_parent(tmp_path, slow_plugin_env):
+    """F6: after ``kill -9`` of the batch's process, its workers exit too."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(12):
+        Image.new("L", (64, 48), 8 * i).save(src / f"img{i:02d}.png")
+    cmd = [sys.executable, "-m", "core", "image", str(src), "-o", str(out), "-m", "slow", "-q"]
+    proc = subprocess.Popen([*cmd, "--workers", "2"], env=slow_plugin_env)
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 2:
+        time.sleep(0.05)
+    own = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+    workers = [c for c in _children(proc.pid) if Path(f"/proc/{c}/cmdline").read_bytes() == own]
+    assert len(workers) == 2, workers  # forked workers run the parent's command line
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)
+
 def test_full_disk_gives_one_clear_error(registry, tmp_path, capsys, monkeypatch):
     src = tmp_path / "in"
     src.mkdir()
