@@ -76,8 +76,9 @@ __all__ = [
 
 #: Write errors that will hit every file alike: stop the batch with one message.
 FATAL_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM})
-#: Memory budgeted per worker process when sizing the default pool: the peak the
-#: contract allows one colorization of a 12-megapixel photo (colorize_devkit.testing PEAK_MEMORY_MIB).
+#: Memory budgeted per worker process when sizing the default pool: the peak the plugin
+#: contract allows one colorization of a 12-megapixel photo (``PEAK_MEMORY_MIB`` of
+#: colorize_devkit.testing).
 WORKER_MEMORY_MIB = 1536
 _OUTPUT_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 
