@@ -20,14 +20,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.batch import (  # noqa: F401 - segmentation_overlay: kept importable from here
-    confined,
-    iter_inputs,
-    output_name,
-    segmentation_overlay,
-)
+from core import api
+from core.batch import BatchSettings, iter_inputs, plan_jobs, run_batch
 from core.errors import ColorizeError, OutputPathError
-from core.io import IMAGE_EXTENSIONS
+from core.hints import load_hints
+from core.io import IMAGE_EXTENSIONS, save_image
+from core.plugins import get_registry
 
 __all__ = ["DEMO_IMAGE", "build_parser", "commands", "main", "parse_options"]
 
@@ -38,8 +36,6 @@ DEMO_IMAGE = Path(__file__).resolve().parent / "data" / "detroit_ca1915.jpg"
 def commands() -> dict[str, Any]:
     """Installed sub-commands: name -> :class:`core.plugins.RegistryEntry` (its ``obj`` is
     the :class:`core.extensions.Command`, not yet loaded)."""
-    from core.plugins import get_registry
-
     return get_registry().entries("command")
 
 
@@ -82,7 +78,44 @@ class _Builtin:
         self.run = run
 
 
+#: ``colorize methods``' closing note: which installed method to use for what, from the
+#: model cards and docs/results.md. Keys are method names, or prefixes ending in ``*``; the
+#: first key names the recommended method.
+_WHICH_METHOD = (
+    (
+        "larsson",
+        "recommended for everyday use: the lowest RMSE-αβ of the shipped methods on BSDS500 "
+        "test and on everyday photos (docs/results.md)",
+    ),
+    ("larsson-lab*", "the paper's other outputs (Lab histograms, joint histogram, L2), to compare"),
+    (
+        "exemplar",
+        "when you have a colour photo of a similar scene to use as reference (or an index of "
+        "them: --reference auto)",
+    ),
+    ("welsh", "a model-free transfer from a reference photo"),
+    ("pixcolor", "several different plausible colourings (diverse samples: --samples N)"),
+    ("semantic", "diverse samples and a segmentation map; trained on street scenes"),
+    ("cnn-*", "fast baselines (a few ms per 512² image) that beat gray only in places"),
+)
+
+
+def _which_method_note(names: Sequence[str]) -> list[str]:
+    """Lines of the "which method" note that apply to the installed method ``names``."""
+    lines = []
+    for key, advice in _WHICH_METHOD:
+        prefix = key[:-1] if key.endswith("*") else None
+        if any(n.startswith(prefix) if prefix else n == key for n in names):
+            lines.append(f"  {key}: {advice}")
+    return lines
+
+
 def _cmd_methods(args: argparse.Namespace) -> int:
+    """List the installed methods: the paper once per group of variants (the methods of one
+    distribution citing it), the default and the recommended method marked, then a short
+    note on which method to use for what."""
+    import textwrap
+
     from core.api import default_method, methods
     from core.plugins import get_registry
 
@@ -102,28 +135,43 @@ def _cmd_methods(args: argparse.Namespace) -> int:
         }
         print(json.dumps(payload, indent=2))
         return 0
+
+    def wrapped(text: str, indent: str, hang: str = "") -> str:
+        return textwrap.fill(
+            text, width=100, initial_indent=indent, subsequent_indent=indent + hang
+        )
+
     if not infos:
         print("no colorization methods installed")
+    elif default is not None:
+        print(f"default method: {default} (used when no method is given)")
+    recommended = _WHICH_METHOD[0][0]
+    groups: dict[tuple[str, str], list[Any]] = {}
     for m in infos:
-        mark = " (default)" if m.name == default else ""
-        caps = ", ".join(m.capabilities.names())
-        size = f"{m.working_size}px" if m.working_size else "native"
-        print(f"{m.name}{mark}  [{m.plugin} {m.version}]")
-        print(f"    {m.description}")
-        print(f"    capabilities: {caps}; colour space: {m.colorspace}; working size: {size}")
-        if m.decoders:
-            print(f"    decoders: {', '.join(m.decoders)}")
-        if m.citation:
-            print(f"    paper: {m.citation}")
+        groups.setdefault((m.plugin, m.citation), []).append(m)
+    # The default's group first, then the others by their first method's name.
+    for group in sorted(groups.values(), key=lambda g: default not in {m.name for m in g}):
+        print()
+        if group[0].citation:
+            print(wrapped(f"paper: {group[0].citation}", "", "    "))
+        for m in sorted(group, key=lambda m: (m.name != default, m.name)):
+            marks = ["default"] if m.name == default else []
+            marks += ["recommended"] if m.name == recommended else []
+            mark = f" ({', '.join(marks)})" if marks else ""
+            caps = ", ".join(m.capabilities.names())
+            size = f"{m.working_size}px" if m.working_size else "native"
+            print(f"  {m.name}{mark}  [{m.plugin} {m.version}]")
+            print(wrapped(m.description, "      "))
+            print(f"      capabilities: {caps}; colour space: {m.colorspace}; working size: {size}")
+            if m.decoders:
+                print(f"      decoders: {', '.join(m.decoders)}")
+    note = _which_method_note([m.name for m in infos])
+    if note:
+        print("\nwhich method:")
+        print("\n".join(wrapped(line, "", "      ") for line in note))
     for f in registry.failures:
         print(f"FAILED plugin {f.name} ({f.distribution} {f.version}): {f.error}", file=sys.stderr)
     return 0
-
-
-# The batch helpers live in core.batch; these names stay importable from here.
-_iter_inputs = iter_inputs
-_output_name = output_name
-_confined = confined
 
 
 def _count(value: str, minimum: int, alternative: str = "") -> int:
@@ -152,16 +200,12 @@ def _samples_arg(value: str) -> int:
 
 
 def _cmd_image(args: argparse.Namespace) -> int:
-    from core.batch import BatchSettings, plan_jobs, run_batch
-
     try:
         options = parse_options(args.option)
     except ValueError as exc:
         print(f"colorize image: {exc}", file=sys.stderr)
         return 2
     if args.hints is not None:
-        from core.hints import load_hints
-
         try:
             load_hints(args.hints)  # refuse a bad file before any image is read
         except ColorizeError as exc:
@@ -169,7 +213,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
             return 2
         options["hints"] = args.hints  # read per image, so errors name the file
     out = Path(args.output)
-    pairs = list(_iter_inputs(args.inputs, exclude=out))
+    pairs = list(iter_inputs(args.inputs, exclude=out))
     single_file = (
         len(pairs) == 1
         and not Path(args.inputs[0]).is_dir()
@@ -256,8 +300,6 @@ def parse_options(items: list[str]) -> dict[str, Any]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from core import api
-
     try:
         method = args.method or api.default_method()
     except ColorizeError as exc:
@@ -270,8 +312,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result.save(target, overwrite=True)
     written = [target]
     if result.uncertainty is not None:
-        from core.io import save_image
-
         u = result.uncertainty_image()
         written.append(
             save_image(

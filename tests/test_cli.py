@@ -384,3 +384,47 @@ def test_zero_samples_is_refused(registry, photo_folder, tmp_path, capsys):
     assert info.value.code == 2
     assert "--samples: expected a number >= 1, got 0" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_methods_text_prints_a_paper_once_per_group_of_variants(registry, capsys):
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("default method: toy (used when no method is given)")
+    # toy-onnx and toy-reference: one distribution, one citation -> one paper paragraph
+    assert out.count("paper: none (test fixture)") == 1
+    assert out.count("paper: none\n") == 1
+    paper = out.index("paper: none (test fixture)")
+    assert paper < out.index("  toy-onnx  [toy-dist") < out.index("  toy-reference  [toy-dist")
+    assert "which method" not in out  # no advice for methods it knows nothing about
+
+
+def test_methods_text_marks_the_recommended_method_and_ends_with_advice(registry, toys, capsys):
+    class Larsson(toys.ToyColorizer):
+        name = "larsson"
+        citation = "a paper"
+
+    class LarssonLab(toys.ToyColorizer):
+        name = "larsson-lab"
+        citation = "a paper"
+
+    class Cnn(toys.ToyColorizer):
+        name = "cnn-regression"
+        citation = "another paper"
+
+    registry.add_plugin(
+        toys.ToyPlugin(Larsson(), LarssonLab(), Cnn()), name="variants", distribution="var-dist"
+    )
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("default method: larsson")
+    assert "  larsson (default, recommended)  [var-dist" in out
+    assert out.count("paper: a paper") == 1
+    # the default's group comes first
+    assert out.index("paper: a paper") < out.index("paper: another paper")
+    assert out.index("paper: a paper") < out.index("paper: none")
+    advice = out.split("which method:\n", 1)[1]
+    assert [line.split(":")[0].strip() for line in advice.splitlines() if line[2] != " "] == [
+        "larsson",
+        "larsson-lab*",
+        "cnn-*",
+    ]
