@@ -1,16 +1,17 @@
 """``colorize new-plugin NAME``: scaffold a new plugin distribution.
 
-The template (``core/plugin_template/``) is a complete, working plugin — the
-reference-based method of Welsh et al. 2002 — so that a new plugin starts green:
-installable, discovered through its entry point, and passing the toolkit's
-contract tests. ``plugins/colorize-plugin-example`` in this repository is the
-template rendered with ``NAME = plugin-example`` and ``--method welsh``
-(a test keeps the two identical).
+The template (``plugin_template/`` next to this module) is a minimal method that works
+from the start: it installs, is discovered through its ``colorize`` entry point and
+passes the toolkit's contract tests (:mod:`colorize_devkit.testing`). Its ``predict`` is
+a rule without a model (a tint that follows the lightness), to be replaced by the
+method; its description and authors come from the command's arguments, and its
+MODEL_CARD.md shows how to ship an ONNX graph with its ``manifest.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -21,7 +22,16 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "plugin_template"
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
-def _names(name: str, method: str | None) -> dict[str, str]:
+def _one_line(label: str, text: str) -> str:
+    text = " ".join(text.split())
+    if not text:
+        raise ValueError(f"{label} must not be empty")
+    return text
+
+
+def _names(
+    name: str, method: str | None, description: str | None, author: str | None
+) -> dict[str, str]:
     if not _NAME.match(name):
         raise ValueError(
             f"plugin name {name!r} must be lowercase letters and digits separated by single "
@@ -30,17 +40,50 @@ def _names(name: str, method: str | None) -> dict[str, str]:
     method = method or name
     if not _NAME.match(method):
         raise ValueError(f"method name {method!r} must look like 'my-method'")
+    dist = f"colorize-{name}"
+    description = _one_line(
+        "--description",
+        description or f"The '{method}' colorization method, a plugin for Colorize Toolkit.",
+    )
+    citation = f"{dist} (unpublished)."
+    if author is not None:
+        author = _one_line("--author", author)
+        citation = f"{author}. {citation}"
+    author = author or f"the {dist} authors"
+    # Literals are JSON strings: valid as Python and as TOML basic strings.
     return {
-        "dist": f"colorize-{name}",
+        "dist": dist,
         "pkg": f"colorize_{name.replace('-', '_')}",
         "entry": name.replace("-", "_"),
         "method": method,
+        "description": description,
+        "description_literal": json.dumps(description, ensure_ascii=False),
+        "author": author,
+        "author_literal": json.dumps(author, ensure_ascii=False),
+        "citation_literal": json.dumps(citation, ensure_ascii=False),
     }
 
 
-def render_files(name: str, method: str | None = None) -> dict[str, str]:
-    """The scaffold as {relative path: text} for plugin ``name`` and ``method``."""
-    names = _names(name, method)
+def render_files(
+    name: str,
+    method: str | None = None,
+    *,
+    description: str | None = None,
+    author: str | None = None,
+) -> dict[str, str]:
+    """The scaffold as {relative path: text} for plugin ``name`` and ``method``.
+
+    ``description`` (one line) becomes the method's and the distribution's description,
+    ``author`` the distribution's author; the method's citation is
+    ``"AUTHOR. colorize-NAME (unpublished)."`` until the method follows a paper.
+
+    Raises
+    ------
+    ValueError
+        A name that is not lowercase words joined by hyphens, or an empty description or
+        author.
+    """
+    names = _names(name, method, description, author)
     files = {}
     for template in sorted(TEMPLATE_DIR.rglob("*.tmpl")):
         rel = template.relative_to(TEMPLATE_DIR).as_posix()[: -len(".tmpl")]
@@ -52,15 +95,24 @@ def render_files(name: str, method: str | None = None) -> dict[str, str]:
     return files
 
 
-def render(name: str, dest: str | Path, method: str | None = None) -> Path:
+def render(
+    name: str,
+    dest: str | Path,
+    method: str | None = None,
+    *,
+    description: str | None = None,
+    author: str | None = None,
+) -> Path:
     """Write the scaffold for ``name`` into ``dest/colorize-NAME``; returns that folder.
 
     Raises
     ------
     FileExistsError
         If the target folder exists (nothing is overwritten).
+    ValueError
+        As :func:`render_files`.
     """
-    files = render_files(name, method)
+    files = render_files(name, method, description=description, author=author)
     root = Path(dest) / f"colorize-{name}"
     if root.exists():
         raise FileExistsError(f"{root} already exists; choose another name or folder")
@@ -75,13 +127,27 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``colorize new-plugin``."""
     parser.add_argument("name", help="plugin name, e.g. 'my-method' -> colorize-my-method")
     parser.add_argument("--method", default=None, help="method name (default: NAME)")
+    parser.add_argument(
+        "--description",
+        default=None,
+        metavar="TEXT",
+        help="one line on what the method does (colorize methods shows it)",
+    )
+    parser.add_argument(
+        "--author",
+        default=None,
+        metavar="NAME",
+        help="author(s) of the plugin; also the method's citation until it follows a paper",
+    )
     parser.add_argument("--dir", default="plugins", help="parent folder (default: plugins)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``colorize new-plugin``."""
     try:
-        root = render(args.name, args.dir, args.method)
+        root = render(
+            args.name, args.dir, args.method, description=args.description, author=args.author
+        )
     except (ValueError, FileExistsError) as exc:
         print(f"colorize new-plugin: {exc}", file=sys.stderr)
         return 2
