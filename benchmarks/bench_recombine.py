@@ -5,7 +5,7 @@ lightness and applies the lightness correction of Larsson et al. (2016), App. A.
 Three implementations are timed interleaved on the same inputs:
 
 ``core``
-    ``core.api._recombine`` as shipped: one chroma upsampling, then
+    ``core.api.recombine`` as shipped: one chroma upsampling, then
     ``ColorSpace.recombine`` (for Lab the single-pass C kernel of ``core._kernels``
     where it was built, for YCbCr fused OpenCV blocks) on megapixel strips, on
     ``COLORIZE_THREADS`` threads (default: the usable cores).
@@ -25,10 +25,12 @@ gamut clipping, about 17 % of the pixels); ``photo`` is a real grayscale photo
 (``--photo``, default ``core/data/detroit_ca1915.jpg``) resized to the benchmark size,
 with the chroma a method (``--method``, default: the default method) predicts for it,
 and the gray passed as a grayscale input's is. With ``--pipeline`` the whole core part
-of ``core.colorize_result`` on the photo (load, lightness, resizing, recombination,
-output array) is timed too, with the previous implementations of the core's steps
-patched in for the reference. Every comparison prints the largest difference between
-the outputs.
+of ``core.colorize_result`` on the photo is timed too, through the public pipeline stages
+(``core.api.prepare``: load, lightness, resizing; ``core.api.recombine``; the output
+array), beside the same steps composed with the previous implementations kept here
+(``previous_core_part``; nothing in the core is patched). Both recombine the one chroma
+the method predicted beforehand, so the prediction is not timed. Every comparison prints
+the largest difference between the outputs.
 
 Usage::
 
@@ -43,28 +45,30 @@ import contextlib
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+from colorize_bench.bench import best_seconds, machine_description
 
 import core
 from core import api
-from colorize_bench.bench import best_seconds, machine_description
 from core.colorspaces.base import ColorSpace
 from core.compiled import compiled_kernels
+from core.io import LoadedImage, load_image, to_output
 from core.plugins import get_registry
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Pixels per strip of the previous implementations (the core's strip size when they shipped).
+STRIP_PIXELS = 1 << 20
 
 
 def previous_recombine(space, lightness, chroma, gray):
-    """``core.api._recombine`` before the fused path (the reference), verbatim."""
+    """The core's recombination before the fused path (the reference), verbatim."""
     h, w = lightness.shape
     full = space.resize_chroma(chroma, (h, w)).astype(np.float32, copy=False)
     rgb = np.empty((h, w, 3), np.float32)
-    rows = max(1, api._STRIP_PIXELS // max(1, w))
+    rows = max(1, STRIP_PIXELS // max(1, w))
     for top in range(0, h, rows):
         sl = slice(top, min(h, top + rows))
         light = lightness[sl]
@@ -81,7 +85,7 @@ def generic_recombine(space, lightness, chroma, gray=None):
     h, w = lightness.shape
     full = space.resize_chroma(chroma, (h, w)).astype(np.float32, copy=False)
     rgb = np.empty((h, w, 3), np.float32)
-    rows = max(1, api._STRIP_PIXELS // w)
+    rows = max(1, STRIP_PIXELS // w)
     for top in range(0, h, rows):
         sl = slice(top, min(h, top + rows))
         out = np.clip(space.to_rgb(lightness[sl], full[sl]), 0.0, 1.0)
@@ -109,29 +113,61 @@ def _env(name: str, value: str):
             os.environ[name] = before
 
 
-@contextlib.contextmanager
-def previous_core():
-    """Patch the previous recombination, input lightness and Lab gray lightness in, and
-    quantize the output as before (the strip-wise numpy path, ``COLORIZE_KERNELS=0``); the
-    other steps of the core's part, loading and resizing, are the same code on both
-    sides."""
-    from core.colorspaces import lab
-
-    saved = api._recombine, lab.LabSpace.gray_lightness, api._input_lightness
-    api._recombine = previous_recombine
-    lab.LabSpace.gray_lightness = lambda self, gray: lab._gray_to_l(lab.as_float(gray))
-    api._input_lightness = previous_input_lightness
-    try:
-        with _env("COLORIZE_KERNELS", "0"):
-            yield
-    finally:
-        api._recombine, lab.LabSpace.gray_lightness, api._input_lightness = saved
+def previous_lab_gray_lightness(gray: np.ndarray) -> np.ndarray:
+    """CIE L* of sRGB grays per pixel in one pass, as Lab's ``gray_lightness`` was before its
+    in-cache blocks: sRGB decoding (IEC 61966-2-1), then CIE 15:2004 Eq. 8.1 on Y."""
+    knee, delta = 0.04045, 6.0 / 29.0
+    linear = np.where(gray > knee, ((np.maximum(gray, knee) + 0.055) / 1.055) ** 2.4, gray / 12.92)
+    f = np.where(
+        linear > delta**3,
+        np.cbrt(np.maximum(linear, delta**3)),
+        linear / (3.0 * delta**2) + 4.0 / 29.0,
+    )
+    return (116.0 * f - 16.0).astype(gray.dtype, copy=False)
 
 
-def previous_input_lightness(space, loaded):
-    """The input's lightness as before the 8-bit table look-up: per pixel, in strips."""
-    convert = space.gray_lightness if loaded.is_gray else space.lightness
-    return api._stripwise(convert, loaded.pixels)
+def previous_input_lightness(space: ColorSpace, loaded: LoadedImage) -> np.ndarray:
+    """The input's lightness as before the 8-bit table look-up: per pixel, in strips (and
+    for Lab grays with :func:`previous_lab_gray_lightness`)."""
+    if not loaded.is_gray:
+        convert = space.lightness
+    elif space.name == "lab":
+        convert = previous_lab_gray_lightness
+    else:
+        convert = space.gray_lightness
+    h, w = loaded.shape
+    out = np.empty((h, w), np.float32)
+    rows = max(1, STRIP_PIXELS // max(1, w))
+    for top in range(0, h, rows):
+        out[top : top + rows] = convert(loaded.pixels[top : top + rows])
+    return out
+
+
+def core_part(image: np.ndarray, method: str, chroma: np.ndarray) -> np.ndarray:
+    """The core's part of ``colorize_result`` as shipped, through the public stages:
+    ``api.prepare`` (load, lightness, resizing), ``api.recombine`` of the given chroma, and
+    the output array."""
+    prep = api.prepare(image, method)
+    rgb, _ = api.recombine(prep.space, prep.lightness, chroma, prep.gray)
+    return to_output(rgb, prep.loaded)
+
+
+def previous_core_part(image: np.ndarray, method: str, chroma: np.ndarray) -> np.ndarray:
+    """The same steps with the previous implementations: :func:`previous_input_lightness`,
+    :func:`previous_recombine` and the strip-wise numpy quantization
+    (``COLORIZE_KERNELS=0``); loading and the working shape are the core's public code, the
+    resizing the same area averaging."""
+    registry = get_registry()
+    colorizer = registry.get("method", method)
+    space = registry.get("colorspace", colorizer.colorspace)
+    with _env("COLORIZE_KERNELS", "0"):
+        loaded = load_image(image)
+        lightness = previous_input_lightness(space, loaded)
+        wh, ww = colorizer.working_shape(*loaded.shape)
+        cv2.resize(lightness, (ww, wh), interpolation=cv2.INTER_AREA)  # what the method gets
+        gray = loaded.pixels if loaded.is_gray else None
+        rgb, _ = previous_recombine(space, lightness, chroma, gray)
+        return to_output(rgb, loaded)
 
 
 def _shape(args) -> tuple[int, int]:
@@ -193,7 +229,7 @@ def _colour_case(height: int, width: int, args, report: dict) -> None:
     lightness = (rng.random((height, width)) * 100).astype(np.float32)
     chroma = rng.normal(0, 20, (16, 16, 2)).astype(np.float32)
     funcs = {
-        "core": lambda: api._recombine(lab, lightness, chroma, None),
+        "core": lambda: api.recombine(lab, lightness, chroma, None),
         "previous": lambda: previous_recombine(lab, lightness, chroma, None),
         "generic": lambda: generic_recombine(lab, lightness, chroma),
     }
@@ -201,13 +237,12 @@ def _colour_case(height: int, width: int, args, report: dict) -> None:
 
 
 def _photo_case(image: np.ndarray, method: str, args, report: dict) -> None:
-    prep = api._prepare(image, method, None, None)
-    pred = prep.colorizer.predict(prep.working, seed=0)
+    prep = api.prepare(image, method)
+    working = api.predict(prep, seed=0).chroma
     space, light, gray = prep.space, prep.lightness, prep.gray
-    working = np.asarray(pred.chroma, np.float32)
     report["photo"] = {"path": str(args.photo), "method": method, "colorspace": space.name}
     funcs = {
-        "core": lambda: api._recombine(space, light, working, gray),
+        "core": lambda: api.recombine(space, light, working, gray),
         "previous": lambda: previous_recombine(space, light, working, gray),
     }
     _compare(f"photo ({method}, {space.name})", _with_opencv(funcs), args, report)
@@ -219,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shape", help="WIDTHxHEIGHT instead of --size, e.g. 4000x3000")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--photo", type=Path, default=ROOT / "examples" / "detroit_ca1915.jpg")
+    parser.add_argument("--photo", type=Path, default=ROOT / "core" / "data" / "detroit_ca1915.jpg")
     parser.add_argument("--method", help="method whose chroma the photo case uses")
     parser.add_argument("--pipeline", action="store_true", help="time colorize_result too")
     parser.add_argument("--json", type=Path, help="write the figures here")
@@ -228,37 +263,29 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {
         "machine": machine_description(),
         "shape": [height, width],
-        "threads": api._workers(),
+        "threads": api.recombine_threads(),
         "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
     }
-    print(f"{width}x{height}, {api._workers()} recombination thread(s), load {os.getloadavg()}")
+    threads = api.recombine_threads()
+    print(f"{width}x{height}, {threads} recombination thread(s), load {os.getloadavg()}")
 
     _colour_case(height, width, args, report)
     image = _photo(args.photo, height, width)
     method = args.method or core.default_method()
     _photo_case(image, method, args, report)
     if args.pipeline:
-
-        def core_part(reference: bool):
-            def run():
-                with previous_core() if reference else contextlib.nullcontext():
-                    start = time.perf_counter()
-                    result = core.colorize_result(image, method, seed=0)
-                    out = result.output()
-                    elapsed = time.perf_counter() - start - result.timings["predict"]
-                return elapsed, out
-
-            return run
-
-        ours, theirs = core_part(False)()[1], core_part(True)()[1]
-        diff = int(np.abs(ours.astype(int) - theirs.astype(int)).max())
+        chroma = api.predict(api.prepare(image, method), seed=0).chroma
+        funcs = {
+            "core": lambda: core_part(image, method, chroma),
+            "previous": lambda: previous_core_part(image, method, chroma),
+        }
+        ours, theirs = funcs["core"](), funcs["previous"]()
+        diff = int(np.abs(ours.astype(np.int32) - theirs.astype(np.int32)).max())
+        del ours, theirs
         print(f"pipeline ({method}): max |core - previous| of the uint8 output: {diff}")
         rows = []
         for _ in range(args.runs):
-            best = {"core": float("inf"), "previous": float("inf")}
-            for _ in range(args.repeats):
-                for name, reference in (("core", False), ("previous", True)):
-                    best[name] = min(best[name], core_part(reference)()[0])
+            best = best_seconds(funcs, args.repeats)
             rows.append(best)
             print(
                 f"  core part: core {best['core']:.3f} s   previous {best['previous']:.3f} s"

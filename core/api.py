@@ -1,5 +1,5 @@
 """The public API: :func:`colorize`, :func:`colorize_result`, :func:`sample`,
-:func:`methods` and :func:`get_method`.
+:func:`methods` and :func:`get_method`, and the pipeline stages they run.
 
 Full-resolution policy
 ----------------------
@@ -22,6 +22,23 @@ naming it.
 
 Colour hints (``hints=``) correct the upsampled chroma at full resolution, before the
 recombination, for every method (:mod:`core.hints`, Levin et al. 2004).
+
+Pipeline stages
+---------------
+Applications that need more than one call per image (video with a temporal pass,
+benchmarks, evaluation scripts) compose the same stages :func:`colorize_result` runs,
+kept here under ``core.api`` (not re-exported by :mod:`core`):
+
+1. :func:`check_request` -- refuse a method / reference / decoder / index combination
+   before any image is read;
+2. :func:`prepare` -- load and validate the input, its full-resolution lightness, the
+   working-resolution lightness and the reference (a :class:`Prepared`);
+3. :func:`predict` -- the method's guarded prediction, its chroma checked;
+4. :func:`recombine` -- upsampled chroma with the full-resolution lightness and the
+   correction of Larsson et al. (2016), App. A.4.
+
+``recombine(p.space, p.lightness, predict(p).chroma, p.gray)[0]`` with ``p = prepare(...)``
+is exactly ``colorize_result(...).rgb`` for the same arguments (without hints).
 """
 
 from __future__ import annotations
@@ -51,11 +68,17 @@ from core.runtime import _threads
 __all__ = [
     "AUTO_REFERENCE",
     "Colorization",
+    "Prepared",
+    "check_request",
     "colorize",
     "colorize_result",
     "default_method",
     "get_method",
     "methods",
+    "predict",
+    "prepare",
+    "recombine",
+    "recombine_threads",
     "sample",
     "sample_results",
     "set_default_method",
@@ -181,15 +204,13 @@ class Colorization:
         core.errors.InvalidHintsError
             Bad hints, or a hint outside the image.
         """
-        from core.plugins import get_registry
-
         hint_list, source = resolve_hints(hints)
         check_hints(hint_list, self.lightness.shape, source=source, image=self._source())
         space: ColorSpace = get_registry().get("colorspace", self.colorspace)
         gray = self._input.pixels if self._input is not None and self._input.is_gray else None
         t0 = time.perf_counter()
         chroma = apply_hints(self.lightness, self.chroma, hint_list, space)
-        rgb, chroma = _recombine(space, self.lightness, chroma, gray)
+        rgb, chroma = recombine(space, self.lightness, chroma, gray)
         metadata = dict(self.metadata)
         metadata["hints"] = [h.to_dict() for h in hint_list]
         timings = dict(self.timings)
@@ -283,15 +304,47 @@ def default_method() -> str:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
+    """An input made ready for its method: what :func:`prepare` returns.
+
+    Attributes
+    ----------
+    colorizer : Colorizer
+        The method (registry instance).
+    info : MethodInfo
+        The method's record (name, plugin distribution, version, ...).
+    space : ColorSpace
+        The method's colour space (registry instance).
+    loaded : LoadedImage
+        The validated input; its form decides the output's (:func:`core.io.to_output`).
+    lightness : ndarray (H, W) float32
+        The input's lightness in ``space`` at full resolution.
+    gray : ndarray (H, W) float32 in [0, 1] or None
+        A grayscale input's gray levels (the recombination keeps them exactly); ``None``
+        for a colour input.
+    working : ndarray (h, w) float32
+        ``lightness`` resized to the method's working shape: what :func:`predict` passes
+        to the method.
+    reference : ndarray (h', w', 3) float32 in [0, 1] or None
+        The colour reference, loaded and checked (given, or recommended by the method for
+        ``reference="auto"``).
+    decoder : str or None
+        The decoder asked for (checked against the method's by :func:`check_request`).
+    t_load : float
+        Seconds :func:`prepare` took.
+    reference_source : str or None
+        Where a recommended reference came from (``reference="auto"``), when a path.
+    """
+
     colorizer: Colorizer
     info: MethodInfo
     space: ColorSpace
     loaded: LoadedImage
     lightness: np.ndarray
-    gray: np.ndarray
+    gray: np.ndarray | None
     working: np.ndarray
     reference: np.ndarray | None
+    decoder: str | None
     t_load: float
     reference_source: str | None = None
 
@@ -300,14 +353,37 @@ def _is_auto(reference: Any) -> bool:
     return isinstance(reference, str) and reference == AUTO_REFERENCE
 
 
-def _check_request(
-    name: str, colorizer: Colorizer, reference: Any, decoder: str | None, index: Any
+def check_request(
+    method: str | None,
+    *,
+    reference: Any = None,
+    decoder: str | None = None,
+    index: Any = None,
 ) -> None:
     """Refuse a reference / decoder / index combination the method cannot honour.
 
-    Raises :class:`CapabilityError` naming the method (and the methods that could) before
-    any image is read; :func:`_prepare` and the video pipeline both call it.
+    The first stage of :func:`colorize_result` (:func:`prepare` runs it); an application
+    that reads its images itself (a video) calls it once, before reading any.
+
+    Parameters
+    ----------
+    method : str or None
+        Method name; ``None`` uses :func:`default_method`.
+    reference, decoder, index
+        As for :func:`colorize` (``reference`` is only tested for ``None`` and
+        :data:`AUTO_REFERENCE`; it is loaded by :func:`prepare`).
+
+    Raises
+    ------
+    core.errors.UnknownMethodError
+        No such method.
+    core.errors.CapabilityError
+        The method cannot do what was asked; the message names it and the installed methods
+        that could.
     """
+    name = default_method() if method is None else method
+    get_method(name)  # an unknown name: UnknownMethodError listing the installed ones
+    colorizer: Colorizer = get_registry().get("method", name)
     caps = colorizer.capabilities
     auto = _is_auto(reference)
     if auto and not caps.recommend:
@@ -336,20 +412,64 @@ def _check_request(
         )
 
 
-def _prepare(
+def prepare(
     image: Any,
-    method: str | None,
-    reference: Any,
-    decoder: str | None,
+    method: str | None = None,
+    *,
+    reference: Any = None,
+    decoder: str | None = None,
     index: Any = None,
-) -> _Prepared:
+) -> Prepared:
+    """Load an input and make it ready for a method (the pipeline's first stage).
+
+    Checks the request (:func:`check_request`), loads and validates the image, computes its
+    lightness in the method's colour space at full resolution and resizes it to the
+    method's working shape (area averaging where it shrinks), then loads and checks the
+    reference -- asking the method to recommend one for ``reference="auto"`` (He et al.
+    2018, §4).
+
+    Parameters
+    ----------
+    image, method, reference, decoder, index
+        As for :func:`colorize`.
+
+    Returns
+    -------
+    Prepared
+        Pass it to :func:`predict`, then its ``space``, ``lightness`` and ``gray`` with the
+        predicted chroma to :func:`recombine`.
+
+    Raises
+    ------
+    core.errors.InvalidImageError
+        The image or reference cannot be used, its working shape is over the method's
+        bounds, or there is not the memory to prepare it; the message names it.
+    core.errors.UnknownMethodError, core.errors.CapabilityError
+        As raised by :func:`check_request`.
+    core.errors.PluginError
+        The method failed to recommend a reference, or returned a bad working shape.
+
+    Examples
+    --------
+    >>> from core import api
+    >>> p = api.prepare(np.full((30, 40), 0.5, np.float32), "larsson")  # doctest: +SKIP
+    >>> p.lightness.shape, p.working.dtype                              # doctest: +SKIP
+    ((30, 40), dtype('float32'))
+    """
+    with _memory_refused(_source_name(image)):
+        return _prepare(image, method, reference, decoder, index)
+
+
+def _prepare(
+    image: Any, method: str | None, reference: Any, decoder: str | None, index: Any
+) -> Prepared:
     t0 = time.perf_counter()
     registry = get_registry()
     name = default_method() if method is None else method
+    check_request(name, reference=reference, decoder=decoder, index=index)
     info = get_method(name)
     colorizer: Colorizer = registry.get("method", name)
     space: ColorSpace = registry.get("colorspace", colorizer.colorspace)
-    _check_request(name, colorizer, reference, decoder, index)
     auto = _is_auto(reference)
     loaded = load_image(image)
     gray = loaded.pixels if loaded.is_gray else None
@@ -366,20 +486,19 @@ def _prepare(
                 ref_loaded.source, "reference image is grayscale; a colour reference is needed"
             )
         ref = ref_loaded.rgb()
-    h, w = loaded.shape
-    wh, ww = _working_shape(name, colorizer, loaded)
-    working = _resize_lightness(lightness, (wh, ww))
-    return _Prepared(
-        colorizer,
-        info,
-        space,
-        loaded,
-        lightness,
-        gray,
-        working,
-        ref,
-        time.perf_counter() - t0,
-        ref_source,
+    working = _resize_lightness(lightness, _working_shape(name, colorizer, loaded))
+    return Prepared(
+        colorizer=colorizer,
+        info=info,
+        space=space,
+        loaded=loaded,
+        lightness=lightness,
+        gray=gray,
+        working=working,
+        reference=ref,
+        decoder=decoder,
+        t_load=time.perf_counter() - t0,
+        reference_source=ref_source,
     )
 
 
@@ -463,17 +582,68 @@ def _is_achromatic(rgb: np.ndarray) -> bool:
     return float(np.abs(small - small.mean(axis=-1, keepdims=True)).max()) < 1.5 / 255.0
 
 
-def _recombine(
-    space: ColorSpace, lightness: np.ndarray, chroma: np.ndarray, gray: np.ndarray | None
+def recombine(
+    space: ColorSpace,
+    lightness: np.ndarray,
+    chroma: np.ndarray,
+    gray: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Upsample chroma and recombine it with full-resolution lightness (App. A.4).
+    """Upsample chroma and recombine it with full-resolution lightness (the last stage).
 
-    The chroma is upsampled once (``space.resize_chroma``; returned, it is
-    :attr:`Colorization.chroma`); :meth:`ColorSpace.recombine` (fused for Lab and YCbCr)
-    then runs on horizontal strips of about a megapixel, on up to :func:`_workers`
-    threads (OpenCV and numpy release the GIL; the strips are independent, so the
-    result does not depend on the thread count).
+    The chroma is upsampled once to the lightness's shape (``space.resize_chroma``,
+    bilinear); :meth:`ColorSpace.recombine` (fused for Lab and YCbCr) then converts to sRGB
+    and applies the lightness correction of Larsson et al. (2016), App. A.4 (add L - L̂ to
+    every RGB channel), on horizontal strips of about a megapixel, on up to
+    :func:`recombine_threads` threads (OpenCV and numpy release the GIL; the strips are
+    independent, so the result does not depend on the thread count).
+
+    Parameters
+    ----------
+    space : ColorSpace
+        The colour space of ``lightness`` and ``chroma`` (e.g. :attr:`Prepared.space`).
+    lightness : ndarray (H, W) float
+        Full-resolution lightness in ``space`` (:attr:`Prepared.lightness`).
+    chroma : ndarray (h, w, 2) float
+        Chroma in ``space`` at any resolution, e.g. a method's working resolution
+        (``predict(p).chroma``).
+    gray : ndarray (H, W) float in [0, 1], optional
+        A grayscale input's gray levels (:attr:`Prepared.gray`): the correction then
+        targets them exactly instead of the gray of ``lightness``.
+
+    Returns
+    -------
+    rgb : ndarray (H, W, 3) float32 in [0, 1]
+    chroma : ndarray (H, W, 2) float32
+        The upsampled chroma (:attr:`Colorization.chroma`).
+
+    Raises
+    ------
+    ValueError
+        ``lightness``, ``chroma`` or ``gray`` of the wrong shape.
+
+    References
+    ----------
+    G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for Automatic
+    Colorization. ECCV 2016, App. A.4.
+
+    Examples
+    --------
+    >>> from core.plugins import get_registry
+    >>> lab = get_registry().get("colorspace", "lab")
+    >>> rgb, full = recombine(lab, np.full((6, 8), 50, np.float32), np.zeros((3, 4, 2)))
+    >>> rgb.shape, full.shape
+    ((6, 8, 3), (6, 8, 2))
     """
+    lightness = np.asarray(lightness)
+    chroma = np.asarray(chroma)
+    if lightness.ndim != 2:
+        raise ValueError(f"expected (H, W) lightness, got shape {lightness.shape}")
+    if chroma.ndim != 3 or chroma.shape[-1] != 2 or 0 in chroma.shape:
+        raise ValueError(f"expected (h, w, 2) chroma, got shape {chroma.shape}")
+    if gray is not None and np.shape(gray) != lightness.shape:
+        raise ValueError(
+            f"expected gray of the lightness's shape {lightness.shape}, got {np.shape(gray)}"
+        )
     h, w = lightness.shape
     full = np.ascontiguousarray(space.resize_chroma(chroma, (h, w)), np.float32)
     lightness = np.ascontiguousarray(lightness, np.float32)
@@ -485,7 +655,7 @@ def _recombine(
         part = None if gray is None else gray[sl]
         space.recombine(lightness[sl], full[sl], gray=part, out=rgb[sl])
 
-    workers = min(_workers(), len(strips))
+    workers = min(recombine_threads(), len(strips))
     if workers <= 1:
         for sl in strips:
             strip(sl)
@@ -495,8 +665,15 @@ def _recombine(
     return rgb, full
 
 
-def _workers() -> int:
-    """Threads for full-resolution work: ``COLORIZE_THREADS`` if set, else the usable cores."""
+def recombine_threads() -> int:
+    """Threads :func:`recombine` uses: ``COLORIZE_THREADS`` if set and positive, else the
+    usable cores, at most 8.
+
+    Raises
+    ------
+    ValueError
+        ``COLORIZE_THREADS`` is not an integer >= 0.
+    """
     threads = _threads()
     if threads > 0:
         return threads
@@ -504,6 +681,61 @@ def _workers() -> int:
         return max(1, min(8, len(os.sched_getaffinity(0))))
     except AttributeError:  # not on Linux
         return max(1, min(8, os.cpu_count() or 1))
+
+
+def predict(prepared: Prepared, *, seed: int | None = None, **options: Any) -> Prediction:
+    """Run the method on a prepared input (the pipeline's middle stage).
+
+    Calls the method's :meth:`Colorizer.predict` with :attr:`Prepared.working`, its
+    reference and decoder; a failure of the method's own code is re-raised as a
+    :class:`~core.errors.PluginError` naming the method and its distribution, and the
+    chroma is checked before anything uses it.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        From :func:`prepare`.
+    seed : int, optional
+        Seed for methods that sample; the same seed gives the same prediction.
+    **options
+        Method-specific options (unknown ones raise ``TypeError``).
+
+    Returns
+    -------
+    Prediction
+        The method's prediction, its ``chroma`` a float32 (h, w, 2) array of finite values
+        at the working shape (a copy: the method's own array is never handed on).
+
+    Raises
+    ------
+    core.errors.PluginError
+        The method failed, returned something other than a :class:`core.Prediction`, or
+        chroma of the wrong shape or with NaN / infinite values.
+    TypeError
+        An option the method does not take.
+    """
+    colorizer = prepared.colorizer
+    pred = _call(
+        colorizer.name,
+        colorizer.predict,
+        prepared.working,
+        reference=prepared.reference,
+        seed=seed,
+        decoder=prepared.decoder,
+        **options,
+    )
+    return _checked(colorizer.name, pred, prepared.working.shape)
+
+
+def _checked(name: str, pred: Any, working: tuple[int, ...]) -> Prediction:
+    """``pred`` with its chroma checked (:func:`_check_chroma`) and copied to float32."""
+    if not isinstance(pred, Prediction):
+        raise PluginError(
+            f"method {name!r} returned {type(pred).__name__}, expected a core.Prediction"
+        )
+    chroma = np.asarray(pred.chroma)
+    _check_chroma(name, chroma, working)
+    return dataclasses.replace(pred, chroma=chroma.astype(np.float32))
 
 
 def _check_chroma(name: str, chroma: np.ndarray, working: tuple[int, ...]) -> None:
@@ -524,25 +756,24 @@ def _check_chroma(name: str, chroma: np.ndarray, working: tuple[int, ...]) -> No
 
 
 def _finish(
-    prep: _Prepared,
+    prep: Prepared,
     pred: Prediction,
     seed: int | None,
-    decoder: str | None,
     t_predict: float,
     hints: list[Hint] | None = None,
 ) -> Colorization:
+    """The :class:`Colorization` of a checked prediction (:func:`predict`): hints, then
+    :func:`recombine`, then the upsampled side outputs and the metadata."""
     name = prep.colorizer.name
-    chroma = np.asarray(pred.chroma)
-    _check_chroma(name, chroma, prep.working.shape)
     t0 = time.perf_counter()
-    chroma = chroma.astype(np.float32)
+    chroma = pred.chroma
     t_hints = 0.0
     if hints:
         h, w = prep.lightness.shape
         full = np.ascontiguousarray(prep.space.resize_chroma(chroma, (h, w)), np.float32)
         chroma = apply_hints(prep.lightness, full, hints, prep.space)
         t_hints = time.perf_counter() - t0
-    rgb, full_chroma = _recombine(prep.space, prep.lightness, chroma, prep.gray)
+    rgb, full_chroma = recombine(prep.space, prep.lightness, chroma, prep.gray)
     h, w = prep.loaded.shape
     uncertainty = None
     if pred.uncertainty is not None:
@@ -559,7 +790,7 @@ def _finish(
         "plugin": prep.info.plugin,
         "version": prep.info.version,
         "seed": seed,
-        "decoder": decoder if decoder is not None else prep.colorizer.default_decoder,
+        "decoder": prep.decoder if prep.decoder is not None else prep.colorizer.default_decoder,
         "colorspace": prep.space.name,
         "working_shape": tuple(prep.working.shape),
         "source": prep.loaded.source,
@@ -595,17 +826,20 @@ def _finish(
     )
 
 
+def _source_name(image: Any) -> str:
+    """The name :func:`core.io.load_image` gives ``image`` in its messages."""
+    if isinstance(image, (str, os.PathLike)):
+        return str(image)
+    return "<PIL image>" if hasattr(image, "getbands") else "<array>"
+
+
 @contextlib.contextmanager
-def _memory_refused(image: Any) -> Iterator[None]:
+def _memory_refused(source: str) -> Iterator[None]:
     """Refuse an input the machine has not the memory for with an :class:`InvalidImageError`
-    naming it (and the allocation that failed), not a bare ``MemoryError``."""
+    naming it (``source``) and the allocation that failed, not a bare ``MemoryError``."""
     try:
         yield
     except MemoryError as exc:
-        if isinstance(image, (str, os.PathLike)):
-            source = str(image)
-        else:
-            source = "<PIL image>" if hasattr(image, "getbands") else "<array>"
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "MemoryError"
         raise InvalidImageError(source, f"not enough memory to colorize it ({detail})") from None
 
@@ -625,7 +859,7 @@ def _call(name: str, func, *args, **kwargs):
         ) from exc
 
 
-def _checked_hints(prep: _Prepared, hints: tuple[list[Hint], str], options: dict) -> list[Hint]:
+def _checked_hints(prep: Prepared, hints: tuple[list[Hint], str], options: dict) -> list[Hint]:
     """The resolved hints checked against the loaded image; a method that declares
     ``capabilities.hints`` also gets them, in working-resolution pixels, as ``hints=``."""
     hint_list, source = hints
@@ -661,22 +895,17 @@ def colorize_result(
     Parameters are those of :func:`colorize`. With ``reference="auto"`` the chosen
     reference is recorded in ``metadata["reference"]``; with ``hints``, the hints in
     ``metadata["hints"]`` and the propagation's seconds in ``timings["hints"]``.
+
+    It runs the pipeline stages :func:`prepare`, :func:`predict` and (after the hints)
+    :func:`recombine`.
     """
     resolved = resolve_hints(hints)
-    with _memory_refused(image):
+    with _memory_refused(_source_name(image)):
         prep = _prepare(image, method, reference, decoder, index)
         hint_list = _checked_hints(prep, resolved, options)
         t0 = time.perf_counter()
-        pred = _call(
-            prep.colorizer.name,
-            prep.colorizer.predict,
-            prep.working,
-            reference=prep.reference,
-            seed=seed,
-            decoder=decoder,
-            **options,
-        )
-        return _finish(prep, pred, seed, decoder, time.perf_counter() - t0, hint_list)
+        pred = predict(prep, seed=seed, **options)
+        return _finish(prep, pred, seed, time.perf_counter() - t0, hint_list)
 
 
 def colorize(
@@ -782,7 +1011,7 @@ def sample_results(
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     resolved = resolve_hints(hints)
-    with _memory_refused(image):
+    with _memory_refused(_source_name(image)):
         prep = _prepare(image, method, reference, None, index)
         hint_list = _checked_hints(prep, resolved, options)
         if not prep.colorizer.capabilities.diverse:
@@ -801,9 +1030,11 @@ def sample_results(
             reference=prep.reference,
             **options,
         )
+        name, working = prep.colorizer.name, prep.working.shape
+        preds = [_checked(name, p, working) for p in preds]
         elapsed = (time.perf_counter() - t0) / max(1, len(preds))
         base = 0 if seed is None else int(seed)
-        return [_finish(prep, p, base + i, None, elapsed, hint_list) for i, p in enumerate(preds)]
+        return [_finish(prep, p, base + i, elapsed, hint_list) for i, p in enumerate(preds)]
 
 
 def sample(

@@ -384,7 +384,7 @@ def test_out_of_memory_is_refused_naming_the_file(registry, gray_image, monkeypa
     def exhausted(*args):
         raise MemoryError("Unable to allocate 137. MiB for an array with shape (3000, 4000, 3)")
 
-    monkeypatch.setattr(api, "_recombine", exhausted)
+    monkeypatch.setattr(api, "recombine", exhausted)
     with pytest.raises(InvalidImageError, match=r"gray\.jpg: not enough memory .*137\. MiB"):
         core.colorize(gray_image, "toy")
     with pytest.raises(InvalidImageError, match=r"^<array>: not enough memory"):
@@ -410,3 +410,190 @@ def test_recombination_threads_do_not_change_the_result(registry, monkeypatch):
         monkeypatch.setenv("COLORIZE_THREADS", threads)
         outputs.append(core.colorize(image, "toy", seed=1))
     np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+# -- the public pipeline stages (core.api.prepare / predict / recombine) ----------------
+
+
+def _stages(image, method, *, seed=None, **request):
+    """``colorize_result``'s pixels composed from the public stages."""
+    from core import api
+
+    prep = api.prepare(image, method, **request)
+    pred = api.predict(prep, seed=seed)
+    rgb, chroma = api.recombine(prep.space, prep.lightness, pred.chroma, prep.gray)
+    return prep, pred, rgb, chroma
+
+
+@pytest.mark.parametrize("form", ["uint8", "float-colour", "path"])
+def test_pipeline_stages_give_exactly_colorize_results_pixels(
+    registry, gray_array, gray_image, form
+):
+    if form == "uint8":
+        image = (gray_array * 255).astype(np.uint8)
+    elif form == "float-colour":
+        image = np.dstack([gray_array, gray_array * 0.9, gray_array * 0.8]).astype(np.float32)
+    else:
+        image = gray_image
+    prep, pred, rgb, chroma = _stages(image, "toy", seed=3)
+    result = core.colorize_result(image, "toy", seed=3)
+    np.testing.assert_array_equal(rgb, result.rgb)
+    np.testing.assert_array_equal(chroma, result.chroma)
+    np.testing.assert_array_equal(prep.lightness, result.lightness)
+    assert prep.working.shape == result.metadata["working_shape"]
+    assert pred.chroma.shape == (*prep.working.shape, 2) and pred.chroma.dtype == np.float32
+    assert (prep.gray is None) == (form == "float-colour")
+    assert prep.colorizer.name == "toy" and prep.space.name == result.colorspace
+    out = core.io.to_output(rgb, prep.loaded)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(result.output()))
+
+
+def test_pipeline_stages_pass_the_reference(registry, gray_array):
+    ref = np.zeros((8, 8, 3), np.float32)
+    ref[..., 0] = 0.8
+    prep, _, rgb, _ = _stages(gray_array, "toy-reference", reference=ref)
+    assert prep.reference is not None and prep.reference.shape == (8, 8, 3)
+    np.testing.assert_array_equal(
+        rgb, core.colorize_result(gray_array, "toy-reference", reference=ref).rgb
+    )
+
+
+@pytest.mark.parametrize(
+    "method,request_",
+    [
+        ("nope", {}),
+        ("toy", {"reference": np.ones((4, 4, 3), np.float32)}),
+        ("toy-reference", {}),
+        ("toy", {"decoder": "mode"}),
+        ("toy", {"reference": "auto", "index": "refs.index"}),
+        ("toy-reference", {"reference": np.ones((4, 4, 3), np.float32), "index": "x"}),
+    ],
+)
+def test_stages_refuse_requests_with_colorizes_errors(registry, gray_array, method, request_):
+    from core import api
+
+    with pytest.raises((CapabilityError, UnknownMethodError)) as expected:
+        core.colorize(gray_array, method, **request_)
+    for stage in (api.prepare, lambda _, *args, **kw: api.check_request(*args, **kw)):
+        with pytest.raises(type(expected.value)) as got:
+            stage(gray_array, method, **request_)
+        assert str(got.value) == str(expected.value)
+
+
+def test_prepare_refuses_bad_images_like_colorize(registry, tmp_path):
+    from core import api
+
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(InvalidImageError) as expected:
+        core.colorize(bad, "toy")
+    with pytest.raises(InvalidImageError) as got:
+        api.prepare(bad, "toy")
+    assert str(got.value) == str(expected.value) and "broken.png" in str(got.value)
+
+
+class _Misbehaving(core.Colorizer):
+    """Test-only method whose prediction is set per test."""
+
+    name = "misbehaving"
+    description = "test-only"
+    citation = "none"
+    capabilities = core.Capabilities(automatic=True)
+    colorspace = "lab"
+    working_size = 16
+    returns = None
+
+    def predict(self, lightness, *, reference=None, seed=None, decoder=None, **options):
+        if isinstance(type(self).returns, Exception):
+            raise type(self).returns
+        return type(self).returns(lightness)
+
+
+@pytest.mark.parametrize(
+    "returns,match",
+    [
+        (lambda w: core.Prediction(np.full((*w.shape, 2), np.nan, np.float32)), "NaN and 0 inf"),
+        (lambda w: core.Prediction(np.zeros((3, 3, 2), np.float32)), "chroma of shape"),
+        (lambda w: np.zeros((*w.shape, 2), np.float32), "returned ndarray, expected"),
+        (RuntimeError("boom"), r"plugin mis-dist 0\.1.*RuntimeError: boom"),
+    ],
+)
+def test_predict_refuses_what_colorize_refuses(registry, gray_array, monkeypatch, returns, match):
+    from core import api
+    from core.errors import PluginError
+
+    registry.add_plugin(
+        ToyPluginFor(_Misbehaving()), name="mis", distribution="mis-dist", version="0.1"
+    )
+    monkeypatch.setattr(_Misbehaving, "returns", returns)
+    with pytest.raises(PluginError, match=match) as expected:
+        core.colorize(gray_array, "misbehaving")
+    prep = api.prepare(gray_array, "misbehaving")
+    with pytest.raises(PluginError) as got:
+        api.predict(prep)
+    assert str(got.value) == str(expected.value)
+
+
+def test_predict_hands_on_a_float32_copy(registry, gray_array, monkeypatch):
+    from core import api
+
+    own = []
+
+    def float64(lightness):
+        own.append(np.zeros((*lightness.shape, 2), np.float64))
+        return core.Prediction(own[-1])
+
+    registry.add_plugin(ToyPluginFor(_Misbehaving()), name="mis", distribution="d")
+    monkeypatch.setattr(_Misbehaving, "returns", float64)
+    pred = api.predict(api.prepare(gray_array, "misbehaving"))
+    assert pred.chroma.dtype == np.float32 and not np.shares_memory(pred.chroma, own[0])
+
+
+def test_predict_passes_options_and_the_prepared_decoder(registry, gray_array):
+    from core import api
+
+    prep = api.prepare(gray_array, "toy")
+    with pytest.raises(TypeError, match="unexpected options"):
+        api.predict(prep, strength=2)
+    assert prep.decoder is None
+    a, b = api.predict(prep, seed=1).chroma, api.predict(prep, seed=1).chroma
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, api.predict(prep, seed=2).chroma)
+
+
+def test_recombine_refuses_bad_shapes(registry):
+    from core import api
+
+    lab = LabSpace()
+    light = np.full((6, 8), 50.0, np.float32)
+    with pytest.raises(ValueError, match=r"expected \(H, W\) lightness, got shape \(6, 8, 1\)"):
+        api.recombine(lab, light[..., None], np.zeros((3, 4, 2)))
+    with pytest.raises(ValueError, match=r"expected \(h, w, 2\) chroma, got shape \(3, 4, 3\)"):
+        api.recombine(lab, light, np.zeros((3, 4, 3)))
+    with pytest.raises(ValueError, match=r"gray of the lightness's shape \(6, 8\), got \(6, 7\)"):
+        api.recombine(lab, light, np.zeros((3, 4, 2)), np.zeros((6, 7), np.float32))
+    rgb, full = api.recombine(lab, light, np.zeros((3, 4, 2)))
+    assert rgb.shape == (6, 8, 3) and full.shape == (6, 8, 2) and rgb.dtype == np.float32
+    np.testing.assert_allclose(rgb, rgb[..., :1].repeat(3, -1), atol=1e-4)  # zero chroma: gray
+
+
+def test_recombine_threads_follow_the_environment(monkeypatch):
+    from core import api
+
+    monkeypatch.setenv("COLORIZE_THREADS", "3")
+    assert api.recombine_threads() == 3
+    monkeypatch.setenv("COLORIZE_THREADS", "0")
+    assert 1 <= api.recombine_threads() <= 8
+    monkeypatch.setenv("COLORIZE_THREADS", "many")
+    with pytest.raises(ValueError, match="COLORIZE_THREADS must be an integer"):
+        api.recombine_threads()
+
+
+def test_pipeline_stages_are_public_under_core_api():
+    from core import api
+
+    stages = {"Prepared", "check_request", "prepare", "predict", "recombine", "recombine_threads"}
+    assert stages <= set(api.__all__)
+    assert not stages & set(core.__all__)  # kept under core.api, not top-level
+    for name in stages:
+        assert getattr(api, name).__doc__, name

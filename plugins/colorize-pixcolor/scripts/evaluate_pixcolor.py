@@ -40,11 +40,12 @@ ROWS = ("pixcolor (1 sample)", "pixcolor (best of 3 by likelihood)", "pixcolor u
 
 
 def _to_rgb(y_full: np.ndarray, chroma: np.ndarray) -> np.ndarray:
-    """Working-resolution chroma + full-resolution Y -> sRGB, exactly as ``core.colorize``."""
-    from core.api import _recombine
+    """Working-resolution chroma + full-resolution Y -> sRGB, exactly as ``core.colorize``
+    (the pipeline stage ``core.api.recombine``)."""
+    from core.api import recombine
     from core.plugins import get_registry
 
-    rgb, _ = _recombine(get_registry().get("colorspace", "ycbcr"), y_full, chroma, None)
+    rgb, _ = recombine(get_registry().get("colorspace", "ycbcr"), y_full, chroma)
     return rgb
 
 

@@ -305,16 +305,15 @@ class _ClipColorizer:
         self.reference = None
         #: Where the clip's reference came from (a recommended file, for reference="auto").
         self.reference_source: str | None = None
-        self._auto = api._is_auto(reference)
+        self._auto = isinstance(reference, str) and reference == api.AUTO_REFERENCE
         self._index = index
         usable = self._auto and caps.recommend and index is not None
         if (self._auto or index is not None) and not usable:
             # An invalid combination (no recommendation, index without "auto", "auto"
             # without an index): the core's own check raises its usual error before any
             # frame is read.
-            colorizer = get_registry().get("method", self.method)
-            api._check_request(self.method, colorizer, reference, decoder, index)
-        if reference is not None and not self._auto:  # load once; colorize_result validates it
+            api.check_request(self.method, reference=reference, decoder=decoder, index=index)
+        if reference is not None and not self._auto:  # load once; api.prepare validates it
             self.reference = load_image(reference).rgb()
         self.decoder = decoder
         self.options = options
@@ -327,35 +326,43 @@ class _ClipColorizer:
         self._registry = registry
 
     def __call__(self, loaded: LoadedImage) -> np.ndarray:
-        """Colorize one validated frame; returns (H, W, 3) float32 RGB in [0, 1]."""
+        """Colorize one validated frame; returns (H, W, 3) float32 RGB in [0, 1].
+
+        Runs the core's public pipeline stages (:func:`core.api.prepare`,
+        :func:`core.api.predict`, :func:`core.api.recombine`); without a temporal pass the
+        frame is exactly what :func:`core.api.colorize_result` gives.
+        """
         frame = loaded.pixels
         if self._auto and self.reference is None:
             # He et al. 2018 §6.5 colorize a clip from one reference: recommend it once (§4)
             # from the first frame, then keep it for every frame.
-            prep = api._prepare(frame, self.method, api.AUTO_REFERENCE, self.decoder, self._index)
+            prep = api.prepare(
+                frame,
+                self.method,
+                reference=api.AUTO_REFERENCE,
+                decoder=self.decoder,
+                index=self._index,
+            )
             self.reference, self.reference_source = prep.reference, prep.reference_source
-        kwargs = dict(reference=self.reference, seed=self.seed, decoder=self.decoder)
-        if self.smoother is None:
-            return api.colorize_result(frame, self.method, **kwargs, **self.options).rgb
-        gray = _luma(frame)
-        prep = api._prepare(frame, self.method, self.reference, self.decoder)
+        else:
+            prep = api.prepare(frame, self.method, reference=self.reference, decoder=self.decoder)
+        chroma = api.predict(prep, seed=self.seed, **self.options).chroma
         space = prep.space
+        if self.smoother is None:
+            return api.recombine(space, prep.lightness, chroma, prep.gray)[0]
+        gray = _luma(frame)
         if type(space).resize_chroma is ColorSpace.resize_chroma:
             # Linear chroma: smooth the prediction itself and recombine once, exactly as
             # colorize_result would (same lightness, same App. A.4 correction).
-            name = prep.colorizer.name
-            pred = api._call(name, prep.colorizer.predict, prep.working, **kwargs, **self.options)
-            chroma = np.asarray(pred.chroma, dtype=np.float32)
-            api._check_chroma(name, chroma, prep.working.shape)
-            rgb, _ = api._recombine(space, prep.lightness, self.smoother(gray, chroma), prep.gray)
+            rgb, _ = api.recombine(space, prep.lightness, self.smoother(gray, chroma), prep.gray)
             return rgb
-        # A circular (hue) channel does not blend linearly: smooth Lab a, b instead.
-        result = api.colorize_result(frame, self.method, **kwargs, **self.options)
-        space = self._lab
-        light = space.gray_lightness(frame) if loaded.is_gray else space.lightness(frame)
-        chroma = space.from_rgb(result.rgb)[1]
-        smooth = self.smoother(gray, chroma)
-        rgb, _ = api._recombine(space, light.astype(np.float32), smooth, prep.gray)
+        # A circular (hue) channel does not blend linearly: smooth Lab a, b of the frame
+        # colorized as colorize_result would, then recombine in Lab.
+        rgb, _ = api.recombine(space, prep.lightness, chroma, prep.gray)
+        lab = self._lab
+        light = lab.gray_lightness(frame) if loaded.is_gray else lab.lightness(frame)
+        smooth = self.smoother(gray, lab.from_rgb(rgb)[1])
+        rgb, _ = api.recombine(lab, light.astype(np.float32), smooth, prep.gray)
         return rgb
 
 
