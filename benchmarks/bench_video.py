@@ -33,10 +33,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from colorize_video.video import (  # noqa: E402
+    TemporalSmoother,
+    colorize_video,
+    colorize_video_file,
+    warping_error,
+)
+
 import core  # noqa: E402
 from core.colorspaces import rgb_to_lab  # noqa: E402
 from core.metrics import psnr  # noqa: E402
-from colorize_video.video import TemporalSmoother, colorize_video, warping_error  # noqa: E402
 
 DATA = Path(os.environ.get("COLORIZE_DATA", ROOT.parent / "shared" / "datasets"))
 BSDS = DATA / "bsds500" / "images" / "test"
@@ -202,7 +208,7 @@ def throughput(args: argparse.Namespace) -> dict:
                 frame = av.VideoFrame.from_ndarray(np.repeat(g[..., None], 3, -1), format="rgb24")
                 out.mux(stream.encode(frame))
             out.mux(stream.encode(None))
-        result = colorize_video.video.colorize_video_file(src, Path(tmp) / "out.mp4")
+        result = colorize_video_file(src, Path(tmp) / "out.mp4")
         results[f"file round trip ({result.method})"] = {"on": result.frames / result.seconds}
     print(
         f"pass alone {results['temporal pass alone']['on']:.1f} fps; file round trip "
