@@ -1,12 +1,12 @@
 """The CNN plugin's benchmark for ``colorize bench``: ONNX Runtime vs torch eager.
 
-Registered in the ``colorize.benchmarks`` entry-point group. Both backends run the
-**shipped** ``cnn-classification`` weights: the torch model of the training recipe is
-filled from the ONNX graph's initializers (they carry the ``state_dict`` names), and
-the note reports the largest difference between the two outputs as the proof. torch is
-imported only here, inside :func:`benchmark`, and only if installed; without it the
-comparison is reported as skipped. int8 vs float32: compared when an int8 graph is
-shipped next to a float32 one (none is: see docs/performance.md).
+Registered through the ``register_benchmarks`` hook (``colorize_cnn.plugin``). Both
+backends run the **shipped** ``cnn-classification`` weights: the torch model of the
+training recipe is filled from the ONNX graph's initializers (they carry the
+``state_dict`` names), and the note reports the largest difference between the two
+outputs as the proof. torch is imported only here, inside :func:`benchmark`, and only if
+installed; without it the comparison is reported as skipped. int8 vs float32: compared
+when an int8 graph is shipped next to a float32 one (none is: see docs/performance.md).
 
 Full run: the network at the 64 x 64 working shape and at 512 x 512, best of 10.
 ``quick``: 64 x 64 only, best of 3. ``benchmarks/bench_cnn.py`` has the longer
@@ -48,7 +48,8 @@ def _torch_model_with_graph_weights(path) -> tuple[Any, list[str]]:
 def benchmark(quick: bool = False) -> dict[str, Any]:
     """ORT vs torch eager latency (ms) of ``cnn-classification`` on the same weights.
 
-    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`colorize_bench.bench.comparison`).
+    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see
+    :func:`colorize_bench.bench.comparison`).
     """
     from colorize_cnn import MODELS_DIR
     from core.runtime import get_session

@@ -1,6 +1,6 @@
 """Training recipes of the CNN loss study (torch; used by ``colorize train`` / ``export``).
 
-Published under the ``colorize.training`` entry-point group; see
+Registered through the ``register_training_recipes`` hook (``colorize_cnn.plugin``); see
 :mod:`training.recipe` for the interface.
 """
 

@@ -1,7 +1,8 @@
 """``colorize index`` and ``colorize recommend``: sub-commands this plugin adds to the CLI.
 
-Published under the ``colorize.commands`` entry-point group (see ``core/cli.py``): each
-object has ``configure_parser(parser)`` and ``run(args) -> int``.
+Registered as :class:`core.extensions.Command` targets through the ``register_commands``
+hook (``colorize_exemplar.plugin``): each object has ``configure_parser(parser)`` and
+``run(args) -> int``.
 
 ``colorize index build REFS_DIR -o refs.index [--rebuild] [-q]``
     Build or update a reference index (:func:`colorize_exemplar.index.build_index`).
@@ -144,6 +145,6 @@ class _RecommendCommand:
         return 0
 
 
-#: Entry points of the ``colorize.commands`` group.
+#: The targets of the ``index`` and ``recommend`` commands (``colorize_exemplar.plugin``).
 index_command = _IndexCommand()
 recommend_command = _RecommendCommand()

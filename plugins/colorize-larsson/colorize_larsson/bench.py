@@ -1,14 +1,14 @@
 """The Larsson plugin's benchmark for ``colorize bench``: ONNX Runtime vs torch eager.
 
-Registered in the ``colorize.benchmarks`` entry-point group. The shipped graphs fold
-batch normalisation into the convolutions, so their weights do not map back onto the
-torch model; instead the benchmark builds the ``larsson`` network of the training
-recipe, exports that very module (same weights) and times both backends on the same
-input in the same process. The full run exports with ``onnx_export.export_graph`` (the
-exporter of the shipped graphs, ~15 s); ``quick`` uses torch's TorchScript exporter in
-memory (~2 s). torch is imported only inside :func:`benchmark`; without it the
-comparison is reported as skipped. int8 vs float32: compared when an int8 graph is
-shipped next to a float32 one (none is).
+Registered through the ``register_benchmarks`` hook (``colorize_larsson.plugin``). The
+shipped graphs fold batch normalisation into the convolutions, so their weights do not
+map back onto the torch model; instead the benchmark builds the ``larsson`` network of
+the training recipe, exports that very module (same weights) and times both backends on
+the same input in the same process. The full run exports with
+``onnx_export.export_graph`` (the exporter of the shipped graphs, ~15 s); ``quick`` uses
+torch's TorchScript exporter in memory (~2 s). torch is imported only inside
+:func:`benchmark`; without it the comparison is reported as skipped. int8 vs float32:
+compared when an int8 graph is shipped next to a float32 one (none is).
 
 Sizes: the 96 x 96 working shape (both modes) and 512 x 512 dense hypercolumns (full
 run only); best of 2 (quick) or 5. ``benchmarks/bench_larsson.py`` has the longer
@@ -67,7 +67,8 @@ def _export(graph, quick: bool, folder: str) -> tuple[Any, str]:
 def benchmark(quick: bool = False) -> dict[str, Any]:
     """ORT vs torch eager latency (ms) of the ``larsson`` network on the same weights.
 
-    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`colorize_bench.bench.comparison`).
+    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see
+    :func:`colorize_bench.bench.comparison`).
     """
     from colorize_larsson import MODELS_DIR
 

@@ -1,6 +1,6 @@
 """Training recipes of the four Table 1 variants (torch; used by ``colorize train`` / ``export``).
 
-Published under the ``colorize.training`` entry-point group (see :mod:`training.recipe`).
+Registered through the ``register_training_recipes`` hook (see :mod:`training.recipe`).
 The trainer hands every recipe Lab batches (``lightness`` L*, ``chroma`` a, b, ``rgb``);
 the network's input is L* for all variants, and the hue/chroma targets are computed
 from ``rgb`` with the bicone of Sec. 3.1 at the sampled pixels.

@@ -1,10 +1,10 @@
 """PixColor's benchmark for ``colorize bench``: cached vs naive autoregressive sampling.
 
-Registered in the ``colorize.benchmarks`` entry-point group. Same shipped graphs, same
-Gumbel noise, same process: naive sampling runs the whole PixelCNN
-(``pixcolor-full.onnx``) once per pixel; cached sampling (Ramachandran et al. 2017)
-runs the pixel-step graph once per pixel and the row-step graph once per row from
-activation caches. Both must draw identical samples; the note says whether they did.
+Registered through the ``register_benchmarks`` hook (``colorize_pixcolor.plugin``). Same
+shipped graphs, same Gumbel noise, same process: naive sampling runs the whole PixelCNN
+(``pixcolor-full.onnx``) once per pixel; cached sampling (Ramachandran et al. 2017) runs
+the pixel-step graph once per pixel and the row-step graph once per row from activation
+caches. Both must draw identical samples; the note says whether they did.
 
 Full run: a 28 x 28 grid (the working size: 224 px over the backbone, 112 px from
 scratch), one sample and n = 8 batched. ``quick``: a 12 x 12 grid, one sample.
@@ -23,7 +23,8 @@ __all__ = ["benchmark"]
 def benchmark(quick: bool = False) -> dict[str, Any]:
     """Cached vs naive sampling (seconds per low-resolution sample grid) on the shipped model.
 
-    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`colorize_bench.bench.comparison`).
+    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see
+    :func:`colorize_bench.bench.comparison`).
     """
     from colorize_pixcolor import MODELS_DIR
     from colorize_pixcolor.colorizer import PixColor

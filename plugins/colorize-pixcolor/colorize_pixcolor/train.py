@@ -9,7 +9,7 @@ Two recipes, trained separately as in the paper:
   28 px chroma (quantised to the bin centres the PixelCNN emits), never on
   samples (Sec. 3.2 explains why).
 
-Both are published under the ``colorize.training`` entry-point group. The
+Both are registered through the ``register_training_recipes`` hook. The
 generic ``training.trainer.Trainer`` calls ``model(batch["lightness"])`` with Lab
 lightness, which cannot feed teacher forcing or YCbCr, so this module has its own
 small loop (``training.pixelcnn.run_loop``, shared with the semantic plugin) built

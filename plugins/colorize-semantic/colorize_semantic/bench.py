@@ -1,10 +1,11 @@
 """The semantic plugin's benchmark for ``colorize bench``: its three samplers compared.
 
-Registered in the ``colorize.benchmarks`` entry-point group. Same shipped graphs, same
-noise, same process: the cached sampler runs the row/pixel step graphs from activation
-caches (as PixColor's, after Ramachandran et al. 2017), the windowed one runs the whole
-PixelCNN on each pixel's receptive field, the naive one on the whole grid per pixel.
-All three must draw identical samples; the note says whether they did.
+Registered through the ``register_benchmarks`` hook (``colorize_semantic.plugin``). Same
+shipped graphs, same noise, same process: the cached sampler runs the row/pixel step
+graphs from activation caches (as PixColor's, after Ramachandran et al. 2017), the
+windowed one runs the whole PixelCNN on each pixel's receptive field, the naive one on
+the whole grid per pixel. All three must draw identical samples; the note says whether
+they did.
 
 Full run: the 32 x 32 grid (of a 256 x 256 lightness over the backbone), one sample
 (cached vs windowed and vs naive) and n = 8 batched (cached vs windowed). ``quick``: a
@@ -24,7 +25,8 @@ __all__ = ["benchmark"]
 def benchmark(quick: bool = False) -> dict[str, Any]:
     """Cached vs windowed vs naive sampling (seconds per chroma grid) on the shipped model.
 
-    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see :func:`colorize_bench.bench.comparison`).
+    Returns ``{"comparisons": {...}, "skipped": [...]}`` (see
+    :func:`colorize_bench.bench.comparison`).
     """
     from colorize_semantic import MODELS_DIR
     from colorize_semantic.colorizer import SemanticColorizer
