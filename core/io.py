@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import re
 import secrets
@@ -198,6 +199,7 @@ def _from_pil(img: Image.Image, source: str, kind: str, notes: list[str]) -> Loa
         notes.append("EXIF orientation could not be read; image used as stored")
     if transposed is not None:
         img = transposed
+    img = _to_srgb(img, notes)
     mode = img.mode
     alpha = samples8 = None
     if mode == "P":
@@ -229,10 +231,49 @@ def _from_pil(img: Image.Image, source: str, kind: str, notes: list[str]) -> Loa
     return LoadedImage(pixels, alpha, source, kind, np.dtype(np.uint8), 8, notes, samples8=samples8)
 
 
-def _load_16bit_png(path: Path, source: str) -> LoadedImage:
+def _sixteen_bit_colour(path: Path, img: Image.Image) -> bool:
+    """A 16-bit colour PNG or TIFF, which Pillow would cut to 8 bits (it has no 16-bit
+    RGB mode): OpenCV reads those."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "L", "F"):
+        return False
+    if img.format == "PNG":
+        return _png_bit_depth(path) == 16
+    if img.format == "TIFF":
+        bits = getattr(img, "tag_v2", {}).get(258)  # BitsPerSample
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return len(bits) >= 3 and all(b == 16 for b in bits)
+    return False
+
+
+def _exif_orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag (1-8; 1 where absent or unreadable)."""
+    try:
+        value = int(img.getexif().get(0x0112, 1))
+    except Exception:  # broken EXIF: used as stored, like _from_pil
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def orient(data: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an (H, W[, C]) array, as
+    :func:`PIL.ImageOps.exif_transpose` does to an image."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(orientation)
+    return data if op is None else np.ascontiguousarray(op(data))
+
+
+def _load_16bit(path: Path, source: str, orientation: int, notes: list[str]) -> LoadedImage:
     data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if data is None:
-        raise InvalidImageError(source, "truncated or corrupt 16-bit PNG data")
+    if data is None or data.dtype != np.uint16:
+        raise InvalidImageError(source, "truncated or corrupt 16-bit image data")
     alpha = None
     if data.ndim == 3:
         if data.shape[2] == 4:
@@ -240,8 +281,40 @@ def _load_16bit_png(path: Path, source: str) -> LoadedImage:
             data = cv2.cvtColor(data, cv2.COLOR_BGRA2RGB)
         else:
             data = cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+    data, alpha = orient(data, orientation), None if alpha is None else orient(alpha, orientation)
     pixels = data.astype(np.float32) / 65535.0
-    return LoadedImage(pixels, alpha, source, "path", np.dtype(np.uint16), 16, [], path)
+    return LoadedImage(pixels, alpha, source, "path", np.dtype(np.uint16), 16, notes, path)
+
+
+def _to_srgb(img: Image.Image, notes: list[str]) -> Image.Image:
+    """Convert an 8-bit RGB/RGBA/CMYK image with an embedded ICC profile to sRGB; say so,
+    and say when a profile cannot be applied (it is then read as sRGB)."""
+    icc = img.info.get("icc_profile")
+    if not icc:
+        return img
+    try:
+        from PIL import ImageCms
+
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        described = ImageCms.getProfileDescription(profile).strip() or "unnamed"
+    except Exception as exc:  # noqa: BLE001 - a broken profile must not stop us
+        notes.append(f"embedded ICC profile unreadable ({exc}); colours read as sRGB")
+        return img
+    if described.lower().startswith("srgb"):  # "sRGB IEC61966-2.1", "sRGB built-in" ...
+        return img
+    if img.mode not in ("RGB", "RGBA", "CMYK"):
+        notes.append(f"embedded ICC profile {described!r} not applied to a {img.mode} image")
+        return img
+    out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
+    try:
+        converted = ImageCms.profileToProfile(
+            img, profile, ImageCms.createProfile("sRGB"), outputMode=out_mode
+        )
+    except Exception as exc:  # noqa: BLE001 - littlecms refuses some profiles
+        notes.append(f"embedded ICC profile {described!r} could not be applied ({exc})")
+        return img
+    notes.append(f"colours converted from the embedded ICC profile {described!r} to sRGB")
+    return converted
 
 
 def _load_path(path: Path) -> LoadedImage:
@@ -261,9 +334,11 @@ def _load_path(path: Path) -> LoadedImage:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                if _png_bit_depth(path) == 16 and img.mode not in ("I", "I;16", "I;16B", "L"):
+                if _sixteen_bit_colour(path, img):
                     _check_size(source, img.height, img.width)
-                    return _load_16bit_png(path, source)
+                    if img.info.get("icc_profile"):
+                        notes.append("embedded ICC profile of a 16-bit image not applied")
+                    return _load_16bit(path, source, _exif_orientation(img), notes)
                 img.load()
                 loaded = _from_pil(img, source, "path", notes)
     except InvalidImageError:

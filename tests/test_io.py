@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import zlib
 
+import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from core.errors import InvalidImageError, OutputExistsError
 from core.io import (
     finish_temporary,
     load_image,
     open_temporary,
+    orient,
     remove_live_temporaries,
     save_image,
     stale_temporaries,
@@ -265,3 +269,99 @@ def test_save_sixteen_bit_and_alpha(tmp_path):
 def test_save_unknown_extension(tmp_path):
     with pytest.raises(ValueError, match="cannot write .xyz"):
         save_image(tmp_path / "a.xyz", np.zeros((2, 2, 3)))
+
+
+# -- 16-bit orientation and depth, ICC profiles (issue #33, "also" list) ------------------------
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_orient_matches_pillows_exif_transpose(orientation):
+    data = np.random.default_rng(orientation).integers(0, 255, (5, 7, 3), dtype=np.uint8)
+    img = Image.fromarray(data)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    img.info["exif"] = exif.tobytes()
+    expected = np.asarray(ImageOps.exif_transpose(img))
+    np.testing.assert_array_equal(orient(data, orientation), expected)
+
+
+def _png_with_exif(png: bytes, orientation: int) -> bytes:
+    """``png`` with an eXIf chunk holding ``orientation``, after IHDR."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    payload = exif.tobytes()[6:]  # without the "Exif\0\0" prefix a JPEG needs
+    chunk = b"eXIf" + payload
+    chunk = struct.pack(">I", len(payload)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    end_of_ihdr = 8 + 4 + 4 + 13 + 4
+    return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
+
+
+def test_sixteen_bit_png_follows_its_exif_orientation(tmp_path):
+    data = np.random.default_rng(1).integers(0, 65535, (4, 6, 3), dtype=np.uint16)
+    ok, png = cv2.imencode(".png", data[..., ::-1])  # OpenCV writes BGR
+    assert ok
+    path = tmp_path / "rotated16.png"
+    path.write_bytes(_png_with_exif(png.tobytes(), 6))  # 6: rotate 90° clockwise to view
+    loaded = load_image(path)
+    assert loaded.bit_depth == 16 and loaded.pixels.shape == (6, 4, 3)
+    expected = np.rot90(data, -1).astype(np.float32) / 65535.0
+    np.testing.assert_array_equal(loaded.pixels, expected)
+
+
+def test_sixteen_bit_tiff_keeps_sixteen_bits(tmp_path):
+    data = np.random.default_rng(2).integers(0, 65535, (5, 3, 3), dtype=np.uint16)
+    path = tmp_path / "deep.tif"
+    assert cv2.imwrite(str(path), data[..., ::-1])
+    loaded = load_image(path)
+    assert loaded.bit_depth == 16 and loaded.dtype == np.uint16
+    np.testing.assert_array_equal(loaded.pixels, data.astype(np.float32) / 65535.0)
+
+
+def _linear_srgb_profile() -> bytes:
+    """A minimal ICC v2 display profile: sRGB primaries (D50-adapted) with gamma 1.0,
+    i.e. linear light, so that converting it to sRGB visibly brightens mid-tones."""
+
+    def s15(value: float) -> bytes:
+        return struct.pack(">i", round(value * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ " + bytes(4) + s15(x) + s15(y) + s15(z)
+
+    text = b"linear light test\0"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(4 + 4 + 2 + 1 + 67)
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, 0x0100) + bytes(2)  # gamma 1.0
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", xyz(0.4361, 0.2225, 0.0139)),
+        (b"gXYZ", xyz(0.3851, 0.7169, 0.0971)),
+        (b"bXYZ", xyz(0.1431, 0.0606, 0.7141)),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+        (b"cprt", b"text" + bytes(4) + b"none\0\0\0\0"),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = struct.pack(">I", len(tags)), b""
+    for sig, data in tags:
+        data += bytes(-len(data) % 4)
+        table += sig + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = struct.pack(">I", size) + bytes(4) + struct.pack(">I", 0x02100000)
+    header += b"mntrRGB XYZ " + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0)
+    header += xyz(0.9642, 1.0, 0.8249)[8:] + bytes(4) + bytes(16)
+    header += bytes(128 - len(header))
+    return header + table + body
+
+
+def test_an_embedded_icc_profile_is_converted_to_srgb_and_said(tmp_path):
+    path = tmp_path / "linear.png"
+    Image.new("RGB", (4, 4), (128, 128, 128)).save(path, icc_profile=_linear_srgb_profile())
+    loaded = load_image(path)
+    # linear 0.5 is sRGB-encoded 0.735 (188/255)
+    np.testing.assert_allclose(loaded.pixels, 0.735, atol=0.01)
+    assert any("ICC profile 'linear light test' to sRGB" in note for note in loaded.notes)
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (4, 4), (128, 128, 128)).save(plain)
+    assert load_image(plain).notes == []
