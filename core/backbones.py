@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from core import lookup
 from core.colorizer import ModelFile
 from core.runtime import OnnxModel
 
@@ -173,9 +174,7 @@ def get_backbone(name: str) -> Backbone:
         If no installed plugin registered it (the message lists what is installed and
         which distribution ships the usual one, ``colorize-backbone``).
     """
-    from core.plugins import get_registry
-
-    return get_registry().get("backbone", name)
+    return lookup.lookup("backbone", name)
 
 
 def level_feeds(model: OnnxModel, lightness: np.ndarray) -> dict[str, np.ndarray]:
@@ -192,7 +191,5 @@ def level_feeds(model: OnnxModel, lightness: np.ndarray) -> dict[str, np.ndarray
 
 
 def backbone_names() -> list[str]:
-    """Names of the installed backbones."""
-    from core.plugins import get_registry
-
-    return list(get_registry().names("backbone"))
+    """Names of the installed backbones, sorted."""
+    return lookup.names("backbone")

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import api
 from core.errors import (
     ColorizeError,
     ModelFileError,
@@ -53,7 +54,16 @@ from core.errors import (
     OutputPathError,
     UnknownMethodError,
 )
-from core.io import IMAGE_EXTENSIONS
+from core.io import (
+    IMAGE_EXTENSIONS,
+    finish_temporary,
+    open_temporary,
+    remove_live_temporaries,
+    save_image,
+    stale_temporaries,
+)
+from core.plugins import get_registry
+from core.runtime import _threads
 
 __all__ = [
     "FATAL_WRITE_ERRORS",
@@ -347,9 +357,6 @@ def segmentation_overlay(result, alpha: float = 0.5):
 
 
 def _colorize_and_save(settings: BatchSettings, job: FileJob, notes: list[str]) -> None:
-    from core import api
-    from core.io import save_image
-
     if settings.samples == 1:
         results = [
             api.colorize_result(
@@ -587,8 +594,6 @@ def _read_crashes(out: Path) -> dict[str, str]:
 
 def _record_crash(out: Path, job: FileJob, settings: BatchSettings, error: str) -> None:
     """Add ``job``'s photo to :data:`CRASH_RECORD` (atomically; best effort)."""
-    from core.io import finish_temporary, open_temporary
-
     key = _crash_key(job.source, settings)
     if key is None:
         return
@@ -604,8 +609,6 @@ def _record_crash(out: Path, job: FileJob, settings: BatchSettings, error: str) 
 
 
 def _env_threads() -> int:
-    from core.runtime import _threads
-
     return _threads()
 
 
@@ -761,8 +764,6 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 def _worker_signal(signum: int, frame: Any) -> None:
     """SIGTERM in a worker: remove the temporary file of the write in progress, if any,
     and exit at once, whatever line the write had reached."""
-    from core.io import remove_live_temporaries
-
     remove_live_temporaries()
     os._exit(128 + signum)
 
@@ -816,8 +817,6 @@ def _pool_task(job: FileJob) -> FileOutcome:
 def _remove_stale(jobs: Iterable[FileJob]) -> None:
     """Remove what interrupted or killed writes of ``jobs`` left (see
     :func:`core.io.stale_temporaries`); the processes that wrote them are gone."""
-    from core.io import stale_temporaries
-
     for job in jobs:
         for target in job.targets:
             for path in stale_temporaries(target):
@@ -865,8 +864,6 @@ def _run_pool(
     :data:`MAX_CRASHES_IN_A_ROW` such photos in a row, with no file done in between, the
     batch stops (``fatal``): the method itself is then the likely cause.
     """
-    from core.plugins import get_registry
-
     list(get_registry().names("method"))  # load the plugins once, before the workers fork
     queue = iter(todo)
     crashes = 0

@@ -40,6 +40,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from core import lookup
 from core.binning import Bins
 from core.distributions import Distribution
 
@@ -456,16 +457,12 @@ def get_decoder(name: str) -> Decoder:
     core.errors.UnknownNameError
         (a ``KeyError``) listing the installed decoders.
     """
-    from core.plugins import get_registry
-
-    return get_registry().get("decoder", name)
+    return lookup.lookup("decoder", name)
 
 
 def decoder_names() -> list[str]:
     """Names of all registered decoders, sorted."""
-    from core.plugins import get_registry
-
-    return list(get_registry().names("decoder"))
+    return lookup.names("decoder")
 
 
 def _parse_spec(spec: str, channels: tuple[str, str]) -> tuple[dict[str, str], bool]:

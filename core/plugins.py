@@ -35,7 +35,8 @@ from typing import Any
 
 import pluggy
 
-from core import hookspecs
+from core import hookspecs, lookup
+from core.backbones import Backbone
 from core.colorizer import Colorizer, MethodInfo
 from core.colorspaces.base import ColorSpace
 from core.errors import DuplicateNameError, PluginError, UnknownMethodError, UnknownNameError
@@ -163,8 +164,6 @@ def _check(kind: str, obj: Any) -> str:
                 f"{KINDS[kind]} expects a core.extensions.{expected.__name__}, got {obj!r}"
             )
     elif kind == "backbone":
-        from core.backbones import Backbone
-
         if not isinstance(obj, Backbone):
             raise TypeError(f"register_backbones expects a core.backbones.Backbone, got {obj!r}")
     elif not callable(obj):
@@ -205,6 +204,8 @@ class Registry:
         with self._lock:
             if self._loaded:
                 return
+            # Lazy like the entry points: the built-in decoders and transfers (and the
+            # bins they import) load on the first registry access, not on `import core`.
             from core import _builtins
 
             self.add_plugin(_builtins, name=BUILTIN_PLUGIN, distribution="colorize-toolkit")
@@ -416,3 +417,7 @@ def reset_registry(registry: Registry | None = None) -> Registry | None:
     with _registry_lock:
         old, _registry = _registry, registry
         return old
+
+
+# Decoders, transfers and backbones resolve names through core.lookup, not this module.
+lookup.install(get_registry)

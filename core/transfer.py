@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from core import lookup
 from core.binning import Bins, JointBins
 from core.distributions import Distribution
 
@@ -515,12 +516,6 @@ def apply_bias(dist: Distribution, bias: np.ndarray) -> Distribution:
     return replace(dist, probs=q.reshape(dist.probs.shape))
 
 
-def _colorspace(name: str):
-    from core.plugins import get_registry
-
-    return get_registry().get("colorspace", name)
-
-
 def reference_histogram(reference_rgb: np.ndarray, dist: Distribution) -> np.ndarray:
     """Histogram of a reference image's chroma over ``dist``'s bins.
 
@@ -536,7 +531,7 @@ def reference_histogram(reference_rgb: np.ndarray, dist: Distribution) -> np.nda
     ValueError
         If the colour space has no chroma channel of that name.
     """
-    space = _colorspace(dist.colorspace)
+    space = lookup.lookup("colorspace", dist.colorspace)
     _, chroma = space.from_rgb(_rgb(reference_rgb, "reference_rgb"))
     names = [c.name for c in space.chroma_channels]
     index = []
@@ -712,13 +707,9 @@ BUILTIN_TRANSFERS: tuple[Transfer, ...] = (
 
 def get_transfer(name: str) -> Transfer:
     """The registered transfer called ``name`` (``UnknownNameError`` lists the available ones)."""
-    from core.plugins import get_registry
-
-    return get_registry().get("transfer", name)
+    return lookup.lookup("transfer", name)
 
 
 def transfer_names() -> list[str]:
     """Names of all registered transfers, sorted."""
-    from core.plugins import get_registry
-
-    return list(get_registry().names("transfer"))
+    return lookup.names("transfer")

@@ -334,14 +334,14 @@ def test_a_broken_model_fails_once_and_stops_the_batch(registry, toys, tmp_path,
     assert "stopped: 4 other file(s) not colorized" in err
 
 def test_output_names_cannot_escape(registry, tmp_path, capsys):
-    from core.cli import _confined
+    from core.batch import confined
 
     out = tmp_path / "out"
     out.mkdir()
-    assert _confined(out, out / "a.png")
-    assert not _confined(out, out / ".." / "a.png")
+    assert confined(out, out / "a.png")
+    assert not confined(out, out / ".." / "a.png")
     os.symlink(tmp_path, out / "link")
-    assert not _confined(out, out / "link" / "a.png")
+    assert not confined(out, out / "link" / "a.png")
 
 
 # -- 4. plugin faults ---------------------------------------------------------------------------
