@@ -142,9 +142,9 @@ def test_perfect_prediction_inf_psnr_in_aggregate_and_json(colour_folder, tmp_pa
 def test_cast_metric_against_a_hand_computed_case():
     """Two known colour fields: the cast is the difference of their mean a*, b*."""
     from colorize_eval.evaluate import score
+    from colorize_eval.metrics import colour_cast
 
     from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
-    from core.metrics import colour_cast
 
     lab_true = np.zeros((16, 24, 3), np.float32)
     lab_true[..., 0] = 55.0

@@ -57,7 +57,8 @@ def report_metrics(methods, files, tint_ab) -> dict[str, dict[str, float]]:
     64 px image) and ``spread_ratio`` (standard deviation across photos of the
     per-photo mean a, b, over the truth's: 0 when every photo gets the same tint).
     """
-    from core import metrics
+    from colorize_eval import metrics
+
     from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
     from core.io import load_image
     from core.plugins import get_registry

@@ -12,14 +12,15 @@ Every report carries three baselines measured the same way as the methods:
     The true chroma downsampled to a 28-pixel short side and upsampled (bilinear): an
     upper bound for methods that predict low-resolution chroma.
 
-Metrics per image (``core.metrics``): PSNR in RGB (Larsson et al. Eq. 11), RMSE in αβ
-(Eq. 10), SSIM, colourfulness ratio to the ground truth (Hasler and Süsstrunk 2003), a/b
-histogram intersection (Guadarrama et al. Fig. 7, mean of the a and b marginals), and the
-cast (:func:`core.metrics.colour_cast`: the image's mean a*, b* minus the truth's, kept
-signed as ``cast_a``, ``cast_b`` and absolute as ``abs_cast_a``, ``abs_cast_b``, so the
-means over images give the systematic cast and the typical error of a photo's overall
-tone); for diverse methods with ``samples > 1`` also the mean pairwise MS-SSIM between
-samples (lower = more diverse; fewer scales on images under 176 px).
+Metrics per image (``core.metrics``, :mod:`colorize_eval.metrics`): PSNR in RGB (Larsson
+et al. Eq. 11), RMSE in αβ (Eq. 10), SSIM, colourfulness ratio to the ground truth (Hasler
+and Süsstrunk 2003), a/b histogram intersection (Guadarrama et al. Fig. 7, mean of the a
+and b marginals), and the cast (:func:`colorize_eval.metrics.colour_cast`: the image's
+mean a*, b* minus the truth's, kept signed as ``cast_a``, ``cast_b`` and absolute as
+``abs_cast_a``, ``abs_cast_b``, so the means over images give the systematic cast and the
+typical error of a photo's overall tone); for diverse methods with ``samples > 1`` also
+the mean pairwise MS-SSIM between samples (lower = more diverse; fewer scales on images
+under 176 px).
 
 Several distributions: ``--data`` may be repeated, and a folder with sub-folders is also
 reported per sub-folder (``everyday_val/people``, ``everyday_val/scenes``). A folder
@@ -45,8 +46,16 @@ from typing import Any
 import cv2
 import numpy as np
 
+from colorize_eval.metrics import (
+    MS_SSIM_WEIGHTS,
+    colour_cast,
+    histogram_intersection,
+    ms_ssim,
+    ssim,
+)
 from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
 from core.io import IMAGE_EXTENSIONS, load_image
+from core.metrics import colourfulness_ratio, json_safe, mean_finite, psnr, rmse_alphabeta
 
 __all__ = [
     "BASELINES",
@@ -70,7 +79,7 @@ BASELINES = ("gray", "mean-tint", "true-28px")
 #: ``reference_mode`` values of :func:`evaluate` (``--reference-mode``).
 REFERENCE_MODES = ("none", "gt", "random", "auto")
 METRICS = ("psnr", "rmse_ab", "ssim", "colourfulness_ratio", "hist_intersection")
-#: The cast columns (:func:`core.metrics.colour_cast`), signed and absolute.
+#: The cast columns (:func:`colorize_eval.metrics.colour_cast`), signed and absolute.
 CAST_METRICS = ("cast_a", "cast_b", "abs_cast_a", "abs_cast_b")
 #: ``DIR@<half>`` suffixes of :func:`split_half`.
 HALVES = ("select", "report")
@@ -155,15 +164,13 @@ def baseline_prediction(name: str, rgb: np.ndarray, tint_ab=DEFAULT_TINT_AB) -> 
 
 def score(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     """All per-image metrics of one prediction against the ground truth."""
-    from core import metrics
-
-    hist_a, hist_b = metrics.histogram_intersection(pred, true)
-    cast_a, cast_b = metrics.colour_cast(pred, true)
+    hist_a, hist_b = histogram_intersection(pred, true)
+    cast_a, cast_b = colour_cast(pred, true)
     return {
-        "psnr": float(metrics.psnr(pred, true)),
-        "rmse_ab": float(metrics.rmse_alphabeta(pred, true)),
-        "ssim": float(metrics.ssim(pred, true)),
-        "colourfulness_ratio": float(metrics.colourfulness_ratio(pred, true)),
+        "psnr": float(psnr(pred, true)),
+        "rmse_ab": float(rmse_alphabeta(pred, true)),
+        "ssim": float(ssim(pred, true)),
+        "colourfulness_ratio": float(colourfulness_ratio(pred, true)),
         "hist_intersection": (float(hist_a) + float(hist_b)) / 2.0,
         "cast_a": cast_a,
         "cast_b": cast_b,
@@ -173,15 +180,11 @@ def score(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
 
 
 def _pairwise_ms_ssim(samples: Sequence[np.ndarray]) -> float:
-    from core import metrics
-
     short = min(samples[0].shape[:2])
-    scales = max(1, min(len(metrics.MS_SSIM_WEIGHTS), int(math.log2(max(short, 11) / 11)) + 1))
-    weights = np.asarray(metrics.MS_SSIM_WEIGHTS[:scales])
+    scales = max(1, min(len(MS_SSIM_WEIGHTS), int(math.log2(max(short, 11) / 11)) + 1))
+    weights = np.asarray(MS_SSIM_WEIGHTS[:scales])
     weights = tuple(float(w) for w in weights / weights.sum())  # fewer scales for small images
-    values = [
-        float(metrics.ms_ssim(a, b, weights=weights)) for a, b in itertools.combinations(samples, 2)
-    ]
+    values = [float(ms_ssim(a, b, weights=weights)) for a, b in itertools.combinations(samples, 2)]
     return float(np.mean(values)) if values else math.nan
 
 
@@ -207,8 +210,6 @@ class EvalReport:
         instead of turning the mean into ``inf``. With ``folder``, only the images of
         that sub-folder (see :meth:`folders`).
         """
-        from core.metrics import mean_finite
-
         out: dict[str, dict[str, Any]] = {}
         for row in self.rows:
             scores = self.per_image.get(row, [])
@@ -228,8 +229,6 @@ class EvalReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-safe data (``inf`` as ``"inf"``, NaN as ``None``)."""
-        from core.metrics import json_safe
-
         folders = self.folders()
         return json_safe(
             {

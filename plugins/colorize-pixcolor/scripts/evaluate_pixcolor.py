@@ -26,12 +26,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from colorize_eval import metrics
 from colorize_eval.evaluate import BASELINES, baseline_prediction, list_images, score
 from colorize_pixcolor.colorizer import PixColor
 from colorize_pixcolor.sampling import bin_centers
 from tqdm import tqdm
 
-from core import metrics
 from core.colorspaces.ycbcr import rgb_to_ycbcr
 from core.io import load_image
 

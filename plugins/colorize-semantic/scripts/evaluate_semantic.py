@@ -33,10 +33,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from colorize_eval import metrics
 from colorize_eval.evaluate import baseline_prediction, score
 from PIL import Image
 
-from core import metrics
 from core.colorspaces.lab import rgb_to_lab
 
 N_CLASSES, VOID, HIST_BINS, AB_RANGE = 11, 11, 16, 110.0
