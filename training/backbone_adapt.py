@@ -7,7 +7,7 @@ R, G, B, :func:`training.backbone.to_gray`) is trained to give, from the lightne
 the class distribution that the colour network gives from the colour photo (Hinton et
 al. 2015 distillation, KL divergence at temperature T, scaled by T²). It needs no labels,
 so every shared colour photo can be used, except the held-out ImageNet photos of the
-semantic test (:func:`colorize_eval.semantic.held_out`) and BSDS500 test.
+semantic test (:func:`training.splits.held_out`) and BSDS500 test.
 
 Usage::
 
@@ -37,6 +37,8 @@ import torch.nn.functional as F
 
 from training.backbone import GrayBackbone, load_pretrained, to_gray
 from training.lab import rgb_to_lab
+from training.splits import held_out
+from training.splits import labels as class_labels
 
 __all__ = [
     "DEFAULT_SOURCES",
@@ -70,8 +72,6 @@ HEAD_SOURCES = tuple(s for s in DEFAULT_SOURCES if s != "bsds500/images/val")
 
 def training_items(data_root: str | os.PathLike, sources=DEFAULT_SOURCES) -> list[Path]:
     """Image paths of ``sources`` under ``data_root``, held-out test photos removed."""
-    from colorize_eval.semantic import held_out
-
     from training.data import find_images
 
     root = Path(data_root)
@@ -97,8 +97,6 @@ def evaluate_top1(
     gray: GrayBackbone | None, data_root: str | os.PathLike, size: int = 224
 ) -> dict[str, float]:
     """Top-1 on the held-out ``imagenet_sample`` photos: colour network, gray input."""
-    from colorize_eval.semantic import held_out
-    from colorize_eval.semantic import labels as class_labels
     from PIL import Image
 
     root = Path(data_root) / "imagenet_sample"

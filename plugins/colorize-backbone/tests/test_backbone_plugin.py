@@ -130,7 +130,9 @@ def _imagenet_sample() -> Path:
 
 @pytest.mark.data
 def test_semantic_test_ranks_colour_above_gray():
-    from colorize_eval.semantic import held_out, semantic_test
+    from colorize_eval.semantic import semantic_test
+
+    from training.splits import held_out
 
     folder = _imagenet_sample()
     files = held_out(folder)

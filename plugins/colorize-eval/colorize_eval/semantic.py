@@ -6,13 +6,12 @@ photos) classifies each held-out ``imagenet_sample`` photo three times: in true 
 as gray, and as colorized by a method. A colorization that puts the right colours on the
 right objects moves its top-1 from the gray figure towards the colour one.
 
-The held-out half (:func:`held_out`) is excluded from every training run (gray
-adaptation and heads, :mod:`training.backbone_adapt`).
+The held-out half (:func:`training.splits.held_out`) is excluded from every training run
+(gray adaptation and heads, :mod:`training.backbone_adapt`).
 """
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 from typing import Any
@@ -20,42 +19,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["held_out", "labels", "semantic_test"]
+from training.splits import held_out, labels
 
-
-def held_out(imagenet_sample: str | os.PathLike) -> list[Path]:
-    """The held-out photos of ``imagenet_sample``: every second file in name order.
-
-    Parameters
-    ----------
-    imagenet_sample : path
-        The ``imagenet_sample`` folder (with ``images/`` and ``labels.csv``).
-
-    Returns
-    -------
-    list of Path
-        487 of the 974 photos (those at odd positions of the sorted file names).
-    """
-    folder = Path(imagenet_sample) / "images"
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: not an imagenet_sample folder (no images/)")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    return files[1::2]
-
-
-def labels(imagenet_sample: str | os.PathLike) -> dict[str, int]:
-    """ImageNet-1k class index of each photo of ``imagenet_sample``, by file name.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the folder has no ``labels.csv``.
-    """
-    labels_file = Path(imagenet_sample) / "labels.csv"
-    if not labels_file.is_file():
-        raise FileNotFoundError(f"{labels_file}: not found (an imagenet_sample folder has one)")
-    with open(labels_file, newline="", encoding="utf-8") as handle:
-        return {row["file"]: int(row["class_index"]) for row in csv.DictReader(handle)}
+__all__ = ["semantic_test"]
 
 
 def _classify(session, images: list[np.ndarray], size: int) -> np.ndarray:

@@ -23,8 +23,8 @@ per target and stores the 12 coarse maps (float16):
 
 Training images: the 9,840 Tiny ImageNet val images (64 px, upsampled bicubically to
 :data:`SIDE`) and ``--crops`` crops of :data:`SIDE` px from the 200 BSDS500 train photos
-at a 192 px short side. No ``imagenet_sample`` photo (:func:`colorize_eval.semantic.held_out`
-keeps half of them out of all training) and no BSDS500 val/test photo is used.
+at a 192 px short side. No ``imagenet_sample`` photo (:func:`training.splits.held_out` keeps
+half of them out of all training) and no BSDS500 val/test photo is used.
 
 ``colornet`` trains C on the cache with both branches of He et al. 2018, §3.2.4: half of
 each batch chrominance (smooth-L1 to T_ab, Eq. 4), half perceptual (Eq. 6 through the

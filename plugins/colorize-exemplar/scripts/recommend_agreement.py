@@ -6,7 +6,7 @@ For labelled photos held out from the index, the fraction whose top-1 recommenda
 * ``intel``: ``intel_scenes`` (6 scene classes); per class the first ``--index-per-class``
   files (name order) form the index, the next ``--queries-per-class`` are the queries;
 * ``tiny``: ``tiny_imagenet`` val (202 classes), the same split per class;
-* ``imagenet``: the held-out half of ``imagenet_sample`` (:func:`colorize_eval.semantic.held_out`)
+* ``imagenet``: the held-out half of ``imagenet_sample`` (:func:`training.splits.held_out`)
   as queries against the ``tiny`` index, for the photos whose ImageNet class (wnid) is one
   of Tiny ImageNet's (``imagenet_sample`` has one photo per class, so it cannot index
   itself).
@@ -42,13 +42,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from colorize_eval.semantic import held_out
 from colorize_exemplar import recommend as rec
 from colorize_exemplar.index import reference_lightness
 from PIL import Image
 from tqdm import tqdm
 
 from core.colorspaces.lab import rgb_to_lab
+from training.splits import held_out
 
 
 def _split(rows: list[tuple[Path, str]], n_index: int, n_query: int):

@@ -193,9 +193,10 @@ def test_backbone_conditioning_reads_every_level_onto_the_grid():
 
 
 def test_training_photos_leave_out_the_semantic_test_half(tmp_path):
-    from colorize_eval.semantic import held_out
     from colorize_pixcolor.features import crop_square, photo_list
     from PIL import Image
+
+    from training.splits import held_out
 
     images = tmp_path / "imagenet_sample" / "images"
     images.mkdir(parents=True)
