@@ -1,13 +1,11 @@
-"""Quantisation of chroma channels into bins, and the discretized logistic mixture.
+"""Quantisation of chroma channels into bins.
 
 Classification-style colorizers predict a histogram over bins of a chroma
 channel instead of a value. A :class:`Bins` describes one channel's bins
 (edges, representative centres, circularity); a :class:`JointBins` is the
 product grid of two channels (Larsson et al.'s 16 x 16 joint ab histogram).
-The module also provides the discretized mixture of logistics of PixelCNN++
-(Salimans et al. 2017) used by the pixelated semantic colorization method
-(Zhao et al. 2019, Sec. 3.3), which models a value in [-1, 1] quantised to N
-levels.
+(The discretized mixture of logistics of PixelCNN++ that Zhao et al. 2019 use is
+the semantic plugin's own, ``colorize_semantic.logistic``: no other method needs it.)
 
 Bin sets of the methods in the literature:
 
@@ -26,8 +24,6 @@ G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for
 Automatic Colorization. ECCV 2016, Sec. 3.2.
 S. Guadarrama et al. PixColor: Pixel Recursive Colorization. BMVC 2017, Sec. 3.
 "Image Colorization with CNNs: a study of loss functions" (course report), Sec. 4.2.
-T. Salimans, A. Karpathy, X. Chen, D. Kingma. PixelCNN++. ICLR 2017, Sec. 2.1.
-J. Zhao et al. Pixelated Semantic Colorization. IJCV 2019, Sec. 3.3.
 """
 
 from __future__ import annotations
@@ -55,21 +51,6 @@ def _norm_pdf(z: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * np.asarray(z) ** 2) / np.sqrt(2 * np.pi)
 
 
-def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
-def _logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    peak = x.max(axis=axis, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0.0)
-    return (peak + np.log(np.exp(x - peak).sum(axis=axis, keepdims=True))).squeeze(axis)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -x))
-
-
 __all__ = [
     "CHROMA_BINS",
     "CNN_AB_BINS",
@@ -79,10 +60,6 @@ __all__ = [
     "PIXCOLOR_BINS",
     "Bins",
     "JointBins",
-    "dmol_bins",
-    "dmol_log_prob",
-    "dmol_probs",
-    "dmol_sample",
     "gaussian_quantile_bins",
     "joint_ab_bins",
     "uniform_bins",
@@ -502,186 +479,3 @@ CHROMA_BINS = uniform_bins(0.0, 1.0, 32, name="chroma")
 CNN_AB_BINS = uniform_bins(-100.0, 100.0, 10, name="cnn-ab")
 #: PixColor's Cb/Cr classes: 32 uniform bins over the centred range of core.colorspaces.ycbcr.
 PIXCOLOR_BINS = uniform_bins(-0.5, 0.5, 32, name="pixcolor-cbcr")
-
-
-# -- discretized mixture of logistics (PixelCNN++) ---------------------------
-
-#: Lower bound on log scales, as in PixelCNN++ (keeps the logistic from collapsing).
-MIN_LOG_SCALE = -7.0
-
-
-def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, x)
-
-
-def _log_sigmoid(x: np.ndarray) -> np.ndarray:
-    return -np.logaddexp(0.0, -x)
-
-
-def _dmol_params(
-    logit_probs: np.ndarray, means: np.ndarray, log_scales: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    logit_probs = np.asarray(logit_probs, dtype=np.float64)
-    means = np.asarray(means, dtype=np.float64)
-    log_scales = np.asarray(log_scales, dtype=np.float64)
-    if not (logit_probs.shape == means.shape == log_scales.shape) or logit_probs.ndim < 1:
-        raise ValueError(
-            "expected logit_probs, means and log_scales of the same shape (..., M), got "
-            f"{logit_probs.shape}, {means.shape}, {log_scales.shape}"
-        )
-    return logit_probs, means, np.maximum(log_scales, MIN_LOG_SCALE)
-
-
-def _check_levels(n_levels: int) -> int:
-    if int(n_levels) != n_levels or n_levels < 2:
-        raise ValueError(f"n_levels must be an integer >= 2, got {n_levels}")
-    return int(n_levels)
-
-
-def dmol_log_prob(
-    x: np.ndarray,
-    logit_probs: np.ndarray,
-    means: np.ndarray,
-    log_scales: np.ndarray,
-    n_levels: int = 256,
-) -> np.ndarray:
-    """Log-likelihood of values under a discretized mixture of logistics.
-
-    Each value ``x`` in [-1, 1] stands for one of ``n_levels`` equally spaced
-    levels (spacing ``2 / (n_levels - 1)``). Its probability is the mixture
-    ``sum_m pi_m [sigma((x + h - mu_m) / s_m) - sigma((x - h - mu_m) / s_m)]``
-    with ``h = 1 / (n_levels - 1)``, ``pi = softmax(logit_probs)`` and
-    ``s = exp(log_scales)``; the lowest level takes all mass below it and the
-    highest all mass above (edge cases of PixelCNN++ Eq. 2), so the level
-    probabilities sum to one. Where the CDF difference underflows, the
-    density at the level times the level spacing is used instead.
-
-    Parameters
-    ----------
-    x : array_like, shape (...), float
-        Values in [-1, 1] (e.g. a chroma channel rescaled to [-1, 1]).
-    logit_probs, means, log_scales : array_like, shape (..., M)
-        Mixture logits, component locations, and log scales (clamped below at
-        -7) for M components (Zhao et al. use M = 10).
-    n_levels : int, default 256
-        Number of quantisation levels.
-
-    Returns
-    -------
-    ndarray, shape (...), float64
-        log p(x); the training loss is its negative mean.
-
-    Raises
-    ------
-    ValueError
-        On mismatched shapes or ``n_levels < 2``.
-
-    References
-    ----------
-    Salimans et al. 2017 (PixelCNN++), Sec. 2.1, Eq. 2; Zhao et al. 2019, Sec. 3.3.
-
-    Examples
-    --------
-    >>> p = np.exp(dmol_log_prob(np.linspace(-1, 1, 5), np.zeros((5, 1)),
-    ...                         np.zeros((5, 1)), np.zeros((5, 1)), n_levels=5))
-    >>> p.round(4)   # levels -1, -0.5, 0, 0.5, 1 under a logistic(0, 1)
-    array([0.3208, 0.117 , 0.1244, 0.117 , 0.3208])
-    """
-    logit_probs, means, log_scales = _dmol_params(logit_probs, means, log_scales)
-    n_levels = _check_levels(n_levels)
-    x = np.asarray(x, dtype=np.float64)[..., None]
-    half = 1.0 / (n_levels - 1)
-    inv_scale = np.exp(-log_scales)
-    centred = x - means
-    plus_in = inv_scale * (centred + half)
-    min_in = inv_scale * (centred - half)
-    log_cdf_plus = _log_sigmoid(plus_in)  # lowest level: P(X < x + h)
-    log_one_minus_cdf_min = _log_sigmoid(-min_in)  # highest level: P(X > x - h)
-    # log(sigma(a) - sigma(b)) = log_sigmoid(a) + log(1 - exp(log_sigmoid(b) - log_sigmoid(a)))
-    la, lb = _log_sigmoid(plus_in), _log_sigmoid(min_in)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_delta = la + np.log1p(-np.exp(np.minimum(lb - la, 0.0)))
-    mid_in = inv_scale * centred
-    log_pdf_mid = mid_in - log_scales - 2.0 * _softplus(mid_in)
-    log_interior = np.where(log_delta > np.log(1e-12), log_delta, log_pdf_mid + np.log(2 * half))
-    log_probs = np.where(
-        x <= -1 + half / 2,
-        log_cdf_plus,
-        np.where(x >= 1 - half / 2, log_one_minus_cdf_min, log_interior),
-    )
-    return _logsumexp(log_probs + _log_softmax(logit_probs, axis=-1), axis=-1)
-
-
-def dmol_probs(
-    logit_probs: np.ndarray, means: np.ndarray, log_scales: np.ndarray, n_levels: int = 256
-) -> np.ndarray:
-    """Probabilities of all ``n_levels`` levels, shape ``(..., n_levels)``, float32, sum 1.
-
-    Turns a mixture-of-logistics prediction into a histogram over
-    :func:`dmol_bins`, so the ordinary decoders (:mod:`core.decoders`) apply.
-
-    References
-    ----------
-    Salimans et al. 2017, Sec. 2.1.
-    """
-    logit_probs, means, log_scales = _dmol_params(logit_probs, means, log_scales)
-    n_levels = _check_levels(n_levels)
-    half = 1.0 / (n_levels - 1)
-    inner = -1.0 + half + 2 * half * np.arange(n_levels - 1)  # edges between levels
-    z = (inner - means[..., None]) * np.exp(-log_scales)[..., None]  # (..., M, N-1)
-    cdf = _sigmoid(z)
-    ones = np.ones_like(cdf[..., :1])
-    cdf = np.concatenate([0 * ones, cdf, ones], axis=-1)
-    per_component = np.diff(cdf, axis=-1)  # (..., M, N)
-    weights = np.exp(_log_softmax(logit_probs, axis=-1))[..., None]
-    return (weights * per_component).sum(axis=-2).astype(np.float32)
-
-
-def dmol_bins(n_levels: int = 256, *, name: str = "dmol") -> Bins:
-    """Bins whose centres are the ``n_levels`` levels in [-1, 1] of :func:`dmol_probs`."""
-    n_levels = _check_levels(n_levels)
-    half = 1.0 / (n_levels - 1)
-    return uniform_bins(-1.0 - half, 1.0 + half, n_levels, name=name)
-
-
-def dmol_sample(
-    logit_probs: np.ndarray,
-    means: np.ndarray,
-    log_scales: np.ndarray,
-    *,
-    seed: int | np.random.Generator | None = None,
-    n_levels: int | None = None,
-) -> np.ndarray:
-    """Draw one value per position from a mixture of logistics.
-
-    A component is chosen with the Gumbel-max trick, then a logistic sample
-    ``mu + s (log u - log(1 - u))`` is drawn and clipped to [-1, 1].
-
-    Parameters
-    ----------
-    logit_probs, means, log_scales : array_like, shape (..., M)
-    seed : int or numpy Generator, optional
-        Same seed, same samples.
-    n_levels : int, optional
-        If given, round the samples to the nearest of ``n_levels`` levels.
-
-    Returns
-    -------
-    ndarray, shape (...), float64, in [-1, 1]
-
-    References
-    ----------
-    Salimans et al. 2017, Sec. 2.1 (and the PixelCNN++ sampler).
-    """
-    logit_probs, means, log_scales = _dmol_params(logit_probs, means, log_scales)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    gumbel = -np.log(-np.log(rng.uniform(1e-5, 1.0 - 1e-5, size=logit_probs.shape)))
-    component = np.argmax(logit_probs + gumbel, axis=-1)[..., None]
-    mu = np.take_along_axis(means, component, axis=-1)[..., 0]
-    scale = np.exp(np.take_along_axis(log_scales, component, axis=-1)[..., 0])
-    u = rng.uniform(1e-5, 1.0 - 1e-5, size=mu.shape)
-    x = np.clip(mu + scale * (np.log(u) - np.log1p(-u)), -1.0, 1.0)
-    if n_levels is not None:
-        n_levels = _check_levels(n_levels)
-        x = np.round((x + 1) / 2 * (n_levels - 1)) / (n_levels - 1) * 2 - 1
-    return x

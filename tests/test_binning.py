@@ -19,10 +19,6 @@ from core.binning import (
     PIXCOLOR_BINS,
     Bins,
     JointBins,
-    dmol_bins,
-    dmol_log_prob,
-    dmol_probs,
-    dmol_sample,
     gaussian_quantile_bins,
     joint_ab_bins,
     uniform_bins,
@@ -174,68 +170,6 @@ def test_joint_bins():
 
 def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
-
-
-def test_dmol_hand_computed():
-    """One logistic(0, 1), 5 levels: interior mass sigma(x+h) - sigma(x-h), edges take the tails."""
-    levels = np.linspace(-1, 1, 5)
-    zeros = np.zeros((5, 1))
-    p = np.exp(dmol_log_prob(levels, zeros, zeros, zeros, n_levels=5))
-    h = 0.25
-    expected = [
-        _sigmoid(-1 + h),
-        _sigmoid(-0.5 + h) - _sigmoid(-0.5 - h),
-        _sigmoid(h) - _sigmoid(-h),
-        _sigmoid(0.5 + h) - _sigmoid(0.5 - h),
-        1 - _sigmoid(1 - h),
-    ]
-    np.testing.assert_allclose(p, expected, rtol=1e-12)
-    assert p.sum() == pytest.approx(1.0)
-
-
-@SETTINGS
-@given(st.integers(1, 4), st.integers(2, 40), st.integers(0, 10_000))
-def test_dmol_normalised_and_consistent(m, n_levels, seed):
-    rng = np.random.default_rng(seed)
-    logits, means = rng.normal(size=(3, m)), rng.uniform(-1.2, 1.2, (3, m))
-    log_scales = rng.uniform(-8, 1, (3, m))
-    probs = dmol_probs(logits, means, log_scales, n_levels)
-    assert probs.shape == (3, n_levels) and probs.dtype == np.float32
-    np.testing.assert_allclose(probs.sum(-1), 1, atol=1e-5)
-    levels = np.linspace(-1, 1, n_levels)
-    logp = dmol_log_prob(
-        levels[:, None].repeat(3, 1),
-        *(np.broadcast_to(a, (n_levels, 3, m)) for a in (logits, means, log_scales)),
-        n_levels=n_levels,
-    )
-    assert np.all(np.isfinite(logp))
-    np.testing.assert_allclose(np.exp(logp).T, probs, atol=2e-6)
-
-
-def test_dmol_sample_is_seeded_and_in_range():
-    logits = np.array([[0.0, -5.0]] * 20000)
-    means = np.array([[0.3, -0.8]] * 20000)
-    log_scales = np.full((20000, 2), -3.0)
-    a = dmol_sample(logits, means, log_scales, seed=3)
-    b = dmol_sample(logits, means, log_scales, seed=3)
-    np.testing.assert_array_equal(a, b)
-    assert np.all(np.abs(a) <= 1)
-    assert a.mean() == pytest.approx(0.99 * 0.3 + 0.0067 * -0.8, abs=0.01)  # mixture mean
-    q = dmol_sample(logits[:10], means[:10], log_scales[:10], seed=1, n_levels=256)
-    np.testing.assert_allclose((q + 1) / 2 * 255, np.round((q + 1) / 2 * 255), atol=1e-9)
-
-
-def test_dmol_bins_match_levels():
-    bins = dmol_bins(256)
-    np.testing.assert_allclose(bins.centers, np.linspace(-1, 1, 256), atol=1e-12)
-    np.testing.assert_array_equal(bins.encode(np.linspace(-1, 1, 256)), np.arange(256))
-
-
-def test_dmol_validation():
-    with pytest.raises(ValueError, match="same shape"):
-        dmol_log_prob(0.0, np.zeros(3), np.zeros(2), np.zeros(3))
-    with pytest.raises(ValueError, match="n_levels"):
-        dmol_probs(np.zeros(1), np.zeros(1), np.zeros(1), n_levels=1)
 
 
 @pytest.mark.parametrize("module", ["core.binning"])
