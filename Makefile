@@ -29,17 +29,18 @@ test: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build -q
 
-# Builds wheels of the core and every plugin, installs them (not editable) into a fresh
-# venv without torch, and colorizes a photo with every method from there.
+# Builds wheels of the core and every plugin (from clean build folders: setuptools would
+# put stale copies left there into the wheels), installs them (not editable) into a fresh
+# venv without torch one at a time without the index, dependants first, and runs
+# `colorize demo`, every sub-command's --help and every method from there
+# (scripts/dist_check.py). DIST_CHECK_SEED=N installs them in a shuffled order instead.
 DIST := build/dist
 WHEEL_VENV := build/wheel-venv
 dist-check: $(STAMP)
-	rm -rf $(DIST) $(WHEEL_VENV)
+	rm -rf $(DIST) $(WHEEL_VENV) build/lib.* build/bdist.* $(addsuffix /build,$(PLUGIN_DIRS))
 	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w $(DIST) . $(PLUGIN_DIRS)
-	$(PYTHON) -m venv $(WHEEL_VENV)
-	$(WHEEL_VENV)/bin/python -m pip install -q $(DIST)/*.whl
-	cd build && wheel-venv/bin/python ../scripts/dist_check.py ../core/data/detroit_ca1915.jpg \
-		$(foreach p,$(PLUGIN_DIRS),$(notdir $(p)))
+	$(BIN)/python scripts/dist_check.py --dist $(DIST) --venv $(WHEEL_VENV) --python $(PYTHON) \
+		$(if $(DIST_CHECK_SEED),--seed $(DIST_CHECK_SEED))
 
 lint: $(STAMP)
 	$(BIN)/ruff check core training onnx_export plugins tests
