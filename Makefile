@@ -59,9 +59,18 @@ figures: $(STAMP)
 	$(BIN)/python scripts/gen_figures.py
 
 # Longer reliability run: fuzzing and load with larger budgets (docs/reliability.md).
+# The page under load (tests/test_ui_load.py): UI_CLIENTS clients with UI_MEGAPIXELS photos
+# for UI_SECONDS against a real `colorize ui --memory-mib UI_BUDGET_MIB` on 127.0.0.1.
+UI_CLIENTS ?= 50
+UI_SECONDS ?= 60
+UI_MEGAPIXELS ?= 12
+UI_BUDGET_MIB ?= 2048
 stress: $(STAMP)
 	COLORIZE_FUZZ_EXAMPLES=5000 COLORIZE_LOAD_CALLS=3000 \
 		$(BIN)/python -m pytest -q -s tests/test_reliability.py tests/test_io.py
+	COLORIZE_UI_LOAD_CLIENTS=$(UI_CLIENTS) COLORIZE_UI_LOAD_SECONDS=$(UI_SECONDS) \
+		COLORIZE_UI_LOAD_MEGAPIXELS=$(UI_MEGAPIXELS) COLORIZE_UI_LOAD_BUDGET_MIB=$(UI_BUDGET_MIB) \
+		$(BIN)/python -m pytest -q -s tests/test_ui_load.py
 
 clean:
 	rm -rf $(VENV) demo_output build dist *.egg-info

@@ -37,6 +37,8 @@ CHROMEDRIVER = Path(os.environ.get("COLORIZE_CHROMEDRIVER", "/usr/bin/chromedriv
 SCREENSHOT = os.environ.get("COLORIZE_UI_SCREENSHOT")
 #: The scene of the ``hints`` contract check, three times larger (clicks land precisely).
 SCALE = 3
+#: The memory budget the server is given (through ``COLORIZE_UI_MEMORY_MIB``).
+BUDGET_MIB = 3072
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -84,6 +86,7 @@ def server():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "COLORIZE_UI_MEMORY_MIB": str(BUDGET_MIB)},
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
@@ -105,9 +108,9 @@ def server():
             proc.wait()
 
 
-def _call(url: str, data: bytes | None = None, *, json_body=None):
+def _call(url: str, data: bytes | None = None, *, json_body=None, headers=None):
     """(status, body bytes) of a request; JSON bodies are sent as such."""
-    headers = {}
+    headers = dict(headers or {})
     if json_body is not None:
         data = json.dumps(json_body).encode()
         headers["Content-Type"] = "application/json"
@@ -146,6 +149,32 @@ def test_config_lists_the_installed_methods(server):
     assert config["example"] == "detroit_ca1915.jpg"
     status, page = _call(server)
     assert status == 200 and b"Colorize Toolkit" in page
+
+
+def test_the_limits_and_the_budget_are_reported(server):
+    status, body = _call(server + "api/config")
+    config = json.loads(body)
+    assert config["memory_budget"] == BUDGET_MIB << 20  # from COLORIZE_UI_MEMORY_MIB
+    assert config["max_upload_bytes"] == 200 << 20 and config["max_pixels"] == 50_000_000
+
+
+def test_requests_for_another_host_or_from_another_site_are_refused(server, scene_file):
+    """F3 (issue #33): DNS rebinding and cross-site requests, against the real command."""
+    status, body = _call(server + "api/images?name=scene.png", scene_file.read_bytes())
+    assert status == 200
+    preview = server + f"api/images/{json.loads(body)['id']}/preview.jpg"
+    assert _call(preview)[0] == 200
+    status, body = _call(preview, headers={"Host": "rebind.attacker.example"})
+    assert status == 403
+    assert json.loads(body)["error"].startswith(
+        "request refused: Host 'rebind.attacker.example' is not an address this page serves"
+    )
+    status, body = _call(
+        server + "api/images?name=x.png",
+        scene_file.read_bytes(),
+        headers={"Origin": "http://evil.example"},
+    )
+    assert status == 403 and "only this page" in json.loads(body)["error"]
 
 
 def test_a_bad_file_gets_the_message_the_cli_gives(server, tmp_path, monkeypatch, capsys):
@@ -383,6 +412,21 @@ def test_the_page_in_chromium(server, browser, scene_file, tmp_path, monkeypatch
     WebDriverWait(driver, 120).until(lambda d: (d.downloads / name).exists())
     with Image.open(driver.downloads / name) as picture:
         assert picture.format == "PNG" and picture.size == (128 * SCALE, 96 * SCALE)
+
+    # a file over the upload limit: the message the server gives, before sending it
+    driver.execute_script("state.config.max_upload_bytes = 1048576;")
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * (2 << 20))
+    driver.find_element(By.ID, "photo-input").send_keys(str(big))
+    WebDriverWait(driver, 120).until(
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "error"
+    )
+    assert driver.find_element(By.ID, "error").text == (
+        "big.png: file is over the page's limit of 1 MiB (colorize ui --max-upload-mib)"
+    )
+    driver.execute_script(
+        "state.config.max_upload_bytes = 209715200; clearError(); setState('ready');"
+    )
 
     # a bad file: the message the CLI gives for it
     bad = tmp_path / "broken.jpg"

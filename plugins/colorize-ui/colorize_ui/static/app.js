@@ -119,6 +119,15 @@ async function loadConfig() {
 // -- photos --------------------------------------------------------------------------
 
 async function upload(file) {
+  // The server refuses larger files too, but may close the connection before the browser
+  // has sent the body, which fetch reports without the message: say it here first.
+  const limit = state.config && state.config.max_upload_bytes;
+  if (limit && file.size > limit) {
+    const mib = Math.round((limit / 1048576) * 100) / 100;
+    throw new Error(
+      `${file.name}: file is over the page's limit of ${mib} MiB (colorize ui --max-upload-mib)`,
+    );
+  }
   return api(`/api/images?name=${encodeURIComponent(file.name)}`, {method: "POST", body: file});
 }
 
