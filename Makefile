@@ -27,7 +27,7 @@ test: $(STAMP)
 
 # The documentation site, built in strict mode: a broken link fails the build.
 docs: $(STAMP)
-	$(BIN)/mkdocs build -q
+	$(BIN)/mkdocs build --strict  # not -q: it hides the warnings strict mode counts
 
 # Builds wheels of the core and every plugin (from clean build folders: setuptools would
 # put stale copies left there into the wheels), installs them (not editable) into a fresh

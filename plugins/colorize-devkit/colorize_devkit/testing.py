@@ -1,4 +1,4 @@
-"""Contract tests for method plugins (a pytest plugin, registered under ``pytest11``).
+"""Contract tests for method plugins (an opt-in pytest plugin: ``-p colorize_devkit.testing``).
 
 Every method a distribution registers must honour the same contract. A plugin's
 test suite gets all the checks with two lines::

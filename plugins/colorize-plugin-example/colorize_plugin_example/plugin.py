@@ -7,9 +7,9 @@ reference's lightness has been remapped to the target's mean and spread
 pixels, as in the paper. Working in CIE Lab instead of the paper's l-alpha-beta
 keeps the toolkit's lightness definition.
 
-This module is also the template of ``colorize new-plugin``: replace the
-:class:`WelshColorizer` body with your own method (load ONNX graphs with
-``core.runtime.OnnxModel`` from a ``models/`` folder with a ``manifest.json``).
+A complete small method plugin to read beside ``colorize new-plugin``'s skeleton (load
+ONNX graphs with ``core.runtime.OnnxModel`` from a ``models/`` folder with a
+``manifest.json``; see docs/plugins.md).
 
 References
 ----------
