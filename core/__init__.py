@@ -60,7 +60,7 @@ def colorize_video(
     try:
         from colorize_video.video import colorize_video as forward
     except ModuleNotFoundError as exc:
-        if exc.name not in ("colorize_video", "av"):
+        if (exc.name or "").split(".")[0] not in ("colorize_video", "av"):
             raise
         raise PluginError(
             "core.colorize_video needs the colorize-video plugin distribution "

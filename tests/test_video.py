@@ -347,3 +347,14 @@ def test_circular_hue_methods_are_smoothed_in_lab(registry, toys):
     for frame in colorize_video(clip, "toy-hue"):
         f = frame.astype(np.float32)
         assert (f[..., 0] >= f[..., 1]).mean() > 0.95  # stays red, never through green
+
+
+def test_core_colorize_video_names_the_plugin_to_install_when_it_is_missing(monkeypatch):
+    import sys
+
+    import core
+
+    # importing it raises ModuleNotFoundError, as when colorize-video is not installed
+    monkeypatch.setitem(sys.modules, "colorize_video.video", None)
+    with pytest.raises(core.PluginError, match="needs the colorize-video plugin distribution"):
+        core.colorize_video("clip.mp4")
