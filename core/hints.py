@@ -1,45 +1,71 @@
-"""User colour hints, spread over regions of similar lightness (Levin et al. 2004).
+"""User colour hints that stay on the region they were put on.
 
 A :class:`Hint` is a point of the input image (``x``, ``y`` in input pixels), a colour
 and an optional radius. :func:`apply_hints` corrects a method's full-resolution chroma so
-that the hinted pixels take the hint's chroma and the correction spreads to neighbours of
-similar lightness, fading with distance, while everywhere else the method's own chroma is
-kept. The core calls it for every method (automatic or exemplar) between upsampling the
-prediction and the recombination with the full-resolution lightness
-(:func:`core.colorize_result`, ``hints=``).
+that the hinted pixels take the hint's chroma and the correction covers the region the
+hint was put on — the pixels that can be reached from it without crossing an edge, a
+large change of lightness or a change of the method's own colour — and fades out beyond
+it, while everywhere else the method's own chroma is kept. The core calls it for every
+method (automatic or exemplar) between upsampling the prediction and the recombination
+with the full-resolution lightness (:func:`core.colorize_result`, ``hints=``).
 
-The solve
----------
-The unknown is the *correction* ``D`` (two chroma channels) added to the method's chroma,
-not the chroma itself: the method's prediction is the prior. Levin, Lischinski and Weiss
-ask that each pixel's value equal the affinity-weighted mean of its 3 x 3 neighbours
-(Eq. 1), with affinities from lightness differences normalised by the local lightness
-variance (Eq. 2); hinted pixels are fixed. Here the affinities are made symmetric (the
-two pixels' variances are summed) so that each row of Eq. 1, multiplied by its total
-affinity, is a row of the graph Laplacian ``L = Deg - A``; a weak decay term
-``lambda * Deg`` pulls ``D`` to zero away from the hints (without it, one hint would
-recolour the whole image). The system ``(L + lambda Deg) D = 0`` on the unhinted pixels,
-``D = hint - prior`` on the hinted ones, is symmetric positive definite and is solved
-directly (``scipy.sparse.linalg.splu``, minimum-degree ordering of ``A + A^T``) for both
-channels at once.
+How far a hint spreads
+----------------------
+Each pixel ``p`` gets a *path cost* ``g(p)``: the cheapest path from the hint's disc to
+``p`` over the 8-connected grid (Dijkstra's algorithm,
+:func:`scipy.sparse.csgraph.dijkstra`), where a step from ``r`` to ``s`` costs
 
-Resolution: the system is built on a *solve grid*, the full-resolution lightness reduced
-(area averaging) to at most :data:`SOLVE_PIXELS` pixels, keeping the aspect ratio (the
-input's own size when it is smaller). The methods' working resolutions (64 to 160 px) are
-too coarse for the edges a hint should respect, and a full-resolution solve of a 12 MP
-photo would need gigabytes for the factorisation; on the solve grid the cost does not
-depend on the input's size (docs/performance.md measures it at 12 MP). The correction is
-then upsampled bilinearly and added to the full-resolution chroma, so an unhinted region
-keeps the method's chroma exactly (up to the faded tail of ``D``).
+- ``|r - s| / (REACH * long side)``: distance;
+- ``|L_r - L_s| / LIGHTNESS_TOLERANCE``: lightness change, on a smoothed L*;
+- ``max(0, e - EDGE[0]) / (3 EDGE[1])``, ``e`` the L* difference between the pixels one
+  step before ``r`` and one step past ``s``: edges, also when blurred over 2-3 pixels
+  (the 3 steps that see an edge share its cost);
+- ``|ab_r - ab_s| / CHROMA_TOLERANCE``: change of the method's own a*, b*, smoothed.
+
+A path cost is the geodesic distance of Yatziv and Sapiro (2006), who blend hint
+colours by it; here it sets how much of the hint a pixel takes, ``w = exp(-g^6)``: above
+0.9 up to ``g = 0.68``, 0.37 at ``g = 1``, under 0.001 past ``g = 1.21``, where the search
+stops. A large path cost means an edge, a large change of lightness, a change of the
+method's colour or a long way. Lightness alone cannot separate a dark car from a dark
+road; the method's own colours (its prediction of what is one object) are the second cue,
+as the network's semantics are in Zhang et al. (2017, Sec. 3). Hints of several colours
+are blended where their regions meet: each colour's share is a soft minimum of the path
+costs, ``exp(-g_c / 0.05)`` normalised.
+
+The correction is ``w (hint - prior)`` for the method's chroma ``prior``; the hinted
+pixels take the hint's chroma exactly. Why not the optimisation of Levin et al. (2004),
+which the core used before: its affinities come from lightness differences divided by the
+3 x 3 lightness variance (clipped to 1-9 L*^2), and a window that straddles an edge has
+the edge in its variance, so a step of s L* keeps an affinity of at least exp(-s^2 / 18)
+(0.13 for 6 L*); to fill a region from one click the
+decay towards the prior must be weak, and then any weak link lets the correction through
+the whole image (an 8 px hint on a 1919 photo changed 83 % of its pixels by more than
+5 ΔE); a decay strong enough to keep it local stopped it filling even the clicked region
+(scripts/hint_locality.py, docs/ui.md "How a hint spreads"). A path cost is decided by
+the best route, not by the sum of all of them: a textured region is filled along its
+smoothest routes, and one weak spot in a boundary does not open it wide.
+
+Resolution: the path costs are computed on a *grid*, the full-resolution lightness and
+chroma reduced (area averaging) to at most :data:`SOLVE_PIXELS` pixels, keeping the
+aspect ratio (the input's own size when it is smaller), so the cost does not depend on
+the input's size (docs/performance.md measures it at 12 MP). The correction is then
+upsampled bilinearly and added to the full-resolution chroma, so an unhinted region keeps
+the method's chroma exactly.
 
 Chroma channels are corrected as they are in the method's colour space when they are
 linear (Lab a, b; YCbCr Cb, Cr); a space with a circular hue channel is corrected in the
-plane ``C (cos 2 pi H, sin 2 pi H)``.
+plane ``C (cos 2 pi H, sin 2 pi H)``. The path costs always use CIE L*, a*, b* of the
+method's result on the grid, so the tolerances mean the same for every colour space.
 
 References
 ----------
+L. Yatziv, G. Sapiro. Fast Image and Video Colorization Using Chrominance Blending. IEEE
+Transactions on Image Processing 15(5), 2006 (geodesic distances, blending of hints).
+R. Zhang, J.-Y. Zhu, P. Isola, X. Geng, A. S. Lin, T. Yu, A. A. Efros. Real-Time
+User-Guided Image Colorization with Learned Deep Priors. ACM Transactions on Graphics
+36(4), SIGGRAPH 2017, Sec. 3 (local hints).
 A. Levin, D. Lischinski, Y. Weiss. Colorization using Optimization. ACM Transactions on
-Graphics 23(3), SIGGRAPH 2004, Eqs. 1-2.
+Graphics 23(3), SIGGRAPH 2004, Eqs. 1-2 (the former propagation).
 """
 
 from __future__ import annotations
@@ -60,6 +86,9 @@ from core.colorspaces.base import ColorSpace
 from core.errors import InvalidHintsError
 
 __all__ = [
+    "CHROMA_TOLERANCE",
+    "EDGE",
+    "LIGHTNESS_TOLERANCE",
     "MAX_COORDINATE",
     "REACH",
     "SOLVE_PIXELS",
@@ -70,21 +99,41 @@ __all__ = [
     "parse_color",
     "parse_hints",
     "resolve_hints",
-    "solve_correction",
+    "path_graph",
     "solve_shape",
+    "spread_correction",
 ]
 
-#: Most pixels of the solve grid (about 340 x 190 for a 16:9 photo, 256 x 256 square).
+#: Most pixels of the grid the path costs are computed on (about 340 x 190 for a 16:9
+#: photo, 256 x 256 square).
 SOLVE_PIXELS = 1 << 16
-#: How far a correction reaches in a flat region, as a fraction of the solve grid's long
-#: side: the decay length of ``D`` there (it also stops at lightness edges).
-REACH = 0.5
+#: Length of a path, as a fraction of the grid's long side, that costs 1 (the distance
+#: term): in a region without lightness or colour changes a hint reaches this far (w =
+#: 0.37 there) and keeps w > 0.9 over two thirds of it.
+REACH = 1.5
+#: L* units of lightness change along a path that cost 1.
+LIGHTNESS_TOLERANCE = 40.0
+#: Edges: the lightness difference across a step, measured over the 4 pixels that
+#: straddle it (so that an edge blurred over 2-3 pixels counts whole), costs 1 for each
+#: second value (L*) beyond the first (noise and fine texture stay under it). The 3 steps
+#: that see one edge share its cost, so crossing it costs about (step - 4) / 8.
+EDGE = (4.0, 8.0)
+#: a*, b* units of change of the method's own colour along a path that cost 1.
+CHROMA_TOLERANCE = 10.0
+#: Smoothing (Gaussian sigma, as a fraction of the grid's long side) of the lightness and
+#: chroma of the lightness- and colour-change terms, so that texture and noise add little;
+#: the edge term uses a sigma of :data:`_EDGE_SIGMA` grid pixels.
+SMOOTHING = 0.015
+_EDGE_SIGMA = 0.7
+#: Exponent of the share ``exp(-g^p)`` a pixel at path cost ``g`` takes: about 1 up to
+#: g = 0.7, 0.37 at g = 1, under 0.001 past g = 1.21.
+_SHAPE = 6
+#: Path cost past which a hint has no effect: exp(-g^p) < 0.001.
+_CUTOFF = math.log(1000.0) ** (1 / _SHAPE)
+#: Softness of the blend between hints of different colours (path-cost units).
+_BLEND = 0.05
 #: Default hint radius, as a fraction of the input's long side.
 DEFAULT_RADIUS = 0.005
-#: Bounds of the local lightness variance of Eq. 2, in L* units squared (lightness on a
-#: 0-100 scale): the lower keeps smooth gradients connected, the upper keeps an edge of
-#: 10 L* units a barrier even inside texture.
-_VARIANCE_BOUNDS = (1.0, 9.0)
 #: Most hints in one request (a safeguard for the JSON readers, not a limit of the solve).
 MAX_HINTS = 1000
 #: Largest hint coordinate and radius, in input pixels: 2**31, past the longest side an
@@ -396,55 +445,86 @@ def _hinted_pixels(
     return owner, owner >= 0
 
 
-def _system(lightness: np.ndarray, reach: float):
-    """The matrix ``L + lambda Deg`` of the solve grid (CSR, float64).
+#: Each undirected pair of 8-neighbours once: (row step, column step).
+_STEPS = ((0, 1), (1, -1), (1, 0), (1, 1))
 
-    ``lightness`` is (h, w) on a 0-100 scale. Affinity between 8-neighbours r, s:
-    ``exp(-(Y_r - Y_s)^2 / (var_r + var_s))``, ``var`` the 3 x 3 lightness variance
-    clipped to :data:`_VARIANCE_BOUNDS` (Levin et al. Eq. 2, symmetrised).
+
+def _neighbour_pairs(shape: tuple[int, int]):
+    """For each step of :data:`_STEPS`: the slices of its first and second pixels, and
+    its length (1 or sqrt 2)."""
+    h, w = shape
+    for dy, dx in _STEPS:
+        first = (slice(0, h - dy), slice(max(0, -dx), w - max(0, dx)))
+        second = (slice(dy, h), slice(max(0, dx), w - max(0, -dx)))
+        yield first, second, math.hypot(dy, dx)
+
+
+def path_graph(guide: np.ndarray, *, reach: float = REACH):
+    """The step costs of the path cost between 8-neighbours of a grid (module docstring).
+
+    Parameters
+    ----------
+    guide : ndarray, shape (h, w, 3)
+        CIE L*, a*, b* of the method's result on the grid (L* in [0, 100]).
+    reach : float
+        Length of a path, as a fraction of the long side, that costs 1 (:data:`REACH`).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (h * w, h * w), float64
+        One positive entry per neighbouring pair (row: the first pixel in raster order);
+        read it as an undirected graph.
     """
     import scipy.sparse as sparse
 
-    y = np.asarray(lightness, np.float64)
-    h, w = y.shape
-    mean = cv2.blur(y, (3, 3), borderType=cv2.BORDER_REFLECT)
-    var = cv2.blur(y * y, (3, 3), borderType=cv2.BORDER_REFLECT) - mean * mean
-    var = np.clip(var, *_VARIANCE_BOUNDS)
+    guide = np.asarray(guide, np.float32)
+    h, w = guide.shape[:2]
+    sigma = SMOOTHING * max(h, w)
+    smooth = cv2.GaussianBlur(guide, (0, 0), sigma) if sigma >= 0.3 else guide
+    light = smooth[..., 0]
+    # padded by 2 so that the pixels before and after each step exist (repeated at borders)
+    edges = np.pad(cv2.GaussianBlur(guide[..., 0], (0, 0), _EDGE_SIGMA), 2, mode="edge")
+    ab = smooth[..., 1:]
+    unit = 1.0 / max(1.0, reach * max(h, w))
     index = np.arange(h * w, dtype=np.int64).reshape(h, w)
+    threshold, scale = EDGE
     rows, cols, values = [], [], []
-    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each undirected pair once
-        a = (slice(0, h - dy), slice(max(0, -dx), w - max(0, dx)))
-        b = (slice(dy, h), slice(max(0, dx), w - max(0, -dx)))
-        affinity = np.exp(-((y[a] - y[b]) ** 2) / (var[a] + var[b])).ravel()
-        ia, ib = index[a].ravel(), index[b].ravel()
-        rows += [ia, ib]
-        cols += [ib, ia]
-        values += [affinity, affinity]
+    for (a, b, length), (dy, dx) in zip(_neighbour_pairs((h, w)), _STEPS, strict=True):
+        cost = length * unit + np.abs(light[a] - light[b]) / LIGHTNESS_TOLERANCE
+        top, left = 2 + a[0].start, 2 + a[1].start  # the step's first pixels, padded
+        rows_a, cols_a = a[0].stop - a[0].start, a[1].stop - a[1].start
+        before = edges[top - dy :, left - dx :][:rows_a, :cols_a]  # one step back
+        after = edges[top + 2 * dy :, left + 2 * dx :][:rows_a, :cols_a]  # one step past
+        cost += np.maximum(np.abs(after - before) - threshold, 0.0) / (3.0 * scale)
+        cost += np.linalg.norm(ab[a] - ab[b], axis=-1) / CHROMA_TOLERANCE
+        rows.append(index[a].ravel())
+        cols.append(index[b].ravel())
+        values.append(cost.ravel().astype(np.float64))
     n = h * w
-    adjacency = sparse.csr_matrix(
+    return sparse.csr_matrix(
         (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
     )
-    degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    # Flat region, 8 equal neighbours: D ~ exp(-distance / length), length^2 = 0.375 / lambda.
-    length = max(1.0, reach * max(h, w))
-    decay = 0.375 / length**2
-    return (sparse.diags(degree * (1.0 + decay) + 1e-12) - adjacency).tocsr()
 
 
-def solve_correction(
-    lightness: np.ndarray,
+def spread_correction(
+    guide: np.ndarray,
     prior: np.ndarray,
     targets: np.ndarray,
     fixed: np.ndarray,
     *,
     reach: float = REACH,
 ) -> np.ndarray:
-    """The chroma correction ``D`` on the solve grid (Levin et al. 2004 with a prior).
+    """The chroma correction on the grid: each hint's chroma where its region is.
+
+    Pixels fixed to the same target form one hint colour; for each, the path cost ``g``
+    from its pixels (:func:`path_graph`, Dijkstra, stopped at the cut-off) gives the share
+    ``exp(-g^6)`` of the colour a pixel takes, and colours meeting in one region are
+    blended by a soft minimum of their path costs (Yatziv and Sapiro 2006).
 
     Parameters
     ----------
-    lightness : ndarray, shape (h, w)
-        Lightness on a 0-100 scale.
+    guide : ndarray, shape (h, w, 3)
+        CIE L*, a*, b* of the method's result on the grid.
     prior : ndarray, shape (h, w, 2)
         The method's chroma (a linear plane).
     targets : ndarray, shape (h, w, 2)
@@ -452,33 +532,56 @@ def solve_correction(
     fixed : ndarray of bool, shape (h, w)
         Hinted pixels.
     reach : float
-        Decay length of ``D`` in a flat region, as a fraction of the long side.
+        Length of a path, as a fraction of the long side, that costs 1.
 
     Returns
     -------
     ndarray, shape (h, w, 2), float32
-        ``targets - prior`` on the fixed pixels, the propagated correction elsewhere.
+        ``targets - prior`` on the fixed pixels, ``w (target - prior)`` (blended) where a
+        hint reaches, 0 elsewhere.
     """
-    from scipy.sparse.linalg import splu
+    from scipy.sparse.csgraph import dijkstra
 
     h, w = fixed.shape
     flat_fixed = fixed.ravel()
-    known = (targets - prior).reshape(-1, 2)[flat_fixed].astype(np.float64)
+    prior = np.asarray(prior, np.float64).reshape(-1, 2)
+    targets = np.asarray(targets, np.float64).reshape(-1, 2)
     out = np.zeros((h * w, 2), np.float64)
-    out[flat_fixed] = known
-    free = ~flat_fixed
-    if free.any() and flat_fixed.any():
-        matrix = _system(lightness, reach)
-        free_rows = matrix[free]
-        rhs = -(free_rows[:, flat_fixed] @ known)
-        lu = splu(
-            free_rows[:, free].tocsc(),
-            permc_spec="MMD_AT_PLUS_A",
-            diag_pivot_thresh=0.0,
-            options={"SymmetricMode": True},
+    if not flat_fixed.any():
+        return out.reshape(h, w, 2).astype(np.float32)
+    seeds = np.flatnonzero(flat_fixed)
+    colours, group = np.unique(targets[seeds], axis=0, return_inverse=True)
+    graph = path_graph(guide, reach=reach)
+    nearest = np.full(h * w, np.inf)  # the soft minimum's reference: the least path cost
+    total = np.zeros(h * w)  # sum of exp(-(g_c - nearest) / blend) over colours c
+    for c, colour in enumerate(colours):
+        cost = dijkstra(
+            graph, directed=False, indices=seeds[group.ravel() == c], min_only=True, limit=_CUTOFF
         )
-        out[free] = lu.solve(rhs)
+        reached = np.flatnonzero(np.isfinite(cost))
+        g = cost[reached]
+        least = np.minimum(nearest[reached], g)
+        rescale = np.exp((least - nearest[reached]) / _BLEND)  # 0 where nothing came yet
+        share = np.exp((least - g) / _BLEND)
+        total[reached] = total[reached] * rescale + share
+        out[reached] *= rescale[:, None]
+        out[reached] += (share * np.exp(-(g**_SHAPE)))[:, None] * (colour - prior[reached])
+        nearest[reached] = least
+    hit = total > 0
+    out[hit] /= total[hit, None]
+    out[flat_fixed] = targets[flat_fixed] - prior[flat_fixed]
     return out.reshape(h, w, 2).astype(np.float32)
+
+
+def _guide(space: ColorSpace, lightness: np.ndarray, plane: np.ndarray, hue: int | None):
+    """CIE L*, a*, b* of the method's result on the grid (lightness in ``space``'s units,
+    chroma as a plane)."""
+    from core.colorspaces.lab import rgb_to_lab
+
+    if space.name == "lab":
+        return np.concatenate([lightness[..., None], plane], -1).astype(np.float32)
+    rgb = space.to_rgb(lightness, _from_plane(space, plane, hue))
+    return rgb_to_lab(np.clip(rgb, 0.0, 1.0).astype(np.float32))
 
 
 def apply_hints(
@@ -490,7 +593,7 @@ def apply_hints(
     max_pixels: int = SOLVE_PIXELS,
     reach: float = REACH,
 ) -> np.ndarray:
-    """Correct full-resolution ``chroma`` so that it honours ``hints``.
+    """Correct full-resolution ``chroma`` so that it honours ``hints``, region by region.
 
     Parameters
     ----------
@@ -503,10 +606,10 @@ def apply_hints(
     space : ColorSpace
         The method's colour space.
     max_pixels : int
-        Bound of the solve grid (:func:`solve_shape`).
+        Bound of the grid (:func:`solve_shape`).
     reach : float
-        Decay length of the correction in a flat region, as a fraction of the solve
-        grid's long side.
+        Length of a path, as a fraction of the grid's long side, that costs 1
+        (:data:`REACH`; module docstring).
 
     Returns
     -------
@@ -516,16 +619,18 @@ def apply_hints(
 
     References
     ----------
-    Levin, Lischinski, Weiss. Colorization using Optimization. SIGGRAPH 2004, Eqs. 1-2.
+    Yatziv, Sapiro. Fast Image and Video Colorization Using Chrominance Blending. IEEE TIP
+    15(5), 2006. Zhang et al. Real-Time User-Guided Image Colorization with Learned Deep
+    Priors. SIGGRAPH 2017, Sec. 3.
 
     Examples
     --------
     >>> from core.colorspaces import LabSpace
-    >>> light = np.full((40, 60), 50, np.float32); light[:, 30:] = 90
-    >>> ab = np.zeros((40, 60, 2), np.float32)
+    >>> light = np.full((40, 90), 50, np.float32); light[:, 30:60] = 90
+    >>> ab = np.zeros((40, 90, 2), np.float32)
     >>> out = apply_hints(light, ab, [Hint(10, 20, parse_color("#c03030"))], LabSpace())
-    >>> bool(out[20, 5, 0] > 20), bool(abs(out[20, 50, 0]) < 1)
-    (True, True)
+    >>> bool(out[20, 5, 0] > 20), bool(abs(out[20, 45, 0]) < 1), bool(abs(out[20, 80, 0]) < 1)
+    (True, True, True)
     """
     if not hints:
         return chroma
@@ -534,18 +639,18 @@ def apply_hints(
         raise ValueError(f"expected chroma of shape {(height, width, 2)}, got {chroma.shape}")
     hue = _plane_layout(space)
     gh, gw = solve_shape((height, width), max_pixels)
-    low, high = space.lightness_channel.low, space.lightness_channel.high
     small_l = cv2.resize(
         np.ascontiguousarray(lightness, np.float32), (gw, gh), interpolation=cv2.INTER_AREA
     )
-    small_l = (small_l - low) * (100.0 / (high - low))
     plane = _to_plane(space, np.ascontiguousarray(chroma, np.float32), hue)
-    prior = cv2.resize(plane, (gw, gh), interpolation=cv2.INTER_AREA)
+    prior = cv2.resize(plane, (gw, gh), interpolation=cv2.INTER_AREA).reshape(gh, gw, 2)
     owner, fixed = _hinted_pixels(hints, (height, width), (gh, gw))
     colours = np.array([h.color for h in hints], np.float32)
     hint_chroma = _to_plane(space, space.from_rgb(colours)[1].astype(np.float32), hue)
     targets = hint_chroma[np.maximum(owner, 0)]
-    correction = solve_correction(small_l, prior, targets, fixed, reach=reach)
+    guide = _guide(space, small_l, prior, hue)
+    correction = spread_correction(guide, prior, targets, fixed, reach=reach)
     out = cv2.resize(correction, (width, height), interpolation=cv2.INTER_LINEAR)
+    out = out.reshape(height, width, 2)
     out += plane
     return _from_plane(space, out, hue)

@@ -13,8 +13,9 @@ Cases:
     method's upsampled chroma, with 1, 5 and 20 hints, at the default solve grid
     (:data:`core.hints.SOLVE_PIXELS`) and, with ``--grids``, at other grid sizes.
 ``solve``
-    The sparse system alone (:func:`core.hints.solve_correction`) on the default solve
-    grid with 5 hints: the part of ``propagate`` that does not depend on the photo's size.
+    The spread alone (:func:`core.hints.spread_correction`: path costs and Dijkstra) on
+    the default grid with 5 hints: the part of ``propagate`` that does not depend on the
+    photo's size.
 ``pipeline``
     :func:`core.colorize_result` end to end with ``--method`` (default: the default
     method), without hints and with 5 hints.
@@ -72,7 +73,7 @@ gray = np.asarray(Image.open(photo).convert("L").resize((width, height), Image.B
 rng = np.random.default_rng(0)
 points = [H.Hint(float(rng.uniform(0, width)), float(rng.uniform(0, height)),
                  tuple(float(c) for c in rng.uniform(0, 1, 3))) for _ in range(count)]
-import scipy.sparse.linalg  # imported before the measurement, as a running server has it
+import scipy.sparse.csgraph  # imported before the measurement, as a running server has it
 if case == "propagate":
     base = core.colorize_result(gray[::8, ::8], method)   # a real method's chroma ...
     space = get_registry().get("colorspace", base.colorspace)
@@ -85,16 +86,17 @@ if case == "propagate":
     t0 = time.perf_counter()
     out = H.apply_hints(lightness, chroma, points, space, max_pixels=grid)
     seconds = time.perf_counter() - t0
-elif case == "solve":  # the sparse solve alone, on the solve grid's inputs
+elif case == "solve":  # the spread alone, on the grid's inputs
     gh, gw = H.solve_shape((height, width), grid)
     small = cv2.resize(gray.astype(np.float32) / 2.55, (gw, gh), interpolation=cv2.INTER_AREA)
     prior = np.zeros((gh, gw, 2), np.float32)
+    guide = np.dstack([small, prior])
     owner, fixed = H._hinted_pixels(points, (height, width), (gh, gw))
-    targets = np.full((gh, gw, 2), 20.0, np.float32)
+    targets = np.array([[20.0, -20.0], [-20.0, 20.0]], np.float32)[owner % 2]
     exact = reset()
     before = status("VmRSS:") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    H.solve_correction(small, prior, targets, fixed)
+    H.spread_correction(guide, prior, targets, fixed)
     seconds = time.perf_counter() - t0
 else:
     core.colorize_result(gray[:64, :64], method)          # load the models first
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", default="4000x3000", help="width x height (default 12 MP)")
-    parser.add_argument("--photo", default=str(ROOT / "examples" / "detroit_ca1915.jpg"))
+    parser.add_argument("--photo", default=str(ROOT / "core" / "data" / "detroit_ca1915.jpg"))
     parser.add_argument("--method", default=None, help="method (default: the default method)")
     parser.add_argument("--grids", default="", help="other solve-grid sizes, e.g. 16384,262144")
     parser.add_argument("--json", default=None, metavar="OUT")

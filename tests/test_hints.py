@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from colorize_devkit.testing import HINT_SCENE, hint_effect, hint_scene
 
 import core
-from core.colorspaces import HueChromaSpace, LabSpace, rgb_to_lab
+from core.colorspaces import HueChromaSpace, LabSpace, lab_to_rgb, rgb_to_lab
 from core.errors import InvalidHintsError
 from core.hints import (
     Hint,
@@ -20,6 +24,8 @@ from core.hints import (
     parse_hints,
     solve_shape,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 GRAY, COLOUR = hint_scene()
 HEIGHT, WIDTH = HINT_SCENE["shape"]
@@ -291,3 +297,87 @@ def test_largest_radius_covers_the_image_without_overflow():
     out = apply_hints(lightness, ab, [Hint(3, 4, red, radius=MAX_COORDINATE)], LabSpace())
     expected = rgb_to_lab(np.array(red, np.float32)[None, None])[0, 0, 1:]
     np.testing.assert_allclose(out, np.broadcast_to(expected, out.shape), atol=1e-3)
+
+
+# -- locality ------------------------------------------------------------------------------
+
+
+def _photo_like_scene():
+    """A photo-like lightness scene (L*, 120 x 160), its regions and a method's chroma.
+
+    ``near`` (L* 55 with a 12 L* shading ramp) gets the hint; ``across`` (L* 75) touches it
+    across an edge; ``far`` has ``near``'s lightness but is not connected to it (a darker
+    background, L* 30, lies between). Slight blur and sensor noise as in a photo.
+    """
+    lightness = np.full((120, 160), 30.0, np.float32)
+    near = (slice(20, 80), slice(10, 70))
+    across = (slice(20, 80), slice(70, 100))
+    far = (slice(30, 90), slice(115, 150))
+    columns = np.arange(160, dtype=np.float32)[None, 10:70]
+    lightness[near] = 55.0 + 6.0 * (columns - 40.0) / 30.0
+    lightness[across] = 75.0
+    lightness[far] = 55.0
+    lightness = cv2.GaussianBlur(lightness, (0, 0), 0.8)
+    lightness += np.random.default_rng(1).normal(0, 1.5, lightness.shape).astype(np.float32)
+    chroma = np.zeros((120, 160, 2), np.float32)
+    chroma[...] = (6.0, 18.0)  # the method's brownish guess, the same everywhere
+    return lightness, chroma, near, across, far
+
+
+def test_a_hint_fills_its_region_and_stops_at_edges():
+    lightness, chroma, near, across, far = _photo_like_scene()
+    colour = tuple(float(c) for c in np.clip(lab_to_rgb(np.array([55.0, -10.0, -40.0])), 0, 1))
+    target = rgb_to_lab(np.asarray(colour))[1:]
+    out = apply_hints(lightness, chroma, [Hint(40, 50, colour, radius=3)], LabSpace())
+    start = np.linalg.norm(chroma[0, 0] - target)
+    # the hinted region moved at least half-way to the hint ...
+    assert np.linalg.norm(out[near].reshape(-1, 2).mean(0) - target) < 0.5 * start
+    # ... the region across a 14 L* edge kept at least 90 % of its distance ...
+    change = np.linalg.norm(out - chroma, axis=-1)
+    assert change[across].mean() < 0.1 * start
+    # ... and a far region of the same lightness, not connected to it, did not change
+    assert change[far].max() < 0.05
+
+
+def test_hints_of_two_colours_in_one_region_blend_between_them():
+    lightness, chroma, near, _, far = _photo_like_scene()
+    red, blue = parse_color("#c03030"), parse_color("#3050c0")
+    hints = [Hint(20, 50, red, radius=3), Hint(60, 50, blue, radius=3), Hint(132, 60, red, 3)]
+    out = apply_hints(lightness, chroma, hints, LabSpace())
+    red_ab, blue_ab = rgb_to_lab(np.asarray(red))[1:], rgb_to_lab(np.asarray(blue))[1:]
+    left = out[20:80, 12:25].reshape(-1, 2).mean(0)
+    right = out[20:80, 55:68].reshape(-1, 2).mean(0)
+    assert np.linalg.norm(left - red_ab) < np.linalg.norm(left - blue_ab)
+    assert np.linalg.norm(right - blue_ab) < np.linalg.norm(right - red_ab)
+    middle = out[40:60, 39:42].reshape(-1, 2).mean(0)  # where they meet: between the two
+    assert np.linalg.norm(middle - red_ab) < np.linalg.norm(red_ab - blue_ab)
+    assert np.linalg.norm(middle - blue_ab) < np.linalg.norm(red_ab - blue_ab)
+    # the far region took its own hint's colour only
+    assert np.linalg.norm(out[far].reshape(-1, 2).mean(0) - red_ab) < 0.5 * np.linalg.norm(
+        chroma[0, 0] - red_ab
+    )
+
+
+def _hint_locality():
+    spec = importlib.util.spec_from_file_location(
+        "hint_locality", ROOT / "scripts" / "hint_locality.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.data
+def test_hints_stay_local_on_camvid_photos():
+    # scripts/hint_locality.py on 5 of the 30 photos it reports on (docs/ui.md)
+    root = os.environ.get("COLORIZE_DATA")
+    if not root or not (Path(root) / "camvid" / "test.txt").is_file():
+        pytest.skip("COLORIZE_DATA with camvid/ is needed (the shared datasets folder)")
+    if "larsson" not in [m.name for m in core.methods()]:
+        pytest.skip("the larsson method is not installed")
+    locality = _hint_locality()
+    records = locality.camvid(Path(root), 5, "larsson", progress=False)
+    summary = locality.summary(records)["all"]
+    assert summary["cases"] >= 10
+    assert summary["move"] >= 0.5, records
+    assert summary["far_de"] <= 2.0, records
