@@ -218,6 +218,24 @@ class Colorization:
         metadata["timings"] = timings
         return dataclasses.replace(self, rgb=rgb, chroma=chroma, metadata=metadata)
 
+    def suggest(self, x: float, y: float, k: int = 6, **options: Any) -> list:
+        """The ``k`` colours the method finds most likely at input pixel (``x``, ``y``).
+
+        A list of :class:`core.hints.Suggestion` (``color``, ``lab``, ``probability``),
+        most likely first: bins of the method's distribution (the first is its mode),
+        the colours its samples put there, or its one point estimate
+        (:func:`core.hints.suggest`, which says what each case returns; ``options``:
+        ``samples=``). The page shows them as swatches; one becomes a :class:`Hint`.
+
+        Raises
+        ------
+        ValueError
+            ``x``, ``y`` outside the image, or ``k`` not a positive integer.
+        """
+        from core.hints import suggest
+
+        return suggest(self, x, y, k, **options)
+
     def _source(self) -> str:
         return self._input.source if self._input is not None else ""
 

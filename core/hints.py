@@ -1,4 +1,4 @@
-"""User colour hints that stay on the region they were put on.
+"""User colour hints that stay on the region they were put on, and colour suggestions.
 
 A :class:`Hint` is a point of the input image (``x``, ``y`` in input pixels), a colour
 and an optional radius. :func:`apply_hints` corrects a method's full-resolution chroma so
@@ -8,6 +8,8 @@ large change of lightness or a change of the method's own colour — and fades o
 it, while everywhere else the method's own chroma is kept. The core calls it for every
 method (automatic or exemplar) between upsampling the prediction and the recombination
 with the full-resolution lightness (:func:`core.colorize_result`, ``hints=``).
+:func:`suggest` lists the colours a method itself finds likely at a point (the swatches a
+user can pick a hint from).
 
 How far a hint spreads
 ----------------------
@@ -63,7 +65,7 @@ L. Yatziv, G. Sapiro. Fast Image and Video Colorization Using Chrominance Blendi
 Transactions on Image Processing 15(5), 2006 (geodesic distances, blending of hints).
 R. Zhang, J.-Y. Zhu, P. Isola, X. Geng, A. S. Lin, T. Yu, A. A. Efros. Real-Time
 User-Guided Image Colorization with Learned Deep Priors. ACM Transactions on Graphics
-36(4), SIGGRAPH 2017, Sec. 3 (local hints).
+36(4), SIGGRAPH 2017, Sec. 3 (local hints; the predicted distribution as suggestions).
 A. Levin, D. Lischinski, Y. Weiss. Colorization using Optimization. ACM Transactions on
 Graphics 23(3), SIGGRAPH 2004, Eqs. 1-2 (the former propagation).
 """
@@ -90,9 +92,11 @@ __all__ = [
     "EDGE",
     "LIGHTNESS_TOLERANCE",
     "MAX_COORDINATE",
+    "MIN_DIFFERENCE",
     "REACH",
     "SOLVE_PIXELS",
     "Hint",
+    "Suggestion",
     "apply_hints",
     "check_hints",
     "load_hints",
@@ -102,6 +106,7 @@ __all__ = [
     "path_graph",
     "solve_shape",
     "spread_correction",
+    "suggest",
 ]
 
 #: Most pixels of the grid the path costs are computed on (about 340 x 190 for a 16:9
@@ -654,3 +659,267 @@ def apply_hints(
     out = out.reshape(height, width, 2)
     out += plane
     return _from_plane(space, out, hue)
+
+
+# -- suggestions -------------------------------------------------------------------------
+
+#: Suggestions at one point differ by at least this CIE76 ΔE (the swatches a user picks
+#: from should look different): a less likely bin or sample closer than this to a listed
+#: suggestion is not listed again.
+MIN_DIFFERENCE = 10.0
+#: Colorizations drawn by :func:`suggest` for a sampling method.
+SAMPLES = 8
+#: Drawn samples kept per result (by ``id``, dropped with the result), so that one click
+#: after another does not run the method again.
+_DRAWN: dict[int, np.ndarray] = {}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A colour a method finds likely at one point, with its probability.
+
+    Attributes
+    ----------
+    color : tuple of 3 float
+        sRGB in [0, 1]: the suggested chroma at the point's lightness, as the core would
+        display it (:meth:`core.colorspaces.base.ColorSpace.recombine`).
+    lab : tuple of 3 float
+        CIE L*, a*, b* of ``color``.
+    probability : float
+        In [0, 1]; what it is depends on the method (see :func:`suggest`).
+    """
+
+    color: tuple[float, float, float]
+    lab: tuple[float, float, float]
+    probability: float
+
+    @property
+    def hex(self) -> str:
+        """The colour as ``#rrggbb`` (what :func:`parse_color` reads back)."""
+        return "#" + "".join(f"{round(c * 255):02x}" for c in self.color)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"color": "#rrggbb", "lab": [L, a, b], "probability": p}`` (JSON-ready)."""
+        return {
+            "color": self.hex,
+            "lab": [round(v, 3) for v in self.lab],
+            "probability": self.probability,
+        }
+
+
+def _point(result: Any, x: Any, y: Any, k: Any) -> tuple[int, int]:
+    """The input pixel (row, column) of ``x``, ``y``, refusing bad values."""
+    height, width = result.lightness.shape
+    for name, value in (("x", x), ("y", y)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise ValueError(f"{name} must be a number of input pixels, got {value!r}")
+    if not (_finite(x) and _finite(y) and 0 <= x < width and 0 <= y < height):
+        raise ValueError(
+            f"point x={_shown(x)}, y={_shown(y)} is outside the {width}x{height} image "
+            f"(x must be in [0, {width}), y in [0, {height}))"
+        )
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return int(y), int(x)
+
+
+def _cell(shape: tuple[int, int], full: tuple[int, int], row: int, col: int) -> tuple[int, int]:
+    """The pixel of a (h, w) working-resolution map under input pixel (row, col)."""
+    (h, w), (height, width) = shape, full
+    return min(h - 1, int((row + 0.5) * h / height)), min(w - 1, int((col + 0.5) * w / width))
+
+
+def _displayed(space: ColorSpace, lightness: float, chroma: np.ndarray) -> np.ndarray:
+    """sRGB (n, 3) of ``n`` chroma values of ``space`` at one pixel's ``lightness``."""
+    chroma = np.asarray(chroma, np.float32).reshape(1, -1, 2)
+    light = np.full(chroma.shape[:2], lightness, np.float32)
+    return space.recombine(light, chroma)[0]
+
+
+def _histogram(result: Any, space: ColorSpace, registry: Any, row: int, col: int):
+    """Cells of the method's histogram at the pixel: (probabilities (n,), sRGB (n, 3)),
+    most likely first; None when the distributions do not cover both chroma channels."""
+    dists = result.distributions
+    joint = [d for d in dists.values() if d.is_joint]
+    if joint:
+        dist = joint[0]
+        i, j = _cell(dist.shape, result.lightness.shape, row, col)
+        probs = dist.probs[i, j].ravel()
+        first, second = dist.bins
+        names = dist.channel_names
+        values = np.stack(np.meshgrid(first.centers, second.centers, indexing="ij"), -1)
+        values = values.reshape(-1, 2)
+    else:
+        found = [d for d in dists.values() if not d.is_joint]
+        if not found:
+            return None
+        dspace: ColorSpace = registry.get("colorspace", found[0].colorspace)
+        names = tuple(ch.name for ch in dspace.chroma_channels)
+        pair = [dists.get(name) for name in names]
+        if any(d is None or d.colorspace != dspace.name for d in pair):
+            return None
+        i, j = _cell(pair[0].shape, result.lightness.shape, row, col)
+        first, second = pair
+        probs = np.outer(first.probs[i, j], second.probs[i, j]).ravel()
+        values = np.stack(
+            np.meshgrid(first.bins.centers, second.bins.centers, indexing="ij"), -1
+        ).reshape(-1, 2)
+        dist = first
+    dspace = registry.get("colorspace", dist.colorspace)
+    order = [ch.name for ch in dspace.chroma_channels]
+    if list(names) != order:  # e.g. a joint "ba" distribution
+        if sorted(names) != sorted(order):
+            return None
+        values = values[:, [list(names).index(name) for name in order]]
+    total = float(probs.sum())
+    probs = probs / total if total > 0 else np.full(probs.shape, 1.0 / probs.size)
+    order_ = np.argsort(-probs, kind="stable")  # ties: the first cell, as argmax
+    probs, values = probs[order_], values[order_]
+    light = float(result.lightness[row, col])
+    if dspace.name == space.name:
+        return probs, _displayed(space, light, values)
+    # chroma of the distribution's space at the pixel's gray, in the result's space
+    gray = space.gray_of_lightness(np.array([light], np.float32))[0]
+    dlight = np.full((1, len(values)), dspace.gray_lightness(np.array([gray]))[0], np.float32)
+    rgb = np.clip(dspace.to_rgb(dlight, values[None].astype(np.float32)), 0.0, 1.0)
+    return probs, _displayed(space, light, space.from_rgb(rgb)[1][0])
+
+
+def _samples(result: Any, colorizer: Any, seed: int | None, samples: int) -> np.ndarray:
+    """Chroma (n, h, w, 2) of ``samples`` colorizations at the working resolution."""
+    key = id(result)
+    drawn = _DRAWN.get(key)
+    if drawn is not None and len(drawn) >= samples:
+        return drawn[:samples]
+    shape = tuple(result.metadata.get("working_shape") or ())
+    if len(shape) != 2:
+        height, width = result.lightness.shape
+        shape = colorizer.working_shape(height, width)
+    wh, ww = shape
+    lightness = np.ascontiguousarray(result.lightness, np.float32)
+    grow = wh * ww > lightness.size
+    working = cv2.resize(
+        lightness, (ww, wh), interpolation=cv2.INTER_LINEAR if grow else cv2.INTER_AREA
+    ).reshape(wh, ww)
+    preds = colorizer.predict_samples(working, samples, seed=seed)
+    drawn = np.stack([np.asarray(p.chroma, np.float32) for p in preds])
+    if key not in _DRAWN:
+        import weakref
+
+        weakref.finalize(result, _DRAWN.pop, key, None)
+    _DRAWN[key] = drawn
+    return drawn
+
+
+def suggest(
+    result: Any, x: float, y: float, k: int = 6, *, samples: int = SAMPLES
+) -> list[Suggestion]:
+    """The ``k`` colours the method finds most likely at input pixel (``x``, ``y``).
+
+    What the list holds depends on what the method predicts:
+
+    - **a distribution** (``result.distributions``: ``larsson``, ``cnn-classification``):
+      the bins of the histogram of the working-resolution pixel under the point, by
+      probability: a joint histogram's cells, or for two marginal histograms (hue and
+      chroma, or a and b) their pairs, with probability ``p1 * p2`` (the marginals taken
+      as independent, as the decoders take them). The first is the distribution's mode
+      (``decoder="mode"``). ``probability`` is the bin's own probability; a bin within
+      :data:`MIN_DIFFERENCE` ΔE of a more likely listed one is left out, so the
+      probabilities need not sum to 1.
+    - **samples** (methods with ``capabilities.diverse`` and no distribution:
+      ``pixcolor``, ``semantic``): ``samples`` colorizations are drawn at the working
+      resolution (seeds ``result.seed``, ``result.seed + 1``, ...; the method's default
+      options) and their colours at the point grouped: a colour within
+      :data:`MIN_DIFFERENCE` of a group's first joins it; the suggestion is the group's
+      mean colour and ``probability`` its share of the samples. Drawn once per result.
+    - **only a point estimate** (regression methods, ``exemplar``, ``welsh``): one
+      suggestion, the result's own colour at the point, with probability 1.
+
+    Each colour is the suggested chroma at the point's own lightness, as the core
+    displays it; most likely first; fewer than ``k`` when fewer distinct colours exist.
+
+    Parameters
+    ----------
+    result : core.Colorization
+        The colorization (its hints do not matter: suggestions come from the method).
+    x, y : float
+        Input pixels, like :class:`Hint`: ``0 <= x < width``, ``0 <= y < height``.
+    k : int
+        Most suggestions returned.
+    samples : int
+        Colorizations drawn for a sampling method.
+
+    Returns
+    -------
+    list of Suggestion
+
+    Raises
+    ------
+    ValueError
+        ``x``, ``y`` outside the image (the message gives its size), or ``k`` not a
+        positive integer.
+
+    References
+    ----------
+    Zhang et al. Real-Time User-Guided Image Colorization with Learned Deep Priors.
+    SIGGRAPH 2017, Sec. 3 (suggested colours from the predicted distribution).
+    """
+    from core.colorspaces.lab import rgb_to_lab
+    from core.plugins import get_registry
+
+    row, col = _point(result, x, y, k)
+    registry = get_registry()
+    space: ColorSpace = registry.get("colorspace", result.colorspace)
+    colorizer = None
+    if result.method in registry.names("method"):
+        colorizer = registry.get("method", result.method)
+    found = _histogram(result, space, registry, row, col) if result.distributions else None
+    if found is not None:
+        probs, rgb = found
+        lab = rgb_to_lab(rgb.astype(np.float32))
+        picked: list[int] = []
+        for index in range(len(probs)):
+            if len(picked) == k or probs[index] <= 0:
+                break
+            if all(np.linalg.norm(lab[index] - lab[p]) >= MIN_DIFFERENCE for p in picked):
+                picked.append(index)
+        return [_suggestion(rgb[p], lab[p], float(probs[p])) for p in picked]
+    caps = getattr(colorizer, "capabilities", None)
+    if caps is not None and caps.diverse and caps.automatic:
+        if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+            raise ValueError(f"samples must be a positive integer, got {samples!r}")
+        drawn = _samples(result, colorizer, result.seed, int(samples))
+        i, j = _cell(drawn.shape[1:3], result.lightness.shape, row, col)
+        rgb = _displayed(space, float(result.lightness[row, col]), drawn[:, i, j])
+        lab = rgb_to_lab(rgb.astype(np.float32))
+        groups: list[list[int]] = []
+        for index in range(len(lab)):
+            for group in groups:
+                if np.linalg.norm(lab[index] - lab[group[0]]) < MIN_DIFFERENCE:
+                    group.append(index)
+                    break
+            else:
+                groups.append([index])
+        groups.sort(key=len, reverse=True)  # stable: ties keep the order drawn
+        out = []
+        for group in groups[:k]:
+            mean = lab[group].mean(0)
+            colour = np.clip(_lab_rgb(mean), 0.0, 1.0)
+            out.append(_suggestion(colour, rgb_to_lab(colour), len(group) / len(lab)))
+        return out
+    rgb = np.asarray(result.rgb[row, col], np.float32)
+    return [_suggestion(rgb, rgb_to_lab(rgb), 1.0)]
+
+
+def _lab_rgb(lab: np.ndarray) -> np.ndarray:
+    from core.colorspaces.lab import lab_to_rgb
+
+    return np.asarray(lab_to_rgb(np.asarray(lab, np.float32)), np.float32)
+
+
+def _suggestion(rgb: np.ndarray, lab: np.ndarray, probability: float) -> Suggestion:
+    return Suggestion(
+        tuple(float(c) for c in rgb),  # type: ignore[arg-type]
+        tuple(float(c) for c in lab),  # type: ignore[arg-type]
+        probability,
+    )

@@ -16,7 +16,9 @@ import core
 from core.colorspaces import HueChromaSpace, LabSpace, lab_to_rgb, rgb_to_lab
 from core.errors import InvalidHintsError
 from core.hints import (
+    MIN_DIFFERENCE,
     Hint,
+    Suggestion,
     apply_hints,
     check_hints,
     load_hints,
@@ -381,3 +383,116 @@ def test_hints_stay_local_on_camvid_photos():
     assert summary["cases"] >= 10
     assert summary["move"] >= 0.5, records
     assert summary["far_de"] <= 2.0, records
+
+
+# -- suggestions ---------------------------------------------------------------------------
+
+
+def _small_photo() -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(ROOT / "core" / "data" / "detroit_ca1915.jpg") as image:
+        return np.asarray(image.convert("L").resize((160, 120)), np.float32) / 255.0
+
+
+def test_larsson_top_suggestion_is_the_mode_of_the_pixel_distribution():
+    if "larsson" not in [m.name for m in core.methods()]:
+        pytest.skip("the larsson method is not installed")
+    from colorize_larsson.colorizer import huechroma_to_ab
+
+    res = core.colorize_result(_small_photo(), "larsson")
+    hue, chroma = res.distributions["hue"], res.distributions["chroma"]
+    (height, width), (h, w) = res.lightness.shape, hue.shape
+    for x, y in [(20, 100), (80, 60), (150, 10), (5, 5), (120, 90)]:
+        got = res.suggest(x, y)
+        i, j = int((y + 0.5) * h / height), int((x + 0.5) * w / width)
+        ph, pc = hue.probs[i, j], chroma.probs[i, j]
+        light = res.lightness[y, x]
+        ab = huechroma_to_ab(
+            np.array([[light]], np.float32),
+            np.array([[hue.bins.centers[ph.argmax()]]], np.float32),
+            np.array([[chroma.bins.centers[pc.argmax()]]], np.float32),
+        )
+        expected = rgb_to_lab(LabSpace().recombine(np.array([[light]]), ab))[0, 0]
+        assert np.abs(np.asarray(got[0].lab) - expected).max() < 0.05, (x, y)
+        mode = float(ph.max() * pc.max() / (ph.sum() * pc.sum()))
+        assert got[0].probability == pytest.approx(mode, rel=1e-4)
+        assert [s.probability for s in got] == sorted((s.probability for s in got), reverse=True)
+        assert 1 <= len(got) <= 6
+
+
+@pytest.fixture
+def distribution_method(registry, toys):
+    """A test-only method with marginal a, b histograms: a* peaks at 40, b* at -20."""
+    from core.binning import uniform_bins
+    from core.colorizer import Prediction
+    from core.distributions import Distribution
+
+    bins = uniform_bins(-110.0, 110.0, 11)  # centres -100, -80, ..., 100
+
+    class Histograms(toys.ToyColorizer):
+        name = "toy-histograms"
+        capabilities = core.Capabilities(automatic=True, distribution=True)
+
+        def predict(self, lightness, **kwargs):
+            h, w = lightness.shape
+            a = np.zeros((h, w, 11), np.float32)
+            a[..., 7], a[..., 5], a[..., 8] = 0.5, 0.3, 0.2  # a* 40, 0, 60
+            b = np.zeros((h, w, 11), np.float32)
+            b[..., 4], b[..., 5] = 0.6, 0.4  # b* -20, 0
+            dists = {
+                "a": Distribution(a, bins, "lab", "a"),
+                "b": Distribution(b, bins, "lab", "b"),
+            }
+            chroma = np.broadcast_to(np.float32([40.0, -20.0]), (h, w, 2)).copy()
+            return Prediction(chroma, distributions=dists)
+
+    registry.add_plugin(toys.ToyPlugin(Histograms()), name="hist", distribution="d", version="1")
+    return "toy-histograms"
+
+
+def test_suggest_lists_the_histogram_bins_by_probability(distribution_method):
+    res = core.colorize_result(np.full((40, 50), 0.55, np.float32), distribution_method)
+    got = res.suggest(10, 20, k=4)
+    assert all(isinstance(s, Suggestion) for s in got) and len(got) == 4
+    assert got[0].lab[1:] == pytest.approx((40.0, -20.0), abs=0.5)  # the mode, a*=40, b*=-20
+    assert got[0].probability == pytest.approx(0.5 * 0.6)
+    assert [s.probability for s in got] == sorted((s.probability for s in got), reverse=True)
+    labs = np.array([s.lab for s in got])
+    gaps = np.linalg.norm(labs[:, None] - labs[None], axis=-1) + np.eye(len(got)) * 1e9
+    assert gaps.min() >= MIN_DIFFERENCE
+    assert parse_color(got[0].hex) == pytest.approx(got[0].color, abs=1 / 255)
+    assert got[0].to_dict()["color"] == got[0].hex
+    assert len(res.suggest(10, 20, k=1)) == 1
+
+
+def test_suggest_from_samples_gives_shares_of_the_drawn_colours(registry):
+    res = core.colorize_result(np.full((40, 50), 0.55, np.float32), "toy", seed=3)
+    got = res.suggest(25, 10, samples=8)
+    assert sum(s.probability for s in got) == pytest.approx(1.0)
+    assert all(round(s.probability * 8, 6) == round(s.probability * 8) for s in got)
+    assert [s.probability for s in got] == sorted((s.probability for s in got), reverse=True)
+    assert res.suggest(25, 10, samples=8) == got  # drawn once per result
+
+
+def test_suggest_for_a_point_estimate_is_the_result_colour(registry):
+    res = core.colorize_result(GRAY, "toy-onnx")
+    (only,) = res.suggest(30, 40, k=6)
+    assert only.probability == 1.0
+    assert only.color == pytest.approx(tuple(res.rgb[40, 30]), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "k", "message"),
+    [
+        (128, 5, 6, r"x=128, y=5 is outside the 128x96 image \(x must be in \[0, 128\)"),
+        (3, -1, 6, "outside the 128x96 image"),
+        (float("nan"), 3, 6, "outside"),
+        ("3", 3, 6, "x must be a number"),
+        (3, 3, 0, "k must be a positive integer"),
+    ],
+)
+def test_suggest_refuses_bad_points(registry, x, y, k, message):
+    res = core.colorize_result(GRAY, "toy-onnx")
+    with pytest.raises(ValueError, match=message):
+        res.suggest(x, y, k)
