@@ -25,13 +25,11 @@ Helen Keller (``$COLORIZE_DATA/bw_photos/helen_keller_charlie_chaplin_1919.jpg``
     One 8 px hint ``#2050d0`` at (537, 340), on Helen Keller's skirt: the share of all
     pixels whose colour changes by more than 5 ΔE (target: at most 15 %), and the median ΔE.
 
-Hints are applied with :meth:`core.Colorization.with_hints` on one colorization per photo
-(``--cache DIR`` keeps those colorizations between runs, keyed by method and photo).
+Hints are applied with :meth:`core.Colorization.with_hints` on one colorization per photo.
 
 Usage::
 
-    python scripts/hint_locality.py [--method NAME] [--count 30] [--data DIR]
-        [--cache /tmp/hint-locality] [--json OUT]
+    python scripts/hint_locality.py [--method NAME] [--count 30] [--data DIR] [--json OUT]
 """
 
 from __future__ import annotations
@@ -39,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -159,30 +156,17 @@ def locality(base: Any, labels: np.ndarray, label: int) -> dict[str, Any] | None
     }
 
 
-def colorized(photo: Path, method: str | None, cache: Path | None) -> Any:
-    """``core.colorize_result(photo, method)``, kept in ``cache`` when given."""
+def colorized(photo: Path, method: str | None) -> Any:
+    """``core.colorize_result(photo, method)`` (seed 0)."""
     import core
 
-    name = method or core.default_method()
-    path = None
-    if cache is not None:
-        path = cache / name / f"{photo.stem}.pkl"
-        if path.is_file():
-            with open(path, "rb") as f:
-                return pickle.load(f)
-    result = core.colorize_result(photo, name, seed=0)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as f:
-            pickle.dump(result, f)
-    return result
+    return core.colorize_result(photo, method or core.default_method(), seed=0)
 
 
 def camvid(
     root: Path,
     count: int,
     method: str | None = None,
-    cache: Path | None = None,
     classes: Sequence[str] = tuple(CLASSES),
     progress: bool = True,
 ) -> list[dict[str, Any]]:
@@ -194,7 +178,7 @@ def camvid(
     photos = camvid_photos(root, count)
     for photo, annot in tqdm(photos, desc="camvid", disable=not progress or None):
         labels = np.asarray(Image.open(annot))
-        base = colorized(photo, method, cache)
+        base = colorized(photo, method)
         for cls in classes:
             record = locality(base, labels, CLASSES[cls])
             if record is not None:
@@ -202,13 +186,13 @@ def camvid(
     return records
 
 
-def keller(root: Path, method: str | None = None, cache: Path | None = None) -> dict[str, float]:
+def keller(root: Path, method: str | None = None) -> dict[str, float]:
     """The Helen Keller case: share of pixels changed by more than 5 ΔE, and the median ΔE."""
     import core
     from core.colorspaces import rgb_to_lab
 
     path, (x, y), colour = KELLER
-    base = colorized(root / path, method, cache)
+    base = colorized(root / path, method)
     hinted = base.with_hints([core.Hint(x, y, core.hints.parse_color(colour), radius=8)])
     delta = np.linalg.norm(rgb_to_lab(hinted.rgb) - rgb_to_lab(base.rgb), axis=-1)
     return {
@@ -248,14 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", default=None, help="method (default: the default method)")
     parser.add_argument("--count", type=int, default=30, help="CamVid test photos (30)")
     parser.add_argument("--data", default=None, help="datasets folder (COLORIZE_DATA)")
-    parser.add_argument("--cache", default=None, help="folder that keeps the colorizations")
     parser.add_argument("--json", default=None, metavar="OUT")
     args = parser.parse_args(argv)
     root = data_root(args.data)
-    cache = Path(args.cache) if args.cache else None
     method = args.method or core.default_method()
 
-    records = camvid(root, args.count, method, cache)
+    records = camvid(root, args.count, method)
     print(f"method {method}; CamVid test, {args.count} photos, {len(records)} cases\n")
     print("| photo | class | region px | move | far ΔE |")
     print("| --- | --- | ---: | ---: | ---: |")
@@ -273,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['far_de']:.2f} | {s['far_ok']}/{s['cases']} | move {s['worst_move']:.2f}, "
             f"far {s['worst_far_de']:.2f} ΔE |"
         )
-    k = keller(root, method, cache)
+    k = keller(root, method)
     print(
         f"\nHelen Keller: {k['changed_over_5']:.1%} of the pixels changed by > 5 ΔE "
         f"(median {k['median_de']:.2f} ΔE; propagation {k['seconds']:.2f} s)"
