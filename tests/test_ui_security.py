@@ -179,6 +179,39 @@ def test_host_policy():
         assert parse_host(bad) is None, bad
 
 
+def test_suggestions_are_guarded_and_survive_a_dropped_prediction(page, photo):
+    """``POST /api/results/ID/suggest`` (issue #32 item 2): refused to another site like
+    every route; a job within the budget; a prediction the cache dropped is made again."""
+    status, reply = page.colorize(photo["id"], seed=11)
+    assert status == 200
+    result = reply["results"][0]
+    path = f"/api/results/{result['id']}/suggest"
+    body = json.dumps({"x": 10, "y": 20, "k": 3}).encode()
+    status, reply = page.call("POST", path, body, headers=[("Origin", "http://evil.example")])
+    assert status == 403 and "only this page" in reply["error"]
+    status, reply = page.call("POST", path, body, host="rebind.attacker.example")
+    assert status == 403
+    status, first = page.call("POST", path, body)
+    assert status == 200, first
+    assert first["source"] == "estimate" and len(first["suggestions"]) == 1  # a regression
+    key = page.ui.result(result["id"]).request.key
+    assert page.ui.budget.get(key) is not None
+    counts = page.ui.budget.counts
+    saved = counts["prediction"]
+    counts["prediction"] = 1
+    try:
+        assert page.colorize(photo["id"], seed=12)[0] == 200  # drops the first prediction
+    finally:
+        counts["prediction"] = saved
+    assert page.ui.budget.get(key) is None
+    status, again = page.call("POST", path, body)
+    assert status == 200 and again == first
+    assert page.ui.budget.get(key) is not None
+    assert page.ui.budget.figures()["reserved"] == 0
+    status, reply = page.call("POST", path, b"[" * 100_000)
+    assert status == 400 and reply["error"] == "request body is JSON nested too deeply"
+
+
 # -- the 500s ------------------------------------------------------------------------------
 
 

@@ -4,8 +4,9 @@ One command starts a small Starlette application (:mod:`colorize_ui.app`) under 
 ``127.0.0.1`` and prints its address. The page opens a photo (file picker, drag and drop,
 or the bundled example photo), colorizes it with any installed method (decoder, reference
 photo, seed, diverse samples), shows the result beside the input with a before/after
-slider and the uncertainty map where the method has one, takes colour hints by clicking
-on the photo (:mod:`core.hints`), and downloads the full-resolution PNG.
+slider and the uncertainty map where the method has one, shows the colours the method
+finds likely where the photo is clicked and places the one picked as a colour hint
+(:mod:`core.hints`), and downloads the full-resolution PNG.
 
 Only this machine can reach the page unless ``--host`` says otherwise (e.g. ``--host
 0.0.0.0`` for every network interface): the page has no authentication, and anyone who

@@ -5,8 +5,9 @@ Endpoints (all on one local server; nothing is fetched from elsewhere):
 ``GET /``
     The page (``static/index.html``, with ``app.js`` and ``style.css``).
 ``GET /api/config``
-    Installed methods (capabilities, decoders), the default method, whether the bundled
-    example photo is there, and the page's limits.
+    Installed methods (capabilities, decoders with their names on the page, when to pick
+    each, and the "which method" note: :mod:`colorize_ui.wording`), the default method,
+    whether the bundled example photo is there, and the page's limits.
 ``POST /api/images?name=FILE``
     The photo's bytes as the request body (at most ``max_upload_bytes``, streamed to the
     page's temporary folder). Its size is read from the file's header first: more than
@@ -27,10 +28,19 @@ Endpoints (all on one local server; nothing is fetched from elsewhere):
 ``GET /api/results/{id}/preview.jpg``, ``/uncertainty.png``, ``/full.png``
     The result as shown, its uncertainty map, and the full-resolution PNG (what
     ``colorize image`` writes; ``Content-Disposition: attachment``), written once.
+``POST /api/results/{id}/suggest``
+    ``{"x", "y", "k"}`` (photo pixels; ``k`` at most :data:`colorize_ui.state.MAX_SUGGESTIONS`,
+    default 6): the ``k`` colours the result's method finds most likely there
+    (:meth:`core.Colorization.suggest`), most likely first, as ``{"suggestions": [{"color",
+    "lab", "probability"}], "source"}``; ``source`` says where they come from
+    (``distribution``, ``samples`` or ``estimate``). A heavy job like ``/api/colorize``:
+    a sampling method draws 8 colorizations, and a dropped prediction is predicted again.
 
 Every error is ``{"error": message}`` with a 4xx status (5xx only for a busy or broken
-server). Ids are random (:func:`secrets.token_urlsafe`), and :class:`colorize_ui.guard.HostGuard`
-answers only requests addressed to this server by its own page.
+server), in the page's words where the core's message is written for Python callers
+(:func:`colorize_ui.wording.user_message`). Ids are random (:func:`secrets.token_urlsafe`),
+and :class:`colorize_ui.guard.HostGuard` answers only requests addressed to this server by
+its own page.
 
 Memory: decoding, colorizing and writing PNGs run on worker threads, at most ``jobs`` at
 once, and photos, predictions and results are cached, all within one byte budget for the
@@ -62,11 +72,13 @@ from colorize_ui.state import (
     DEFAULT_MAX_MEGAPIXELS,
     DEFAULT_MAX_UPLOAD_BYTES,
     MAX_SAMPLES,
+    MAX_SUGGESTIONS,
     UiError,
     UiState,
     Upload,
     display_name,
 )
+from colorize_ui.wording import decoder_label, method_advice, user_message, which_method
 from core.errors import ColorizeError
 
 __all__ = ["MAX_JSON_BYTES", "create_app"]
@@ -141,7 +153,7 @@ def create_app(
 
     def fail(exc: Exception) -> JSONResponse:
         status = getattr(exc, "status", 400)
-        return JSONResponse({"error": ui.readable(str(exc))}, status_code=status)
+        return JSONResponse({"error": user_message(ui.readable(str(exc)))}, status_code=status)
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
@@ -156,22 +168,31 @@ def create_app(
             default = api.default_method()
         except ColorizeError:
             default = None
-        methods = [
-            {
-                "name": m.name,
-                "description": m.description,
-                "capabilities": m.capabilities.names(),
-                "decoders": list(m.decoders),
-                "default_decoder": registry.get("method", m.name).default_decoder,
-            }
-            for m in api.methods()
-        ]
+        methods = []
+        for m in api.methods():
+            default_decoder = registry.get("method", m.name).default_decoder
+            names = [*m.decoders]
+            if default_decoder and default_decoder not in names:
+                names.insert(0, default_decoder)
+            methods.append(
+                {
+                    "name": m.name,
+                    "description": m.description,
+                    "capabilities": m.capabilities.names(),
+                    "decoders": list(m.decoders),
+                    "default_decoder": default_decoder,
+                    "decoder_labels": {name: decoder_label(name) for name in names},
+                    "advice": method_advice(m.name),
+                }
+            )
         return JSONResponse(
             {
                 "default": default,
                 "methods": methods,
+                "which_method": which_method([m["name"] for m in methods]),
                 "example": DEMO_IMAGE.name if DEMO_IMAGE.is_file() else None,
                 "max_samples": MAX_SAMPLES,
+                "max_suggestions": MAX_SUGGESTIONS,
                 "max_upload_bytes": ui.max_upload_bytes,
                 "max_pixels": ui.max_pixels,
                 "memory_budget": ui.budget.limit,
@@ -223,6 +244,16 @@ def create_app(
             return fail(UiError("the request was interrupted"))
         return JSONResponse(reply)
 
+    async def suggest(request: Request) -> Response:
+        try:
+            x, y, k = ui.parse_suggest(await _read_json(request))
+            reply = await ui.suggest(request.path_params["id"], x, y, k)
+        except handled as exc:
+            return fail(exc)
+        except ClientDisconnect:
+            return fail(UiError("the request was interrupted"))
+        return JSONResponse(reply)
+
     async def result_file(request: Request) -> Response:
         result_id, kind = request.path_params["id"], request.path_params["kind"]
         try:
@@ -254,6 +285,7 @@ def create_app(
         Route("/api/example", example, methods=["POST"]),
         Route("/api/images/{id}/preview.jpg", image_preview),
         Route("/api/colorize", colorize, methods=["POST"]),
+        Route("/api/results/{id}/suggest", suggest, methods=["POST"]),
         Route("/api/results/{id}/{kind}", result_file),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

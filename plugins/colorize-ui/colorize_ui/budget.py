@@ -61,6 +61,11 @@ PREDICTION_BYTES_PER_PIXEL = 36
 HINTS_BYTES_PER_PIXEL = 44
 SAVE_BYTES_PER_PIXEL = 60
 REFERENCE_BYTES_PER_PIXEL = 16
+#: Colour suggestions at one point (:meth:`core.Colorization.suggest`): a histogram's
+#: bins cost nothing; a sampling method draws 8 colorizations at its working resolution,
+#: whatever the photo's size (measured 4-6 MiB above start for pixcolor and semantic on
+#: the example photo, once their sampling model is loaded).
+SUGGEST_BYTES = 32 * MIB
 #: Kept free of the budget for what no estimate covers (request bodies, sockets, the
 #: allocator's slack): this fraction of the budget, at least :data:`MIN_HEADROOM`.
 HEADROOM_FRACTION = 0.05

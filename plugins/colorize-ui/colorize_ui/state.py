@@ -13,6 +13,7 @@ work within the page's memory and deletes the files of what it drops.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import secrets
 import shutil
@@ -45,6 +46,7 @@ __all__ = [
     "MAX_PREVIEWS",
     "MAX_RESULTS",
     "MAX_SAMPLES",
+    "MAX_SUGGESTIONS",
     "PREVIEW_SIDE",
     "ColorizeRequest",
     "Result",
@@ -64,6 +66,8 @@ MAX_PREDICTIONS = 8
 MAX_PREVIEWS = 128
 #: Most samples one request may ask for.
 MAX_SAMPLES = 6
+#: Most colour suggestions one click may ask for.
+MAX_SUGGESTIONS = 12
 #: Longest file name of an upload (file systems allow 255 bytes).
 MAX_NAME_CHARS = 255
 #: Default most pixels of one photo (megapixels; ``colorize ui --max-megapixels``).
@@ -124,9 +128,22 @@ class Result:
     uncertainty_png: bytes | None = None
     png: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: The request that made it and which of its samples it is: where its prediction is
+    #: found again (or predicted again) for colour suggestions.
+    request: ColorizeRequest | None = None
+    sample: int = 0
 
     @classmethod
-    def of(cls, result_id: str, stem: str, folder: Path, colorization: Any, depth: int) -> Result:
+    def of(
+        cls,
+        result_id: str,
+        stem: str,
+        folder: Path,
+        colorization: Any,
+        depth: int,
+        request: ColorizeRequest | None = None,
+        sample: int = 0,
+    ) -> Result:
         """The result of ``colorization`` of a photo of ``depth`` bits per sample."""
         uncertainty = None
         if colorization.uncertainty is not None:
@@ -143,6 +160,8 @@ class Result:
             colorization.timings,
             _preview(colorization.rgb),
             uncertainty,
+            request=request,
+            sample=sample,
         )
 
     @property
@@ -414,84 +433,118 @@ class UiState:
             image, text("method"), text("decoder"), seed, samples, reference, hints
         )
 
-    async def colorize(self, request: ColorizeRequest) -> dict[str, Any]:
-        """Run one checked colorize request (a heavy job within the memory budget)."""
+    @staticmethod
+    def _job_keys(request: ColorizeRequest) -> list[Hashable]:
+        """The cached values a job on ``request``'s prediction uses: the photo, the
+        prediction (None until predicted) and the reference photo."""
         keys: list[Hashable] = [("image", request.image), request.key]
         if request.reference is not None:
             keys.append(("image", request.reference))
+        return keys
+
+    @staticmethod
+    def _predicting_cost(request: ColorizeRequest, values: list[Any]) -> tuple[int, int]:
+        """Bytes of predicting ``request`` (0 when its prediction is cached) and of keeping it."""
+        upload, bases = values[0], values[1]
+        if upload is None or bases is not None:
+            return 0, 0
+        pixels, samples = upload.pixels, request.samples
+        predicting = pixels * costs.COLORIZE_BYTES_PER_PIXEL
+        predicting += (samples - 1) * pixels * costs.SAMPLE_BYTES_PER_PIXEL
+        if request.reference is not None and values[2] is not None:
+            predicting += values[2].pixels * costs.REFERENCE_BYTES_PER_PIXEL
+        return predicting, samples * pixels * costs.PREDICTION_BYTES_PER_PIXEL
+
+    @staticmethod
+    def _job_values(request: ColorizeRequest, job: Any, name: str) -> tuple[Upload, Any, Any]:
+        """The photo, cached prediction (or None) and reference photo a job was given."""
+        upload, bases = job.values[0], job.values[1]
+        reference = job.values[2] if request.reference is not None else None
+        if upload is None:
+            raise UiError(f"photo {name!r} was dropped meanwhile; open it again", 404)
+        if request.reference is not None and reference is None:
+            raise UiError("the reference photo was dropped meanwhile; open it again", 404)
+        return upload, bases, reference
+
+    async def colorize(self, request: ColorizeRequest) -> dict[str, Any]:
+        """Run one checked colorize request (a heavy job within the memory budget)."""
 
         def cost(values: list[Any]) -> int:
-            upload, bases = values[0], values[1]
-            if upload is None:
+            if values[0] is None:
                 return 0
-            pixels, samples = upload.pixels, request.samples
-            predicting = kept = 0
-            if bases is None:  # predict, then keep the predictions while hints re-colour them
-                predicting = pixels * costs.COLORIZE_BYTES_PER_PIXEL
-                predicting += (samples - 1) * pixels * costs.SAMPLE_BYTES_PER_PIXEL
-                if request.reference is not None and values[2] is not None:
-                    predicting += values[2].pixels * costs.REFERENCE_BYTES_PER_PIXEL
-                kept = samples * pixels * costs.PREDICTION_BYTES_PER_PIXEL
+            pixels, samples = values[0].pixels, request.samples
+            predicting, kept = self._predicting_cost(request, values)
             hinting = kept + samples * pixels * costs.HINTS_BYTES_PER_PIXEL if request.hints else 0
-            nbytes = max(predicting, hinting) + pixels  # and the previews
-            return nbytes
+            return max(predicting, hinting) + pixels  # and the previews
 
         name = self.image(request.image).name
-        async with self.budget.job(cost, f"colorizing {name}", keys) as job:
-            upload, bases = job.values[0], job.values[1]
-            reference = job.values[2] if request.reference is not None else None
-            if upload is None:
-                raise UiError(f"photo {name!r} was dropped meanwhile; open it again", 404)
-            if request.reference is not None and reference is None:
-                raise UiError("the reference photo was dropped meanwhile; open it again", 404)
+        async with self.budget.job(cost, f"colorizing {name}", self._job_keys(request)) as job:
+            upload, bases, reference = self._job_values(request, job, name)
             return await run_in_threadpool(self._colorize, request, job, upload, bases, reference)
+
+    def _predictions(
+        self, request: ColorizeRequest, job: Any, upload: Upload, bases: Any, reference: Any
+    ) -> list[Any]:
+        """``request``'s predictions (one :class:`core.Colorization` per sample, without
+        hints): the cached ones, or predicted now and cached."""
+        from core import api
+
+        if bases is not None:
+            return bases
+        reference_path = reference.path if reference is not None else None
+        if request.samples == 1:
+            bases = [
+                api.colorize_result(
+                    upload.path,
+                    request.method,
+                    reference=reference_path,
+                    seed=request.seed,
+                    decoder=request.decoder,
+                )
+            ]
+        else:
+            bases = api.sample_results(
+                upload.path,
+                request.method,
+                request.samples,
+                seed=0 if request.seed is None else request.seed,
+                reference=reference_path,
+            )
+        self.budget.put(request.key, bases, "prediction", job)
+        return bases
+
+    @staticmethod
+    def _core_error(exc: ColorizeError, upload: Upload, reference: Any) -> UiError:
+        """A core error as the page shows it: the photos by their names, not their copies."""
+        message = str(exc).replace(str(upload.path), upload.name)
+        if reference is not None:
+            message = message.replace(str(reference.path), reference.name)
+        return UiError(message)
 
     def _colorize(
         self, request: ColorizeRequest, job: Any, upload: Upload, bases: Any, reference: Any
     ) -> dict[str, Any]:
-        from core import api
-
         started = time.perf_counter()
         try:
-            if bases is None:
-                reference_path = reference.path if reference is not None else None
-                if request.samples == 1:
-                    bases = [
-                        api.colorize_result(
-                            upload.path,
-                            request.method,
-                            reference=reference_path,
-                            seed=request.seed,
-                            decoder=request.decoder,
-                        )
-                    ]
-                else:
-                    bases = api.sample_results(
-                        upload.path,
-                        request.method,
-                        request.samples,
-                        seed=0 if request.seed is None else request.seed,
-                        reference=reference_path,
-                    )
-                self.budget.put(request.key, bases, "prediction", job)
+            bases = self._predictions(request, job, upload, bases, reference)
             finals = [base.with_hints(request.hints) if request.hints else base for base in bases]
         except ColorizeError as exc:
-            message = str(exc).replace(str(upload.path), upload.name)
-            if reference is not None:
-                message = message.replace(str(reference.path), reference.name)
-            raise UiError(message) from None
+            raise self._core_error(exc, upload, reference) from None
         except MemoryError:
             raise UiError(
                 f"{upload.name}: not enough memory to colorize it now; try again", 503
             ) from None
         stored = []
+        plain = dataclasses.replace(request, hints=[])
         for number, colorization in enumerate(finals):
             result_id = self.new_id()
             stem = f"{_stem(upload.name)}_{colorization.method}"
             if request.samples > 1:
                 stem += f"_sample{number}"
             folder = self.folder / f"r{result_id}"
-            entry = Result.of(result_id, stem, folder, colorization, upload.depth)
+            entry = Result.of(
+                result_id, stem, folder, colorization, upload.depth, request=plain, sample=number
+            )
             self.budget.put(("result", result_id), entry, "result", job)
             self.budget.put(("preview", result_id), entry.preview, "preview", job)
             stored.append(entry)
@@ -512,6 +565,81 @@ class UiState:
             ],
             "hints": len(request.hints),
             "seconds": seconds,
+        }
+
+    # -- suggestions -------------------------------------------------------------------
+
+    @staticmethod
+    def parse_suggest(payload: Any) -> tuple[float, float, int]:
+        """Check a ``POST /api/results/{id}/suggest`` body: ``{"x", "y", "k"}``."""
+        if not isinstance(payload, dict):
+            raise UiError(f"expected a JSON object, got {type(payload).__name__}")
+        point = []
+        for name in ("x", "y"):
+            value = payload.get(name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise UiError(f"{name} must be a number of photo pixels, got {value!r:.40}")
+            point.append(value)
+        k = payload.get("k", 6)
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_SUGGESTIONS:
+            raise UiError(f"k must be a whole number from 1 to {MAX_SUGGESTIONS}, got {k!r:.40}")
+        return point[0], point[1], k
+
+    async def suggest(self, result_id: str, x: float, y: float, k: int) -> dict[str, Any]:
+        """The ``k`` colours the result's method finds most likely at photo pixel (x, y).
+
+        From the result's prediction (:meth:`core.Colorization.suggest`; its hints do not
+        matter), predicted again first if the cache has dropped it.
+        """
+        result = self.result(result_id)
+        request = result.request
+        if request is None:
+            raise UiError(f"result {result_id[:40]!r} has no prediction to ask; colorize again")
+        name = self.image(request.image).name
+
+        def cost(values: list[Any]) -> int:
+            return sum(self._predicting_cost(request, values)) + costs.SUGGEST_BYTES
+
+        async with self.budget.job(cost, "suggesting colours", self._job_keys(request)) as job:
+            upload, bases, reference = self._job_values(request, job, name)
+            return await run_in_threadpool(
+                self._suggest, result, job, upload, bases, reference, x, y, k
+            )
+
+    def _suggest(
+        self,
+        result: Result,
+        job: Any,
+        upload: Upload,
+        bases: Any,
+        reference: Any,
+        x: float,
+        y: float,
+        k: int,
+    ) -> dict[str, Any]:
+        from core.plugins import get_registry
+
+        assert result.request is not None
+        try:
+            base = self._predictions(result.request, job, upload, bases, reference)[result.sample]
+            found = base.suggest(x, y, k)
+        except ColorizeError as exc:
+            raise self._core_error(exc, upload, reference) from None
+        except ValueError as exc:  # a point outside the photo
+            raise UiError(str(exc)) from None
+        except MemoryError:
+            raise UiError("not enough memory to suggest colours now; try again", 503) from None
+        if base.distributions:
+            source = "distribution"
+        else:
+            caps = get_registry().get("method", base.method).capabilities
+            source = "samples" if caps.diverse and caps.automatic else "estimate"
+        return {
+            "x": x,
+            "y": y,
+            "method": base.method,
+            "source": source,
+            "suggestions": [s.to_dict() for s in found],
         }
 
     # -- results -----------------------------------------------------------------------

@@ -1,6 +1,8 @@
 // The page of `colorize ui` (plugins/colorize-ui/colorize_ui/app.py serves it and its JSON API).
 // State lives in `state`; every change of photo, settings or hints asks the server for a
 // new result (predictions are cached there, so a hint change only re-runs the hints).
+// A click on the photo asks the server for the method's colour suggestions at that point;
+// picking one places it as a hint (`addHint`).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -16,16 +18,20 @@ const state = {
   again: false,       // another change arrived meanwhile
   started: 0,
   timer: null,
+  suggesting: null,   // the open suggestions: {x, y, radius, stage, token}
+  token: 0,           // numbers suggestion requests; a reply for an older one is dropped
 };
 
 function setState(name) {
   document.body.dataset.state = name;
 }
 
+// An error leaves no result on screen: what was shown belonged to other settings.
 function showError(message) {
   const box = $("error");
   box.textContent = message;
   box.hidden = false;
+  clearResult("No result: see the message above.");
   setState("error");
 }
 
@@ -64,11 +70,31 @@ async function api(path, options = {}) {
   return body;
 }
 
+function postJson(path, payload) {
+  return api(path, {
+    method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify(payload),
+  });
+}
+
 // -- methods -------------------------------------------------------------------------
 
 function currentMethod() {
   const name = $("method").value;
   return state.config.methods.find((m) => m.name === name);
+}
+
+function capabilities() {
+  const method = currentMethod();
+  return method ? method.capabilities : [];
+}
+
+function methodNote(method) {
+  if (!method) return "";
+  const isDefault = method.name === state.config.default;
+  const advice = method.advice || method.description || "";
+  return `${method.name}${isDefault ? " (default)" : ""}: ${advice}`;
 }
 
 function fillDecoders() {
@@ -79,25 +105,45 @@ function fillDecoders() {
   if (method && method.default_decoder && !decoders.includes(method.default_decoder)) {
     decoders.unshift(method.default_decoder);
   }
+  const labels = (method && method.decoder_labels) || {};
   for (const name of decoders) {
     const option = document.createElement("option");
     option.value = name;
-    option.textContent = name + (name === method.default_decoder ? " (default)" : "");
+    option.textContent = (labels[name] || name) + (name === method.default_decoder ? " (default)" : "");
+    option.title = name;
     select.appendChild(option);
   }
   if (method && method.default_decoder) select.value = method.default_decoder;
   select.disabled = decoders.length === 0;
-  const caps = method ? method.capabilities : [];
+  select.title = select.disabled ? `${method ? method.name : "this method"} has no decoders` : select.value;
+  $("method-note").textContent = methodNote(method);
+  const caps = capabilities();
   $("samples").disabled = !caps.includes("diverse");
   if ($("samples").disabled) $("samples").value = 1;
   const usesReference = caps.includes("reference");
   $("reference-label").classList.toggle("disabled", !usesReference);
   $("reference-input").disabled = !usesReference;
-  $("reference-name").textContent = state.reference
-    ? state.reference.name
+  const name = $("reference-name");
+  name.textContent = state.reference
+    ? state.reference.name + (usesReference ? "" : " (not used by this method)")
     : usesReference
       ? (caps.includes("automatic") ? "no reference (optional)" : "this method needs a reference photo")
       : "no reference (this method takes none)";
+  name.title = name.textContent;
+}
+
+function fillWhichMethod() {
+  const list = $("which-method-list");
+  list.innerHTML = "";
+  for (const entry of state.config.which_method || []) {
+    const item = document.createElement("li");
+    const names = document.createElement("strong");
+    names.textContent = entry.methods
+      .map((name) => (name === state.config.default ? `${name} (default)` : name))
+      .join(", ");
+    item.append(names, `: ${entry.advice}`);
+    list.appendChild(item);
+  }
 }
 
 async function loadConfig() {
@@ -106,7 +152,7 @@ async function loadConfig() {
   for (const m of state.config.methods) {
     const option = document.createElement("option");
     option.value = m.name;
-    option.textContent = m.name;
+    option.textContent = m.name + (m.name === state.config.default ? " (default)" : "");
     option.title = m.description;
     select.appendChild(option);
   }
@@ -114,6 +160,7 @@ async function loadConfig() {
   $("samples").max = state.config.max_samples;
   $("example-button").hidden = !state.config.example;
   fillDecoders();
+  fillWhichMethod();
 }
 
 // -- photos --------------------------------------------------------------------------
@@ -131,20 +178,24 @@ async function upload(file) {
   return api(`/api/images?name=${encodeURIComponent(file.name)}`, {method: "POST", body: file});
 }
 
+function showName(element, text) {
+  element.textContent = text;
+  element.title = text;
+}
+
 async function openPhoto(loader, label) {
   clearError();
+  closeSuggestions();
   busy(`Opening ${label}…`);
   try {
     const image = await loader();
     state.image = image;
     state.hints = [];
-    state.results = [];
-    $("photo-name").textContent = `${image.name} (${image.width} × ${image.height})`;
+    clearResult("The colorized photo appears here.");
+    showName($("photo-name"), `${image.name} (${image.width} × ${image.height})`);
     const src = `/api/images/${image.id}/preview.jpg`;
-    $("input-img").src = src;
-    $("before-img").src = src;
-    $("result-img").removeAttribute("src");
-    $("result-img").dataset.result = "";
+    await Promise.all([loaded($("input-img"), src), loaded($("before-img"), src)]);
+    $("input-stage").classList.remove("empty");
     $("colorize-button").disabled = false;
     renderHints();
     idle();
@@ -160,7 +211,7 @@ async function openReference(file) {
   busy(`Opening ${file.name}…`);
   try {
     state.reference = await upload(file);
-    $("reference-clear").hidden = false;
+    $("reference-clear").classList.remove("invisible");
     fillDecoders();
     idle();
     if (state.image) await colorize();
@@ -174,13 +225,14 @@ async function openReference(file) {
 
 function request() {
   const seed = $("seed").value.trim();
+  const usesReference = capabilities().includes("reference");
   return {
     image: state.image.id,
     method: $("method").value,
     decoder: $("decoder").disabled ? null : $("decoder").value,
     seed: seed === "" ? null : parseInt(seed, 10),
     samples: parseInt($("samples").value, 10) || 1,
-    reference: state.reference ? state.reference.id : null,
+    reference: state.reference && usesReference ? state.reference.id : null,
     hints: state.hints,
   };
 }
@@ -195,11 +247,7 @@ async function colorize() {
   clearError();
   busy(`Colorizing with ${$("method").value}…`);
   try {
-    const reply = await api("/api/colorize", {
-      method: "POST",
-      headers: {"Content-Type": "application/json"},
-      body: JSON.stringify(request()),
-    });
+    const reply = await postJson("/api/colorize", request());
     state.results = reply.results;
     state.selected = Math.min(state.selected, reply.results.length - 1);
     await showResult();
@@ -224,16 +272,49 @@ function loaded(img, src) {
   });
 }
 
+function setDownload(result) {
+  const download = $("download");
+  if (result) {
+    download.href = `/api/results/${result.id}/full.png`;
+    download.download = result.download;
+    download.removeAttribute("aria-disabled");
+    download.classList.remove("disabled");
+    download.title = `the full-size PNG: ${result.download}`;
+  } else {
+    download.removeAttribute("href");
+    download.removeAttribute("download");
+    download.setAttribute("aria-disabled", "true");
+    download.classList.add("disabled");
+    download.title = "colorize a photo first";
+  }
+}
+
+// No result on screen: the picture, its uncertainty map, the samples and the download go;
+// the result pane keeps its size and says `text`.
+function clearResult(text) {
+  state.results = [];
+  const img = $("result-img");
+  img.removeAttribute("src");
+  img.dataset.result = "";
+  $("uncertainty-img").hidden = true;
+  $("uncertainty-img").removeAttribute("src");
+  $("uncertainty").disabled = true;
+  $("uncertainty-legend").hidden = true;
+  $("result-stage").classList.add("empty");
+  $("result-placeholder").textContent = text;
+  setDownload(null);
+  renderSamples();
+  closeSuggestions();
+}
+
 async function showResult() {
   const result = state.results[state.selected];
   if (!result) return;
   await loaded($("result-img"), `/api/results/${result.id}/preview.jpg`);
   $("result-img").dataset.result = result.id;
   $("result-img").dataset.hints = String(state.hints.length);
-  const download = $("download");
-  download.href = `/api/results/${result.id}/full.png`;
-  download.download = result.download;
-  download.hidden = false;
+  $("result-stage").classList.remove("empty");
+  setDownload(result);
   const box = $("uncertainty");
   box.disabled = !result.uncertainty;
   $("uncertainty-label").title = result.uncertainty ? "" : `${result.method} has no uncertainty map`;
@@ -246,12 +327,10 @@ async function showResult() {
 async function showUncertainty() {
   const result = state.results[state.selected];
   const img = $("uncertainty-img");
-  if (result && $("uncertainty").checked && result.uncertainty) {
-    await loaded(img, `/api/results/${result.id}/uncertainty.png`);
-    img.hidden = false;
-  } else {
-    img.hidden = true;
-  }
+  const shown = Boolean(result && $("uncertainty").checked && result.uncertainty);
+  if (shown) await loaded(img, `/api/results/${result.id}/uncertainty.png`);
+  img.hidden = !shown;
+  $("uncertainty-legend").hidden = !shown;
 }
 
 function renderSamples() {
@@ -282,24 +361,128 @@ function applySlider() {
   divider.style.display = value > 0 ? "block" : "none";
 }
 
-// -- hints ---------------------------------------------------------------------------
+// -- suggestions and hints -----------------------------------------------------------
 
-function placeHint(event, stage) {
-  if (!state.image) return;
+// Where a click on `stage` landed, in input pixels, with the hint radius of the slider
+// (screen pixels) in input pixels; null outside the photo.
+function clickPoint(event, stage) {
+  if (!state.image) return null;
   const box = stage.getBoundingClientRect();
-  if (box.width === 0 || box.height === 0) return;
+  if (box.width === 0 || box.height === 0) return null;
   const fx = (event.clientX - box.left) / box.width;
   const fy = (event.clientY - box.top) / box.height;
-  if (fx < 0 || fx >= 1 || fy < 0 || fy >= 1) return;
+  if (fx < 0 || fx >= 1 || fy < 0 || fy >= 1) return null;
   const scale = state.image.width / box.width;
-  state.hints.push({
+  return {
     x: Math.round(fx * state.image.width * 10) / 10,
     y: Math.round(fy * state.image.height * 10) / 10,
-    color: $("hint-colour").value,
     radius: Math.round(Number($("hint-radius").value) * scale * 10) / 10,
-  });
+    fx,
+    fy,
+  };
+}
+
+function addHint(point, color) {
+  state.hints.push({x: point.x, y: point.y, color, radius: point.radius});
   renderHints();
   colorize();
+}
+
+function percent(p) {
+  if (p >= 0.995) return "100 %";
+  if (p < 0.01) return "<1 %";
+  return `${Math.round(p * 100)} %`;
+}
+
+function swatch(color, label, title, own) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = own ? "swatch own" : "swatch";
+  button.dataset.color = color;
+  button.title = title;
+  const chip = document.createElement("span");
+  chip.className = "chip";
+  chip.style.background = color;
+  const text = document.createElement("span");
+  text.className = "swatch-label";
+  text.textContent = label;
+  button.append(chip, text);
+  button.addEventListener("click", (event) => {
+    event.stopPropagation();
+    const open = state.suggesting;
+    closeSuggestions();
+    if (open) addHint(open, color);
+  });
+  return button;
+}
+
+function fillSwatches(suggestions) {
+  const row = $("suggest-swatches");
+  row.innerHTML = "";
+  for (const s of suggestions) {
+    row.appendChild(swatch(s.color, percent(s.probability), `${s.color}: ${percent(s.probability)}`, false));
+  }
+  const own = $("hint-colour").value;
+  row.appendChild(swatch(own, "yours", `${own}: the Hint colour above`, true));
+}
+
+const SOURCES = {
+  distribution: "probability of each colour in the method's histogram at this point",
+  samples: "share of 8 sampled colorizations that put each colour here",
+  estimate: "this method predicts one colour per pixel: its own colour here",
+};
+
+function placeSuggestions(stage, point) {
+  const box = $("suggestions");
+  stage.appendChild(box);
+  box.hidden = false;
+  const width = stage.clientWidth;
+  const height = stage.clientHeight;
+  const px = point.fx * width;
+  const py = point.fy * height;
+  const left = Math.max(0, Math.min(px - box.offsetWidth / 2, width - box.offsetWidth));
+  let top = py + 14;
+  if (top + box.offsetHeight > height) top = Math.max(0, py - 14 - box.offsetHeight);
+  box.style.left = `${left}px`;
+  box.style.top = `${top}px`;
+}
+
+async function openSuggestions(event, stage) {
+  const point = clickPoint(event, stage);
+  if (!point) return;
+  closeSuggestions();
+  state.token += 1;
+  const token = state.token;
+  state.suggesting = {...point, stage, token};
+  const result = state.results[state.selected];
+  $("suggest-head").textContent = result ? `Colours ${result.method} finds likely here` : "Hint colour";
+  $("suggest-note").textContent = result ? "Asking the method…" : "Suggestions appear once the photo is colorized.";
+  fillSwatches([]);
+  $("suggestions").dataset.state = result ? "loading" : "none";
+  renderHints();
+  placeSuggestions(stage, point);
+  if (!result) return;
+  try {
+    const reply = await postJson(`/api/results/${result.id}/suggest`, {x: point.x, y: point.y, k: 6});
+    if (!state.suggesting || state.suggesting.token !== token) return;
+    fillSwatches(reply.suggestions);
+    $("suggest-note").textContent = SOURCES[reply.source] || "";
+    $("suggestions").dataset.state = "ready";
+  } catch (err) {
+    if (!state.suggesting || state.suggesting.token !== token) return;
+    $("suggest-note").textContent = err.message;
+    $("suggestions").dataset.state = "error";
+  }
+  placeSuggestions(stage, point);
+}
+
+function closeSuggestions() {
+  const box = $("suggestions");
+  if (!box || !state.suggesting) return;
+  box.hidden = true;
+  box.dataset.state = "closed";
+  state.suggesting = null;
+  renderHints();
 }
 
 function renderHints() {
@@ -307,15 +490,17 @@ function renderHints() {
     const layer = $(id);
     layer.innerHTML = "";
     if (!state.image) continue;
-    state.hints.forEach((hint, i) => {
-      const dot = document.createElement("div");
-      dot.className = "marker";
-      dot.style.left = `${(hint.x / state.image.width) * 100}%`;
-      dot.style.top = `${(hint.y / state.image.height) * 100}%`;
-      dot.style.background = hint.color;
-      dot.title = `hint ${i + 1}`;
-      layer.appendChild(dot);
-    });
+    const dot = (hint, className, title) => {
+      const marker = document.createElement("div");
+      marker.className = className;
+      marker.style.left = `${(hint.x / state.image.width) * 100}%`;
+      marker.style.top = `${(hint.y / state.image.height) * 100}%`;
+      if (hint.color) marker.style.background = hint.color;
+      marker.title = title;
+      layer.appendChild(marker);
+    };
+    state.hints.forEach((hint, i) => dot(hint, "marker", `hint ${i + 1}`));
+    if (state.suggesting) dot(state.suggesting, "marker pending", "suggestions for this point");
   }
   const list = $("hint-list");
   list.innerHTML = "";
@@ -368,7 +553,7 @@ function wire() {
   });
   $("reference-clear").addEventListener("click", () => {
     state.reference = null;
-    $("reference-clear").hidden = true;
+    $("reference-clear").classList.add("invisible");
     fillDecoders();
     colorize();
   });
@@ -376,6 +561,9 @@ function wire() {
     fillDecoders();
     state.selected = 0;
     colorize();
+  });
+  $("decoder").addEventListener("change", () => {
+    $("decoder").title = $("decoder").value;
   });
   for (const id of ["decoder", "seed", "samples"]) {
     $(id).addEventListener("change", () => {
@@ -396,8 +584,22 @@ function wire() {
   $("slider").addEventListener("input", applySlider);
   for (const id of ["input-stage", "result-stage"]) {
     const stage = $(id);
-    stage.addEventListener("click", (event) => placeHint(event, stage));
+    stage.addEventListener("click", (event) => {
+      if ($("suggestions").contains(event.target)) return;
+      openSuggestions(event, stage);
+    });
   }
+  $("suggestions").addEventListener("click", (event) => event.stopPropagation());
+  // a click elsewhere, or Escape, closes the suggestions
+  document.addEventListener("click", (event) => {
+    if (!state.suggesting) return;
+    if ($("suggestions").contains(event.target)) return;
+    if (event.target.closest && event.target.closest(".stage")) return;
+    closeSuggestions();
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closeSuggestions();
+  });
   // drag and drop anywhere on the page
   document.addEventListener("dragover", (event) => {
     event.preventDefault();
