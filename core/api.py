@@ -21,7 +21,9 @@ or not enough memory) is refused with an :class:`~core.errors.InvalidImageError`
 naming it.
 
 Colour hints (``hints=``) correct the upsampled chroma at full resolution, before the
-recombination, for every method (:mod:`core.hints`, Levin et al. 2004).
+recombination, for every method (:mod:`core.hints`); global hints (``global_hints=``, a
+palette or a reference photo's colours) go first, and ``vividness=`` maps to each
+method's own knob (:meth:`core.Colorizer.vividness_options`).
 
 Pipeline stages
 ---------------
@@ -57,10 +59,19 @@ from typing import Any
 import cv2
 import numpy as np
 
-from core.colorizer import Colorizer, MethodInfo, Prediction
+from core.colorizer import CHROMA_SCALE, Colorizer, MethodInfo, Prediction
 from core.colorspaces.base import ColorSpace
 from core.errors import CapabilityError, ColorizeError, InvalidImageError, PluginError
-from core.hints import Hint, apply_hints, check_hints, resolve_hints
+from core.hints import (
+    Hint,
+    apply_global_hints,
+    apply_hints,
+    check_hints,
+    global_target,
+    parse_hints,
+    parse_palette,
+    resolve_hints,
+)
 from core.io import LoadedImage, load_image, quantize, save_image, to_output
 from core.plugins import get_registry
 from core.runtime import _threads
@@ -141,6 +152,8 @@ class Colorization:
     alpha: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     _input: LoadedImage | None = field(default=None, repr=False)
+    #: The chroma before the local hints (any resolution); None: ``chroma`` has none.
+    _unhinted: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def timings(self) -> dict[str, float]:
@@ -193,7 +206,7 @@ class Colorization:
         The chroma of this result is the prior (:func:`core.hints.apply_hints`); the new
         result is what :func:`colorize_result` with ``hints=`` gives when this result came
         from the same call without hints. Used by ``colorize ui`` to update the picture
-        after each click.
+        after each click. ``metadata["hints"]`` lists every local hint the result has.
 
         Parameters
         ----------
@@ -212,11 +225,66 @@ class Colorization:
         chroma = apply_hints(self.lightness, self.chroma, hint_list, space)
         rgb, chroma = recombine(space, self.lightness, chroma, gray)
         metadata = dict(self.metadata)
-        metadata["hints"] = [h.to_dict() for h in hint_list]
+        metadata["hints"] = [*self.metadata.get("hints", []), *(h.to_dict() for h in hint_list)]
         timings = dict(self.timings)
         timings["hints"] = time.perf_counter() - t0
         metadata["timings"] = timings
-        return dataclasses.replace(self, rgb=rgb, chroma=chroma, metadata=metadata)
+        unhinted = self._unhinted if self._unhinted is not None or not hint_list else self.chroma
+        return dataclasses.replace(
+            self, rgb=rgb, chroma=chroma, metadata=metadata, _unhinted=unhinted
+        )
+
+    def with_global_hints(
+        self, *, palette: Any = None, reference: Any = None, strength: float = 1.0
+    ) -> Colorization:
+        """This result moved towards a colour distribution for the whole image (global hints).
+
+        The target is a ``palette``, a few colours (:func:`core.hints.parse_palette`:
+        ``"#aa3322:2,#3366cc"`` or a list), or the colours of a ``reference`` photo (path,
+        array or PIL image). Methods with per-pixel histograms get the bias of Larsson et
+        al.'s Eq. 6 towards it, the others a quantile matching of their chroma
+        (:func:`core.hints.apply_global_hints`, Zhang et al. 2017 Sec. 3.3); the lightness
+        stays the input's and nothing is predicted again. ``strength`` in [0, 1] blends
+        (0: this result). Global hints go *under* the local ones: the local hints of this
+        result (``metadata["hints"]``, colours as ``#rrggbb``) are applied again on top, so
+        each keeps its colour. The request is kept in ``metadata["global_hints"]``.
+
+        Raises
+        ------
+        ValueError
+            Neither or both of ``palette`` and ``reference``, a bad palette (named), or
+            ``strength`` outside [0, 1].
+        core.errors.InvalidImageError
+            The reference cannot be read or is grayscale (named).
+        """
+        spec = {"palette": palette, "reference": reference, "strength": strength}
+        target, record = _global_request(spec)
+        if record["strength"] == 0:
+            return self
+        space: ColorSpace = get_registry().get("colorspace", self.colorspace)
+        t0 = time.perf_counter()
+        prior = self.chroma
+        if self._unhinted is not None:
+            prior = space.resize_chroma(self._unhinted, self.lightness.shape)
+        chroma = apply_global_hints(
+            self.lightness,
+            np.ascontiguousarray(prior, np.float32),
+            space,
+            target,
+            strength=record["strength"],
+            distributions=self.distributions,
+            decoder=self.decoder,
+            seed=self.seed,
+        )
+        hints = parse_hints(self.metadata.get("hints", []))
+        gray = self._input.pixels if self._input is not None and self._input.is_gray else None
+        local = apply_hints(self.lightness, chroma, hints, space)
+        rgb, full = recombine(space, self.lightness, local, gray)
+        metadata = {**self.metadata, "global_hints": record}
+        metadata["timings"] = {**self.timings, "global_hints": time.perf_counter() - t0}
+        return dataclasses.replace(
+            self, rgb=rgb, chroma=full, metadata=metadata, _unhinted=chroma if hints else None
+        )
 
     def suggest(self, x: float, y: float, k: int = 6, **options: Any) -> list:
         """The ``k`` colours the method finds most likely at input pixel (``x``, ``y``).
@@ -498,12 +566,7 @@ def _prepare(
         if isinstance(reference, (str, os.PathLike)):
             ref_source = str(reference)
     if reference is not None:
-        ref_loaded = load_image(reference, name=None)
-        if ref_loaded.is_gray or _is_achromatic(ref_loaded.pixels):
-            raise InvalidImageError(
-                ref_loaded.source, "reference image is grayscale; a colour reference is needed"
-            )
-        ref = ref_loaded.rgb()
+        ref = _colour_reference(reference)[0]
     working = _resize_lightness(lightness, _working_shape(name, colorizer, loaded))
     return Prepared(
         colorizer=colorizer,
@@ -592,6 +655,42 @@ def _stripwise(func, image: np.ndarray) -> np.ndarray:
     for top in range(0, h, rows):
         out[top : top + rows] = func(image[top : top + rows])
     return out
+
+
+def _colour_reference(reference: Any) -> tuple[np.ndarray, str]:
+    """A colour reference loaded (sRGB (h, w, 3) float32) with its name; a grayscale one is
+    refused (:class:`InvalidImageError` naming it)."""
+    loaded = load_image(reference, name=None)
+    if loaded.is_gray or _is_achromatic(loaded.pixels):
+        raise InvalidImageError(
+            loaded.source, "reference image is grayscale; a colour reference is needed"
+        )
+    return loaded.rgb(), loaded.source
+
+
+def _global_request(spec: Any) -> tuple[np.ndarray, dict]:
+    """``global_hints=`` (:meth:`Colorization.with_global_hints`) checked: the target points
+    (:func:`core.hints.global_target`) and the record kept in ``metadata["global_hints"]``."""
+    if not isinstance(spec, dict) or set(spec) - {"palette", "reference", "strength"}:
+        raise ValueError(
+            f"global_hints must be a dict with palette or reference (and strength), got {spec!r}"
+        )
+    palette, reference = spec.get("palette"), spec.get("reference")
+    strength = spec.get("strength", 1.0)
+    number = isinstance(strength, (int, float, np.number)) and not isinstance(strength, bool)
+    if not (number and 0 <= strength <= 1):
+        raise ValueError(f"global hint strength must be a number in [0, 1], got {strength!r}")
+    if (palette is None) == (reference is None):
+        raise ValueError("global hints take a palette or a reference image (one of the two)")
+    record: dict[str, Any] = {"strength": float(strength)}
+    if palette is not None:
+        record["palette"] = [
+            {"color": "#" + "".join(f"{round(v * 255):02x}" for v in c), "weight": w}
+            for c, w in parse_palette(palette)
+        ]
+        return global_target(palette=palette), record
+    rgb, record["reference"] = _colour_reference(reference)
+    return global_target(reference=rgb), record
 
 
 def _is_achromatic(rgb: np.ndarray) -> bool:
@@ -779,18 +878,39 @@ def _finish(
     seed: int | None,
     t_predict: float,
     hints: list[Hint] | None = None,
+    vivid: dict | None = None,
+    glob: tuple[np.ndarray, dict] | None = None,
 ) -> Colorization:
-    """The :class:`Colorization` of a checked prediction (:func:`predict`): hints, then
-    :func:`recombine`, then the upsampled side outputs and the metadata."""
+    """The :class:`Colorization` of a checked prediction (:func:`predict`): the vividness's
+    chroma scale, global hints, local hints, then :func:`recombine`, then the upsampled
+    side outputs and the metadata."""
     name = prep.colorizer.name
+    decoder = prep.decoder if prep.decoder is not None else prep.colorizer.default_decoder
     t0 = time.perf_counter()
     chroma = pred.chroma
-    t_hints = 0.0
-    if hints:
+    t_hints = t_global = 0.0
+    if vivid is not None and vivid[CHROMA_SCALE] != 1.0:
+        chroma = _scaled(prep.space, chroma, vivid[CHROMA_SCALE])
+    unhinted = chroma
+    glob = glob if glob is not None and glob[1]["strength"] > 0 else None
+    if hints or glob:
         h, w = prep.lightness.shape
-        full = np.ascontiguousarray(prep.space.resize_chroma(chroma, (h, w)), np.float32)
-        chroma = apply_hints(prep.lightness, full, hints, prep.space)
-        t_hints = time.perf_counter() - t0
+        chroma = np.ascontiguousarray(prep.space.resize_chroma(chroma, (h, w)), np.float32)
+        if glob:
+            chroma = unhinted = apply_global_hints(
+                prep.lightness,
+                chroma,
+                prep.space,
+                glob[0],
+                strength=glob[1]["strength"],
+                distributions=pred.distributions,
+                decoder=decoder,
+                seed=seed,
+            )
+            t_global = time.perf_counter() - t0
+        if hints:
+            chroma = apply_hints(prep.lightness, chroma, hints, prep.space)
+            t_hints = time.perf_counter() - t0 - t_global
     rgb, full_chroma = recombine(prep.space, prep.lightness, chroma, prep.gray)
     h, w = prep.loaded.shape
     uncertainty = None
@@ -808,7 +928,7 @@ def _finish(
         "plugin": prep.info.plugin,
         "version": prep.info.version,
         "seed": seed,
-        "decoder": prep.decoder if prep.decoder is not None else prep.colorizer.default_decoder,
+        "decoder": decoder,
         "colorspace": prep.space.name,
         "working_shape": tuple(prep.working.shape),
         "source": prep.loaded.source,
@@ -816,7 +936,7 @@ def _finish(
         "timings": {
             "load": prep.t_load,
             "predict": t_predict,
-            "recombine": t_recombine - t_hints,
+            "recombine": t_recombine - t_hints - t_global,
             "total": prep.t_load + t_predict + t_recombine,
         },
         **pred.extras,
@@ -824,6 +944,11 @@ def _finish(
     if hints:
         metadata["hints"] = [hint.to_dict() for hint in hints]
         metadata["timings"]["hints"] = t_hints
+    if glob:
+        metadata["global_hints"] = glob[1]
+        metadata["timings"]["global_hints"] = t_global
+    if vivid is not None:
+        metadata["vividness"] = vivid
     if prep.reference_source is not None:
         metadata["reference"] = prep.reference_source
     return Colorization(
@@ -841,6 +966,7 @@ def _finish(
         alpha=prep.loaded.alpha,
         metadata=metadata,
         _input=prep.loaded,
+        _unhinted=unhinted if hints else None,
     )
 
 
@@ -897,6 +1023,50 @@ def _checked_hints(prep: Prepared, hints: tuple[list[Hint], str], options: dict)
     return hint_list
 
 
+def _check_vividness(vividness: Any) -> float | None:
+    """``vividness=`` as a float in [0, 1] (None: the method's default look)."""
+    if vividness is None:
+        return None
+    number = isinstance(vividness, (int, float, np.number)) and not isinstance(vividness, bool)
+    if not (number and 0 <= vividness <= 1):
+        raise ValueError(
+            "vividness must be a number in [0, 1] (0: muted, 0.5: the method's default look, "
+            f"1: most vivid), got {vividness!r}"
+        )
+    return float(vividness)
+
+
+def _vivid_options(prep: Prepared, vividness: float | None, options: dict) -> dict | None:
+    """The method's options for ``vividness`` (:meth:`Colorizer.vividness_options`) added to
+    ``options``; returns the record kept in ``metadata["vividness"]``, with the core's
+    :data:`~core.colorizer.CHROMA_SCALE`."""
+    if vividness is None:
+        return None
+    colorizer = prep.colorizer
+    mapped = dict(
+        _call(colorizer.name, colorizer.vividness_options, vividness, decoder=prep.decoder)
+    )
+    scale = float(mapped.pop(CHROMA_SCALE, 1.0))
+    clash = sorted(set(mapped) & set(options))
+    if clash:
+        raise ValueError(
+            f"vividness sets {', '.join(clash)} for method {colorizer.name!r}; "
+            f"give vividness or {', '.join(clash)}, not both"
+        )
+    options.update(mapped)
+    return {"value": vividness, "options": mapped, CHROMA_SCALE: scale}
+
+
+def _scaled(space: ColorSpace, chroma: np.ndarray, factor: float) -> np.ndarray:
+    """``chroma`` times ``factor`` in its non-circular channels (0 is gray in each), clipped
+    to their ranges: the generic vividness (:data:`core.colorizer.CHROMA_SCALE`)."""
+    out = np.array(chroma, np.float32)
+    for i, channel in enumerate(space.chroma_channels):
+        if not channel.circular:
+            out[..., i] = np.clip(out[..., i] * np.float32(factor), channel.low, channel.high)
+    return out
+
+
 def colorize_result(
     image: Any,
     method: str | None = None,
@@ -906,24 +1076,31 @@ def colorize_result(
     decoder: str | None = None,
     index: Any = None,
     hints: Any = None,
+    global_hints: Any = None,
+    vividness: float | None = None,
     **options: Any,
 ) -> Colorization:
     """Colorize one image and return the rich :class:`Colorization` result.
 
     Parameters are those of :func:`colorize`. With ``reference="auto"`` the chosen
     reference is recorded in ``metadata["reference"]``; with ``hints``, the hints in
-    ``metadata["hints"]`` and the propagation's seconds in ``timings["hints"]``.
+    ``metadata["hints"]`` and the propagation's seconds in ``timings["hints"]``; with
+    ``global_hints`` and ``vividness``, ``metadata["global_hints"]`` and
+    ``metadata["vividness"]`` (the value and the options it set).
 
     It runs the pipeline stages :func:`prepare`, :func:`predict` and (after the hints)
     :func:`recombine`.
     """
     resolved = resolve_hints(hints)
+    vividness = _check_vividness(vividness)
+    glob = None if global_hints is None else _global_request(global_hints)
     with _memory_refused(_source_name(image)):
         prep = _prepare(image, method, reference, decoder, index)
         hint_list = _checked_hints(prep, resolved, options)
+        vivid = _vivid_options(prep, vividness, options)
         t0 = time.perf_counter()
         pred = predict(prep, seed=seed, **options)
-        return _finish(prep, pred, seed, time.perf_counter() - t0, hint_list)
+        return _finish(prep, pred, seed, time.perf_counter() - t0, hint_list, vivid, glob)
 
 
 def colorize(
@@ -935,6 +1112,8 @@ def colorize(
     decoder: str | None = None,
     index: Any = None,
     hints: Any = None,
+    global_hints: Any = None,
+    vividness: float | None = None,
     **options: Any,
 ) -> Any:
     """Colorize a grayscale (or colour) image.
@@ -966,6 +1145,15 @@ def colorize(
         chroma is kept elsewhere (Levin et al. 2004; :mod:`core.hints`). Hint objects
         are ``{"x": 120, "y": 48, "color": "#3a6ec8", "radius": 8}``; a file holds
         ``{"hints": [...]}`` or a list.
+    global_hints : dict, optional
+        A colour distribution for the whole image, applied before ``hints``:
+        ``{"palette": "#aa3322,#3366cc"}`` or ``{"reference": path/array/PIL}``, with an
+        optional ``"strength"`` in [0, 1] (default 1); see
+        :meth:`Colorization.with_global_hints`.
+    vividness : float, optional
+        In [0, 1]: 0 muted, 0.5 the method's default look (exactly), 1 the most vivid;
+        each method maps it to its own knob (:meth:`core.Colorizer.vividness_options`,
+        ``MethodInfo.vividness``). ``None``: the method's default.
     **options
         Method-specific options.
 
@@ -986,6 +1174,9 @@ def colorize(
     core.errors.InvalidHintsError
         Bad hints (file, JSON, colour) or a hint outside the image; the message names the
         hints' source and the hint.
+    ValueError
+        ``vividness`` outside [0, 1], options that ``vividness`` sets given too, or bad
+        ``global_hints`` (a bad palette is named).
 
     Examples
     --------
@@ -1002,6 +1193,8 @@ def colorize(
         decoder=decoder,
         index=index,
         hints=hints,
+        global_hints=global_hints,
+        vividness=vividness,
         **options,
     ).output()
 
@@ -1015,11 +1208,14 @@ def sample_results(
     reference: Any = None,
     index: Any = None,
     hints: Any = None,
+    global_hints: Any = None,
+    vividness: float | None = None,
     **options: Any,
 ) -> list[Colorization]:
     """Draw ``n`` diverse colorizations as :class:`Colorization` results.
 
-    ``hints`` (see :func:`colorize`) are applied to every sample.
+    ``hints``, ``global_hints`` and ``vividness`` (see :func:`colorize`) apply to every
+    sample.
 
     Raises
     ------
@@ -1029,6 +1225,8 @@ def sample_results(
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     resolved = resolve_hints(hints)
+    vividness = _check_vividness(vividness)
+    glob = None if global_hints is None else _global_request(global_hints)
     with _memory_refused(_source_name(image)):
         prep = _prepare(image, method, reference, None, index)
         hint_list = _checked_hints(prep, resolved, options)
@@ -1038,6 +1236,7 @@ def sample_results(
                 f"method {prep.colorizer.name!r} does not draw diverse samples; methods that "
                 "do: " + (", ".join(diverse) or "none installed")
             )
+        vivid = _vivid_options(prep, vividness, options)
         t0 = time.perf_counter()
         preds = _call(
             prep.colorizer.name,
@@ -1052,7 +1251,9 @@ def sample_results(
         preds = [_checked(name, p, working) for p in preds]
         elapsed = (time.perf_counter() - t0) / max(1, len(preds))
         base = 0 if seed is None else int(seed)
-        return [_finish(prep, p, base + i, elapsed, hint_list) for i, p in enumerate(preds)]
+        return [
+            _finish(prep, p, base + i, elapsed, hint_list, vivid, glob) for i, p in enumerate(preds)
+        ]
 
 
 def sample(
@@ -1064,6 +1265,8 @@ def sample(
     reference: Any = None,
     index: Any = None,
     hints: Any = None,
+    global_hints: Any = None,
+    vividness: float | None = None,
     **options: Any,
 ) -> list[Any]:
     """Draw ``n`` diverse colorizations, batched in one pass where the method can.
@@ -1075,6 +1278,15 @@ def sample(
     return [
         r.output()
         for r in sample_results(
-            image, method, n, seed, reference=reference, index=index, hints=hints, **options
+            image,
+            method,
+            n,
+            seed,
+            reference=reference,
+            index=index,
+            hints=hints,
+            global_hints=global_hints,
+            vividness=vividness,
+            **options,
         )
     ]

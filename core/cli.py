@@ -199,6 +199,17 @@ def _samples_arg(value: str) -> int:
     return _count(value, 1)
 
 
+def _fraction_arg(value: str) -> float:
+    """``--vividness``, ``--global-strength``: a number in [0, 1]."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
+    return number
+
+
 def _cmd_image(args: argparse.Namespace) -> int:
     try:
         options = parse_options(args.option)
@@ -212,6 +223,26 @@ def _cmd_image(args: argparse.Namespace) -> int:
             print(f"colorize image: {exc}", file=sys.stderr)
             return 2
         options["hints"] = args.hints  # read per image, so errors name the file
+    if args.vividness is not None:
+        options["vividness"] = args.vividness
+    if args.palette is not None and args.global_reference is not None:
+        print("colorize image: give --palette or --global-reference, not both", file=sys.stderr)
+        return 2
+    if args.palette is not None or args.global_reference is not None:
+        strength = 1.0 if args.global_strength is None else args.global_strength
+        spec = {"palette": args.palette, "reference": args.global_reference, "strength": strength}
+        try:  # refuse a bad palette or reference before any image is read
+            api._global_request(spec)
+        except (ColorizeError, ValueError) as exc:
+            print(f"colorize image: {exc}", file=sys.stderr)
+            return 2
+        options["global_hints"] = spec
+    elif args.global_strength is not None:
+        print(
+            "colorize image: --global-strength needs --palette or --global-reference",
+            file=sys.stderr,
+        )
+        return 2
     out = Path(args.output)
     pairs = list(iter_inputs(args.inputs, exclude=out))
     single_file = (
@@ -266,7 +297,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
 
 #: Keyword arguments the CLI sets through its own flags; ``--option`` may not set them.
 _RESERVED_OPTIONS = frozenset(
-    {"image", "method", "reference", "seed", "decoder", "index", "hints", "n", "rank", "options"}
+    "image method reference seed decoder index hints global_hints vividness n rank options".split()
 )
 
 
@@ -369,6 +400,35 @@ def _configure_image(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help='colour hints from a JSON file: {"hints": [{"x": 120, "y": 48, "color": "#3a6ec8", '
         '"radius": 8}]} (x, y in input pixels; any method)',
+    )
+    p.add_argument(
+        "--palette",
+        default=None,
+        metavar="COLOURS",
+        help='global hint: colours for the whole image, e.g. "#aa3322,#3366cc" (weights: '
+        '"#aa3322:2,#3366cc"); applied before --hints (any method)',
+    )
+    p.add_argument(
+        "--global-reference",
+        default=None,
+        metavar="R",
+        help="global hint: a colour photo whose colours the whole image takes (any method; "
+        "not --reference, the exemplar methods' input)",
+    )
+    p.add_argument(
+        "--global-strength",
+        type=_fraction_arg,
+        default=None,
+        metavar="S",
+        help="how far the global hint moves the colours, 0..1 (default 1)",
+    )
+    p.add_argument(
+        "--vividness",
+        type=_fraction_arg,
+        default=None,
+        metavar="V",
+        help="0 muted, 0.5 the method's default look, 1 most vivid; each method maps it to "
+        'its own knob (`colorize methods --json`, "vividness")',
     )
     p.add_argument(
         "--option",

@@ -20,6 +20,7 @@ import numpy as np
 from core.errors import CapabilityError
 
 __all__ = [
+    "CHROMA_SCALE",
     "MAX_WORKING_ASPECT",
     "MIN_WORKING_SIDE",
     "NATIVE_WORKING_PIXELS",
@@ -41,6 +42,12 @@ NATIVE_WORKING_PIXELS = 2048 * 2048
 #: Shortest working side when a bound shrinks an extreme aspect ratio (before rounding to
 #: ``size_multiple``): strips narrower than this are stretched across, not squeezed.
 MIN_WORKING_SIDE = 8
+#: Key of :meth:`Colorizer.vividness_options`' result that the core applies itself: the
+#: method's chroma is multiplied by it before hints and recombination (0 is gray in every
+#: chroma channel; a circular hue keeps its value) and clipped to the channel ranges.
+CHROMA_SCALE = "chroma_scale"
+#: What ``vividness=`` does for a method that does not say otherwise.
+GENERIC_VIVIDNESS = "chroma x (0.5 + vividness), applied by the core before recombination"
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -133,6 +140,8 @@ class MethodInfo:
     working_size: int | None
     model_files: tuple[ModelFile, ...] = ()
     decoders: tuple[str, ...] = ()
+    #: One line: what ``vividness=`` does for this method (:attr:`Colorizer.vividness`).
+    vividness: str = GENERIC_VIVIDNESS
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dictionary of this record."""
@@ -147,6 +156,7 @@ class MethodInfo:
             "working_size": self.working_size,
             "model_files": [{"path": m.path, "sha256": m.sha256} for m in self.model_files],
             "decoders": list(self.decoders),
+            "vividness": self.vividness,
         }
 
 
@@ -212,6 +222,8 @@ class Colorizer(ABC):
     decoders: tuple[str, ...] = ()
     #: Default decoder name (``None`` when the method has no decoders).
     default_decoder: str | None = None
+    #: One line saying what :meth:`vividness_options` does (``MethodInfo.vividness``).
+    vividness: str = GENERIC_VIVIDNESS
 
     def model_files(self) -> tuple:
         """Model files (:class:`ModelFile`) this method uses, with their sha256."""
@@ -322,6 +334,31 @@ class Colorizer(ABC):
         **options
             Method-specific options; unknown ones must raise ``TypeError``.
         """
+
+    def vividness_options(self, vividness: float, *, decoder: str | None = None) -> dict[str, Any]:
+        """Options of :meth:`predict` that give the look ``vividness`` asks for.
+
+        ``vividness`` is in [0, 1]: 0 muted, 0.5 the method's default look (the options
+        must then give exactly the default output), 1 the most vivid. The core calls this
+        for ``core.colorize(..., vividness=v)`` and passes the options to :meth:`predict`;
+        the key :data:`CHROMA_SCALE` is the core's own, a factor on the predicted chroma.
+        The default maps every method to that factor, ``0.5 + vividness`` (half to one
+        and a half times the chroma); methods override this to map to their own knob
+        (a temperature, a prior correction) and say so in :attr:`vividness`.
+
+        Parameters
+        ----------
+        vividness : float
+            In [0, 1] (checked by the core).
+        decoder : str, optional
+            The ``decoder=`` of the request (``None``: the method's default).
+
+        Returns
+        -------
+        dict
+            Option names and values; the user may not pass these options too.
+        """
+        return {CHROMA_SCALE: 0.5 + float(vividness)}
 
     def recommend_reference(
         self, lightness: np.ndarray, *, index: Any = None, **options: Any

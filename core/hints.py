@@ -1,4 +1,4 @@
-"""User colour hints that stay on the region they were put on, and colour suggestions.
+"""User colour hints that stay on the region they were put on, global hints, and suggestions.
 
 A :class:`Hint` is a point of the input image (``x``, ``y`` in input pixels), a colour
 and an optional radius. :func:`apply_hints` corrects a method's full-resolution chroma so
@@ -59,6 +59,14 @@ linear (Lab a, b; YCbCr Cb, Cr); a space with a circular hue channel is correcte
 plane ``C (cos 2 pi H, sin 2 pi H)``. The path costs always use CIE L*, a*, b* of the
 method's result on the grid, so the tolerances mean the same for every colour space.
 
+Global hints
+------------
+:func:`apply_global_hints` moves the whole image towards a colour distribution, a palette
+(:func:`parse_palette`) or a reference photo's colours (Zhang et al. 2017, Sec. 3.3), by
+the histogram transfers of :mod:`core.transfer`: Larsson et al.'s Eq. 6 bias for methods
+with per-pixel histograms, quantile matching of the chroma for the others. The core
+applies them before the local hints, so a local hint keeps its colour.
+
 References
 ----------
 L. Yatziv, G. Sapiro. Fast Image and Video Colorization Using Chrominance Blending. IEEE
@@ -92,16 +100,22 @@ __all__ = [
     "EDGE",
     "LIGHTNESS_TOLERANCE",
     "MAX_COORDINATE",
+    "MAX_PALETTE",
     "MIN_DIFFERENCE",
+    "PALETTE_SPREAD",
     "REACH",
     "SOLVE_PIXELS",
+    "TARGET_SAMPLES",
     "Hint",
     "Suggestion",
+    "apply_global_hints",
     "apply_hints",
     "check_hints",
+    "global_target",
     "load_hints",
     "parse_color",
     "parse_hints",
+    "parse_palette",
     "resolve_hints",
     "path_graph",
     "solve_shape",
@@ -659,6 +673,229 @@ def apply_hints(
     out = out.reshape(height, width, 2)
     out += plane
     return _from_plane(space, out, hue)
+
+
+# -- global hints ------------------------------------------------------------------------
+
+#: Most colours in a global-hint palette.
+MAX_PALETTE = 64
+#: Spread (normal sigma, CIE a*, b* units) of each palette colour in the target distribution.
+PALETTE_SPREAD = 4.0
+#: Points of a palette's target distribution (a reference gives about :data:`SOLVE_PIXELS`).
+TARGET_SAMPLES = 1 << 12
+
+
+def parse_palette(value: Any) -> list[tuple[tuple[float, float, float], float]]:
+    """Colours and weights of a global-hint palette, from ``"#aa3322:2,#3366cc"`` or a list.
+
+    Each colour is what :func:`parse_color` reads (``"#rrggbb"``, ``"#rgb"``, ``[r, g, b]``
+    in 0-255); in a string it may end in ``:weight``, in a list be a ``(colour, weight)``
+    pair. Weights are positive (default 1) and returned normalised to sum to 1.
+
+    Raises
+    ------
+    ValueError
+        Naming the palette, the colour (counted from 1) and what is wrong with it.
+
+    Examples
+    --------
+    >>> [(c, w) for c, w in parse_palette("#ff0000:3, #00f")]
+    [((1.0, 0.0, 0.0), 0.75), ((0.0, 0.0, 1.0), 0.25)]
+    """
+    bad = f"bad palette {_shown(value)}"
+    if isinstance(value, str):
+        items: list[Any] = [part.strip() for part in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise ValueError(f"{bad}: expected '#rrggbb,#rrggbb' or a list of colours")
+    if not items or items == [""]:
+        raise ValueError(f"{bad}: no colours")
+    if len(items) > MAX_PALETTE:
+        raise ValueError(f"{bad}: {len(items)} colours, at most {MAX_PALETTE}")
+    if all(isinstance(v, (int, float)) for v in items):
+        raise ValueError(f"{bad}: expected a list of colours (one RGB colour is [[r, g, b]])")
+    out = []
+    for number, item in enumerate(items, start=1):
+        weight: Any = 1.0
+        if isinstance(item, str) and ":" in item:
+            item, _, text = item.partition(":")
+            try:
+                weight = float(text)
+            except ValueError:
+                weight = text
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            item, weight = item
+        try:
+            colour = parse_color(item)
+        except ValueError as exc:
+            raise ValueError(f"{bad}: colour {number}: {exc}") from None
+        number_like = isinstance(weight, (int, float)) and not isinstance(weight, bool)
+        if not (number_like and _finite(weight) and weight > 0):
+            raise ValueError(
+                f"{bad}: colour {number}: weight must be a positive number, got {weight!r}"
+            )
+        out.append((colour, float(weight)))
+    total = sum(w for _, w in out)
+    return [(c, w / total) for c, w in out]
+
+
+def global_target(palette: Any = None, reference: np.ndarray | None = None) -> np.ndarray:
+    """sRGB points (n, 3) float32 whose colours are the target distribution of global hints.
+
+    A ``palette`` (:func:`parse_palette`) gives :data:`TARGET_SAMPLES` points, each colour
+    its weight's share, at the colour's own L* with a*, b* spread normally by
+    :data:`PALETTE_SPREAD` (a fixed seed: the same palette, the same points). A
+    ``reference`` (h, w, 3) sRGB image in [0, 1] gives its pixels, strided to at most
+    :data:`SOLVE_PIXELS`.
+
+    Raises
+    ------
+    ValueError
+        Neither or both given, or a bad palette.
+    """
+    from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
+
+    if (palette is None) == (reference is None):
+        raise ValueError("global hints take a palette or a reference image (one of the two)")
+    if reference is not None:
+        ref = np.asarray(reference, np.float32)
+        step = max(1, math.ceil(math.sqrt(ref.shape[0] * ref.shape[1] / SOLVE_PIXELS)))
+        return np.ascontiguousarray(ref[::step, ::step].reshape(-1, 3))
+    rng = np.random.default_rng(0)
+    parts = []
+    for colour, weight in parse_palette(palette):
+        lab = np.repeat(rgb_to_lab(np.float32([colour])), max(1, round(TARGET_SAMPLES * weight)), 0)
+        lab[:, 1:] += rng.normal(0.0, PALETTE_SPREAD, (len(lab), 2)).astype(np.float32)
+        parts.append(lab)
+    return np.clip(lab_to_rgb(np.concatenate(parts)), 0.0, 1.0).astype(np.float32)
+
+
+def _quantile_map(values: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``values`` mapped so that ``source``'s distribution becomes ``target``'s: the mid-rank
+    of each value among ``source`` (equal values, equal ranks) read off ``target``'s
+    quantiles (:func:`core.transfer.quantile_matching`'s rule, for any number of values)."""
+    s, t = np.sort(source.ravel()), np.sort(target.ravel())
+    rank = (np.searchsorted(s, values, "left") + np.searchsorted(s, values, "right")) / (2 * s.size)
+    return np.interp(rank, (np.arange(t.size) + 0.5) / t.size, t).astype(np.float32)
+
+
+def _histogram_shift(
+    lightness: np.ndarray,
+    space: ColorSpace,
+    hue: int | None,
+    target: np.ndarray,
+    distributions: Mapping[str, Any],
+    decoder: str,
+    seed: int,
+) -> np.ndarray | None:
+    """Change (h, w, 2), in ``space``'s plane, that the Eq. 6 bias towards ``target`` makes
+    to the decoded distributions; None when they do not cover both chroma channels."""
+    from core.decoders import decode_prediction
+    from core.plugins import get_registry
+    from core.transfer import energy_minimisation
+
+    first = next(iter(distributions.values()))
+    dspace: ColorSpace = get_registry().get("colorspace", first.colorspace)
+    names = tuple(ch.name for ch in dspace.chroma_channels)
+    joint = any(d.is_joint for d in distributions.values())
+    same = all(d.colorspace == dspace.name for d in distributions.values())
+    if not same or not (joint or all(name in distributions for name in names)):
+        return None
+    h, w = first.shape
+    small = cv2.resize(
+        np.ascontiguousarray(lightness, np.float32), (w, h), interpolation=cv2.INTER_AREA
+    )
+    gray = space.gray_of_lightness(small.reshape(h, w))
+
+    def decoded(dists: Mapping[str, Any]) -> np.ndarray:
+        values = decode_prediction(dict(dists), channels=names, decoder=decoder, seed=seed)
+        if dspace.name != space.name:  # at the gray of the pixel's lightness, as suggest()
+            rgb = np.clip(dspace.to_rgb(dspace.gray_lightness(gray), values), 0.0, 1.0)
+            values = space.from_rgb(rgb.astype(np.float32))[1]
+        return _to_plane(space, np.asarray(values, np.float32), hue)
+
+    moved = energy_minimisation(dict(distributions), target.reshape(-1, 1, 3))
+    return decoded(moved) - decoded(distributions)
+
+
+def apply_global_hints(
+    lightness: np.ndarray,
+    chroma: np.ndarray,
+    space: ColorSpace,
+    target: np.ndarray,
+    *,
+    strength: float = 1.0,
+    distributions: Mapping[str, Any] | None = None,
+    decoder: str | None = None,
+    seed: int | None = None,
+) -> np.ndarray:
+    """Move full-resolution ``chroma`` towards a whole-image colour distribution.
+
+    Zhang et al.'s (2017) global hints are a colour distribution for the whole image, an
+    input of their network. No shipped network takes one, so here it is a histogram
+    transfer of the method's prediction (:mod:`core.transfer`):
+
+    - a method with per-pixel histograms (``distributions``: larsson, cnn-classification)
+      gets the global bias of Larsson et al.'s Eq. 6 (Sec. 3.4) that makes its mean
+      histogram match the target's; the change this makes to the decoded histograms
+      (``decoder``, default options, ``seed``) is added to ``chroma``;
+    - any other method: each chroma channel is quantile-matched to the target's
+      (Larsson Sec. 3.4's rule, on the method's chroma; a circular hue as the plane
+      ``C (cos, sin)``, like :func:`apply_hints`).
+
+    The result is ``chroma + strength * change``; the lightness is not touched (the core
+    recombines with the input's). The core applies global hints before local ones.
+
+    Parameters
+    ----------
+    lightness : ndarray, shape (H, W), float32
+        The input's lightness in ``space``.
+    chroma : ndarray, shape (H, W, 2), float32
+        The method's chroma in ``space``.
+    space : ColorSpace
+    target : ndarray, shape (n, 3), float
+        sRGB points of the target distribution (:func:`global_target`).
+    strength : float
+        In [0, 1]: 0 changes nothing, 1 is the full transfer.
+    distributions : dict of Distribution, optional
+        The method's histograms at its working resolution (``Colorization.distributions``).
+    decoder : str, optional
+        Their decoder; without one the quantile matching is used.
+    seed : int, optional
+        For sampling decoders (the same draws before and after the bias).
+
+    Returns
+    -------
+    ndarray, shape (H, W, 2), float32
+
+    References
+    ----------
+    Zhang et al. Real-Time User-Guided Image Colorization with Learned Deep Priors.
+    SIGGRAPH 2017, Sec. 3.3 (global hints). Larsson et al. Learning Representations for
+    Automatic Colorization. ECCV 2016, Sec. 3.4, Eq. 6.
+    """
+    height, width = lightness.shape
+    hue = _plane_layout(space)
+    plane = _to_plane(space, np.ascontiguousarray(chroma, np.float32), hue)
+    change = None
+    if distributions and decoder is not None:
+        shift = _histogram_shift(
+            lightness, space, hue, target, distributions, decoder, 0 if seed is None else seed
+        )
+        if shift is not None:
+            change = cv2.resize(shift, (width, height), interpolation=cv2.INTER_LINEAR)
+    if change is None:
+        points = space.from_rgb(np.asarray(target, np.float32).reshape(-1, 1, 3))[1]
+        wanted = _to_plane(space, points.reshape(-1, 2).astype(np.float32), hue)
+        step = max(1, math.ceil(math.sqrt(height * width / SOLVE_PIXELS)))
+        source = plane[::step, ::step].reshape(-1, 2)
+        change = np.stack(
+            [_quantile_map(plane[..., c], source[:, c], wanted[:, c]) for c in range(2)], -1
+        )
+        change -= plane
+    out = plane + np.float32(strength) * change.reshape(height, width, 2)
+    return _from_plane(space, out.astype(np.float32), hue)
 
 
 # -- suggestions -------------------------------------------------------------------------

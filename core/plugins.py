@@ -384,6 +384,7 @@ class Registry:
             working_size=colorizer.working_size,
             model_files=tuple(colorizer.model_files()),
             decoders=tuple(colorizer.decoders),
+            vividness=colorizer.vividness,
         )
 
     def plugins(self) -> list[dict[str, str]]:

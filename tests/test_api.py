@@ -597,3 +597,73 @@ def test_pipeline_stages_are_public_under_core_api():
     assert not stages & set(core.__all__)  # kept under core.api, not top-level
     for name in stages:
         assert getattr(api, name).__doc__, name
+
+
+# -- vividness -----------------------------------------------------------------------------
+
+
+def _detroit() -> Image.Image:
+    from core.cli import DEMO_IMAGE
+
+    with Image.open(DEMO_IMAGE) as image:
+        return image.convert("L").copy()
+
+
+def test_vividness_scales_the_chroma_by_default(registry, gray_array):
+    from core.metrics import colourfulness
+
+    base = core.colorize_result(gray_array, "toy")
+    looks = {v: core.colorize_result(gray_array, "toy", vividness=v) for v in (0, 0.5, 1)}
+    np.testing.assert_array_equal(looks[0.5].rgb, base.rgb)
+    values = [colourfulness(looks[v].rgb) for v in (0, 0.5, 1)]
+    assert values[0] < values[1] < values[2]
+    np.testing.assert_allclose(looks[0].chroma, 0.5 * base.chroma, atol=1e-4)
+    assert looks[1].metadata["vividness"] == {"value": 1.0, "options": {}, "chroma_scale": 1.5}
+    assert "vividness" not in base.metadata
+    drawn = core.api.sample_results(gray_array, "toy", 2, seed=3, vividness=0.0)
+    single = core.colorize_result(gray_array, "toy", seed=4, vividness=0.0)
+    np.testing.assert_array_equal(drawn[1].rgb, single.rgb)
+    info = core.get_method("toy").to_dict()
+    assert info["vividness"] == core.Colorizer.vividness and "0.5 + vividness" in info["vividness"]
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), True, "0.5"])
+def test_vividness_outside_zero_to_one_is_refused(registry, gray_array, bad):
+    with pytest.raises(ValueError, match=r"vividness must be a number in \[0, 1\] .* got"):
+        core.colorize_result(gray_array, "toy", vividness=bad)
+
+
+def test_a_method_maps_vividness_to_its_own_options(registry, toys, gray_array):
+    seen = []
+
+    class Tempered(toys.ToyColorizer):
+        name = "toy-tempered"
+        vividness = "temperature 0.5 + v"
+
+        def vividness_options(self, vividness, *, decoder=None):
+            return {"temperature": 0.5 + vividness}
+
+        def predict(self, lightness, *, temperature=1.0, **kwargs):
+            seen.append(temperature)
+            return super().predict(lightness, **kwargs)
+
+    registry.add_plugin(toys.ToyPlugin(Tempered()), name="tempered", distribution="t")
+    res = core.colorize_result(gray_array, "toy-tempered", vividness=0.25)
+    assert seen == [0.75] and res.metadata["vividness"]["options"] == {"temperature": 0.75}
+    assert core.get_method("toy-tempered").vividness == "temperature 0.5 + v"
+    with pytest.raises(ValueError, match="vividness sets temperature .* not both"):
+        core.colorize_result(gray_array, "toy-tempered", vividness=0.25, temperature=2.0)
+
+
+@pytest.mark.parametrize("method", ["larsson", "cnn-classification"])
+def test_colourfulness_grows_with_vividness_and_half_is_the_default(method):
+    from core.metrics import colourfulness
+
+    if method not in [m.name for m in core.methods()]:
+        pytest.skip(f"the {method} method is not installed")
+    photo = _detroit()
+    base = core.colorize_result(photo, method)
+    looks = [core.colorize_result(photo, method, vividness=v) for v in (0.0, 0.5, 1.0)]
+    np.testing.assert_array_equal(looks[1].rgb, base.rgb)
+    values = [colourfulness(r.rgb) for r in looks]
+    assert values[0] < 0.8 * values[1] and values[2] > 1.25 * values[1], values

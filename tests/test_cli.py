@@ -428,3 +428,28 @@ def test_methods_text_marks_the_recommended_method_and_ends_with_advice(registry
         "larsson-lab*",
         "cnn-*",
     ]
+
+
+def test_vividness_flag(registry, photo_folder, tmp_path, capsys):
+    import core
+
+    photo = photo_folder / "a.jpg"
+    out = tmp_path / "vivid.png"
+    assert main(["image", str(photo), "-o", str(out), "-m", "toy", "--vividness", "1", "-q"]) == 0
+    written = np.asarray(Image.open(out), np.float32) / 255
+    expected = core.colorize_result(photo, "toy", vividness=1.0).rgb
+    assert np.abs(written - expected).max() <= 1 / 255 + 1e-6
+    assert np.abs(written - core.colorize_result(photo, "toy").rgb).max() > 2 / 255
+    for bad in ["1.5", "-0.1", "nan", "vivid"]:
+        with pytest.raises(SystemExit) as info:
+            main(["image", str(photo), "-o", str(tmp_path / "x.png"), "--vividness", bad])
+        assert info.value.code == 2
+        assert f"--vividness: expected a number in [0, 1], got '{bad}'" in capsys.readouterr().err
+    assert main(["image", str(photo), "-o", str(tmp_path / "y.png"), "-O", "vividness=1"]) == 2
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+
+
+def test_methods_json_says_what_vividness_does(registry, capsys):
+    assert main(["methods", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert all("0.5 + vividness" in m["vividness"] for m in payload["methods"])

@@ -496,3 +496,214 @@ def test_suggest_refuses_bad_points(registry, x, y, k, message):
     res = core.colorize_result(GRAY, "toy-onnx")
     with pytest.raises(ValueError, match=message):
         res.suggest(x, y, k)
+
+
+# -- global hints --------------------------------------------------------------------------
+
+BLUE = "#3366cc"
+
+
+def _mean_ab(rgb: np.ndarray) -> np.ndarray:
+    return rgb_to_lab(np.asarray(rgb, np.float32))[..., 1:].reshape(-1, 2).mean(0)
+
+
+def _warm_reference() -> np.ndarray:
+    """A colour photo stand-in: a* from 0 to 40 across, b* from 10 to 60 down, L* 35-75."""
+    y, x = np.mgrid[0:60, 0:80].astype(np.float32)
+    lab = np.stack([35 + 40 * y / 59, 40 * x / 79, 10 + 50 * y / 59], -1)
+    return np.clip(lab_to_rgb(lab), 0, 1).astype(np.float32)
+
+
+def _chi2(rgb: np.ndarray, reference: np.ndarray) -> float:
+    """Symmetric chi-squared distance of the joint a*, b* histograms (16-unit bins)."""
+    edges = np.arange(-80.0, 81.0, 16.0)
+    p, q = (
+        np.histogram2d(*rgb_to_lab(x)[..., 1:].reshape(-1, 2).T, bins=(edges, edges))[0].ravel()
+        for x in (rgb, reference)
+    )
+    p, q = p / p.sum(), q / q.sum()
+    return float(np.sum((p - q) ** 2 / np.maximum(p + q, 1e-12)))
+
+
+def test_parse_palette_forms():
+    from core.hints import parse_palette
+
+    red, blue = parse_color("#aa3322"), parse_color(BLUE)
+    assert parse_palette("#aa3322,#3366cc") == [(red, 0.5), (blue, 0.5)]
+    assert parse_palette(" #aa3322:3 , 3366cc") == [(red, 0.75), (blue, 0.25)]
+    assert parse_palette(["#aa3322", [0x33, 0x66, 0xCC]]) == [(red, 0.5), (blue, 0.5)]
+    assert parse_palette([("#aa3322", 1), (BLUE, 3)]) == [(red, 0.25), (blue, 0.75)]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("#aa3322,#zz", r"bad palette '#aa3322,#zz': colour 2: bad colour '#zz'"),
+        ("", "bad palette '': no colours"),
+        ("#aa3322:-1", "colour 1: weight must be a positive number, got -1.0"),
+        ("#aa3322:lots", "colour 1: weight must be a positive number, got 'lots'"),
+        ([255, 0, 0], r"one RGB colour is \[\[r, g, b\]\]"),
+        (3, "bad palette 3: expected"),
+        (",".join(["#000"] * 65), "65 colours, at most 64"),
+    ],
+)
+def test_parse_palette_refuses_naming_the_value(value, message):
+    from core.hints import parse_palette
+
+    with pytest.raises(ValueError, match=message):
+        parse_palette(value)
+
+
+def test_a_blue_palette_pulls_the_colours_to_blue_and_keeps_the_lightness(registry):
+    base = core.colorize_result(GRAY, "toy")
+    blue = rgb_to_lab(np.float32(parse_color(BLUE)))[1:]
+    before = np.linalg.norm(_mean_ab(base.rgb) - blue)
+    half = base.with_global_hints(palette=BLUE, strength=0.5)
+    full = base.with_global_hints(palette=BLUE)
+    assert np.linalg.norm(_mean_ab(full.rgb) - blue) < 0.2 * before
+    assert 0.3 * before < np.linalg.norm(_mean_ab(half.rgb) - blue) < 0.7 * before
+    lightness = rgb_to_lab(base.rgb)[..., 0]
+    assert np.abs(rgb_to_lab(full.rgb)[..., 0] - lightness).mean() < 0.5
+    assert full.metadata["global_hints"] == {
+        "strength": 1.0,
+        "palette": [{"color": BLUE, "weight": 1.0}],
+    }
+    assert "global_hints" in full.timings
+
+
+def test_global_hints_with_strength_zero_change_nothing(registry):
+    base = core.colorize_result(GRAY, "toy")
+    assert base.with_global_hints(palette=BLUE, strength=0) is base
+    same = core.colorize_result(GRAY, "toy", global_hints={"palette": BLUE, "strength": 0.0})
+    np.testing.assert_array_equal(same.rgb, base.rgb)
+
+
+def test_a_reference_photo_histogram_is_matched_better_after(registry):
+    reference = _warm_reference()
+    base = core.colorize_result(GRAY, "toy")
+    res = base.with_global_hints(reference=reference)
+    assert _chi2(res.rgb, reference) < 0.7 * _chi2(base.rgb, reference)
+    eval_metrics = pytest.importorskip("colorize_eval.metrics")
+    before = np.mean(eval_metrics.histogram_intersection(base.rgb, reference))
+    assert np.mean(eval_metrics.histogram_intersection(res.rgb, reference)) > before + 0.2
+
+
+def test_global_hints_through_colorize_result_then_the_local_hints(registry):
+    colour = parse_color(Hint(0, 0, COLOUR).hex)  # 8-bit, as metadata["hints"] keeps it
+    hint = Hint(HINT_X, HINT_Y, colour, radius=3)
+    spec = {"palette": BLUE, "strength": 0.8}
+    res = core.colorize_result(GRAY, "toy", hints=[hint], global_hints=spec)
+    base = core.colorize_result(GRAY, "toy")
+    again = base.with_global_hints(palette=BLUE, strength=0.8).with_hints([hint])
+    np.testing.assert_allclose(res.rgb, again.rgb, atol=1e-6)
+    # global hints added to a result that has local ones go under them: same result
+    under = base.with_hints([hint]).with_global_hints(palette=BLUE, strength=0.8)
+    np.testing.assert_allclose(under.rgb, res.rgb, atol=1e-6)
+    # the hinted pixel keeps the hint's colour, the rest moved towards blue
+    wanted = rgb_to_lab(np.float32(colour))[1:]
+    assert np.abs(rgb_to_lab(res.rgb[HINT_Y, HINT_X])[1:] - wanted).max() < 1.0
+    assert res.metadata["hints"][0]["x"] == HINT_X and res.metadata["global_hints"]["strength"]
+    samples = core.api.sample_results(GRAY, "toy", 2, seed=1, global_hints=spec)
+    singles = [core.colorize_result(GRAY, "toy", seed=s, global_hints=spec) for s in (1, 2)]
+    for drawn, single in zip(samples, singles, strict=True):
+        np.testing.assert_allclose(drawn.rgb, single.rgb, atol=1e-6)
+
+
+def test_global_hints_of_a_method_with_histograms_use_eq6(registry):
+    """Larsson's Eq. 6 bias on the method's own distributions (the histogram path)."""
+    from core.binning import uniform_bins
+    from core.distributions import Distribution
+    from core.hints import apply_global_hints, global_target
+
+    bins = uniform_bins(-110.0, 110.0, 11)
+    probs = np.full((12, 16, 11), 1.0 / 11, np.float32)  # undecided: every bin alike
+    dists = {"a": Distribution(probs, bins, "lab", "a"), "b": Distribution(probs, bins, "lab", "b")}
+    lightness = np.full((24, 32), 50.0, np.float32)
+    chroma = np.zeros((24, 32, 2), np.float32)
+    target = global_target(palette=BLUE)
+    out = apply_global_hints(
+        lightness, chroma, LabSpace(), target, distributions=dists, decoder="expectation"
+    )
+    blue = rgb_to_lab(np.float32(parse_color(BLUE)))[1:]
+    mean = out.reshape(-1, 2).mean(0)
+    assert np.linalg.norm(mean - blue) < 0.5 * np.linalg.norm(blue)
+    assert np.ptp(out.reshape(-1, 2), axis=0).max() < 1e-3  # one bias for the whole image
+
+
+def test_larsson_global_hints_move_towards_the_palette_and_the_reference():
+    if "larsson" not in [m.name for m in core.methods()]:
+        pytest.skip("the larsson method is not installed")
+    base = core.colorize_result(_small_photo(), "larsson")
+    blue = rgb_to_lab(np.float32(parse_color(BLUE)))[1:]
+    res = base.with_global_hints(palette=BLUE)
+    before = np.linalg.norm(_mean_ab(base.rgb) - blue)
+    assert np.linalg.norm(_mean_ab(res.rgb) - blue) < 0.7 * before
+    assert np.abs(rgb_to_lab(res.rgb)[..., 0] - rgb_to_lab(base.rgb)[..., 0]).mean() < 0.5
+    reference = _warm_reference()
+    warm = base.with_global_hints(reference=reference)
+    assert _chi2(warm.rgb, reference) < 0.7 * _chi2(base.rgb, reference)
+
+
+def test_bad_global_hints_are_refused_naming_them(registry, tmp_path):
+    from core.errors import InvalidImageError
+
+    base = core.colorize_result(GRAY, "toy")
+    with pytest.raises(ValueError, match="bad palette '#3366cc,red': colour 2: bad colour 'red'"):
+        base.with_global_hints(palette="#3366cc,red")
+    with pytest.raises(ValueError, match="bad palette 'blue'"):
+        core.colorize_result(tmp_path / "never-read.png", "toy", global_hints={"palette": "blue"})
+    missing = tmp_path / "missing.jpg"
+    with pytest.raises(InvalidImageError, match="missing.jpg"):
+        base.with_global_hints(reference=missing)
+    gray_ref = np.dstack([GRAY] * 3)
+    with pytest.raises(InvalidImageError, match="grayscale; a colour reference is needed"):
+        base.with_global_hints(reference=gray_ref)
+    with pytest.raises(ValueError, match="a palette or a reference image"):
+        base.with_global_hints(palette=BLUE, reference=_warm_reference())
+    with pytest.raises(ValueError, match="a palette or a reference image"):
+        base.with_global_hints()
+    with pytest.raises(ValueError, match=r"strength must be a number in \[0, 1\], got 1.5"):
+        base.with_global_hints(palette=BLUE, strength=1.5)
+    with pytest.raises(ValueError, match="global_hints must be a dict"):
+        core.colorize_result(GRAY, "toy", global_hints={"colours": BLUE})
+
+
+def test_cli_palette_round_trip_and_refusals(registry, tmp_path, capsys):
+    from PIL import Image
+
+    from core.cli import main
+
+    photo = tmp_path / "scene.png"
+    Image.fromarray((GRAY * 255).astype(np.uint8), "L").save(photo)
+    out = tmp_path / "out.png"
+    args = ["image", str(photo), "-o", str(out), "-m", "toy", "-q"]
+    assert main([*args, "--palette", BLUE, "--global-strength", "0.7"]) == 0
+    written = np.asarray(Image.open(out), np.float32) / 255
+    expected = core.colorize_result(photo, "toy", global_hints={"palette": BLUE, "strength": 0.7})
+    assert np.abs(written - expected.rgb).max() <= 1 / 255 + 1e-6
+    base = core.colorize_result(photo, "toy").rgb
+    blue = rgb_to_lab(np.float32(parse_color(BLUE)))[1:]
+    assert np.linalg.norm(_mean_ab(written) - blue) < 0.5 * np.linalg.norm(_mean_ab(base) - blue)
+
+    reference = tmp_path / "warm.png"
+    Image.fromarray((_warm_reference() * 255).astype(np.uint8)).save(reference)
+    warm = tmp_path / "warm-out.png"
+    assert main([*args[:3], str(warm), *args[4:], "--global-reference", str(reference)]) == 0
+
+    capsys.readouterr()
+    for extra, message in [
+        (["--palette", "#3366cc,#zz"], "bad palette '#3366cc,#zz': colour 2: bad colour '#zz'"),
+        (["--global-reference", str(tmp_path / "nope.jpg")], "nope.jpg"),
+        (["--palette", BLUE, "--global-reference", str(reference)], "not both"),
+        (["--global-strength", "0.5"], "--global-strength needs --palette or --global-reference"),
+        (["-O", "global_hints=1"], "use the command's own flag"),
+    ]:
+        bad = tmp_path / "bad.png"
+        assert main([*args[:3], str(bad), *args[4:], *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert err.startswith("colorize image: ") and message in err, err
+        assert not bad.exists()
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--palette", BLUE, "--global-strength", "2"])
+    assert info.value.code == 2
+    assert "--global-strength: expected a number in [0, 1], got '2'" in capsys.readouterr().err
