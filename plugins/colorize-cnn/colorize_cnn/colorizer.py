@@ -56,6 +56,8 @@ class CNNColorizer(Colorizer):
     citation = CITATION
     #: Output stride of the network: inputs are padded to a multiple of it.
     stride = 4
+    #: Options :meth:`predict` takes (named in the error for unknown ones).
+    accepted_options: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self._model = OnnxModel(MODELS_DIR / f"{self.name}.onnx")
@@ -85,7 +87,8 @@ class CNNColorizer(Colorizer):
     def _check_call(self, decoder: str | None, options: dict[str, Any]) -> None:
         if options:
             raise TypeError(
-                f"{self.name}: unknown option(s) {', '.join(sorted(options))}; it takes none"
+                f"{self.name}: unknown option(s) {', '.join(sorted(options))}; accepted: "
+                + (", ".join(self.accepted_options) or "none")
             )
         if decoder is not None and not self.decoders:
             raise ValueError(
@@ -120,7 +123,9 @@ class CNNClassification(CNNColorizer):
     """Cross-entropy over 10 uniform a and b bins; the report's best model.
 
     Returns per-channel distributions (``"a"``, ``"b"``) and an uncertainty map;
-    decoded by the core's decoders, ``"mode"`` by default as in the report.
+    decoded by the core's decoders, ``"mode"`` by default as in the report. Option
+    ``temperature``: the annealed mean's (Zhang et al. 2016, Sec. 2.2); with the default
+    decoder it decodes with the annealed mean instead of the mode.
     """
 
     name = "cnn-classification"
@@ -131,6 +136,24 @@ class CNNClassification(CNNColorizer):
     capabilities = Capabilities(automatic=True, distribution=True)
     decoders = DECODERS
     default_decoder = "mode"
+    accepted_options = ("temperature",)
+    vividness = (
+        "below 0.5: chroma x (0.5 + v); above: the annealed mean at temperature 2 (v - 0.5) "
+        "in place of the mode (towards 1: the expectation, this model's most colourful "
+        "decoding); with a decoder given: chroma x (0.5 + v)"
+    )
+
+    def vividness_options(self, vividness: float, *, decoder: str | None = None) -> dict:
+        """``vividness`` above 0.5 as the annealed-mean temperature ``2 (v - 0.5)``.
+
+        The annealed mean goes from the mode (T -> 0, the default decoding) to the
+        expectation (T = 1), which is the more colourful here: the mode is the central bin
+        wherever the a or b histogram is wide (MODEL_CARD.md, "Vividness"). Below 0.5, or
+        with a ``decoder`` given, the core's chroma scale ``0.5 + v``.
+        """
+        if decoder is not None or vividness <= 0.5:
+            return super().vividness_options(vividness, decoder=decoder)
+        return {"temperature": 2.0 * (vividness - 0.5)}
 
     def bins(self, channel: str = "a"):
         """The ``channel``'s bins recorded in the graph's metadata (``core.binning.Bins``).
@@ -150,11 +173,24 @@ class CNNClassification(CNNColorizer):
             return bins
         return Bins(bins.edges, np.asarray(centers, np.float64), name=f"cnn-{channel}-means")
 
-    def predict(self, lightness, *, reference=None, seed=None, decoder=None, **options):
+    def predict(
+        self, lightness, *, reference=None, seed=None, decoder=None, temperature=None, **options
+    ):
         from core.decoders import decode_prediction
         from core.distributions import Distribution, uncertainty_map
 
         self._check_call(decoder, options)
+        if temperature is not None:
+            if isinstance(temperature, bool) or not (
+                isinstance(temperature, (int, float)) and temperature > 0
+            ):
+                raise ValueError(f"{self.name}: temperature must be positive, got {temperature!r}")
+            if decoder not in (None, "annealed-mean"):
+                raise ValueError(
+                    f"{self.name}: temperature is the annealed mean's; decoder {decoder!r} "
+                    "takes none"
+                )
+            decoder = "annealed-mean"
         logits = self._run(_check_lightness(lightness))  # (2, K, H, W)
         dists = {
             channel: Distribution.from_logits(
@@ -166,7 +202,11 @@ class CNNClassification(CNNColorizer):
             for i, channel in enumerate(("a", "b"))
         }
         chroma = decode_prediction(
-            dists, channels=("a", "b"), decoder=decoder or self.default_decoder, seed=seed
+            dists,
+            channels=("a", "b"),
+            decoder=decoder or self.default_decoder,
+            seed=seed,
+            temperature=temperature,
         )
         return Prediction(
             chroma=np.asarray(chroma, np.float32),

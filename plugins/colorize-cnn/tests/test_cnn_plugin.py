@@ -66,8 +66,13 @@ def test_classification_returns_distributions_and_every_decoder_works():
     for name in method.decoders:
         out = method.predict(lightness, decoder=name, seed=1)
         assert out.chroma.shape == (61, 47, 2) and np.isfinite(out.chroma).all()
-    with pytest.raises(TypeError, match="unknown option"):
-        method.predict(lightness, temperature=0.3)
+    with pytest.raises(TypeError, match="unknown option.*accepted: temperature"):
+        method.predict(lightness, rebalance=0.3)
+    # temperature: the annealed mean's, in place of the default mode
+    annealed = method.predict(lightness, decoder="annealed-mean", temperature=0.3).chroma
+    np.testing.assert_array_equal(method.predict(lightness, temperature=0.3).chroma, annealed)
+    with pytest.raises(ValueError, match="temperature is the annealed mean's"):
+        method.predict(lightness, decoder="median", temperature=0.3)
 
 
 @pytest.mark.parametrize("name", [n for n in SHIPPED if n != "cnn-classification"])

@@ -33,7 +33,7 @@ import numpy as np
 
 from colorize_larsson import MODELS_DIR
 from colorize_larsson.variants import VARIANTS, Variant
-from core.colorizer import Capabilities, Colorizer, Prediction
+from core.colorizer import CHROMA_SCALE, Capabilities, Colorizer, Prediction
 from core.decoders import FADING_ETA
 from core.runtime import OnnxModel
 
@@ -140,6 +140,11 @@ class LarssonColorizer(Colorizer):
     working_size = 160
     size_multiple = 32
     citation = CITATION
+    vividness = (
+        "histograms: prior correction rebalance = default + 0.8 (v - 0.5), at least 0, and "
+        "fading eta = 0.03 * 2^(1 - 2v) (decoders without fading: chroma x (0.5 + v) below "
+        "0.5); larsson-lab-l2: chroma x (0.5 + v)"
+    )
 
     def __init__(self) -> None:
         self._model = OnnxModel(MODELS_DIR / f"{self.name}.onnx")
@@ -253,6 +258,27 @@ class LarssonColorizer(Colorizer):
             probs = dist.probs * factor
             probs /= probs.sum(axis=tuple(range(2, probs.ndim)), keepdims=True)
             out[channel] = Distribution(probs, dist.bins, dist.colorspace, dist.channel)
+        return out
+
+    def vividness_options(self, vividness: float, *, decoder: str | None = None) -> dict[str, Any]:
+        """``vividness`` as this method's decoding knobs (:meth:`core.Colorizer.vividness_options`).
+
+        The prior correction :meth:`rebalance` (favours rarer, more saturated colours) is
+        the default's strength plus ``0.8 (v - 0.5)``, at least 0 (0 to 0.8 for ``larsson``'s
+        default decoding); chromatic fading (Eq. 5) gets ``eta = 0.03 * 2^(1 - 2v)``, 0.06
+        to 0.015 (a larger eta fades more of the uncertain pixels to gray). With a decoder
+        without fading, vividness below 0.5 scales the chroma by ``0.5 + v`` instead; the
+        regression variant (no histograms) only scales it. ``v = 0.5`` gives the default
+        options exactly (MODEL_CARD.md, "Vividness").
+        """
+        if not self.variant.histogram:
+            return super().vividness_options(vividness, decoder=decoder)
+        base = self.default_rebalance if decoder is None else 0.0
+        out: dict[str, Any] = {"rebalance": max(0.0, base + 0.8 * (vividness - 0.5))}
+        if "fading" in (decoder or self.default_decoder or ""):
+            out["eta"] = self.default_eta * 2.0 ** (1.0 - 2.0 * vividness)
+        elif vividness < 0.5:
+            out[CHROMA_SCALE] = 0.5 + vividness
         return out
 
     def _rotate(self, dists: dict[str, Any], angle_deg: float, strength: float) -> dict:

@@ -71,6 +71,17 @@ class PixColor(Colorizer):
     working_size = 28 * GRID_STRIDE
     size_multiple = GRID_STRIDE
 
+    vividness = "sampling temperature 1 + 0.8 (v - 0.5): 0.6 (muted) to 1.4 (most vivid)"
+
+    def vividness_options(self, vividness: float, *, decoder: str | None = None) -> dict:
+        """``vividness`` as the sampling temperature ``1 + 0.8 (v - 0.5)``, 0.6 to 1.4.
+
+        A lower temperature draws the PixelCNN's likelier, duller colours; a higher one
+        more saturated (and more varied) ones; 1 (``v = 0.5``) is the default
+        (MODEL_CARD.md, "Vividness").
+        """
+        return {"temperature": 1.0 + 0.8 * (vividness - 0.5)}
+
     def __init__(self, folder=MODELS_DIR) -> None:
         self.graphs = Graphs.from_folder(folder)
         #: Stride from the working shape to the PixelCNN grid (8 over the backbone, else 4).
