@@ -335,6 +335,52 @@ def test_suggestions_at_a_point(server):
     assert status == 404 and "unknown result 'nope'" in json.loads(body)["error"]
 
 
+def _chroma(lab: np.ndarray) -> float:
+    return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+
+
+def _mean_ab(lab: np.ndarray) -> np.ndarray:
+    """The mean a*, b* of a Lab picture."""
+    return lab[..., 1:].reshape(-1, 2).mean(0)
+
+
+def test_vividness_and_a_palette(server):
+    """Issue #32 items 3 and 4, the page's side: ``vividness`` is passed to the method (more
+    colourful towards 1) and a ``global_hints`` palette moves the photo's colours towards
+    its own; bad values are refused with a message naming them."""
+    config = json.loads(_call(server + "api/config")[1])
+    assert config["max_palette"] == 8
+    described = {info.name: info.vividness for info in core.methods()}
+    assert {m["name"]: m["vividness"] for m in config["methods"]} == described
+    image = json.loads(_call(server + "api/example", b"")[1])
+    request = {"image": image["id"], "method": "larsson"}
+
+    def picture(**fields) -> np.ndarray:
+        status, body = _call(server + "api/colorize", json_body={**request, **fields})
+        assert status == 200, body
+        return _preview(server, json.loads(body)["results"][0]["id"])
+
+    default, muted, vivid = picture(), picture(vividness=0.1), picture(vividness=0.9)
+    assert _chroma(muted) < _chroma(default) < _chroma(vivid)
+    assert np.array_equal(picture(vividness=0.5), default)  # 0.5: the method's own look
+    red = rgb_to_lab(np.asarray(parse_color("#b5442e"), np.float32))[1:]
+    towards = picture(global_hints={"palette": ["#b5442e"], "strength": 1})
+    assert np.linalg.norm(_mean_ab(towards) - red) < 0.5 * np.linalg.norm(_mean_ab(default) - red)
+    half = picture(global_hints={"palette": ["#b5442e"], "strength": 0.5})
+    assert np.linalg.norm(_mean_ab(towards) - red) < np.linalg.norm(_mean_ab(half) - red)
+    assert np.array_equal(picture(global_hints={"palette": [], "strength": 1}), default)
+    for fields, message in [
+        ({"vividness": 2}, "vividness must be a number from 0 (muted) to 1"),
+        ({"vividness": True}, "vividness must be a number from 0 (muted) to 1"),
+        ({"global_hints": {"palette": ["#12"]}}, "bad colour '#12'"),
+        ({"global_hints": {"palette": ["#fff"] * 9}}, "at most 8 colours"),
+        ({"global_hints": {"palette": ["#fff"], "strength": 2}}, "strength must be a number"),
+        ({"global_hints": {"reference": "x.png"}}, 'global_hints must be {"palette"'),
+    ]:
+        status, body = _call(server + "api/colorize", json_body={**request, **fields})
+        assert status == 400 and message in json.loads(body)["error"], (fields, body)
+
+
 # -- the page in a real browser ------------------------------------------------------------
 
 
@@ -658,14 +704,51 @@ def test_an_error_clears_the_result_and_the_download(server, browser):
     assert download.get_attribute("href").endswith(f"/api/results/{again}/full.png")
 
 
-def test_the_controls_stay_in_place(server, browser, scene_file, tmp_path):
-    """Issue #32 item 4: a long file name, the spinner and the download link move nothing."""
+def test_the_vividness_slider_and_the_palette(server, browser):
+    """Issue #32 items 3 and 4, in the browser: the slider makes the result more colourful,
+    a palette colour moves it towards that colour, and removing it gives back the result
+    without (the prediction is cached: the same picture)."""
     from selenium.webdriver.common.by import By
 
     driver = browser
     _open_page(driver, server)
-    ids = ("method", "decoder", "seed", "reference-label", "hint-colour", "colorize-button",
-           "download", "uncertainty")  # fmt: skip
+    label = driver.find_element(By.ID, "vividness-label").get_attribute("title")
+    assert label.startswith(f"What vividness does for {core.default_method()}: ")
+    driver.find_element(By.ID, "example-button").click()
+    first = _wait_result(driver, hints=0, previous=None)
+    assert driver.find_element(By.ID, "vividness-value").text == "default"
+    driver.execute_script(
+        "const s = document.getElementById('vividness'); s.value = 0.9;"
+        "s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));"
+    )
+    vivid = _wait_result(driver, hints=0, previous=first)
+    assert driver.find_element(By.ID, "vividness-value").text == "0.90"
+    assert _chroma(_preview(server, vivid)) > _chroma(_preview(server, first))
+
+    strength = driver.find_element(By.ID, "palette-strength")
+    assert not strength.is_enabled()
+    driver.find_element(By.ID, "palette-add").click()
+    toned = _wait_result(driver, hints=0, previous=vivid)
+    colour = driver.find_element(By.CSS_SELECTOR, "#palette-colours input[type=color]")
+    target = rgb_to_lab(np.asarray(parse_color(colour.get_attribute("value")), np.float32))[1:]
+    before, after = _preview(server, vivid), _preview(server, toned)
+    assert np.linalg.norm(_mean_ab(after) - target) < np.linalg.norm(_mean_ab(before) - target)
+    assert strength.is_enabled()
+    driver.find_element(By.CSS_SELECTOR, "#palette-colours .palette-remove").click()
+    back = _wait_result(driver, hints=0, previous=toned)
+    assert np.array_equal(_preview(server, back), before)
+    assert not strength.is_enabled()
+
+
+def test_the_controls_stay_in_place(server, browser, scene_file, tmp_path):
+    """Issue #32 item 4: a long file name, the spinner, the download link and palette
+    colours move no control."""
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    _open_page(driver, server)
+    ids = ("method", "decoder", "seed", "vividness", "palette-add", "reference-label",
+           "hint-colour", "colorize-button", "download", "uncertainty")  # fmt: skip
 
     def places():
         return {i: driver.find_element(By.ID, i).location for i in ids}
@@ -684,6 +767,12 @@ def test_the_controls_stay_in_place(server, browser, scene_file, tmp_path):
     driver.execute_script("busy('Colorizing with larsson…')")
     assert places() == empty
     driver.execute_script("idle()")
+    previous = driver.find_element(By.ID, "result-img").get_attribute("data-result")
+    driver.find_element(By.ID, "palette-add").click()
+    previous = _wait_result(driver, hints=0, previous=previous)
+    driver.find_element(By.ID, "palette-add").click()
+    _wait_result(driver, hints=0, previous=previous)
+    assert places() == empty
 
 
 def test_the_page_in_chromium(server, browser, scene_file, tmp_path, monkeypatch, capsys):

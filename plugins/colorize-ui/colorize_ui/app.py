@@ -20,11 +20,14 @@ Endpoints (all on one local server; nothing is fetched from elsewhere):
 ``GET /api/images/{id}/preview.jpg``
     The photo as shown on the page (long side at most :data:`PREVIEW_SIDE`).
 ``POST /api/colorize``
-    ``{"image", "method", "decoder", "seed", "reference", "samples", "hints"}`` (a JSON
-    body of at most :data:`MAX_JSON_BYTES`); returns one result per sample. Predictions
-    are cached per (photo, method, decoder, seed, reference, samples), so a change of
-    hints only re-runs the hint propagation and the recombination
-    (:meth:`core.Colorization.with_hints`).
+    ``{"image", "method", "decoder", "seed", "reference", "samples", "vividness",
+    "global_hints", "hints"}`` (a JSON body of at most :data:`MAX_JSON_BYTES`;
+    ``vividness`` in [0, 1] or null for the method's default, ``global_hints`` null or
+    ``{"palette": ["#rrggbb", ...], "strength": 0..1}``); returns one result per sample.
+    Predictions are cached per (photo, method, decoder, seed, reference, samples,
+    vividness), so a change of palette or hints only re-runs the global hints
+    (:meth:`core.Colorization.with_global_hints`), the hint propagation and the
+    recombination (:meth:`core.Colorization.with_hints`).
 ``GET /api/results/{id}/preview.jpg``, ``/uncertainty.png``, ``/full.png``
     The result as shown, its uncertainty map, and the full-resolution PNG (what
     ``colorize image`` writes; ``Content-Disposition: attachment``), written once.
@@ -71,6 +74,7 @@ from colorize_ui.state import (
     DEFAULT_JOBS,
     DEFAULT_MAX_MEGAPIXELS,
     DEFAULT_MAX_UPLOAD_BYTES,
+    MAX_PALETTE,
     MAX_SAMPLES,
     MAX_SUGGESTIONS,
     UiError,
@@ -183,6 +187,7 @@ def create_app(
                     "default_decoder": default_decoder,
                     "decoder_labels": {name: decoder_label(name) for name in names},
                     "advice": method_advice(m.name),
+                    "vividness": m.vividness,
                 }
             )
         return JSONResponse(
@@ -193,6 +198,7 @@ def create_app(
                 "example": DEMO_IMAGE.name if DEMO_IMAGE.is_file() else None,
                 "max_samples": MAX_SAMPLES,
                 "max_suggestions": MAX_SUGGESTIONS,
+                "max_palette": MAX_PALETTE,
                 "max_upload_bytes": ui.max_upload_bytes,
                 "max_pixels": ui.max_pixels,
                 "memory_budget": ui.budget.limit,

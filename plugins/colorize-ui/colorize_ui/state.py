@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
     "MAX_IMAGES",
     "MAX_NAME_CHARS",
+    "MAX_PALETTE",
     "MAX_PREDICTIONS",
     "MAX_PREVIEWS",
     "MAX_RESULTS",
@@ -68,6 +69,8 @@ MAX_PREVIEWS = 128
 MAX_SAMPLES = 6
 #: Most colour suggestions one click may ask for.
 MAX_SUGGESTIONS = 12
+#: Most colours of the page's palette (global hints).
+MAX_PALETTE = 8
 #: Longest file name of an upload (file systems allow 255 bytes).
 MAX_NAME_CHARS = 255
 #: Default most pixels of one photo (megapixels; ``colorize ui --max-megapixels``).
@@ -187,7 +190,11 @@ class Result:
 
 @dataclass
 class ColorizeRequest:
-    """A checked ``POST /api/colorize`` body."""
+    """A checked ``POST /api/colorize`` body.
+
+    ``vividness`` (None: the method's default) is part of the prediction; the palette
+    (global hints, with their ``strength``) and the hints re-colour it.
+    """
 
     image: str
     method: str | None
@@ -196,11 +203,47 @@ class ColorizeRequest:
     samples: int
     reference: str | None
     hints: list
+    vividness: float | None = None
+    palette: tuple[str, ...] = ()
+    strength: float = 1.0
 
     @property
     def key(self) -> tuple:
         return ("prediction", self.image, self.method, self.decoder, self.seed, self.reference,
-                self.samples)  # fmt: skip
+                self.samples, self.vividness)  # fmt: skip
+
+
+def _fraction(value: Any) -> bool:
+    """Whether ``value`` is a JSON number in [0, 1]."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and 0 <= value <= 1
+
+
+def _global_hints(spec: Any) -> tuple[tuple[str, ...], float]:
+    """``global_hints`` of a colorize request, ``{"palette": [colours], "strength"}`` or
+    null: the palette as ``#rrggbb`` strings (empty: none) and the strength."""
+    from core.hints import parse_palette
+
+    if spec is None:
+        return (), 1.0
+    if not isinstance(spec, dict) or set(spec) - {"palette", "strength"}:
+        raise UiError(
+            'global_hints must be {"palette": ["#rrggbb", ...], "strength": 0..1} or null'
+        )
+    colours = spec.get("palette") or []
+    if not isinstance(colours, list) or len(colours) > MAX_PALETTE:
+        raise UiError(f"palette must be a list of at most {MAX_PALETTE} colours")
+    strength = spec.get("strength", 1.0)
+    if not _fraction(strength):
+        raise UiError(f"palette strength must be a number from 0 to 1, got {strength!r:.40}")
+    if not colours:
+        return (), 1.0
+    try:
+        parsed = parse_palette(colours)
+    except ValueError as exc:
+        raise UiError(str(exc)) from None
+    hexes = tuple("#" + "".join(f"{round(v * 255):02x}" for v in c) for c, _ in parsed)
+    return hexes, float(strength)
 
 
 def _preview(rgb: np.ndarray) -> bytes:
@@ -429,9 +472,17 @@ class UiState:
             self.image(reference)
         hints = parse_hints(payload.get("hints") or [], source="hints")
         check_hints(hints, (upload.height, upload.width), source="hints", image=upload.name)
+        vividness = payload.get("vividness")
+        if vividness is not None and not _fraction(vividness):
+            raise UiError(
+                "vividness must be a number from 0 (muted) to 1 (most vivid; 0.5: the "
+                f"method's default), got {vividness!r:.40}"
+            )
+        palette, strength = _global_hints(payload.get("global_hints"))
         return ColorizeRequest(
-            image, text("method"), text("decoder"), seed, samples, reference, hints
-        )
+            image, text("method"), text("decoder"), seed, samples, reference, hints,
+            None if vividness is None else float(vividness), palette, strength,
+        )  # fmt: skip
 
     @staticmethod
     def _job_keys(request: ColorizeRequest) -> list[Hashable]:
@@ -474,7 +525,10 @@ class UiState:
                 return 0
             pixels, samples = values[0].pixels, request.samples
             predicting, kept = self._predicting_cost(request, values)
-            hinting = kept + samples * pixels * costs.HINTS_BYTES_PER_PIXEL if request.hints else 0
+            per_pixel = costs.HINTS_BYTES_PER_PIXEL if request.hints or request.palette else 0
+            if request.hints and request.palette:
+                per_pixel += costs.GLOBAL_HINTS_BYTES_PER_PIXEL
+            hinting = kept + samples * pixels * per_pixel if per_pixel else 0
             return max(predicting, hinting) + pixels  # and the previews
 
         name = self.image(request.image).name
@@ -500,6 +554,7 @@ class UiState:
                     reference=reference_path,
                     seed=request.seed,
                     decoder=request.decoder,
+                    vividness=request.vividness,
                 )
             ]
         else:
@@ -509,6 +564,7 @@ class UiState:
                 request.samples,
                 seed=0 if request.seed is None else request.seed,
                 reference=reference_path,
+                vividness=request.vividness,
             )
         self.budget.put(request.key, bases, "prediction", job)
         return bases
@@ -527,7 +583,7 @@ class UiState:
         started = time.perf_counter()
         try:
             bases = self._predictions(request, job, upload, bases, reference)
-            finals = [base.with_hints(request.hints) if request.hints else base for base in bases]
+            finals = [_recoloured(base, request) for base in bases]
         except ColorizeError as exc:
             raise self._core_error(exc, upload, reference) from None
         except MemoryError:
@@ -535,7 +591,7 @@ class UiState:
                 f"{upload.name}: not enough memory to colorize it now; try again", 503
             ) from None
         stored = []
-        plain = dataclasses.replace(request, hints=[])
+        plain = dataclasses.replace(request, hints=[], palette=(), strength=1.0)
         for number, colorization in enumerate(finals):
             result_id = self.new_id()
             stem = f"{_stem(upload.name)}_{colorization.method}"
@@ -697,6 +753,13 @@ class UiState:
         if result.uncertainty_png is None:
             raise UiError(f"method {result.method!r} has no uncertainty map")
         return result.uncertainty_png
+
+
+def _recoloured(base: Any, request: ColorizeRequest) -> Any:
+    """A prediction with the request's palette (global hints), then its hints, on top."""
+    if request.palette:
+        base = base.with_global_hints(palette=list(request.palette), strength=request.strength)
+    return base.with_hints(request.hints) if request.hints else base
 
 
 def _uncertainty_png(colorization: Any) -> bytes:

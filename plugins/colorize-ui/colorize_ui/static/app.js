@@ -12,6 +12,7 @@ const state = {
   image: null,        // {id, name, width, height}
   reference: null,    // {id, name, ...}
   hints: [],          // {x, y, color, radius} in input pixels
+  palette: [],        // "#rrggbb" colours of the global hints
   results: [],        // the last reply's results
   selected: 0,
   pending: false,     // a request is in flight
@@ -116,6 +117,9 @@ function fillDecoders() {
   if (method && method.default_decoder) select.value = method.default_decoder;
   select.disabled = decoders.length === 0;
   select.title = select.disabled ? `${method ? method.name : "this method"} has no decoders` : select.value;
+  $("vividness-label").title = method && method.vividness
+    ? `What vividness does for ${method.name}: ${method.vividness}`
+    : "";
   $("method-note").textContent = methodNote(method);
   const caps = capabilities();
   $("samples").disabled = !caps.includes("diverse");
@@ -223,16 +227,30 @@ async function openReference(file) {
 
 // -- colorizing ----------------------------------------------------------------------
 
+// The vividness to send: null at 0.5, the method's own default look.
+function vividness() {
+  const value = Number($("vividness").value);
+  return Math.abs(value - 0.5) < 1e-6 ? null : value;
+}
+
 function request() {
   const seed = $("seed").value.trim();
+  const method = currentMethod();
   const usesReference = capabilities().includes("reference");
+  const decoder = $("decoder");
+  // the default decoder is not sent: the method then also maps vividness its own way
+  const isDefault = method && decoder.value === method.default_decoder;
   return {
     image: state.image.id,
     method: $("method").value,
-    decoder: $("decoder").disabled ? null : $("decoder").value,
+    decoder: decoder.disabled || isDefault ? null : decoder.value,
     seed: seed === "" ? null : parseInt(seed, 10),
     samples: parseInt($("samples").value, 10) || 1,
     reference: state.reference && usesReference ? state.reference.id : null,
+    vividness: vividness(),
+    global_hints: state.palette.length
+      ? {palette: state.palette, strength: Number($("palette-strength").value)}
+      : null,
     hints: state.hints,
   };
 }
@@ -536,6 +554,61 @@ function renderHints() {
   });
 }
 
+// -- vividness and palette -----------------------------------------------------------
+
+function showVividness() {
+  const value = vividness();
+  $("vividness-value").textContent = value === null ? "default" : value.toFixed(2);
+}
+
+// Colours a new palette entry starts with, in turn: brick, sky blue, leaf green, ochre.
+const PALETTE_START = ["#b5442e", "#4a7fc1", "#4f8a3c", "#c99a3e"];
+// Colours the page's palette holds at most (the server takes more).
+const PALETTE_SIZE = 4;
+
+function renderPalette() {
+  const box = $("palette-colours");
+  box.innerHTML = "";
+  if (state.palette.length === 0) {
+    const none = document.createElement("span");
+    none.className = "muted";
+    none.id = "palette-empty";
+    none.textContent = "none";
+    box.appendChild(none);
+  }
+  state.palette.forEach((colour, i) => {
+    const entry = document.createElement("span");
+    entry.className = "palette-colour";
+    const picker = document.createElement("input");
+    picker.type = "color";
+    picker.value = colour;
+    picker.setAttribute("aria-label", `palette colour ${i + 1}`);
+    picker.addEventListener("change", () => {
+      state.palette[i] = picker.value;
+      colorize();
+    });
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "palette-remove";
+    remove.textContent = "×";
+    remove.title = `remove palette colour ${i + 1}`;
+    remove.setAttribute("aria-label", remove.title);
+    remove.addEventListener("click", () => {
+      state.palette.splice(i, 1);
+      renderPalette();
+      colorize();
+    });
+    entry.append(picker, remove);
+    box.appendChild(entry);
+  });
+  $("palette-add").disabled = state.palette.length >= PALETTE_SIZE;
+  $("palette-strength").disabled = state.palette.length === 0;
+}
+
+function showStrength() {
+  $("palette-strength-value").textContent = Number($("palette-strength").value).toFixed(2);
+}
+
 // -- wiring --------------------------------------------------------------------------
 
 function wire() {
@@ -572,6 +645,22 @@ function wire() {
     });
   }
   $("colorize-button").addEventListener("click", () => colorize());
+  $("vividness").addEventListener("input", showVividness);
+  $("vividness").addEventListener("change", () => {
+    showVividness();
+    colorize();
+  });
+  $("palette-add").addEventListener("click", () => {
+    if (state.palette.length >= PALETTE_SIZE) return;
+    state.palette.push(PALETTE_START[state.palette.length % PALETTE_START.length]);
+    renderPalette();
+    colorize();
+  });
+  $("palette-strength").addEventListener("input", showStrength);
+  $("palette-strength").addEventListener("change", () => {
+    showStrength();
+    if (state.palette.length) colorize();
+  });
   $("hints-clear").addEventListener("click", () => {
     state.hints = [];
     renderHints();
