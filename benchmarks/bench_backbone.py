@@ -19,10 +19,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+from colorize_bench.bench import best_seconds
 
 import core
 from core.backbones import get_backbone
-from colorize_bench.bench import best_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -76,7 +76,6 @@ def _ray_child(src: Path, out: Path, method: str, actors: int, cores: int) -> No
     """``--ray-child``: one Ray run in its own process (a process that has run Ray must not
     fork the pool's workers afterwards); prints its figures as JSON."""
     import ray
-
     from colorize_ray.distributed import colorize_files
 
     t0 = time.perf_counter()

@@ -33,8 +33,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import decoders, transfer  # noqa: E402
 from colorize_bench.bench import best_seconds  # noqa: E402
+
+from core import decoders, transfer  # noqa: E402
 from core.binning import CHROMA_BINS, HUE_BINS, LAB_AB_BINS, LAB_JOINT_BINS  # noqa: E402
 from core.colorspaces import (  # noqa: E402
     alphabeta_to_rgb,
@@ -52,7 +53,6 @@ from core.distributions import Distribution  # noqa: E402
 def machine() -> dict:
     """The toolkit's machine description, plus load average and scikit-image's version."""
     import skimage
-
     from colorize_bench.bench import machine_description
 
     info = machine_description()

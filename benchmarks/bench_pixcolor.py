@@ -20,10 +20,10 @@ import numpy as np
 
 
 def main() -> int:
+    from colorize_bench.bench import best_run, machine_description
     from colorize_pixcolor.bench import benchmark
 
     import core
-    from colorize_bench.bench import best_run, machine_description
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3, help="best of N for end-to-end runs")

@@ -143,8 +143,9 @@ def run_case(
 
 
 def main(argv: list[str] | None = None) -> int:
-    import core
     from colorize_bench.bench import machine_description
+
+    import core
     from core.hints import SOLVE_PIXELS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

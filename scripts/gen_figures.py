@@ -700,7 +700,8 @@ def figure_comparison(out: Path, photos: tuple[str, ...] = SAMPLE_PHOTOS[:3]) ->
     return out
 
 
-#: everyday_val people photos of the reported half (colorize_eval.evaluate.split_half) for the sheet.
+#: everyday_val people photos of the reported half (colorize_eval.evaluate.split_half)
+#: for the sheet.
 EVERYDAY_PEOPLE = 6
 
 

@@ -291,10 +291,11 @@ def main() -> None:
             print(f"embedded the plot in {out}")
         return
 
-    import core
     from colorize_bench.bench import machine_description, run_benchmarks
     from colorize_bench.bench import table as bench_table
     from colorize_eval.evaluate import evaluate
+
+    import core
 
     data_dir = Path(os.environ.get("COLORIZE_DATA", ROOT.parent / "shared" / "datasets"))
     test = data_dir / "bsds500" / "images" / "test"

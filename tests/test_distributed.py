@@ -1,4 +1,4 @@
-"""Colorizing on a Ray cluster (plugins/colorize-ray/colorize_ray/distributed.py): a local cluster on 127.0.0.1.
+"""Colorizing on a Ray cluster (colorize_ray.distributed): a local cluster on 127.0.0.1.
 
 The cluster runs in a child process (its own process group, with a time limit), so that
 Ray's processes, threads and signal handlers never enter the test process, and whatever

@@ -1,4 +1,4 @@
-"""``colorize eval``: scores, baselines, failures (plugins/colorize-eval/colorize_eval/evaluate.py)."""
+"""``colorize eval``: scores, baselines, failures (colorize_eval.evaluate)."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 Plugins that can explain their predictions (input, result, uncertainty map, predicted
 histograms at a few pixels — Larsson et al. 2016, Figs. 10–12) register an
 :class:`core.extensions.Explainer` per method (hook ``register_explainers``) whose target
-is ``explain(image, out_path, method, *, pixels=4, decoder=None, dpi=120) -> Path``. The core stays free
-of plotting libraries: the plugin imports matplotlib when it draws.
+is ``explain(image, out_path, method, *, pixels=4, decoder=None, dpi=120) -> Path``. The
+core stays free of plotting libraries: the plugin imports matplotlib when it draws.
 """
 
 from __future__ import annotations

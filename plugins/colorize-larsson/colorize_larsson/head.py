@@ -740,7 +740,7 @@ def tune_head(
     inference) and adds ``weight`` x KL(classifier(true colour) || classifier(colorized))
     of the frozen, unadapted colour EfficientNet-Lite0 to the variant's own loss (Eqs. 1-3,
     dense, against the photo at stride 4), which keeps the histograms calibrated.
-    The held-out semantic-test photos are not in the cache (:func:`colorize_eval.semantic.held_out`),
+    The held-out semantic-test photos are not in the cache (:func:`training.splits.held_out`),
     but the semantic test's judge is this same classifier: report it as such.
     """
     from tqdm import tqdm
