@@ -7,8 +7,8 @@ sample sheet per installed method (``docs/figures/samples/<method>.jpg``, listed
 ``docs/figures/samples/samples.json``, which ``docs/_hooks.py`` reads to append a
 "Sample sheet" section to each method page). Photos come from BSDS500 test in
 ``COLORIZE_DATA`` (Berkeley: non-commercial research and educational use only) and
-from ``examples/``. Everything is deterministic (fixed photos, seeds and bins); plots
-are PNG and photo grids JPEG, each under 200 KB.
+the bundled ``core/data/`` photo. Everything is deterministic (fixed photos, seeds and
+bins); plots are PNG and photo grids JPEG, each under 200 KB.
 """
 
 from __future__ import annotations
