@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from core import api
 from core.errors import (
     ColorizeError,
@@ -411,8 +413,6 @@ def run_file(settings: BatchSettings, job: FileJob) -> FileOutcome:
     file that cannot be loaded is ``failed`` with ``stop`` (every other file would fail
     alike). Anything else is a bug and propagates.
     """
-    import cv2
-
     notes: list[str] = []
     t0 = time.perf_counter()
 
@@ -559,7 +559,7 @@ def _triage(
             tally.refuse(job, "output path escapes the output folder")
         elif not settings.overwrite and all(t.exists() for t in job.targets):
             tally.summary.skipped += 1
-        elif crashed.get(_crash_key(job.source, settings)) is not None:
+        elif crashed and _crash_key(job.source, settings) in crashed:
             tally.refuse(
                 job,
                 f"{job.source}: crashed its worker process in an earlier run; skipped "
@@ -729,12 +729,11 @@ def run_batch(
     bar.update(len(jobs) - len(todo))
     count, threads = pool_shape(workers, len(todo)) if todo else (0, 0)
     tally.summary.workers = count
-    current: list[FileJob] = []
+    current: FileJob | None = None  # the job in progress in this process
     try:
         if count == 0:
-            for job in todo:
-                current[:] = [job]
-                stop = tally.add(job, run_file(settings, job))
+            for current in todo:
+                stop = tally.add(current, run_file(settings, current))
                 bar.update()
                 if stop:
                     break
@@ -742,8 +741,8 @@ def run_batch(
             _run_pool(todo, settings, count, threads, tally, bar, None if single_file else out)
     except KeyboardInterrupt:
         tally.summary.interrupted = True
-        if count == 0:  # the interrupt may have come between two lines of a write
-            _remove_stale(current)
+        if current is not None:  # the interrupt may have come between two lines of a write
+            _remove_stale([current])
     finally:
         bar.close()
     return tally.finish(started)

@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -114,16 +115,11 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     """List the installed methods: the paper once per group of variants (the methods of one
     distribution citing it), the default and the recommended method marked, then a short
     note on which method to use for what."""
-    import textwrap
-
-    from core.api import default_method, methods
-    from core.plugins import get_registry
-
-    infos = methods()
+    infos = api.methods()
     registry = get_registry()
     failures = [f.__dict__ for f in registry.failures]
     try:
-        default = default_method()
+        default = api.default_method()
     except ColorizeError:
         default = None
     if args.json:
