@@ -92,7 +92,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from core import lookup
 from core.colorspaces.base import ColorSpace
+from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
 from core.errors import InvalidHintsError
 
 __all__ = [
@@ -595,8 +597,6 @@ def spread_correction(
 def _guide(space: ColorSpace, lightness: np.ndarray, plane: np.ndarray, hue: int | None):
     """CIE L*, a*, b* of the method's result on the grid (lightness in ``space``'s units,
     chroma as a plane)."""
-    from core.colorspaces.lab import rgb_to_lab
-
     if space.name == "lab":
         return np.concatenate([lightness[..., None], plane], -1).astype(np.float32)
     rgb = space.to_rgb(lightness, _from_plane(space, plane, hue))
@@ -754,8 +754,6 @@ def global_target(palette: Any = None, reference: np.ndarray | None = None) -> n
     ValueError
         Neither or both given, or a bad palette.
     """
-    from core.colorspaces.lab import lab_to_rgb, rgb_to_lab
-
     if (palette is None) == (reference is None):
         raise ValueError("global hints take a palette or a reference image (one of the two)")
     if reference is not None:
@@ -771,15 +769,6 @@ def global_target(palette: Any = None, reference: np.ndarray | None = None) -> n
     return np.clip(lab_to_rgb(np.concatenate(parts)), 0.0, 1.0).astype(np.float32)
 
 
-def _quantile_map(values: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``values`` mapped so that ``source``'s distribution becomes ``target``'s: the mid-rank
-    of each value among ``source`` (equal values, equal ranks) read off ``target``'s
-    quantiles (:func:`core.transfer.quantile_matching`'s rule, for any number of values)."""
-    s, t = np.sort(source.ravel()), np.sort(target.ravel())
-    rank = (np.searchsorted(s, values, "left") + np.searchsorted(s, values, "right")) / (2 * s.size)
-    return np.interp(rank, (np.arange(t.size) + 0.5) / t.size, t).astype(np.float32)
-
-
 def _histogram_shift(
     lightness: np.ndarray,
     space: ColorSpace,
@@ -791,12 +780,13 @@ def _histogram_shift(
 ) -> np.ndarray | None:
     """Change (h, w, 2), in ``space``'s plane, that the Eq. 6 bias towards ``target`` makes
     to the decoded distributions; None when they do not cover both chroma channels."""
+    # Imported here, not at the top: global hints are rare, and `import core` (which
+    # imports this module) does not otherwise load the decoders and transfers.
     from core.decoders import decode_prediction
-    from core.plugins import get_registry
     from core.transfer import energy_minimisation
 
     first = next(iter(distributions.values()))
-    dspace: ColorSpace = get_registry().get("colorspace", first.colorspace)
+    dspace: ColorSpace = lookup.lookup("colorspace", first.colorspace)
     names = tuple(ch.name for ch in dspace.chroma_channels)
     joint = any(d.is_joint for d in distributions.values())
     same = all(d.colorspace == dspace.name for d in distributions.values())
@@ -890,9 +880,12 @@ def apply_global_hints(
         wanted = _to_plane(space, points.reshape(-1, 2).astype(np.float32), hue)
         step = max(1, math.ceil(math.sqrt(height * width / SOLVE_PIXELS)))
         source = plane[::step, ::step].reshape(-1, 2)
+        from core.transfer import match_quantiles  # see _histogram_shift
+
         change = np.stack(
-            [_quantile_map(plane[..., c], source[:, c], wanted[:, c]) for c in range(2)], -1
-        )
+            [match_quantiles(plane[..., c], wanted[:, c], sample=source[:, c]) for c in range(2)],
+            -1,
+        ).astype(np.float32)
         change -= plane
     out = plane + np.float32(strength) * change.reshape(height, width, 2)
     return _from_plane(space, out.astype(np.float32), hue)
@@ -973,7 +966,7 @@ def _displayed(space: ColorSpace, lightness: float, chroma: np.ndarray) -> np.nd
     return space.recombine(light, chroma)[0]
 
 
-def _histogram(result: Any, space: ColorSpace, registry: Any, row: int, col: int):
+def _histogram(result: Any, space: ColorSpace, row: int, col: int):
     """Cells of the method's histogram at the pixel: (probabilities (n,), sRGB (n, 3)),
     most likely first; None when the distributions do not cover both chroma channels."""
     dists = result.distributions
@@ -990,7 +983,7 @@ def _histogram(result: Any, space: ColorSpace, registry: Any, row: int, col: int
         found = [d for d in dists.values() if not d.is_joint]
         if not found:
             return None
-        dspace: ColorSpace = registry.get("colorspace", found[0].colorspace)
+        dspace: ColorSpace = lookup.lookup("colorspace", found[0].colorspace)
         names = tuple(ch.name for ch in dspace.chroma_channels)
         pair = [dists.get(name) for name in names]
         if any(d is None or d.colorspace != dspace.name for d in pair):
@@ -1002,7 +995,7 @@ def _histogram(result: Any, space: ColorSpace, registry: Any, row: int, col: int
             np.meshgrid(first.bins.centers, second.bins.centers, indexing="ij"), -1
         ).reshape(-1, 2)
         dist = first
-    dspace = registry.get("colorspace", dist.colorspace)
+    dspace = lookup.lookup("colorspace", dist.colorspace)
     order = [ch.name for ch in dspace.chroma_channels]
     if list(names) != order:  # e.g. a joint "ba" distribution
         if sorted(names) != sorted(order):
@@ -1101,16 +1094,12 @@ def suggest(
     Zhang et al. Real-Time User-Guided Image Colorization with Learned Deep Priors.
     SIGGRAPH 2017, Sec. 3 (suggested colours from the predicted distribution).
     """
-    from core.colorspaces.lab import rgb_to_lab
-    from core.plugins import get_registry
-
     row, col = _point(result, x, y, k)
-    registry = get_registry()
-    space: ColorSpace = registry.get("colorspace", result.colorspace)
+    space: ColorSpace = lookup.lookup("colorspace", result.colorspace)
     colorizer = None
-    if result.method in registry.names("method"):
-        colorizer = registry.get("method", result.method)
-    found = _histogram(result, space, registry, row, col) if result.distributions else None
+    if result.method in lookup.names("method"):
+        colorizer = lookup.lookup("method", result.method)
+    found = _histogram(result, space, row, col) if result.distributions else None
     if found is not None:
         probs, rgb = found
         lab = rgb_to_lab(rgb.astype(np.float32))
@@ -1149,8 +1138,6 @@ def suggest(
 
 
 def _lab_rgb(lab: np.ndarray) -> np.ndarray:
-    from core.colorspaces.lab import lab_to_rgb
-
     return np.asarray(lab_to_rgb(np.asarray(lab, np.float32)), np.float32)
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "energy_minimisation",
     "fit_histogram_bias",
     "get_transfer",
+    "match_quantiles",
     "quantile_matching",
     "reference_histogram",
     "reinhard",
@@ -127,16 +128,38 @@ def _rgb(image: Any, what: str) -> np.ndarray:
 # -- lightness-normalised quantile matching (Larsson Sec. 3.4) ----------------
 
 
-def _match_quantiles(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def match_quantiles(
+    values: np.ndarray, reference: np.ndarray, *, sample: np.ndarray | None = None
+) -> np.ndarray:
     """Map ``values`` so their empirical distribution becomes that of ``reference``.
 
-    Tied values share their mid-rank, so equal inputs map to equal outputs.
+    Each value's mid-rank (tied values share it, so equal inputs map to equal outputs) is
+    read off ``reference``'s quantiles.
+
+    Parameters
+    ----------
+    values : ndarray
+        The values to map (any shape; the result has it).
+    reference : ndarray
+        Values whose distribution the result takes (any size).
+    sample : ndarray, optional
+        Ranks are taken among ``sample`` instead of among ``values`` themselves: a subsample
+        of a large image ranks all its pixels at the cost of the subsample's sort.
+
+    Returns
+    -------
+    ndarray, float64
     """
-    unique, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    midrank = (np.cumsum(counts) - counts / 2) / values.size
-    target = np.sort(reference)
+    target = np.sort(np.ravel(reference))
     positions = (np.arange(target.size) + 0.5) / target.size
-    return np.interp(midrank, positions, target)[inverse.reshape(-1)]
+    if sample is None:
+        flat = np.ravel(values)
+        unique, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+        midrank = (np.cumsum(counts) - counts / 2) / flat.size
+        return np.interp(midrank, positions, target)[inverse.reshape(-1)].reshape(np.shape(values))
+    ranked = np.sort(np.ravel(sample))
+    left, right = np.searchsorted(ranked, values, "left"), np.searchsorted(ranked, values, "right")
+    return np.interp((left + right) / (2 * ranked.size), positions, target)
 
 
 def quantile_matching(
@@ -184,7 +207,7 @@ def quantile_matching(
     src_ratio = (source / (src_l + eps)).reshape(-1, 3)
     ref_ratio = (reference / (ref_l + eps)).reshape(-1, 3)
     matched = np.stack(
-        [_match_quantiles(src_ratio[:, c], ref_ratio[:, c]) for c in range(3)], axis=-1
+        [match_quantiles(src_ratio[:, c], ref_ratio[:, c]) for c in range(3)], axis=-1
     )
     out = matched.reshape(source.shape) * (src_l + eps)
     if clip:
