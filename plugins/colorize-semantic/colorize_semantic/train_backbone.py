@@ -47,7 +47,7 @@ from colorize_semantic.train import export_graphs, fit_averaged, output_losses
 from training.hypercolumn import CachedLevels
 from training.pixelcnn import apply_arguments, cache_cli
 
-__all__ = ["DEFAULTS", "CachedBatches", "export", "main", "mean_iou", "train"]
+__all__ = ["DEFAULTS", "CachedBatches", "export", "main", "mean_iou", "model_from_onnx", "train"]
 
 DEFAULTS: dict[str, Any] = {
     "variant": "full",
@@ -148,7 +148,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     extra = CachedBatches(args.extra_cache, config["seed"] + 1) if args.extra_cache else None
     torch.manual_seed(config["seed"])
     model = SemanticModel(config["variant"], **config["model"])
-    if args.init:
+    if args.init and (args.init.suffix == ".onnx" or args.init.is_dir()):
+        model = model_from_onnx(args.init, config["variant"], config["model"])
+    elif args.init:
         model.load_state_dict(torch.load(args.init, weights_only=True)["model"])
     lambdas = tuple(config["lambdas"])
     sources = [data.meta["split"]] + ([extra.meta["split"]] if extra else [])
@@ -176,6 +178,53 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         progress=not args.no_progress,
         backbone=BACKBONE,
     )
+
+
+def model_from_onnx(
+    where: str | Path, variant: str = "full", model_config: dict[str, Any] | None = None
+) -> SemanticModel:
+    """A trainable :class:`SemanticModel` that computes what a variant's shipped graphs compute.
+
+    ``where`` is a models folder, or one of the variant's graphs in it
+    (``semantic-<variant>-encoder.onnx``). The export keeps the encoder's parameters under
+    ``model.*`` and the PixelCNN's under ``net.*``; they are loaded by name. Only the
+    parameters that no shipped output depends on stay as initialised: the embedding head of
+    the L_emb loss (training only) and the conditioning of the last vertical-stack layer
+    (its output feeds nothing). So a later session continues training from the shipped
+    graphs without the checkpoint (``fit --init DIR``).
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    folder = Path(where)
+    if folder.suffix == ".onnx":
+        folder, variant = folder.parent, folder.name.split("-")[1]
+    model = SemanticModel(variant, **(model_config or DEFAULTS["model"]))
+    state = model.state_dict()
+    loaded = set()
+    for part in ("encoder", "pixelcnn", "row", "pixel"):
+        path = folder / f"semantic-{variant}-{part}.onnx"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such graph (a semantic models folder?)")
+        for init in onnx.load(str(path)).graph.initializer:
+            prefix, _, rest = init.name.partition(".")
+            key = {"model": rest, "net": f"pixelcnn.{rest}"}.get(prefix)
+            if key not in state:
+                continue
+            value = torch.from_numpy(numpy_helper.to_array(init).copy())
+            if value.shape != state[key].shape:
+                raise ValueError(f"{path}: {init.name} has shape {tuple(value.shape)}, the "
+                                 f"model {tuple(state[key].shape)} (another architecture?)")
+            state[key] = value
+            loaded.add(key)
+    last = f"pixelcnn.v_cond.{model.pixelcnn.layers - 1}."
+    missing = [k for k in state if k not in loaded
+               and not k.startswith(("embedding.head.", last))
+               and state[k].is_floating_point()]
+    if missing:
+        raise ValueError(f"{folder}: the semantic-{variant} graphs lack {missing[:5]}")
+    model.load_state_dict(state)
+    return model
 
 
 # -- export ---------------------------------------------------------------------------
@@ -210,7 +259,9 @@ def _fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=("plain", "embedding", "full"))
     parser.add_argument("--extra-cache", type=Path,
                         help="cache of unlabelled photos: each step adds their L_emb + L_gen")
-    parser.add_argument("--init", type=Path, help="start from this checkpoint's averaged weights")
+    parser.add_argument("--init", type=Path,
+                        help="start from this checkpoint's averaged weights, or from the "
+                        "shipped graphs (a models folder or one of its .onnx files)")
 
 
 def main(argv: list[str] | None = None) -> int:
