@@ -67,16 +67,8 @@ def colorize_video(
             f"(missing module {exc.name!r}): pip install colorize-video, "
             "or `pip install 'colorize-toolkit[all]'`"
         ) from None
-    return forward(
-        video,
-        method,
-        reference=reference,
-        index=index,
-        seed=seed,
-        decoder=decoder,
-        temporal=temporal,
-        **options,
-    )
+    request = dict(reference=reference, index=index, seed=seed, decoder=decoder, temporal=temporal)
+    return forward(video, method, **request, **options)
 
 
 __all__ = [

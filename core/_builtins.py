@@ -37,14 +37,9 @@ def register_transfers(register):
 
 @hookimpl
 def register_commands(register):
-    register(
-        Command("methods", "core.cli:methods_command", help="list installed methods and plugins")
-    )
-    register(Command("image", "core.cli:image_command", help="colorize image files or folders"))
-    register(
-        Command(
-            "demo",
-            "core.cli:demo_command",
-            help="colorize the bundled photo with the default method",
-        )
-    )
+    for name, text in [
+        ("methods", "list installed methods and plugins"),
+        ("image", "colorize image files or folders"),
+        ("demo", "colorize the bundled photo with the default method"),
+    ]:
+        register(Command(name, f"core.cli:{name}_command", help=text))

@@ -3,42 +3,22 @@
 
 Full-resolution policy
 ----------------------
-Each method runs at its working resolution. The core reduces the input to the
-method's lightness at full resolution, resizes that lightness to the working
-resolution, asks the method for chroma, upsamples the chroma (bilinear) and
-recombines it with the full-resolution lightness, then applies the lightness
-correction of Larsson et al. (2016), App. A.4 (add L - L̂ to every RGB channel).
-The output therefore has exactly the input's size and, up to gamut clipping,
-its lightness. The recombination runs in horizontal strips (on several threads),
-so memory stays bounded for large (e.g. 4000×3000) inputs.
-
-The working resolution is bounded on both sides and in pixels for every method
-(:meth:`core.Colorizer.working_shape`, :meth:`core.Colorizer.working_bounds`): a
-panorama or a 3 × 20000 film strip is scaled to fit, keeping its aspect ratio as
-far as the bounds allow, instead of asking a network for a strip-long activation.
-An input that still cannot be colorized (a working shape over the method's bounds,
-or not enough memory) is refused with an :class:`~core.errors.InvalidImageError`
-naming it.
-
-Colour hints (``hints=``) correct the upsampled chroma at full resolution, before the
-recombination, for every method (:mod:`core.hints`); global hints (``global_hints=``, a
-palette or a reference photo's colours) go first, and ``vividness=`` maps to each
-method's own knob (:meth:`core.Colorizer.vividness_options`).
+Each method runs at its working resolution, bounded on both sides and in pixels
+(:meth:`core.Colorizer.working_bounds`: a panorama or a 3 × 20000 film strip is scaled to
+fit, keeping its aspect ratio as far as the bounds allow). :func:`recombine` upsamples the
+predicted chroma and applies the lightness correction of Larsson et al. (2016), App. A.4,
+so the output has exactly the input's size and, up to gamut clipping, its lightness. An
+input that still cannot be colorized (over the bounds, or not enough memory) is refused
+with an :class:`~core.errors.InvalidImageError` naming it. Colour hints (``hints=``,
+:mod:`core.hints`) correct the upsampled chroma at full resolution, after the global hints
+(``global_hints=``); ``vividness=`` maps to each method's own knob
+(:meth:`core.Colorizer.vividness_options`).
 
 Pipeline stages
 ---------------
-Applications that need more than one call per image (video with a temporal pass,
-benchmarks, evaluation scripts) compose the same stages :func:`colorize_result` runs,
-kept here under ``core.api`` (not re-exported by :mod:`core`):
-
-1. :func:`check_request` -- refuse a method / reference / decoder / index combination
-   before any image is read;
-2. :func:`prepare` -- load and validate the input, its full-resolution lightness, the
-   working-resolution lightness and the reference (a :class:`Prepared`);
-3. :func:`predict` -- the method's guarded prediction, its chroma checked;
-4. :func:`recombine` -- upsampled chroma with the full-resolution lightness and the
-   correction of Larsson et al. (2016), App. A.4.
-
+Applications that need more than one call per image (video, benchmarks, evaluation)
+compose the stages of :func:`colorize_result` (not re-exported by :mod:`core`):
+:func:`check_request`, :func:`prepare`, :func:`predict` and :func:`recombine`.
 ``recombine(p.space, p.lightness, predict(p).chroma, p.gray)[0]`` with ``p = prepare(...)``
 is exactly ``colorize_result(...).rgb`` for the same arguments (without hints).
 """
@@ -175,12 +155,7 @@ class Colorization:
     def to_pil(self):
         """The result as an 8-bit ``PIL.Image`` (RGBA when the input had alpha)."""
         form = self._input or LoadedImage(self.rgb, self.alpha, "", "pil", np.dtype(np.uint8), 8)
-        kind = form.kind
-        form.kind = "pil"
-        try:
-            return to_output(self.rgb, form, self.alpha)
-        finally:
-            form.kind = kind
+        return to_output(self.rgb, dataclasses.replace(form, kind="pil"), self.alpha)
 
     def output(self) -> Any:
         """The result in the form the input came in (array, or PIL image)."""
@@ -189,11 +164,8 @@ class Colorization:
         return to_output(self.rgb, self._input, self.alpha)
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Write the result atomically; 16-bit inputs give 16-bit PNG/TIFF files.
-
-        Refuses to replace an existing file unless ``overwrite=True``, and the input
-        file always (:class:`core.errors.OutputExistsError`).
-        """
+        """Write the result atomically (16-bit PNG/TIFF for 16-bit inputs); refuses to replace
+        the input, or another file without ``overwrite=True`` (``OutputExistsError``)."""
         depth = 16 if self._input is not None and self._input.bit_depth == 16 else 8
         protect = (self._input.path,) if self._input is not None and self._input.path else ()
         return save_image(
@@ -203,10 +175,10 @@ class Colorization:
     def with_hints(self, hints: Any) -> Colorization:
         """This result re-coloured with colour ``hints``, without predicting again.
 
-        The chroma of this result is the prior (:func:`core.hints.apply_hints`); the new
-        result is what :func:`colorize_result` with ``hints=`` gives when this result came
-        from the same call without hints. Used by ``colorize ui`` to update the picture
-        after each click. ``metadata["hints"]`` lists every local hint the result has.
+        The chroma of this result is the prior (:func:`core.hints.apply_hints`): the result
+        is what :func:`colorize_result` with ``hints=`` gives when this one came from the
+        same call without hints (``colorize ui`` uses it after each click).
+        ``metadata["hints"]`` lists every local hint the result has.
 
         Parameters
         ----------
@@ -218,36 +190,25 @@ class Colorization:
             Bad hints, or a hint outside the image.
         """
         hint_list, source = resolve_hints(hints)
-        check_hints(hint_list, self.lightness.shape, source=source, image=self._source())
-        space: ColorSpace = get_registry().get("colorspace", self.colorspace)
-        gray = self._input.pixels if self._input is not None and self._input.is_gray else None
-        t0 = time.perf_counter()
-        chroma = apply_hints(self.lightness, self.chroma, hint_list, space)
-        rgb, chroma = recombine(space, self.lightness, chroma, gray)
-        metadata = dict(self.metadata)
-        metadata["hints"] = [*self.metadata.get("hints", []), *(h.to_dict() for h in hint_list)]
-        timings = dict(self.timings)
-        timings["hints"] = time.perf_counter() - t0
-        metadata["timings"] = timings
-        unhinted = self._unhinted if self._unhinted is not None or not hint_list else self.chroma
-        return dataclasses.replace(
-            self, rgb=rgb, chroma=chroma, metadata=metadata, _unhinted=unhinted
-        )
+        image = self._input.source if self._input is not None else ""
+        check_hints(hint_list, self.lightness.shape, source=source, image=image)
+        every = [*self.metadata.get("hints", []), *(h.to_dict() for h in hint_list)]
+        out = self._rehinted(self.chroma, hint_list, None, "hints", every)
+        return out if self._unhinted is None else dataclasses.replace(out, _unhinted=self._unhinted)
 
     def with_global_hints(
         self, *, palette: Any = None, reference: Any = None, strength: float = 1.0
     ) -> Colorization:
         """This result moved towards a colour distribution for the whole image (global hints).
 
-        The target is a ``palette``, a few colours (:func:`core.hints.parse_palette`:
-        ``"#aa3322:2,#3366cc"`` or a list), or the colours of a ``reference`` photo (path,
-        array or PIL image). Methods with per-pixel histograms get the bias of Larsson et
-        al.'s Eq. 6 towards it, the others a quantile matching of their chroma
-        (:func:`core.hints.apply_global_hints`, Zhang et al. 2017 Sec. 3.3); the lightness
-        stays the input's and nothing is predicted again. ``strength`` in [0, 1] blends
-        (0: this result). Global hints go *under* the local ones: the local hints of this
-        result (``metadata["hints"]``, colours as ``#rrggbb``) are applied again on top, so
-        each keeps its colour. The request is kept in ``metadata["global_hints"]``.
+        The target is a ``palette`` (:func:`core.hints.parse_palette`: ``"#aa3322:2,#3366cc"``
+        or a list) or the colours of a ``reference`` photo (path, array or PIL image).
+        Methods with per-pixel histograms get the bias of Larsson et al.'s Eq. 6 towards it,
+        the others a quantile matching of their chroma (:func:`core.hints.apply_global_hints`,
+        Zhang et al. 2017 Sec. 3.3); nothing is predicted again. ``strength`` in [0, 1]
+        blends (0: this result). The local hints of this result (``metadata["hints"]``) are
+        applied again on top, so each keeps its colour; the request is kept in
+        ``metadata["global_hints"]``.
 
         Raises
         ------
@@ -257,43 +218,34 @@ class Colorization:
         core.errors.InvalidImageError
             The reference cannot be read or is grayscale (named).
         """
-        spec = {"palette": palette, "reference": reference, "strength": strength}
-        target, record = _global_request(spec)
-        if record["strength"] == 0:
+        glob = _global_request({"palette": palette, "reference": reference, "strength": strength})
+        if glob[1]["strength"] == 0:
             return self
-        space: ColorSpace = get_registry().get("colorspace", self.colorspace)
-        t0 = time.perf_counter()
-        prior = self.chroma
-        if self._unhinted is not None:
-            prior = space.resize_chroma(self._unhinted, self.lightness.shape)
-        chroma = apply_global_hints(
-            self.lightness,
-            np.ascontiguousarray(prior, np.float32),
-            space,
-            target,
-            strength=record["strength"],
-            distributions=self.distributions,
-            decoder=self.decoder,
-            seed=self.seed,
-        )
+        prior = self.chroma if self._unhinted is None else self._unhinted
         hints = parse_hints(self.metadata.get("hints", []))
+        return self._rehinted(prior, hints, glob, "global_hints", glob[1])
+
+    def _rehinted(self, prior, local, glob, key: str, value: Any) -> Colorization:
+        """This result with ``prior`` through :func:`_hinted` again; ``metadata[key]`` is
+        ``value`` and ``timings[key]`` the seconds taken."""
+        t0 = time.perf_counter()
+        space: ColorSpace = get_registry().get("colorspace", self.colorspace)
         gray = self._input.pixels if self._input is not None and self._input.is_gray else None
-        local = apply_hints(self.lightness, chroma, hints, space)
-        rgb, full = recombine(space, self.lightness, local, gray)
-        metadata = {**self.metadata, "global_hints": record}
-        metadata["timings"] = {**self.timings, "global_hints": time.perf_counter() - t0}
+        context = (self.distributions, self.decoder, self.seed)
+        rgb, full, unhinted, *_ = _hinted(space, self.lightness, prior, gray, local, glob, *context)
+        timings = {**self.timings, key: time.perf_counter() - t0}
+        metadata = {**self.metadata, key: value, "timings": timings}
         return dataclasses.replace(
-            self, rgb=rgb, chroma=full, metadata=metadata, _unhinted=chroma if hints else None
+            self, rgb=rgb, chroma=full, metadata=metadata, _unhinted=unhinted
         )
 
     def suggest(self, x: float, y: float, k: int = 6, **options: Any) -> list:
         """The ``k`` colours the method finds most likely at input pixel (``x``, ``y``).
 
-        A list of :class:`core.hints.Suggestion` (``color``, ``lab``, ``probability``),
-        most likely first: bins of the method's distribution (the first is its mode),
-        the colours its samples put there, or its one point estimate
-        (:func:`core.hints.suggest`, which says what each case returns; ``options``:
-        ``samples=``). The page shows them as swatches; one becomes a :class:`Hint`.
+        A list of :class:`core.hints.Suggestion` (``color``, ``lab``, ``probability``), most
+        likely first (:func:`core.hints.suggest` says what each kind of method gives;
+        ``options``: ``samples=``). The page shows them as swatches; one becomes a
+        :class:`Hint`.
 
         Raises
         ------
@@ -303,9 +255,6 @@ class Colorization:
         from core.hints import suggest
 
         return suggest(self, x, y, k, **options)
-
-    def _source(self) -> str:
-        return self._input.source if self._input is not None else ""
 
     def uncertainty_image(self) -> np.ndarray:
         """The uncertainty map scaled to [0, 1] as (H, W) float32 (for display)."""
@@ -356,11 +305,9 @@ def set_default_method(name: str | None) -> None:
 
 
 def default_method() -> str:
-    """Name of the method used when ``method=None``.
-
-    Order: ``COLORIZE_DEFAULT_METHOD``, then :func:`set_default_method`, then the
-    first installed of :data:`PREFERRED_DEFAULTS`, then the first automatic
-    method by name.
+    """Name of the method used when ``method=None``: ``COLORIZE_DEFAULT_METHOD``, then
+    :func:`set_default_method`, then the first installed of :data:`PREFERRED_DEFAULTS`,
+    then the first automatic method by name.
 
     Raises
     ------
@@ -395,27 +342,21 @@ class Prepared:
 
     Attributes
     ----------
-    colorizer : Colorizer
-        The method (registry instance).
-    info : MethodInfo
-        The method's record (name, plugin distribution, version, ...).
-    space : ColorSpace
-        The method's colour space (registry instance).
+    colorizer, info, space
+        The method (a :class:`Colorizer`), its :class:`MethodInfo` and its
+        :class:`ColorSpace` (registry instances).
     loaded : LoadedImage
         The validated input; its form decides the output's (:func:`core.io.to_output`).
     lightness : ndarray (H, W) float32
         The input's lightness in ``space`` at full resolution.
     gray : ndarray (H, W) float32 in [0, 1] or None
-        A grayscale input's gray levels (the recombination keeps them exactly); ``None``
-        for a colour input.
+        A grayscale input's gray levels (the recombination keeps them exactly).
     working : ndarray (h, w) float32
-        ``lightness`` resized to the method's working shape: what :func:`predict` passes
-        to the method.
+        ``lightness`` at the method's working shape, what :func:`predict` passes on.
     reference : ndarray (h', w', 3) float32 in [0, 1] or None
-        The colour reference, loaded and checked (given, or recommended by the method for
-        ``reference="auto"``).
+        The colour reference, loaded and checked (given, or recommended by the method).
     decoder : str or None
-        The decoder asked for (checked against the method's by :func:`check_request`).
+        The decoder asked for (checked by :func:`check_request`).
     t_load : float
         Seconds :func:`prepare` took.
     reference_source : str or None
@@ -439,6 +380,12 @@ def _is_auto(reference: Any) -> bool:
     return isinstance(reference, str) and reference == AUTO_REFERENCE
 
 
+def _able(capability: str) -> str:
+    """The installed methods with ``capability``, for a message."""
+    able = [m.name for m in methods() if getattr(m.capabilities, capability)]
+    return ", ".join(able) or "none installed"
+
+
 def check_request(
     method: str | None,
     *,
@@ -446,10 +393,9 @@ def check_request(
     decoder: str | None = None,
     index: Any = None,
 ) -> None:
-    """Refuse a reference / decoder / index combination the method cannot honour.
-
-    The first stage of :func:`colorize_result` (:func:`prepare` runs it); an application
-    that reads its images itself (a video) calls it once, before reading any.
+    """Refuse a reference / decoder / index combination the method cannot honour: the first
+    stage (:func:`prepare` runs it), or what an application reading its images itself (a
+    video) calls once, before reading any.
 
     Parameters
     ----------
@@ -457,15 +403,14 @@ def check_request(
         Method name; ``None`` uses :func:`default_method`.
     reference, decoder, index
         As for :func:`colorize` (``reference`` is only tested for ``None`` and
-        :data:`AUTO_REFERENCE`; it is loaded by :func:`prepare`).
+        :data:`AUTO_REFERENCE`; :func:`prepare` loads it).
 
     Raises
     ------
     core.errors.UnknownMethodError
         No such method.
     core.errors.CapabilityError
-        The method cannot do what was asked; the message names it and the installed methods
-        that could.
+        The method cannot do what was asked (named, with the installed methods that could).
     """
     name = default_method() if method is None else method
     get_method(name)  # an unknown name: UnknownMethodError listing the installed ones
@@ -475,8 +420,7 @@ def check_request(
     if auto and not caps.recommend:
         raise CapabilityError(
             f"method {name!r} cannot recommend a reference (reference={AUTO_REFERENCE!r}); "
-            "methods that can: "
-            + (", ".join(m.name for m in methods() if m.capabilities.recommend) or "none installed")
+            f"methods that can: {_able('recommend')}"
         )
     if index is not None and not auto:
         raise CapabilityError(
@@ -486,8 +430,7 @@ def check_request(
         raise CapabilityError(f"method {name!r} needs a colour reference image (reference=...)")
     if reference is not None and not caps.reference:
         raise CapabilityError(
-            f"method {name!r} does not use a reference image; methods that do: "
-            + (", ".join(m.name for m in methods() if m.capabilities.reference) or "none installed")
+            f"method {name!r} does not use a reference image; methods that do: {_able('reference')}"
         )
     if decoder is not None and not colorizer.decoders:
         raise CapabilityError(f"method {name!r} has no decoders; decoder= is not accepted")
@@ -508,11 +451,9 @@ def prepare(
 ) -> Prepared:
     """Load an input and make it ready for a method (the pipeline's first stage).
 
-    Checks the request (:func:`check_request`), loads and validates the image, computes its
-    lightness in the method's colour space at full resolution and resizes it to the
-    method's working shape (area averaging where it shrinks), then loads and checks the
-    reference -- asking the method to recommend one for ``reference="auto"`` (He et al.
-    2018, §4).
+    Checks the request (:func:`check_request`), loads the image, computes its lightness and
+    resizes it to the working shape, then loads the reference (recommended by the method
+    for ``reference="auto"``, He et al. 2018, §4).
 
     Parameters
     ----------
@@ -534,63 +475,39 @@ def prepare(
         As raised by :func:`check_request`.
     core.errors.PluginError
         The method failed to recommend a reference, or returned a bad working shape.
-
-    Examples
-    --------
-    >>> from core import api
-    >>> p = api.prepare(np.full((30, 40), 0.5, np.float32), "larsson")  # doctest: +SKIP
-    >>> p.lightness.shape, p.working.dtype                              # doctest: +SKIP
-    ((30, 40), dtype('float32'))
     """
-    with _memory_refused(_source_name(image)):
-        return _prepare(image, method, reference, decoder, index)
-
-
-def _prepare(
-    image: Any, method: str | None, reference: Any, decoder: str | None, index: Any
-) -> Prepared:
     t0 = time.perf_counter()
-    registry = get_registry()
-    name = default_method() if method is None else method
-    check_request(name, reference=reference, decoder=decoder, index=index)
-    info = get_method(name)
-    colorizer: Colorizer = registry.get("method", name)
-    space: ColorSpace = registry.get("colorspace", colorizer.colorspace)
-    auto = _is_auto(reference)
-    loaded = load_image(image)
-    gray = loaded.pixels if loaded.is_gray else None
-    lightness = _input_lightness(space, loaded)
-    ref = ref_source = None
-    if auto:
-        reference = _call(name, colorizer.recommend_reference, lightness, index=index)
-        if isinstance(reference, (str, os.PathLike)):
-            ref_source = str(reference)
-    if reference is not None:
-        ref = _colour_reference(reference)[0]
-    working = _resize_lightness(lightness, _working_shape(name, colorizer, loaded))
-    return Prepared(
-        colorizer=colorizer,
-        info=info,
-        space=space,
-        loaded=loaded,
-        lightness=lightness,
-        gray=gray,
-        working=working,
-        reference=ref,
-        decoder=decoder,
-        t_load=time.perf_counter() - t0,
-        reference_source=ref_source,
-    )
+    with _memory_refused(image):
+        registry = get_registry()
+        name = default_method() if method is None else method
+        check_request(name, reference=reference, decoder=decoder, index=index)
+        colorizer: Colorizer = registry.get("method", name)
+        space: ColorSpace = registry.get("colorspace", colorizer.colorspace)
+        ref_source = None
+        loaded = load_image(image)
+        lightness = _input_lightness(space, loaded)
+        if _is_auto(reference):
+            reference = _call(name, colorizer.recommend_reference, lightness, index=index)
+            if isinstance(reference, (str, os.PathLike)):
+                ref_source = str(reference)
+        return Prepared(
+            colorizer=colorizer,
+            info=get_method(name),
+            space=space,
+            loaded=loaded,
+            lightness=lightness,
+            gray=loaded.pixels if loaded.is_gray else None,
+            reference=None if reference is None else _colour_reference(reference)[0],
+            working=_resize_lightness(lightness, _working_shape(name, colorizer, loaded)),
+            decoder=decoder,
+            t_load=time.perf_counter() - t0,
+            reference_source=ref_source,
+        )
 
 
 def _working_shape(name: str, colorizer: Colorizer, loaded: LoadedImage) -> tuple[int, int]:
-    """The method's working shape for ``loaded``, checked against the method's bounds.
-
-    :meth:`Colorizer.working_shape` keeps within :meth:`Colorizer.working_bounds`; a
-    method that overrides it and asks for more is refused here, with the input's name,
-    before any buffer of that size is allocated (a 3 x 20000 scan at a 64-pixel short
-    side would be 64 x 426 667 working pixels: a 63 GB network activation).
-    """
+    """The method's working shape for ``loaded``, refused (naming the input) over the
+    method's bounds before a buffer that size is allocated."""
     h, w = loaded.shape
     shape = colorizer.working_shape(h, w)
     try:
@@ -611,11 +528,8 @@ def _working_shape(name: str, colorizer: Colorizer, loaded: LoadedImage) -> tupl
 
 
 def _resize_lightness(lightness: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Resize full-resolution lightness to the working ``shape`` = (h, w), float32.
-
-    Area averaging along an axis that shrinks, bilinear along one that grows (a thin
-    strip can shrink along its length and grow across it), one axis at a time.
-    """
+    """Resize lightness to ``shape`` = (h, w), float32: area averaging along an axis that
+    shrinks, bilinear along one that grows."""
     (h, w), (wh, ww) = lightness.shape, shape
     out = lightness
     if (wh, ww) != (h, w):
@@ -632,13 +546,8 @@ def _resize_lightness(lightness: np.ndarray, shape: tuple[int, int]) -> np.ndarr
 
 
 def _input_lightness(space: ColorSpace, loaded: LoadedImage) -> np.ndarray:
-    """The input's full-resolution lightness in ``space``, (H, W) float32.
-
-    An 8-bit grayscale input has 256 possible values, so its lightness is
-    :meth:`ColorSpace.gray_lightness` of those 256 grays, looked up per pixel
-    (``cv2.LUT``: about 4x faster at 12 MP than evaluating it per pixel, the same
-    values to float32 rounding); other inputs are converted in strips.
-    """
+    """The input's full-resolution lightness in ``space``, (H, W) float32; an 8-bit gray
+    input by a 256-entry look-up (``cv2.LUT``), others in strips."""
     if loaded.samples8 is not None:
         levels = np.arange(256, dtype=np.float32) / np.float32(255.0)
         table = np.asarray(space.gray_lightness(levels), np.float32).reshape(1, 256)
@@ -658,8 +567,8 @@ def _stripwise(func, image: np.ndarray) -> np.ndarray:
 
 
 def _colour_reference(reference: Any) -> tuple[np.ndarray, str]:
-    """A colour reference loaded (sRGB (h, w, 3) float32) with its name; a grayscale one is
-    refused (:class:`InvalidImageError` naming it)."""
+    """A colour reference as sRGB (h, w, 3) float32 and its name; a grayscale one is
+    refused (:class:`InvalidImageError`)."""
     loaded = load_image(reference, name=None)
     if loaded.is_gray or _is_achromatic(loaded.pixels):
         raise InvalidImageError(
@@ -668,21 +577,32 @@ def _colour_reference(reference: Any) -> tuple[np.ndarray, str]:
     return loaded.rgb(), loaded.source
 
 
+def _is_achromatic(rgb: np.ndarray) -> bool:
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 65536)))
+    small = rgb[::step, ::step]
+    return float(np.abs(small - small.mean(axis=-1, keepdims=True)).max()) < 1.5 / 255.0
+
+
+def _fraction(value: Any, name: str, note: str = "") -> float:
+    """``value`` as a float in [0, 1], else a ValueError naming it."""
+    number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    if not (number and 0 <= value <= 1):
+        raise ValueError(f"{name} must be a number in [0, 1]{note}, got {value!r}")
+    return float(value)
+
+
 def _global_request(spec: Any) -> tuple[np.ndarray, dict]:
-    """``global_hints=`` (:meth:`Colorization.with_global_hints`) checked: the target points
-    (:func:`core.hints.global_target`) and the record kept in ``metadata["global_hints"]``."""
+    """``global_hints=`` checked: the target (:func:`core.hints.global_target`) and the
+    record kept in ``metadata["global_hints"]``."""
     if not isinstance(spec, dict) or set(spec) - {"palette", "reference", "strength"}:
         raise ValueError(
             f"global_hints must be a dict with palette or reference (and strength), got {spec!r}"
         )
     palette, reference = spec.get("palette"), spec.get("reference")
-    strength = spec.get("strength", 1.0)
-    number = isinstance(strength, (int, float, np.number)) and not isinstance(strength, bool)
-    if not (number and 0 <= strength <= 1):
-        raise ValueError(f"global hint strength must be a number in [0, 1], got {strength!r}")
+    strength = _fraction(spec.get("strength", 1.0), "global hint strength")
+    record: dict[str, Any] = {"strength": strength}
     if (palette is None) == (reference is None):
         raise ValueError("global hints take a palette or a reference image (one of the two)")
-    record: dict[str, Any] = {"strength": float(strength)}
     if palette is not None:
         record["palette"] = [
             {"color": "#" + "".join(f"{round(v * 255):02x}" for v in c), "weight": w}
@@ -693,12 +613,6 @@ def _global_request(spec: Any) -> tuple[np.ndarray, dict]:
     return global_target(reference=rgb), record
 
 
-def _is_achromatic(rgb: np.ndarray) -> bool:
-    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 65536)))
-    small = rgb[::step, ::step]
-    return float(np.abs(small - small.mean(axis=-1, keepdims=True)).max()) < 1.5 / 255.0
-
-
 def recombine(
     space: ColorSpace,
     lightness: np.ndarray,
@@ -707,12 +621,10 @@ def recombine(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Upsample chroma and recombine it with full-resolution lightness (the last stage).
 
-    The chroma is upsampled once to the lightness's shape (``space.resize_chroma``,
-    bilinear); :meth:`ColorSpace.recombine` (fused for Lab and YCbCr) then converts to sRGB
-    and applies the lightness correction of Larsson et al. (2016), App. A.4 (add L - L̂ to
-    every RGB channel), on horizontal strips of about a megapixel, on up to
-    :func:`recombine_threads` threads (OpenCV and numpy release the GIL; the strips are
-    independent, so the result does not depend on the thread count).
+    The chroma is upsampled (``space.resize_chroma``, bilinear); :meth:`ColorSpace.recombine`
+    converts to sRGB and applies the correction of Larsson et al. (2016), App. A.4 (add
+    L - L̂ to every RGB channel), on strips on up to :func:`recombine_threads` threads (the
+    result does not depend on their number).
 
     Parameters
     ----------
@@ -721,8 +633,7 @@ def recombine(
     lightness : ndarray (H, W) float
         Full-resolution lightness in ``space`` (:attr:`Prepared.lightness`).
     chroma : ndarray (h, w, 2) float
-        Chroma in ``space`` at any resolution, e.g. a method's working resolution
-        (``predict(p).chroma``).
+        Chroma in ``space`` at any resolution (e.g. ``predict(p).chroma``).
     gray : ndarray (H, W) float in [0, 1], optional
         A grayscale input's gray levels (:attr:`Prepared.gray`): the correction then
         targets them exactly instead of the gray of ``lightness``.
@@ -737,11 +648,6 @@ def recombine(
     ------
     ValueError
         ``lightness``, ``chroma`` or ``gray`` of the wrong shape.
-
-    References
-    ----------
-    G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for Automatic
-    Colorization. ECCV 2016, App. A.4.
 
     Examples
     --------
@@ -774,8 +680,7 @@ def recombine(
 
     workers = min(recombine_threads(), len(strips))
     if workers <= 1:
-        for sl in strips:
-            strip(sl)
+        list(map(strip, strips))
     else:
         with ThreadPoolExecutor(workers, thread_name_prefix="colorize-recombine") as pool:
             list(pool.map(strip, strips))
@@ -783,8 +688,8 @@ def recombine(
 
 
 def recombine_threads() -> int:
-    """Threads :func:`recombine` uses: ``COLORIZE_THREADS`` if set and positive, else the
-    usable cores, at most 8.
+    """Threads :func:`recombine` uses: ``COLORIZE_THREADS`` if positive, else the usable
+    cores, at most 8.
 
     Raises
     ------
@@ -801,12 +706,8 @@ def recombine_threads() -> int:
 
 
 def predict(prepared: Prepared, *, seed: int | None = None, **options: Any) -> Prediction:
-    """Run the method on a prepared input (the pipeline's middle stage).
-
-    Calls the method's :meth:`Colorizer.predict` with :attr:`Prepared.working`, its
-    reference and decoder; a failure of the method's own code is re-raised as a
-    :class:`~core.errors.PluginError` naming the method and its distribution, and the
-    chroma is checked before anything uses it.
+    """Run :meth:`Colorizer.predict` on :attr:`Prepared.working` with its reference and
+    decoder (the pipeline's middle stage).
 
     Parameters
     ----------
@@ -826,8 +727,8 @@ def predict(prepared: Prepared, *, seed: int | None = None, **options: Any) -> P
     Raises
     ------
     core.errors.PluginError
-        The method failed, returned something other than a :class:`core.Prediction`, or
-        chroma of the wrong shape or with NaN / infinite values.
+        The method failed (named with its distribution), returned something other than a
+        :class:`core.Prediction`, or chroma of the wrong shape or not finite.
     TypeError
         An option the method does not take.
     """
@@ -845,18 +746,13 @@ def predict(prepared: Prepared, *, seed: int | None = None, **options: Any) -> P
 
 
 def _checked(name: str, pred: Any, working: tuple[int, ...]) -> Prediction:
-    """``pred`` with its chroma checked (:func:`_check_chroma`) and copied to float32."""
+    """``pred`` refused unless a Prediction with finite chroma of the working shape;
+    returned with its chroma copied to float32."""
     if not isinstance(pred, Prediction):
         raise PluginError(
             f"method {name!r} returned {type(pred).__name__}, expected a core.Prediction"
         )
     chroma = np.asarray(pred.chroma)
-    _check_chroma(name, chroma, working)
-    return dataclasses.replace(pred, chroma=chroma.astype(np.float32))
-
-
-def _check_chroma(name: str, chroma: np.ndarray, working: tuple[int, ...]) -> None:
-    """Refuse a method's chroma of the wrong shape, or with NaN or infinite values."""
     if chroma.shape != (*working, 2):
         raise PluginError(
             f"method {name!r} returned chroma of shape {chroma.shape} "
@@ -870,6 +766,45 @@ def _check_chroma(name: str, chroma: np.ndarray, working: tuple[int, ...]) -> No
             f"method {name!r} returned chroma with {nan} NaN and {infinite} infinite "
             f"value(s) of {chroma.size} (expected finite values)"
         )
+    return dataclasses.replace(pred, chroma=chroma.astype(np.float32))
+
+
+def _hinted(
+    space: ColorSpace,
+    lightness: np.ndarray,
+    chroma: np.ndarray,
+    gray: np.ndarray | None,
+    hints: list[Hint] | None,
+    glob: tuple[np.ndarray, dict] | None,
+    distributions: dict,
+    decoder: str | None,
+    seed: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float, float]:
+    """Global hints (``glob``, from :func:`_global_request`), then local ``hints``, then
+    :func:`recombine`: rgb, full chroma, the chroma under the local hints (None without
+    them), and the seconds of the global and the local hints."""
+    t0 = time.perf_counter()
+    t_global = t_hints = 0.0
+    unhinted = chroma
+    if hints or glob:
+        chroma = np.ascontiguousarray(space.resize_chroma(chroma, lightness.shape), np.float32)
+    if glob:
+        chroma = unhinted = apply_global_hints(
+            lightness,
+            chroma,
+            space,
+            glob[0],
+            strength=glob[1]["strength"],
+            distributions=distributions,
+            decoder=decoder,
+            seed=seed,
+        )
+        t_global = time.perf_counter() - t0
+    if hints:
+        chroma = apply_hints(lightness, chroma, hints, space)
+        t_hints = time.perf_counter() - t0 - t_global
+    rgb, full = recombine(space, lightness, chroma, gray)
+    return rgb, full, unhinted if hints else None, t_global, t_hints
 
 
 def _finish(
@@ -881,72 +816,52 @@ def _finish(
     vivid: dict | None = None,
     glob: tuple[np.ndarray, dict] | None = None,
 ) -> Colorization:
-    """The :class:`Colorization` of a checked prediction (:func:`predict`): the vividness's
-    chroma scale, global hints, local hints, then :func:`recombine`, then the upsampled
-    side outputs and the metadata."""
-    name = prep.colorizer.name
+    """The :class:`Colorization` of a checked prediction: the vividness's chroma scale,
+    :func:`_hinted`, then the upsampled side outputs and the metadata."""
+    name, space = prep.colorizer.name, prep.space
     decoder = prep.decoder if prep.decoder is not None else prep.colorizer.default_decoder
     t0 = time.perf_counter()
     chroma = pred.chroma
-    t_hints = t_global = 0.0
     if vivid is not None and vivid[CHROMA_SCALE] != 1.0:
-        chroma = _scaled(prep.space, chroma, vivid[CHROMA_SCALE])
-    unhinted = chroma
+        chroma = _scaled(space, chroma, vivid[CHROMA_SCALE])
     glob = glob if glob is not None and glob[1]["strength"] > 0 else None
-    if hints or glob:
-        h, w = prep.lightness.shape
-        chroma = np.ascontiguousarray(prep.space.resize_chroma(chroma, (h, w)), np.float32)
-        if glob:
-            chroma = unhinted = apply_global_hints(
-                prep.lightness,
-                chroma,
-                prep.space,
-                glob[0],
-                strength=glob[1]["strength"],
-                distributions=pred.distributions,
-                decoder=decoder,
-                seed=seed,
-            )
-            t_global = time.perf_counter() - t0
-        if hints:
-            chroma = apply_hints(prep.lightness, chroma, hints, prep.space)
-            t_hints = time.perf_counter() - t0 - t_global
-    rgb, full_chroma = recombine(prep.space, prep.lightness, chroma, prep.gray)
+    rgb, full_chroma, unhinted, t_global, t_hints = _hinted(
+        space, prep.lightness, chroma, prep.gray, hints, glob, pred.distributions, decoder, seed
+    )
     h, w = prep.loaded.shape
-    uncertainty = None
+    uncertainty = segmentation = None
     if pred.uncertainty is not None:
-        uncertainty = cv2.resize(
-            np.asarray(pred.uncertainty, np.float32), (w, h), interpolation=cv2.INTER_LINEAR
-        )
-    segmentation = None
+        uncertainty = np.asarray(pred.uncertainty, np.float32)
+        uncertainty = cv2.resize(uncertainty, (w, h), interpolation=cv2.INTER_LINEAR)
     if pred.segmentation is not None:
-        seg = np.asarray(pred.segmentation)
-        segmentation = cv2.resize(seg.astype(np.int32), (w, h), interpolation=cv2.INTER_NEAREST)
+        seg = np.asarray(pred.segmentation).astype(np.int32)
+        segmentation = cv2.resize(seg, (w, h), interpolation=cv2.INTER_NEAREST)
     t_recombine = time.perf_counter() - t0
+    timings = {
+        "load": prep.t_load,
+        "predict": t_predict,
+        "recombine": t_recombine - t_hints - t_global,
+        "total": prep.t_load + t_predict + t_recombine,
+    }
     metadata = {
         "method": name,
         "plugin": prep.info.plugin,
         "version": prep.info.version,
         "seed": seed,
         "decoder": decoder,
-        "colorspace": prep.space.name,
+        "colorspace": space.name,
         "working_shape": tuple(prep.working.shape),
         "source": prep.loaded.source,
         "notes": list(prep.loaded.notes),
-        "timings": {
-            "load": prep.t_load,
-            "predict": t_predict,
-            "recombine": t_recombine - t_hints - t_global,
-            "total": prep.t_load + t_predict + t_recombine,
-        },
+        "timings": timings,
         **pred.extras,
     }
     if hints:
         metadata["hints"] = [hint.to_dict() for hint in hints]
-        metadata["timings"]["hints"] = t_hints
+        timings["hints"] = t_hints
     if glob:
         metadata["global_hints"] = glob[1]
-        metadata["timings"]["global_hints"] = t_global
+        timings["global_hints"] = t_global
     if vivid is not None:
         metadata["vividness"] = vivid
     if prep.reference_source is not None:
@@ -955,7 +870,7 @@ def _finish(
         rgb=rgb,
         lightness=prep.lightness,
         chroma=full_chroma,
-        colorspace=prep.space.name,
+        colorspace=space.name,
         method=name,
         seed=seed,
         decoder=metadata["decoder"],
@@ -966,24 +881,19 @@ def _finish(
         alpha=prep.loaded.alpha,
         metadata=metadata,
         _input=prep.loaded,
-        _unhinted=unhinted if hints else None,
+        _unhinted=unhinted,
     )
 
 
-def _source_name(image: Any) -> str:
-    """The name :func:`core.io.load_image` gives ``image`` in its messages."""
-    if isinstance(image, (str, os.PathLike)):
-        return str(image)
-    return "<PIL image>" if hasattr(image, "getbands") else "<array>"
-
-
 @contextlib.contextmanager
-def _memory_refused(source: str) -> Iterator[None]:
-    """Refuse an input the machine has not the memory for with an :class:`InvalidImageError`
-    naming it (``source``) and the allocation that failed, not a bare ``MemoryError``."""
+def _memory_refused(image: Any) -> Iterator[None]:
+    """Refuse an input there is not the memory for with an :class:`InvalidImageError`
+    naming it, as :func:`core.io.load_image` would, instead of a bare ``MemoryError``."""
     try:
         yield
     except MemoryError as exc:
+        source = "<PIL image>" if hasattr(image, "getbands") else "<array>"
+        source = str(image) if isinstance(image, (str, os.PathLike)) else source
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "MemoryError"
         raise InvalidImageError(source, f"not enough memory to colorize it ({detail})") from None
 
@@ -1004,7 +914,7 @@ def _call(name: str, func, *args, **kwargs):
 
 
 def _checked_hints(prep: Prepared, hints: tuple[list[Hint], str], options: dict) -> list[Hint]:
-    """The resolved hints checked against the loaded image; a method that declares
+    """The resolved hints checked against the loaded image; a method with
     ``capabilities.hints`` also gets them, in working-resolution pixels, as ``hints=``."""
     hint_list, source = hints
     check_hints(hint_list, prep.loaded.shape, source=source, image=prep.loaded.source)
@@ -1023,17 +933,14 @@ def _checked_hints(prep: Prepared, hints: tuple[list[Hint], str], options: dict)
     return hint_list
 
 
-def _check_vividness(vividness: Any) -> float | None:
-    """``vividness=`` as a float in [0, 1] (None: the method's default look)."""
-    if vividness is None:
-        return None
-    number = isinstance(vividness, (int, float, np.number)) and not isinstance(vividness, bool)
-    if not (number and 0 <= vividness <= 1):
-        raise ValueError(
-            "vividness must be a number in [0, 1] (0: muted, 0.5: the method's default look, "
-            f"1: most vivid), got {vividness!r}"
-        )
-    return float(vividness)
+def _arguments(hints: Any, vividness: Any, global_hints: Any) -> tuple:
+    """``hints=`` resolved, ``vividness=`` as a float in [0, 1] (or None) and
+    ``global_hints=`` checked (:func:`_global_request`), before any image is read."""
+    resolved = resolve_hints(hints)
+    if vividness is not None:
+        note = " (0: muted, 0.5: the method's default look, 1: most vivid)"
+        vividness = _fraction(vividness, "vividness", note)
+    return resolved, vividness, None if global_hints is None else _global_request(global_hints)
 
 
 def _vivid_options(prep: Prepared, vividness: float | None, options: dict) -> dict | None:
@@ -1058,8 +965,8 @@ def _vivid_options(prep: Prepared, vividness: float | None, options: dict) -> di
 
 
 def _scaled(space: ColorSpace, chroma: np.ndarray, factor: float) -> np.ndarray:
-    """``chroma`` times ``factor`` in its non-circular channels (0 is gray in each), clipped
-    to their ranges: the generic vividness (:data:`core.colorizer.CHROMA_SCALE`)."""
+    """``chroma`` times ``factor`` in its non-circular channels, clipped to their ranges:
+    the generic vividness (:data:`core.colorizer.CHROMA_SCALE`)."""
     out = np.array(chroma, np.float32)
     for i, channel in enumerate(space.chroma_channels):
         if not channel.circular:
@@ -1082,20 +989,14 @@ def colorize_result(
 ) -> Colorization:
     """Colorize one image and return the rich :class:`Colorization` result.
 
-    Parameters are those of :func:`colorize`. With ``reference="auto"`` the chosen
-    reference is recorded in ``metadata["reference"]``; with ``hints``, the hints in
-    ``metadata["hints"]`` and the propagation's seconds in ``timings["hints"]``; with
-    ``global_hints`` and ``vividness``, ``metadata["global_hints"]`` and
-    ``metadata["vividness"]`` (the value and the options it set).
-
-    It runs the pipeline stages :func:`prepare`, :func:`predict` and (after the hints)
-    :func:`recombine`.
+    Parameters are those of :func:`colorize`. ``metadata`` records the reference chosen for
+    ``reference="auto"``, and the ``hints``, ``global_hints`` and ``vividness`` (its value
+    and the options it set) given. It runs :func:`prepare`, :func:`predict` and (after the
+    hints) :func:`recombine`.
     """
-    resolved = resolve_hints(hints)
-    vividness = _check_vividness(vividness)
-    glob = None if global_hints is None else _global_request(global_hints)
-    with _memory_refused(_source_name(image)):
-        prep = _prepare(image, method, reference, decoder, index)
+    resolved, vividness, glob = _arguments(hints, vividness, global_hints)
+    with _memory_refused(image):
+        prep = prepare(image, method, reference=reference, decoder=decoder, index=index)
         hint_list = _checked_hints(prep, resolved, options)
         vivid = _vivid_options(prep, vividness, options)
         t0 = time.perf_counter()
@@ -1121,35 +1022,31 @@ def colorize(
     Parameters
     ----------
     image : path, PIL.Image.Image or ndarray
-        Arrays are (H, W), (H, W, 1), (H, W, 3) (or (H, W, 4) with alpha) in
-        uint8, uint16 or float in [0, 1]. A colour input is first reduced to the
-        method's lightness.
+        Arrays are (H, W), (H, W, 1), (H, W, 3) (or (H, W, 4) with alpha) in uint8, uint16
+        or float in [0, 1]. A colour input is first reduced to the method's lightness.
     method : str, optional
         Method name (see :func:`methods`); ``None`` uses :func:`default_method`.
     reference : path, PIL image, ndarray or ``"auto"``, optional
-        Colour reference image, for methods with ``capabilities.reference``.
-        ``"auto"`` lets a method with ``capabilities.recommend`` choose the reference
-        itself from ``index`` (fully automatic mode, He et al. 2018, §4).
+        Colour reference image, for methods with ``capabilities.reference``. ``"auto"``
+        lets a method with ``capabilities.recommend`` choose it from ``index`` (fully
+        automatic mode, He et al. 2018, §4).
     seed : int, optional
         Seed for methods that sample; the same seed gives the same result.
     decoder : str, optional
-        Decoder for methods that predict distributions (e.g. ``"mode"``,
-        ``"median"``, ``"hue=expectation+fading,chroma=median"``).
+        Decoder for methods that predict distributions (e.g. ``"mode"``, ``"median"``,
+        ``"hue=expectation+fading,chroma=median"``).
     index : path, optional
-        With ``reference="auto"``: what the method recommends from, e.g. a reference
-        index file built with ``colorize index build`` (method ``exemplar``).
+        With ``reference="auto"``: what the method recommends from, e.g. a reference index
+        file built with ``colorize index build`` (method ``exemplar``).
     hints : sequence of core.hints.Hint, hint objects, or a JSON file path, optional
-        Colour hints, for every method: each fixes the colour of a disc around its point
-        (``x``, ``y`` in input pixels; ``color``; optional ``radius``), and the correction
-        spreads over neighbouring pixels of similar lightness while the method's own
-        chroma is kept elsewhere (Levin et al. 2004; :mod:`core.hints`). Hint objects
-        are ``{"x": 120, "y": 48, "color": "#3a6ec8", "radius": 8}``; a file holds
-        ``{"hints": [...]}`` or a list.
+        Colour hints, for every method: each fixes the colour of a disc around its point,
+        spreading over neighbouring pixels of similar lightness (Levin et al. 2004;
+        :mod:`core.hints`). Hint objects are ``{"x": 120, "y": 48, "color": "#3a6ec8",
+        "radius": 8}`` (input pixels); a file holds ``{"hints": [...]}`` or a list.
     global_hints : dict, optional
-        A colour distribution for the whole image, applied before ``hints``:
-        ``{"palette": "#aa3322,#3366cc"}`` or ``{"reference": path/array/PIL}``, with an
-        optional ``"strength"`` in [0, 1] (default 1); see
-        :meth:`Colorization.with_global_hints`.
+        A colour distribution for the whole image, applied before ``hints`` (see
+        :meth:`Colorization.with_global_hints`): ``{"palette": "#aa3322,#3366cc"}`` or
+        ``{"reference": path/array/PIL}``, optional ``"strength"`` in [0, 1] (default 1).
     vividness : float, optional
         In [0, 1]: 0 muted, 0.5 the method's default look (exactly), 1 the most vivid;
         each method maps it to its own knob (:meth:`core.Colorizer.vividness_options`,
@@ -1159,9 +1056,8 @@ def colorize(
 
     Returns
     -------
-    Same form as the input: an array of the same dtype and range ((H, W, 3), or
-    (H, W, 4) with alpha), or a ``PIL.Image`` for PIL and path inputs. The size is
-    the input's size.
+    Same form as the input: an array of the same dtype and range ((H, W, 3), or (H, W, 4)
+    with alpha), or a ``PIL.Image`` for PIL and path inputs, of the input's size.
 
     Raises
     ------
@@ -1185,18 +1081,9 @@ def colorize(
     >>> core.colorize(gray).shape          # doctest: +SKIP
     (32, 48, 3)
     """
-    return colorize_result(
-        image,
-        method,
-        reference=reference,
-        seed=seed,
-        decoder=decoder,
-        index=index,
-        hints=hints,
-        global_hints=global_hints,
-        vividness=vividness,
-        **options,
-    ).output()
+    hinted = dict(hints=hints, global_hints=global_hints, vividness=vividness)
+    request = dict(reference=reference, seed=seed, decoder=decoder, index=index, **hinted)
+    return colorize_result(image, method, **request, **options).output()
 
 
 def sample_results(
@@ -1212,10 +1099,8 @@ def sample_results(
     vividness: float | None = None,
     **options: Any,
 ) -> list[Colorization]:
-    """Draw ``n`` diverse colorizations as :class:`Colorization` results.
-
-    ``hints``, ``global_hints`` and ``vividness`` (see :func:`colorize`) apply to every
-    sample.
+    """Draw ``n`` diverse colorizations as :class:`Colorization` results; ``hints``,
+    ``global_hints`` and ``vividness`` (see :func:`colorize`) apply to every sample.
 
     Raises
     ------
@@ -1224,31 +1109,23 @@ def sample_results(
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    resolved = resolve_hints(hints)
-    vividness = _check_vividness(vividness)
-    glob = None if global_hints is None else _global_request(global_hints)
-    with _memory_refused(_source_name(image)):
-        prep = _prepare(image, method, reference, None, index)
+    resolved, vividness, glob = _arguments(hints, vividness, global_hints)
+    with _memory_refused(image):
+        prep = prepare(image, method, reference=reference, index=index)
         hint_list = _checked_hints(prep, resolved, options)
+        name = prep.colorizer.name
         if not prep.colorizer.capabilities.diverse:
-            diverse = [m.name for m in methods() if m.capabilities.diverse]
             raise CapabilityError(
-                f"method {prep.colorizer.name!r} does not draw diverse samples; methods that "
-                "do: " + (", ".join(diverse) or "none installed")
+                f"method {name!r} does not draw diverse samples; methods that do: "
+                + _able("diverse")
             )
         vivid = _vivid_options(prep, vividness, options)
         t0 = time.perf_counter()
+        draw = prep.colorizer.predict_samples
         preds = _call(
-            prep.colorizer.name,
-            prep.colorizer.predict_samples,
-            prep.working,
-            int(n),
-            seed=seed,
-            reference=prep.reference,
-            **options,
+            name, draw, prep.working, int(n), seed=seed, reference=prep.reference, **options
         )
-        name, working = prep.colorizer.name, prep.working.shape
-        preds = [_checked(name, p, working) for p in preds]
+        preds = [_checked(name, p, prep.working.shape) for p in preds]
         elapsed = (time.perf_counter() - t0) / max(1, len(preds))
         base = 0 if seed is None else int(seed)
         return [
@@ -1271,22 +1148,10 @@ def sample(
 ) -> list[Any]:
     """Draw ``n`` diverse colorizations, batched in one pass where the method can.
 
-    Each result comes back in the input's form (see :func:`colorize`). The same
-    ``seed`` gives the same samples; sample ``i`` equals
-    ``colorize(image, method, seed=seed + i)`` for methods that sample per seed.
+    Each result comes back in the input's form (see :func:`colorize`). The same ``seed``
+    gives the same samples; sample ``i`` equals ``colorize(image, method, seed=seed + i)``
+    for methods that sample per seed.
     """
-    return [
-        r.output()
-        for r in sample_results(
-            image,
-            method,
-            n,
-            seed,
-            reference=reference,
-            index=index,
-            hints=hints,
-            global_hints=global_hints,
-            vividness=vividness,
-            **options,
-        )
-    ]
+    hinted = dict(hints=hints, global_hints=global_hints, vividness=vividness)
+    results = sample_results(image, method, n, seed, reference=reference, index=index, **hinted)
+    return [r.output() for r in results]

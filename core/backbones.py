@@ -1,10 +1,9 @@
 """Shared feature extractors ("backbones"): one ONNX graph installed once, used by many methods.
 
-A backbone maps a working-resolution lightness image to a feature pyramid. Plugins
-register backbones through the ``register_backbones`` hook (:mod:`core.hookspecs`), just
-as they register colour spaces and decoders; a method names the backbone its heads were
-trained on (e.g. ``"efficientnet-lite0-gray"``) and asks for its features with
-:meth:`Backbone.features`.
+A backbone maps a working-resolution lightness image to a feature pyramid. Plugins register
+backbones through the ``register_backbones`` hook (:mod:`core.hookspecs`), just as they register
+colour spaces and decoders; a method names the backbone its heads were trained on
+(e.g. ``"efficientnet-lite0-gray"``) and asks for its features with :meth:`Backbone.features`.
 
 Features are computed **once per image per process**: :meth:`Backbone.features` keeps the
 last few results keyed by a digest of the lightness array, so two methods, two decoders or
@@ -27,7 +26,6 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -87,25 +85,21 @@ class Backbone:
         self.citation = citation
         self.size_multiple = int(size_multiple)
         self.runs = 0
-        self._model = OnnxModel(self.path)
+        self.model = OnnxModel(self.path)
         self._cache: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
-    def model(self) -> OnnxModel:
-        return self._model
-
-    @property
     def levels(self) -> tuple[str, ...]:
         """Names of the pyramid levels (the graph's outputs), shallow to deep."""
-        return tuple(self._model.output_names)
+        return tuple(self.model.output_names)
 
     def strides(self) -> dict[str, int]:
         """Stride of each level relative to the input (from the graph's metadata)."""
-        return {k: int(v) for k, v in self._model.metadata_json("strides", {}).items()}
+        return {k: int(v) for k, v in self.model.metadata_json("strides", {}).items()}
 
     def model_files(self) -> tuple[ModelFile, ...]:
-        return (self._model.model_file(),)
+        return (self.model.model_file(),)
 
     def __call__(self, lightness: np.ndarray) -> dict[str, np.ndarray]:
         return self.features(lightness)
@@ -116,8 +110,7 @@ class Backbone:
         Raises
         ------
         ValueError
-            If ``lightness`` is not 2-D or its sides are not multiples of
-            :attr:`size_multiple`.
+            If ``lightness`` is not 2-D or its sides are not multiples of :attr:`size_multiple`.
         """
         x = np.asarray(lightness)
         if x.ndim != 2:
@@ -136,7 +129,7 @@ class Backbone:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        outputs = self._model.run(lightness=x[None, None])
+        outputs = self.model.run(lightness=x[None, None])
         levels = {name: out[0] for name, out in zip(self.levels, outputs, strict=True)}
         for value in levels.values():
             value.setflags(write=False)
@@ -152,14 +145,6 @@ class Backbone:
         """Forget cached features."""
         with self._lock:
             self._cache.clear()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "path": str(self.path),
-            "description": self.description,
-            "size_multiple": self.size_multiple,
-        }
 
     def __repr__(self) -> str:
         return f"Backbone({self.name!r}, {str(self.path)!r})"

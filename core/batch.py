@@ -1,16 +1,14 @@
 """Batch colorization of image files: the one loop behind ``colorize image``.
 
 A batch is a list of :class:`FileJob` (a source file and the output files it gives) and
-one :class:`BatchSettings` (method, seed, options, ...). :func:`run_file` does one job:
-colorize, write every output atomically, and turn what went wrong into a
-:class:`FileOutcome` instead of an exception. :func:`run_batch` runs the jobs, in this
-process (``workers=0``) or on a pool of worker processes, with the same rules either way:
+one :class:`BatchSettings`. :func:`run_file` does one job and turns what went wrong into
+a :class:`FileOutcome`; :func:`run_batch` runs the jobs, in this process (``workers=0``)
+or on a pool of worker processes, with the same rules either way:
 
 * outputs that all exist already are skipped (unless ``overwrite``), and output paths must
   stay inside the output folder;
-* an input is never written over: a batch whose output folder is an input folder, or one
-  of whose outputs is an input file, is refused before any work (:func:`check_outputs`),
-  and an output folder inside an input folder is not searched for inputs;
+* an input is never written over (:func:`check_outputs`), and an output folder inside an
+  input folder is not searched for inputs;
 * one bad file is reported and the batch goes on; a write error that will hit every file
   alike (disk full, read-only, no permission) stops it with one message, and so does an
   unknown method;
@@ -20,24 +18,28 @@ process (``workers=0``) or on a pool of worker processes, with the same rules ei
 
 Worker processes
 ----------------
-Each worker loads the method once (its ONNX Runtime sessions are cached in the process)
-and runs ``threads`` intra-op threads, so that ``workers x threads`` fits the usable
-cores (:func:`pool_shape`). On Linux the workers are forked from the calling process, so
-they see its plugin registry, including methods registered in code; elsewhere they are
-spawned and load the installed plugins themselves. Every file is colorized by the same
-code with the same seed as in this process, so the outputs are the same bytes.
+Each worker loads the method once and runs ``threads`` intra-op threads, so that
+``workers x threads`` fits the usable cores (:func:`pool_shape`). On Linux the workers are
+forked (they see this process's plugin registry, methods registered in code included);
+elsewhere they are spawned and load the installed plugins. Every file is colorized by the
+same code with the same seed as in this process, so the outputs are the same bytes.
 :mod:`colorize_ray.distributed` runs :func:`run_file` on Ray actors.
 """
 
 from __future__ import annotations
 
+import colorsys
+import contextlib
+import ctypes
 import errno
+import functools
 import itertools
 import json
 import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
 from core import api
 from core.errors import (
@@ -57,6 +60,7 @@ from core.errors import (
     UnknownMethodError,
 )
 from core.io import (
+    _WRITABLE,
     IMAGE_EXTENSIONS,
     finish_temporary,
     open_temporary,
@@ -92,7 +96,6 @@ FATAL_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.E
 #: contract allows one colorization of a 12-megapixel photo (``PEAK_MEMORY_MIB`` of
 #: colorize_devkit.testing).
 WORKER_MEMORY_MIB = 1536
-_OUTPUT_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 
 
 # -- planning ------------------------------------------------------------------------------
@@ -103,46 +106,33 @@ def iter_inputs(
 ) -> Iterator[tuple[Path, Path]]:
     """Yield ``(file, path relative to the output folder)`` for files and folders.
 
-    Folders are searched recursively (sorted) for files with an extension of
-    :data:`core.io.IMAGE_EXTENSIONS`; a file given by name is taken whatever its extension
-    and keeps only its name.
-
     Parameters
     ----------
     paths : paths
-        Image files and/or folders.
+        Image files (taken whatever their extension; they keep only their name) and/or
+        folders (searched recursively, sorted, for :data:`core.io.IMAGE_EXTENSIONS`).
     exclude : path, optional
-        The output folder. When it lies below a searched folder, the files in it (the
-        outputs of an earlier run) are not inputs: a re-run does not colorize them again
-        into a folder one level deeper.
+        The output folder: when it lies below a searched folder, the outputs of an earlier
+        run in it are not inputs (a re-run does not colorize them again).
     """
     skip = os.path.realpath(exclude) if exclude is not None else None
+    excluded = functools.cache(lambda folder: confined(Path(skip), folder))  # per folder
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            root = os.path.realpath(path)
-            below = skip is not None and skip.startswith(root.rstrip(os.sep) + os.sep)
-            excluded: dict[Path, bool] = {}  # per folder: inside ``exclude``
-            for child in sorted(path.rglob("*")):
-                if not (child.is_file() and child.suffix.lower() in IMAGE_EXTENSIONS):
-                    continue
-                if below:
-                    folder = child.parent
-                    if folder not in excluded:
-                        excluded[folder] = confined(Path(skip), folder)
-                    if excluded[folder]:
-                        continue
-                yield child, child.relative_to(path)
-        else:
+        if not path.is_dir():
             yield path, Path(path.name)
+            continue
+        below = skip is not None and skip.startswith(os.path.realpath(path).rstrip(os.sep) + os.sep)
+        for child in sorted(path.rglob("*")):
+            if child.is_file() and child.suffix.lower() in IMAGE_EXTENSIONS:
+                if not (below and excluded(child.parent)):
+                    yield child, child.relative_to(path)
 
 
 def output_name(rel: Path, index: int | None = None) -> Path:
     """The output path for input ``rel``: same name and format (PNG for formats the
     toolkit does not write), ``name_sample{index}`` for sample ``index``."""
-    suffix = rel.suffix.lower()
-    if suffix not in _OUTPUT_SUFFIXES:
-        suffix = ".png"
+    suffix = rel.suffix.lower() if rel.suffix.lower() in _WRITABLE else ".png"
     stem = rel.stem if index is None else f"{rel.stem}_sample{index}"
     return rel.with_name(stem + suffix)
 
@@ -207,16 +197,12 @@ def plan_jobs(
     out = Path(output)
     inputs = list(inputs)
     indices: list[int | None] = [None] if samples == 1 else list(range(samples))
-    jobs = [
-        FileJob(
-            number,
-            source,
-            (out,) if single_file else tuple(out / output_name(rel, i) for i in indices),
-        )
-        for number, (source, rel) in enumerate(
-            iter_inputs(inputs, exclude=None if single_file else out)
-        )
-    ]
+
+    def targets(rel: Path) -> tuple[Path, ...]:
+        return (out,) if single_file else tuple(out / output_name(rel, i) for i in indices)
+
+    pairs = enumerate(iter_inputs(inputs, exclude=None if single_file else out))
+    jobs = [FileJob(number, source, targets(rel)) for number, (source, rel) in pairs]
     check_outputs(jobs, inputs, out, single_file=single_file)
     return jobs
 
@@ -257,20 +243,19 @@ def check_outputs(
                     "replace the inputs or be read as inputs by the next run; choose "
                     "another output folder"
                 )
-    sources: dict[tuple[int, int], Path] = {}
-    for job in jobs:
+
+    def file_id(path: Path) -> tuple[int, int] | None:
         try:
-            info = os.stat(job.source)
+            info = os.stat(path)
         except OSError:  # a missing input is reported when its job runs
-            continue
-        sources.setdefault((info.st_dev, info.st_ino), job.source)
+            return None
+        return info.st_dev, info.st_ino
+
+    sources = {file_id(job.source): job.source for job in reversed(jobs)}  # the first names it
+    sources.pop(None, None)
     for job in jobs:
         for target in job.targets:
-            try:
-                info = os.stat(target)
-            except OSError:
-                continue
-            source = sources.get((info.st_dev, info.st_ino))
+            source = sources.get(file_id(target))
             if source is not None:
                 raise OutputPathError(
                     f"{source}: the output would replace this input file (output {target}); "
@@ -291,15 +276,12 @@ class BatchSettings:
         Method name; ``None`` is :func:`core.default_method`.
     samples : int
         1: one colorization per file; more: that many diverse samples.
-    seed, reference, decoder, index
+    seed, reference, decoder, index, options
         Passed to :func:`core.colorize_result` (``seed`` defaults to 0 for samples).
-    options : dict
-        Method-specific keyword arguments.
     overwrite : bool
         Replace existing outputs (otherwise a job whose outputs all exist is skipped).
     save_uncertainty, save_segmentation : bool
-        Also write ``name_uncertainty.png`` / ``name_segmentation.png`` where the method
-        gives them.
+        Also write ``name_uncertainty.png`` / ``name_segmentation.png`` where given.
     """
 
     method: str | None = None
@@ -345,10 +327,6 @@ def segmentation_overlay(result, alpha: float = 0.5):
     Class ``k`` gets a fixed hue (golden-ratio steps), so the same class has the same
     colour in every image; used by ``colorize image --save-segmentation``.
     """
-    import colorsys
-
-    import numpy as np
-
     labels = np.asarray(result.segmentation, np.int64)
     count = max(int(labels.max()) + 1, len(result.class_names), 1)
     palette = np.array(
@@ -358,60 +336,48 @@ def segmentation_overlay(result, alpha: float = 0.5):
     return (1.0 - alpha) * result.rgb + alpha * colours
 
 
+def _save_result(result: Any, target: Path, settings: BatchSettings) -> list[Path]:
+    """Write ``result`` to ``target``, and ``<stem>_uncertainty.png`` /
+    ``<stem>_segmentation.png`` beside it where asked and given; the paths written."""
+    written = [result.save(target, overwrite=settings.overwrite)]
+    extras = []
+    if settings.save_uncertainty and result.uncertainty is not None:
+        extras.append(("uncertainty", result.uncertainty_image()[..., None].repeat(3, -1)))
+    if settings.save_segmentation and result.segmentation is not None:
+        extras.append(("segmentation", segmentation_overlay(result)))
+    for name, rgb in extras:
+        path = target.with_name(f"{target.stem}_{name}.png")
+        written.append(save_image(path, rgb, overwrite=settings.overwrite))
+    return written
+
+
 def _colorize_and_save(settings: BatchSettings, job: FileJob, notes: list[str]) -> None:
+    """Colorize ``job.source`` and write the outputs that are missing (all with overwrite)."""
+    common = dict(reference=settings.reference, index=settings.index, **settings.options)
     if settings.samples == 1:
+        seed, decoder = settings.seed, settings.decoder
         results = [
-            api.colorize_result(
-                job.source,
-                settings.method,
-                reference=settings.reference,
-                seed=settings.seed,
-                decoder=settings.decoder,
-                index=settings.index,
-                **settings.options,
-            )
+            api.colorize_result(job.source, settings.method, seed=seed, decoder=decoder, **common)
         ]
     else:
         results = api.sample_results(
-            job.source,
-            settings.method,
-            settings.samples,
-            seed=settings.seed or 0,
-            reference=settings.reference,
-            index=settings.index,
-            **settings.options,
+            job.source, settings.method, settings.samples, seed=settings.seed or 0, **common
         )
-    overwrite = settings.overwrite
     for result, target in zip(results, job.targets, strict=True):
-        if target.exists() and not overwrite:
-            continue
-        result.save(target, overwrite=overwrite)
-        if settings.save_uncertainty and result.uncertainty is not None:
-            u = result.uncertainty_image()
-            save_image(
-                target.with_name(target.stem + "_uncertainty.png"),
-                u[..., None].repeat(3, -1),
-                overwrite=overwrite,
-            )
-        if settings.save_segmentation and result.segmentation is not None:
-            save_image(
-                target.with_name(target.stem + "_segmentation.png"),
-                segmentation_overlay(result),
-                overwrite=overwrite,
-            )
-        notes.extend(result.metadata.get("notes", []))
+        if settings.overwrite or not target.exists():
+            _save_result(result, target, settings)
+            notes.extend(result.metadata.get("notes", []))
 
 
 def run_file(settings: BatchSettings, job: FileJob) -> FileOutcome:
     """Colorize one file and write its outputs atomically; never raises for a bad file.
 
     Errors a user can cause (:class:`core.errors.ColorizeError`, ``ValueError``,
-    ``TypeError``, ``OSError``) become a ``failed`` outcome carrying the message, and so
-    does running out of memory (``MemoryError``, or an OpenCV ``cv2.error``, which is how
-    OpenCV reports a failed allocation): that file fails, the batch goes on. A write
-    error of :data:`FATAL_WRITE_ERRORS` becomes ``fatal``; an unknown method or a model
-    file that cannot be loaded is ``failed`` with ``stop`` (every other file would fail
-    alike). Anything else is a bug and propagates.
+    ``TypeError``, ``OSError``) and running out of memory (``MemoryError``, or a
+    ``cv2.error``, OpenCV's report of a failed allocation) give a ``failed`` outcome with
+    the message. A write error of :data:`FATAL_WRITE_ERRORS` is ``fatal``; an unknown
+    method or an unloadable model file is ``failed`` with ``stop``. Anything else is a bug
+    and propagates.
     """
     notes: list[str] = []
     t0 = time.perf_counter()
@@ -429,11 +395,10 @@ def run_file(settings: BatchSettings, job: FileJob) -> FileOutcome:
         stop = isinstance(exc, (UnknownMethodError, ModelFileError))
         return outcome("failed", str(exc), stop=stop)
     except MemoryError as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "MemoryError"
+        detail = (str(exc).strip().splitlines() or ["MemoryError"])[0]
         return outcome("failed", f"{job.source}: not enough memory to colorize it ({detail})")
     except cv2.error as exc:
-        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-        detail = lines[-1] if lines else "cv2.error"
+        detail = ([ln.strip() for ln in str(exc).splitlines() if ln.strip()] or ["cv2.error"])[-1]
         return outcome("failed", f"{job.source}: OpenCV failed ({detail})")
     return outcome("done")
 
@@ -454,8 +419,7 @@ class BatchSummary:
     failed : list of (str, str)
         ``(source, error)`` per failed job, in batch order.
     fatal : str or None
-        Why the batch stopped early (e.g. ``"cannot write to out: No space left on
-        device"``).
+        Why the batch stopped early (e.g. ``"cannot write to out: No space left..."``).
     interrupted : bool
         Stopped by SIGINT / SIGTERM.
     workers : int
@@ -482,32 +446,28 @@ class BatchSummary:
     @property
     def exit_code(self) -> int:
         """The exit code of ``colorize image``: 130 interrupted, 1 on a failure, else 0."""
-        if self.fatal:
-            return 1
-        if self.interrupted:
+        if self.interrupted and not self.fatal:
             return 130
-        return 1 if self.failed else 0
+        return 1 if self.fatal or self.failed else 0
 
     def report(self, file: Any = None) -> None:
         """Print the summary lines of ``colorize image`` (to stderr by default)."""
-        file = sys.stderr if file is None else file
-        print(
+        say = functools.partial(print, file=sys.stderr if file is None else file)
+        say(
             f"colorized {self.done}, skipped {self.skipped} (output exists), failed "
-            f"{len(self.failed)} of {self.total} file(s); results in {self.output}",
-            file=file,
+            f"{len(self.failed)} of {self.total} file(s); results in {self.output}"
         )
         for name, error in self.failed:
-            print(f"  FAILED {name}: {error}", file=file)
+            say(f"  FAILED {name}: {error}")
         left = self.total - self.done - self.skipped - len(self.failed)
         if self.fatal:
-            print(f"colorize: {self.fatal}; stopped", file=file)
+            say(f"colorize: {self.fatal}; stopped")
         elif self.interrupted:
-            print("interrupted: finished files are complete; re-run to do the rest", file=file)
+            say("interrupted: finished files are complete; re-run to do the rest")
         elif left > 0:
-            print(
+            say(
                 f"stopped: {left} other file(s) not colorized; the error above would repeat "
-                "for each",
-                file=file,
+                "for each"
             )
 
 
@@ -599,17 +559,11 @@ def _record_crash(out: Path, job: FileJob, settings: BatchSettings, error: str) 
         return
     crashed = _read_crashes(out)
     crashed[key] = error
-    try:
+    with contextlib.suppress(OSError):  # the batch's own report still names the photo
         fd, tmp = open_temporary(out, prefix=".colorize-crashed.", suffix=".part")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"version": 1, "crashed": crashed}, handle, indent=1)
         finish_temporary(tmp, out / CRASH_RECORD)
-    except OSError:
-        pass  # the batch's own report still names the photo
-
-
-def _env_threads() -> int:
-    return _threads()
 
 
 def usable_cores() -> int:
@@ -618,22 +572,18 @@ def usable_cores() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    try:
+    with contextlib.suppress(OSError, ValueError):
         quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
         if quota != "max":
             cores = min(cores, max(1, int(int(quota) // int(period))))
-    except (OSError, ValueError):
-        pass
     return max(1, cores)
 
 
 def _available_mib() -> int | None:
-    try:
+    with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
                 return int(line.split()[1]) // 1024
-    except (OSError, ValueError, IndexError):
-        pass
     return None
 
 
@@ -643,12 +593,10 @@ def pool_shape(workers: int | None = None, files: int | None = None) -> tuple[in
     Parameters
     ----------
     workers : int, optional
-        Worker processes asked for; 0 or 1 runs in the calling process (a pool of one
-        worker would only add its start-up and the transfers). By default: the usable
-        cores (:func:`usable_cores`) divided by ``COLORIZE_THREADS`` when that is set, at
-        most one per :data:`WORKER_MEMORY_MIB` of available memory and at most one per
-        file. A batch that would get one worker, asked for or not, runs in the calling
-        process.
+        Worker processes asked for (0 or 1: in the calling process). By default the usable
+        cores (:func:`usable_cores`), divided by ``COLORIZE_THREADS`` when set, at most one
+        per :data:`WORKER_MEMORY_MIB` of available memory. A batch that would get one
+        worker runs in the calling process (a pool of one only adds start-up and transfers).
     files : int, optional
         Files to colorize: no more workers than files are started.
 
@@ -656,16 +604,14 @@ def pool_shape(workers: int | None = None, files: int | None = None) -> tuple[in
     -------
     (int, int)
         Workers (0: in this process) and intra-op threads per worker: ``COLORIZE_THREADS``
-        when set, else the cores divided among the workers, so that
-        ``workers x threads`` is at most the usable cores. In this process the
-        threads are ``COLORIZE_THREADS`` (0: ONNX Runtime's own choice).
+        when set (0: ONNX Runtime's own choice), else the cores divided among the workers.
 
     Raises
     ------
     ValueError
         A negative ``workers``, or a malformed ``COLORIZE_THREADS``.
     """
-    env = _env_threads()
+    env = _threads()
     cores = usable_cores()
     if workers is not None and workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
@@ -698,15 +644,13 @@ def run_batch(
         From :func:`plan_jobs`.
     settings : BatchSettings
     output : path
-        The output folder (outputs must resolve inside it), or the output file with
-        ``single_file``.
+        The output folder (outputs must resolve inside it), or with ``single_file`` the one
+        job's output file (no confinement check).
     single_file : bool
-        ``output`` is the one job's output file (no confinement check).
     workers : int, optional
-        Worker processes; 0 or 1 runs in this process; ``None`` chooses
-        (:func:`pool_shape`).
+        Worker processes (:func:`pool_shape`); 0 or 1 runs in this process.
     progress : bool
-        Show a progress bar (tqdm) over all the jobs.
+        Show a progress bar (tqdm).
 
     Returns
     -------
@@ -721,7 +665,7 @@ def run_batch(
     from tqdm import tqdm
 
     started = time.perf_counter()
-    _env_threads()  # a malformed COLORIZE_THREADS is refused before any work
+    _threads()  # a malformed COLORIZE_THREADS is refused before any work
     out = Path(output)
     bar = tqdm(total=len(jobs), unit="img", desc="colorize", disable=not progress or None)
     tally = _Tally(len(jobs), str(out), bar.write)
@@ -753,13 +697,6 @@ def run_batch(
 _worker_settings: BatchSettings | None = None
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """Fork on Linux (workers inherit the registry), spawn elsewhere."""
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
 def _worker_signal(signum: int, frame: Any) -> None:
     """SIGTERM in a worker: remove the temporary file of the write in progress, if any,
     and exit at once, whatever line the write had reached."""
@@ -781,24 +718,17 @@ def _init_worker(settings: BatchSettings, threads: int, parent: int) -> None:
 
 
 def _die_with_parent(parent: int) -> None:
-    """Make this worker exit when the batch's process dies, even by ``kill -9``.
-
-    On Linux the kernel sends the worker SIGTERM (``prctl(PR_SET_PDEATHSIG)``), which
-    :func:`_worker_signal` handles; elsewhere a daemon thread polls the parent's pid.
-    """
+    """Make this worker exit when the batch's process dies, even by ``kill -9``: on Linux
+    the kernel sends it SIGTERM (``prctl(PR_SET_PDEATHSIG)``, see :func:`_worker_signal`);
+    elsewhere a daemon thread polls the parent's pid."""
     armed = False
     if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
+        with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             armed = libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            armed = False
     if os.getppid() != parent:  # the parent died before the line above
         os._exit(128 + signal.SIGTERM)
     if not armed:
-        import threading
 
         def watch() -> None:
             while os.getppid() == parent:
@@ -822,26 +752,31 @@ def _remove_stale(jobs: Iterable[FileJob]) -> None:
                 path.unlink(missing_ok=True)
 
 
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    # ProcessPoolExecutor has no public way to stop running calls before Python 3.14.
-    processes = getattr(pool, "_processes", None) or {}
-    for process in list(processes.values()):
-        if process.is_alive():
-            process.terminate()
-
-
 #: Photos in a row that crash their worker before the batch stops: past that, the method
 #: (or the machine) is the likely cause, not the photos.
 MAX_CRASHES_IN_A_ROW = 3
 
 
-def _new_pool(settings: BatchSettings, workers: int, threads: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        workers,
-        mp_context=_pool_context(),
-        initializer=_init_worker,
-        initargs=(settings, threads, os.getpid()),
-    )
+@contextlib.contextmanager
+def _pool(
+    settings: BatchSettings, workers: int, threads: int, in_flight: Iterable[FileJob]
+) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``workers`` processes (forked on Linux: they inherit the registry), stopped
+    on an interrupt; on leaving, shut down and the leftovers of ``in_flight`` removed."""
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    args = (settings, threads, os.getpid())
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=args)
+    try:
+        yield pool
+    except KeyboardInterrupt:
+        # ProcessPoolExecutor has no public way to stop running calls before Python 3.14.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            if process.is_alive():
+                process.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _remove_stale(in_flight)  # a worker killed outright cannot clean up
 
 
 def _run_pool(
@@ -853,23 +788,13 @@ def _run_pool(
     bar: Any,
     record: Path | None = None,
 ) -> None:
-    """Run ``todo`` on a pool of ``workers`` processes.
-
-    A worker that dies outright (a native crash, the out-of-memory killer) breaks the
-    pool, and with it the files in flight. Those are then run again one at a time, each in
-    a fresh process of its own: the one that crashes again is named and failed, the others
-    are colorized, and the batch goes on with a new pool; the culprit is added to
-    ``record``/:data:`CRASH_RECORD` (when given) so that re-runs skip it. After
-    :data:`MAX_CRASHES_IN_A_ROW` such photos in a row, with no file done in between, the
-    batch stops (``fatal``): the method itself is then the likely cause.
-    """
+    """Run ``todo`` on a pool. When a worker dies outright the files in flight are rerun one
+    per fresh process: the culprit fails (and goes in ``record``/:data:`CRASH_RECORD`);
+    :data:`MAX_CRASHES_IN_A_ROW` culprits in a row stop the batch."""
     list(get_registry().names("method"))  # load the plugins once, before the workers fork
     queue = iter(todo)
     crashes = 0
-    while True:
-        suspects = _run_pool_until_broken(queue, settings, workers, threads, tally, bar)
-        if not suspects:
-            return
+    while suspects := _run_pool_until_broken(queue, settings, workers, threads, tally, bar):
         for job in suspects:
             outcome = _run_alone(job, settings, threads)
             if outcome is None:
@@ -905,50 +830,38 @@ def _run_pool_until_broken(
 ) -> list[FileJob]:
     """Run jobs from ``queue`` until it is empty (returns ``[]``) or a worker dies (returns
     the jobs that were in flight, none of them counted)."""
-    pool = _new_pool(settings, workers, threads)
     pending: dict[Future, FileJob] = {}
+    with _pool(settings, workers, threads, pending.values()) as pool:
 
-    def refill() -> None:
-        for job in itertools.islice(queue, 2 * workers - len(pending)):
-            pending[pool.submit(_pool_task, job)] = job
+        def refill() -> None:
+            for job in itertools.islice(queue, 2 * workers - len(pending)):
+                pending[pool.submit(_pool_task, job)] = job
 
-    try:
-        refill()
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                if future.cancelled():
-                    del pending[future]
-                    continue
-                outcome = future.result()  # BrokenProcessPool if a worker died
-                tally.add(pending.pop(future), outcome)
-                bar.update()
-            if tally.stopped:
-                for future in pending:
-                    future.cancel()
-            else:
-                refill()
-        return []
-    except KeyboardInterrupt:
-        _stop_workers(pool)
-        raise
-    except BrokenProcessPool:
-        return sorted(pending.values(), key=lambda job: job.index)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        _remove_stale(pending.values())  # a worker killed outright cannot clean up
+        try:
+            refill()
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    if future.cancelled():
+                        del pending[future]
+                        continue
+                    outcome = future.result()  # BrokenProcessPool if a worker died
+                    tally.add(pending.pop(future), outcome)
+                    bar.update()
+                if tally.stopped:
+                    for future in pending:
+                        future.cancel()
+                else:
+                    refill()
+        except BrokenProcessPool:
+            return sorted(pending.values(), key=lambda job: job.index)
+    return []
 
 
 def _run_alone(job: FileJob, settings: BatchSettings, threads: int) -> FileOutcome | None:
     """Run one job in a process of its own; ``None`` when that process dies."""
-    pool = _new_pool(settings, 1, threads)
-    try:
-        return pool.submit(_pool_task, job).result()
-    except KeyboardInterrupt:
-        _stop_workers(pool)
-        raise
-    except BrokenProcessPool:
-        return None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        _remove_stale([job])
+    with _pool(settings, 1, threads, [job]) as pool:
+        try:
+            return pool.submit(_pool_task, job).result()
+        except BrokenProcessPool:
+            return None

@@ -1,11 +1,10 @@
 """Quantisation of chroma channels into bins.
 
-Classification-style colorizers predict a histogram over bins of a chroma
-channel instead of a value. A :class:`Bins` describes one channel's bins
-(edges, representative centres, circularity); a :class:`JointBins` is the
-product grid of two channels (Larsson et al.'s 16 x 16 joint ab histogram).
-(The discretized mixture of logistics of PixelCNN++ that Zhao et al. 2019 use is
-the semantic plugin's own, ``colorize_semantic.logistic``: no other method needs it.)
+Classification-style colorizers predict a histogram over bins of a chroma channel instead of a
+value. A :class:`Bins` describes one channel's bins (edges, representative centres,
+circularity); a :class:`JointBins` is the product grid of two channels (Larsson et al.'s 16 x 16
+joint ab histogram). (The discretized mixture of logistics of PixelCNN++ that Zhao et al. 2019
+use is the semantic plugin's own, ``colorize_semantic.logistic``: no other method needs it.)
 
 Bin sets of the methods in the literature:
 
@@ -34,17 +33,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-# The standard normal through the standard library: keeps scipy.stats (seconds to
-# import) out of ``import core``; only a few dozen values are ever needed.
-_NORMAL = NormalDist()
-
-
-def _norm_ppf(q: np.ndarray) -> np.ndarray:
-    return np.array([_NORMAL.inv_cdf(float(v)) for v in np.ravel(q)]).reshape(np.shape(q))
-
-
-def _norm_cdf(z: np.ndarray) -> np.ndarray:
-    return np.array([_NORMAL.cdf(float(v)) for v in np.ravel(z)]).reshape(np.shape(z))
+# The standard normal of the standard library keeps scipy.stats (seconds to import) out of
+# ``import core``; only a few dozen values are ever needed.
+_norm_ppf = np.vectorize(NormalDist().inv_cdf, otypes=[float])
+_norm_cdf = np.vectorize(NormalDist().cdf, otypes=[float])
 
 
 def _norm_pdf(z: np.ndarray) -> np.ndarray:
@@ -74,7 +66,9 @@ def _readonly(values: Any) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Bins:
-    """Bins of one chroma channel.
+    """Bins of one chroma channel (made by :func:`uniform_bins` or :func:`gaussian_quantile_bins`).
+
+    Two ``Bins`` are equal when their edges, centres and circularity are.
 
     Attributes
     ----------
@@ -87,11 +81,6 @@ class Bins:
         same point, and distances are measured around the circle.
     name : str
         Free-form label, e.g. ``"lab-ab"``.
-
-    Notes
-    -----
-    Construct with :func:`uniform_bins` or :func:`gaussian_quantile_bins`.
-    Two ``Bins`` are equal when their edges, centres and circularity are.
     """
 
     edges: np.ndarray
@@ -116,8 +105,6 @@ class Bins:
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "centers", centers)
         object.__setattr__(self, "circular", bool(self.circular))
-
-    # -- description ---------------------------------------------------------
 
     @property
     def k(self) -> int:
@@ -184,8 +171,6 @@ class Bins:
             str(data.get("name", "")),
         )
 
-    # -- encoding ------------------------------------------------------------
-
     def wrap(self, values: np.ndarray) -> np.ndarray:
         """Values mapped into ``[low, high)`` for circular bins (unchanged otherwise)."""
         values = np.asarray(values, dtype=np.float64)
@@ -229,8 +214,7 @@ class Bins:
 
     def one_hot(self, values: np.ndarray) -> np.ndarray:
         """One-hot histograms, shape ``(..., K)``, float32 (Larsson Eq. 2 target with R = 1)."""
-        indices = self.encode(values)
-        return (indices[..., None] == np.arange(self.k)).astype(np.float32)
+        return (self.encode(values)[..., None] == np.arange(self.k)).astype(np.float32)
 
     def distance(self, values: np.ndarray) -> np.ndarray:
         """Signed distance from each value to every centre, shape ``(..., K)``.
@@ -246,11 +230,10 @@ class Bins:
     def soft_encode(self, values: np.ndarray, sigma: float | None = None) -> np.ndarray:
         """Gaussian-smoothed target histograms, shape ``(..., K)``, float32, rows sum to 1.
 
-        The weight of bin k is ``exp(-d_k^2 / (2 sigma^2))`` with ``d_k`` the
-        distance from the value to centre k (around the circle for circular bins),
-        normalised over bins. Larsson et al. (Sec. 3.2) found no benefit over
-        one-hot targets; other classification colorizers (Zhang et al. 2016) use
-        such soft targets.
+        The weight of bin k is ``exp(-d_k^2 / (2 sigma^2))`` with ``d_k`` the distance from the
+        value to centre k (around the circle for circular bins), normalised over bins. Larsson
+        et al. (Sec. 3.2) found no benefit over one-hot targets; other classification colorizers
+        (Zhang et al. 2016) use such soft targets.
 
         Parameters
         ----------
@@ -326,13 +309,12 @@ def gaussian_quantile_bins(
 ) -> Bins:
     """Bins with edges at evenly spaced quantiles of N(mu, sigma^2) (Larsson Sec. 3.2).
 
-    The interior edges are ``mu + sigma * Phi^-1(i / k)``, i = 1..k-1, so each
-    bin has probability exactly 1/k under N(mu, sigma^2) once out-of-range
-    values are clipped into the end bins (as :meth:`Bins.encode` does). The
-    outer edges, which would be infinite, are set to ``low``/``high``
-    (default ``mu -/+ 4 sigma``, i.e. [-100, 100] for Lab's sigma = 25). Each
-    centre is the conditional mean of the Gaussian within its bin (the bin's
-    centroid), ``mu + sigma (phi(a) - phi(b)) / (Phi(b) - Phi(a))``.
+    The interior edges are ``mu + sigma * Phi^-1(i / k)``, i = 1..k-1, so each bin has
+    probability exactly 1/k under N(mu, sigma^2) once out-of-range values are clipped into the
+    end bins (as :meth:`Bins.encode` does). The outer edges, which would be infinite, are set to
+    ``low``/``high`` (default ``mu -/+ 4 sigma``, i.e. [-100, 100] for Lab's sigma = 25). Each
+    centre is the conditional mean of the Gaussian within its bin (the bin's centroid),
+    ``mu + sigma (phi(a) - phi(b)) / (Phi(b) - Phi(a))``.
 
     Parameters
     ----------
@@ -382,9 +364,8 @@ def gaussian_quantile_bins(
 class JointBins(NamedTuple):
     """Product grid of two channels' bins (Larsson's joint ab histogram).
 
-    A ``JointBins`` *is* a tuple ``(first, second)`` of :class:`Bins`, so it can
-    be passed wherever a pair of bins is expected. Flat indices are row-major:
-    ``i * second.k + j``.
+    A ``JointBins`` *is* a tuple ``(first, second)`` of :class:`Bins`, so it can be passed
+    wherever a pair of bins is expected. Flat indices are row-major: ``i * second.k + j``.
     """
 
     first: Bins
@@ -435,9 +416,8 @@ class JointBins(NamedTuple):
 
     def one_hot(self, values: np.ndarray) -> np.ndarray:
         """One-hot joint histograms, shape ``(..., K1, K2)``, float32."""
-        flat = self.encode(values)
-        hot = (flat[..., None] == np.arange(self.k)).astype(np.float32)
-        return hot.reshape(*flat.shape, *self.shape)
+        cells = np.arange(self.k).reshape(self.shape)
+        return (self.encode(values)[..., None, None] == cells).astype(np.float32)
 
     def soft_encode(self, values: np.ndarray, sigma: float | None = None) -> np.ndarray:
         """Separable Gaussian-smoothed joint targets, shape ``(..., K1, K2)``, sum 1."""
@@ -457,12 +437,8 @@ class JointBins(NamedTuple):
 
 
 def joint_ab_bins(k: int = 16, mu: float = 0.0, sigma: float = 25.0) -> JointBins:
-    """Larsson's joint (a, b) grid: ``k x k`` Gaussian-quantile bins (default 16 x 16).
-
-    References
-    ----------
-    Larsson et al. 2016, Sec. 3.2 ("K = 16 x 16 for joint").
-    """
+    """Larsson's joint (a, b) grid: ``k x k`` Gaussian-quantile bins (default 16 x 16, as in
+    Larsson et al. 2016, Sec. 3.2)."""
     axis = gaussian_quantile_bins(k, mu, sigma, name=f"lab-ab-{k}")
     return JointBins(axis, axis)
 

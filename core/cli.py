@@ -12,20 +12,23 @@ naming the sub-command, and Ctrl-C (or SIGTERM) exit code 130.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import os
 import signal
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from core import api
-from core.batch import BatchSettings, iter_inputs, plan_jobs, run_batch
+from core.batch import BatchSettings, _save_result, iter_inputs, plan_jobs, run_batch
 from core.errors import ColorizeError, OutputPathError
 from core.hints import load_hints
-from core.io import IMAGE_EXTENSIONS, save_image
+from core.io import IMAGE_EXTENSIONS
 from core.plugins import get_registry
 
 __all__ = ["DEMO_IMAGE", "build_parser", "commands", "main", "parse_options"]
@@ -40,43 +43,31 @@ def commands() -> dict[str, Any]:
     return get_registry().entries("command")
 
 
+def _fail(message: str, code: int = 2) -> int:
+    """Print ``message`` to stderr; returns the exit ``code``."""
+    print(message, file=sys.stderr)
+    return code
+
+
 def _run_command(name: str, entry: Any, argv: Sequence[str]) -> int:
     """Import a sub-command, build its parser and run it (errors: one line)."""
     command = entry.obj
-    where = f"plugin {entry.distribution} {entry.version}"
-    if entry.plugin == "core":
-        where = "the core"
+    where = "the core" if entry.plugin == "core" else f"plugin {entry.distribution} {entry.version}"
     try:
         impl = command.load()
         sub = argparse.ArgumentParser(prog=f"colorize {name}", description=command.help)
         impl.configure_parser(sub)
     except Exception as exc:  # a broken plugin gets one clear line, not a traceback
-        print(
-            f"colorize {name}: the command from {where} failed to load: "
-            f"{type(exc).__name__}: {exc}",
-            file=sys.stderr,
+        return _fail(
+            f"colorize {name}: the command from {where} failed to load: {type(exc).__name__}: {exc}"
         )
-        return 2
     args = sub.parse_args(list(argv))
     try:
         return int(impl.run(args) or 0)
     except ColorizeError as exc:
-        print(f"colorize {name}: {exc}", file=sys.stderr)
-        return 1
+        return _fail(f"colorize {name}: {exc}", 1)
     except KeyboardInterrupt:
         return 130
-
-
-class _Builtin:
-    """A sub-command of the core: ``configure_parser`` and ``run`` as two functions."""
-
-    def __init__(
-        self,
-        configure: Callable[[argparse.ArgumentParser], None],
-        run: Callable[[argparse.Namespace], int],
-    ) -> None:
-        self.configure_parser = configure
-        self.run = run
 
 
 #: ``colorize methods``' closing note: which installed method to use for what, from the
@@ -103,12 +94,11 @@ _WHICH_METHOD = (
 
 def _which_method_note(names: Sequence[str]) -> list[str]:
     """Lines of the "which method" note that apply to the installed method ``names``."""
-    lines = []
-    for key, advice in _WHICH_METHOD:
-        prefix = key[:-1] if key.endswith("*") else None
-        if any(n.startswith(prefix) if prefix else n == key for n in names):
-            lines.append(f"  {key}: {advice}")
-    return lines
+    return [
+        f"  {key}: {advice}"
+        for key, advice in _WHICH_METHOD
+        if any(n.startswith(key[:-1]) if key.endswith("*") else n == key for n in names)
+    ]
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
@@ -117,7 +107,6 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     note on which method to use for what."""
     infos = api.methods()
     registry = get_registry()
-    failures = [f.__dict__ for f in registry.failures]
     try:
         default = api.default_method()
     except ColorizeError:
@@ -127,15 +116,13 @@ def _cmd_methods(args: argparse.Namespace) -> int:
             "default": default,
             "methods": [m.to_dict() for m in infos],
             "plugins": registry.plugins(),
-            "failed_plugins": failures,
+            "failed_plugins": [f.__dict__ for f in registry.failures],
         }
         print(json.dumps(payload, indent=2))
         return 0
 
     def wrapped(text: str, indent: str, hang: str = "") -> str:
-        return textwrap.fill(
-            text, width=100, initial_indent=indent, subsequent_indent=indent + hang
-        )
+        return textwrap.fill(text, 100, initial_indent=indent, subsequent_indent=indent + hang)
 
     if not infos:
         print("no colorization methods installed")
@@ -190,9 +177,7 @@ def _workers_arg(value: str) -> int | None:
     return _count(value, 0, " or 'auto'")
 
 
-def _samples_arg(value: str) -> int:
-    """``--samples``: a count >= 1."""
-    return _count(value, 1)
+_samples_arg = functools.partial(_count, minimum=1)  # ``--samples``: a count >= 1
 
 
 def _fraction_arg(value: str) -> float:
@@ -206,39 +191,32 @@ def _fraction_arg(value: str) -> float:
     return number
 
 
-def _cmd_image(args: argparse.Namespace) -> int:
-    try:
-        options = parse_options(args.option)
-    except ValueError as exc:
-        print(f"colorize image: {exc}", file=sys.stderr)
-        return 2
+def _image_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The method options of ``colorize image``; bad hints, palette or reference are refused
+    (``ValueError`` or :class:`core.errors.ColorizeError`) before any image is read."""
+    options = parse_options(args.option)
     if args.hints is not None:
-        try:
-            load_hints(args.hints)  # refuse a bad file before any image is read
-        except ColorizeError as exc:
-            print(f"colorize image: {exc}", file=sys.stderr)
-            return 2
+        load_hints(args.hints)
         options["hints"] = args.hints  # read per image, so errors name the file
     if args.vividness is not None:
         options["vividness"] = args.vividness
     if args.palette is not None and args.global_reference is not None:
-        print("colorize image: give --palette or --global-reference, not both", file=sys.stderr)
-        return 2
+        raise ValueError("give --palette or --global-reference, not both")
     if args.palette is not None or args.global_reference is not None:
         strength = 1.0 if args.global_strength is None else args.global_strength
         spec = {"palette": args.palette, "reference": args.global_reference, "strength": strength}
-        try:  # refuse a bad palette or reference before any image is read
-            api._global_request(spec)
-        except (ColorizeError, ValueError) as exc:
-            print(f"colorize image: {exc}", file=sys.stderr)
-            return 2
+        api._global_request(spec)
         options["global_hints"] = spec
     elif args.global_strength is not None:
-        print(
-            "colorize image: --global-strength needs --palette or --global-reference",
-            file=sys.stderr,
-        )
-        return 2
+        raise ValueError("--global-strength needs --palette or --global-reference")
+    return options
+
+
+def _cmd_image(args: argparse.Namespace) -> int:
+    try:
+        options = _image_options(args)
+    except (ColorizeError, ValueError) as exc:
+        return _fail(f"colorize image: {exc}")
     out = Path(args.output)
     pairs = list(iter_inputs(args.inputs, exclude=out))
     single_file = (
@@ -247,34 +225,21 @@ def _cmd_image(args: argparse.Namespace) -> int:
         and out.suffix.lower() in IMAGE_EXTENSIONS
     )
     if not pairs:
-        print("colorize: no image files found in the given inputs", file=sys.stderr)
-        return 1
+        return _fail("colorize: no image files found in the given inputs", 1)
     try:  # refuses outputs that are inputs, before any folder is made or file read
         jobs = plan_jobs(args.inputs, out, samples=args.samples, single_file=single_file)
     except OutputPathError as exc:
-        print(f"colorize image: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"colorize image: {exc}")
     if not single_file:
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            print(f"colorize: cannot create output folder {out}: {exc.strerror}", file=sys.stderr)
-            return 1
+            return _fail(f"colorize: cannot create output folder {out}: {exc.strerror}", 1)
         if not os.access(out, os.W_OK):
-            print(f"colorize: output folder {out} is not writable", file=sys.stderr)
-            return 1
-    settings = BatchSettings(
-        method=args.method,
-        samples=args.samples,
-        seed=args.seed,
-        reference=args.reference,
-        decoder=args.decoder,
-        index=args.index,
-        options=options,
-        overwrite=args.overwrite,
-        save_uncertainty=args.save_uncertainty,
-        save_segmentation=args.save_segmentation,
-    )
+            return _fail(f"colorize: output folder {out} is not writable", 1)
+    # Every field of the settings but ``options`` is the flag of the same name.
+    flags = [f.name for f in dataclasses.fields(BatchSettings) if f.name != "options"]
+    settings = BatchSettings(options=options, **{name: getattr(args, name) for name in flags})
     try:
         summary = run_batch(
             jobs,
@@ -285,8 +250,7 @@ def _cmd_image(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     except ValueError as exc:  # a malformed COLORIZE_THREADS
-        print(f"colorize image: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"colorize image: {exc}")
     summary.report()
     return summary.exit_code
 
@@ -330,25 +294,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     try:
         method = args.method or api.default_method()
     except ColorizeError as exc:
-        print(f"colorize demo: {exc}", file=sys.stderr)
-        return 1
+        return _fail(f"colorize demo: {exc}", 1)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     result = api.colorize_result(DEMO_IMAGE, method)
     target = out / f"{DEMO_IMAGE.stem}_{method}.png"
-    result.save(target, overwrite=True)
-    written = [target]
-    if result.uncertainty is not None:
-        u = result.uncertainty_image()
-        written.append(
-            save_image(
-                out / f"{DEMO_IMAGE.stem}_{method}_uncertainty.png",
-                u[..., None].repeat(3, -1),
-                overwrite=True,
-            )
-        )
-    t = result.timings
-    print(f"colorized {DEMO_IMAGE.name} with {method!r} in {t['total']:.2f} s")
+    written = _save_result(result, target, BatchSettings(overwrite=True, save_uncertainty=True))
+    print(f"colorized {DEMO_IMAGE.name} with {method!r} in {result.timings['total']:.2f} s")
     for path in written:
         print(f"  wrote {path.resolve()}")
     return 0
@@ -367,7 +319,7 @@ def _configure_image(p: argparse.ArgumentParser) -> None:
         metavar="OUT",
         help="output folder (or file, for a single input)",
     )
-    p.add_argument("--method", "-m", default=None, help="method name (default: see `methods`)")
+    p.add_argument("--method", "-m", help="method name (default: see `methods`)")
     p.add_argument(
         "--samples",
         type=_samples_arg,
@@ -375,38 +327,33 @@ def _configure_image(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="draw N diverse samples per image (diverse methods)",
     )
-    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--seed", type=int, help="random seed")
     p.add_argument(
         "--reference",
         "-r",
-        default=None,
         metavar="R",
         help="colour reference image, or 'auto' to let the method recommend one from --index",
     )
     p.add_argument(
         "--index",
-        default=None,
         metavar="FILE",
         help="with --reference auto: reference index to recommend from (`colorize index build`)",
     )
-    p.add_argument("--decoder", default=None, metavar="D", help="decoder (distribution methods)")
+    p.add_argument("--decoder", metavar="D", help="decoder (distribution methods)")
     p.add_argument(
         "--hints",
-        default=None,
         metavar="FILE",
         help='colour hints from a JSON file: {"hints": [{"x": 120, "y": 48, "color": "#3a6ec8", '
         '"radius": 8}]} (x, y in input pixels; any method)',
     )
     p.add_argument(
         "--palette",
-        default=None,
         metavar="COLOURS",
         help='global hint: colours for the whole image, e.g. "#aa3322,#3366cc" (weights: '
         '"#aa3322:2,#3366cc"); applied before --hints (any method)',
     )
     p.add_argument(
         "--global-reference",
-        default=None,
         metavar="R",
         help="global hint: a colour photo whose colours the whole image takes (any method; "
         "not --reference, the exemplar methods' input)",
@@ -414,14 +361,12 @@ def _configure_image(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--global-strength",
         type=_fraction_arg,
-        default=None,
         metavar="S",
         help="how far the global hint moves the colours, 0..1 (default 1)",
     )
     p.add_argument(
         "--vividness",
         type=_fraction_arg,
-        default=None,
         metavar="V",
         help="0 muted, 0.5 the method's default look, 1 most vivid; each method maps it to "
         'its own knob (`colorize methods --json`, "vividness")',
@@ -451,7 +396,6 @@ def _configure_image(p: argparse.ArgumentParser) -> None:
         "--workers",
         "-j",
         type=_workers_arg,
-        default=None,
         metavar="N",
         help="worker processes, each with the method loaded once (default 'auto': the usable "
         "cores, bounded by memory and the number of files; 0 or 1: in this process)",
@@ -461,13 +405,13 @@ def _configure_image(p: argparse.ArgumentParser) -> None:
 
 def _configure_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default="demo_output", help="output folder")
-    p.add_argument("--method", "-m", default=None)
+    p.add_argument("--method", "-m")
 
 
 #: The core's sub-commands (registered by :mod:`core._builtins`).
-methods_command = _Builtin(_configure_methods, _cmd_methods)
-image_command = _Builtin(_configure_image, _cmd_image)
-demo_command = _Builtin(_configure_demo, _cmd_demo)
+methods_command = SimpleNamespace(configure_parser=_configure_methods, run=_cmd_methods)
+image_command = SimpleNamespace(configure_parser=_configure_image, run=_cmd_image)
+demo_command = SimpleNamespace(configure_parser=_configure_demo, run=_cmd_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

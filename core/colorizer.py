@@ -1,15 +1,13 @@
 """The colorizer interface that every method plugin implements.
 
 A plugin subclasses :class:`Colorizer` and registers an instance through the
-``register_methods`` hook. The core does everything that is common to all
-methods (loading and validating images, reducing them to lightness, resizing to
-the method's working resolution, upsampling the predicted chroma, recombining it
-with the full-resolution lightness and converting back to RGB); the colorizer
-only maps a working-resolution lightness image to chroma.
+``register_methods`` hook. The core does what is common to all methods (:mod:`core.api`);
+the colorizer only maps a working-resolution lightness image to chroma.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -42,9 +40,8 @@ NATIVE_WORKING_PIXELS = 2048 * 2048
 #: Shortest working side when a bound shrinks an extreme aspect ratio (before rounding to
 #: ``size_multiple``): strips narrower than this are stretched across, not squeezed.
 MIN_WORKING_SIDE = 8
-#: Key of :meth:`Colorizer.vividness_options`' result that the core applies itself: the
-#: method's chroma is multiplied by it before hints and recombination (0 is gray in every
-#: chroma channel; a circular hue keeps its value) and clipped to the channel ranges.
+#: Key of :meth:`Colorizer.vividness_options`' result that the core applies itself: a factor
+#: on the method's non-circular chroma channels before hints, clipped to their ranges.
 CHROMA_SCALE = "chroma_scale"
 #: What ``vividness=`` does for a method that does not say otherwise.
 GENERIC_VIVIDNESS = "chroma x (0.5 + vividness), applied by the core before recombination"
@@ -57,13 +54,9 @@ def _round_up(value: int, multiple: int) -> int:
 def _bounded(
     height: float, width: float, m: int, low: int, side: int, pixels: int
 ) -> tuple[int, int]:
-    """Sides near (height, width), multiples of ``m``, each in [low, side], area <= pixels.
-
-    Tries each side rounded down and up to ``m`` (at least ``low``) and keeps the
-    largest area that fits; the closest aspect ratio breaks ties. When even the
-    shortest sides do not fit (a strip thinner than ``low``), the thin side is ``low``
-    and the long side what the bounds leave.
-    """
+    """Sides near (height, width), multiples of ``m``, each in [low, side], area <= pixels:
+    the largest fitting area of each side rounded down or up, then the closest aspect; else
+    the thin side ``low`` and the long side what the bounds leave."""
     best: tuple[float, float, int, int] | None = None
     for h in {max(low, int(height) // m * m), max(low, _round_up(math.ceil(height), m))}:
         for w in {max(low, int(width) // m * m), max(low, _round_up(math.ceil(width), m))}:
@@ -90,9 +83,9 @@ class Capabilities:
     reference : bool
         Needs (or uses) a colour reference image (exemplar-based methods).
     hints : bool
-        Takes the user's colour hints into its own prediction: ``predict`` then receives
-        ``hints=`` (a list of :class:`core.hints.Hint` in working-resolution pixels). The
-        core spreads hints over every method's chroma regardless (:mod:`core.hints`).
+        Takes the user's colour hints into its own prediction (``predict`` receives
+        ``hints=``, :class:`core.hints.Hint` in working-resolution pixels); the core
+        spreads hints over every method's chroma regardless (:mod:`core.hints`).
     diverse : bool
         Draws diverse samples (``core.sample``, ``seed=``).
     distribution : bool
@@ -100,9 +93,8 @@ class Capabilities:
     segmentation : bool
         Returns a semantic segmentation of the input.
     recommend : bool
-        Chooses its own reference from an index of colour images when called with
-        ``reference="auto"`` (He et al. 2018, §4); implements
-        :meth:`Colorizer.recommend_reference`.
+        Chooses its own reference for ``reference="auto"`` (He et al. 2018, §4):
+        implements :meth:`Colorizer.recommend_reference`.
     """
 
     automatic: bool = True
@@ -145,19 +137,9 @@ class MethodInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dictionary of this record."""
-        return {
-            "name": self.name,
-            "plugin": self.plugin,
-            "version": self.version,
-            "description": self.description,
-            "citation": self.citation,
-            "capabilities": dict(self.capabilities.__dict__),
-            "colorspace": self.colorspace,
-            "working_size": self.working_size,
-            "model_files": [{"path": m.path, "sha256": m.sha256} for m in self.model_files],
-            "decoders": list(self.decoders),
-            "vividness": self.vividness,
-        }
+        record = dataclasses.asdict(self)
+        record.update(model_files=list(record["model_files"]), decoders=list(self.decoders))
+        return record
 
 
 @dataclass
@@ -169,8 +151,8 @@ class Prediction:
     chroma : ndarray, shape (h, w, 2), float32
         The two chroma channels of the method's colour space at working resolution.
     distributions : dict
-        Per-pixel distributions keyed by channel name (``"a"``, ``"b"``, ``"ab"``,
-        ``"hue"``, ``"chroma"`` ...), values are ``core.distributions.Distribution``.
+        Per-pixel ``core.distributions.Distribution`` keyed by channel name (``"a"``,
+        ``"b"``, ``"ab"``, ``"hue"``, ``"chroma"`` ...).
     uncertainty : ndarray (h, w) or None
         Per-pixel uncertainty (e.g. entropy), larger is less certain.
     segmentation : ndarray (h, w) int or None
@@ -192,14 +174,9 @@ class Prediction:
 class Colorizer(ABC):
     """Base class of a colorization method.
 
-    Construction must be cheap (no model loading): the registry builds every
-    installed colorizer when plugins load. Load ONNX sessions lazily, e.g. with
-    :class:`core.runtime.OnnxModel`.
-
-    Class attributes to set: :attr:`name`, :attr:`description`, :attr:`citation`,
-    :attr:`capabilities`, :attr:`colorspace`, :attr:`working_size`; optionally
-    :attr:`size_multiple`, :attr:`square`, :attr:`max_working_side`,
-    :attr:`max_working_pixels`, :attr:`decoders` and :attr:`model_files`.
+    Construction must be cheap: the registry builds every installed colorizer when plugins
+    load, so load models lazily (e.g. :class:`core.runtime.OnnxModel`). Set the class
+    attributes below; :attr:`name` to :attr:`working_size` are required.
     """
 
     name: str = ""
@@ -232,13 +209,10 @@ class Colorizer(ABC):
     def working_bounds(self) -> tuple[int, int, int]:
         """(shortest side, longest side, most pixels) of a bounded working resolution.
 
-        The longest side and the pixel count bound every working shape; they come from
-        :attr:`max_working_side` and :attr:`max_working_pixels`, or by default: the long
-        side at most :data:`MAX_WORKING_ASPECT` x ``working_size`` and the pixels at
-        most :data:`WORKING_PIXELS_FACTOR` x ``working_size ** 2`` (for
-        ``working_size=None``: :data:`NATIVE_WORKING_PIXELS`, and twice its square root
-        as side). The shortest side, :data:`MIN_WORKING_SIDE` rounded up to
-        :attr:`size_multiple`, is as far as those bounds may shrink a side.
+        From :attr:`max_working_side` and :attr:`max_working_pixels`, or by default
+        :data:`MAX_WORKING_ASPECT` x ``working_size`` and :data:`WORKING_PIXELS_FACTOR` x
+        ``working_size ** 2`` (``working_size=None``: :data:`NATIVE_WORKING_PIXELS` and
+        twice its square root). The bounds shrink no side below :data:`MIN_WORKING_SIDE`.
 
         Returns
         -------
@@ -266,14 +240,11 @@ class Colorizer(ABC):
     def working_shape(self, height: int, width: int) -> tuple[int, int]:
         """Working resolution (h, w) for an input of ``height`` x ``width`` pixels.
 
-        The short side is scaled to :attr:`working_size` (the input size when it is
-        ``None``; ``working_size`` on both sides when :attr:`square`) and both sides are
-        rounded up to :attr:`size_multiple`. Where that would exceed
-        :meth:`working_bounds` (long strips and panoramas: a 3 x 20000 scan would
-        otherwise ask for 64 x 426 667), the image is scaled down further, keeping its
-        aspect ratio, until both the long side and the pixel count fit; only a side
-        that would fall below the shortest allowed side is stretched to it. The
-        result is always within :meth:`working_bounds`.
+        The short side is scaled to :attr:`working_size` (input size for ``None``; both
+        sides for :attr:`square`), both rounded up to :attr:`size_multiple`. Beyond
+        :meth:`working_bounds` (a 3 x 20000 scan would ask for 64 x 426 667) the image is
+        scaled down further, keeping its aspect ratio; only a side below the shortest
+        allowed one is stretched to it. The result is always within the bounds.
 
         Raises
         ------
@@ -298,10 +269,7 @@ class Colorizer(ABC):
             if n > side or n * n > pixels:
                 n = max(low, min(side, math.isqrt(pixels)) // m * m)
             return n, n
-        if self.working_size is None:
-            scale = 1.0
-        else:
-            scale = self.working_size / min(height, width)
+        scale = 1.0 if self.working_size is None else self.working_size / min(height, width)
         h = _round_up(max(1, round(height * scale)), m)
         w = _round_up(max(1, round(width * scale)), m)
         if max(h, w) <= side and h * w <= pixels:
@@ -338,13 +306,11 @@ class Colorizer(ABC):
     def vividness_options(self, vividness: float, *, decoder: str | None = None) -> dict[str, Any]:
         """Options of :meth:`predict` that give the look ``vividness`` asks for.
 
-        ``vividness`` is in [0, 1]: 0 muted, 0.5 the method's default look (the options
-        must then give exactly the default output), 1 the most vivid. The core calls this
-        for ``core.colorize(..., vividness=v)`` and passes the options to :meth:`predict`;
-        the key :data:`CHROMA_SCALE` is the core's own, a factor on the predicted chroma.
-        The default maps every method to that factor, ``0.5 + vividness`` (half to one
-        and a half times the chroma); methods override this to map to their own knob
-        (a temperature, a prior correction) and say so in :attr:`vividness`.
+        ``vividness`` is in [0, 1]: 0 muted, 0.5 exactly the method's default output, 1 the
+        most vivid. The core passes the options to :meth:`predict`, except
+        :data:`CHROMA_SCALE`, a factor it applies to the chroma itself: ``0.5 + vividness``
+        by default. Methods override this to map to their own knob (a temperature, a prior
+        correction) and say so in :attr:`vividness`.
 
         Parameters
         ----------
@@ -365,10 +331,9 @@ class Colorizer(ABC):
     ) -> Any:
         """Choose a colour reference for ``reference="auto"`` (``capabilities.recommend``).
 
-        Fully automatic mode of exemplar methods (He et al. 2018, §4: use the top-1
-        recommendation as the reference). The core calls this before :meth:`predict`,
-        loads and validates what it returns like a user-given reference, and records it
-        in the result's metadata (``reference``).
+        Fully automatic mode of exemplar methods (He et al. 2018, §4: the top-1
+        recommendation is the reference). The core loads and checks what it returns like a
+        given reference, and records it in the result's ``metadata["reference"]``.
 
         Parameters
         ----------
@@ -396,10 +361,8 @@ class Colorizer(ABC):
         reference: np.ndarray | None = None,
         **options: Any,
     ) -> list[Prediction]:
-        """Draw ``n`` diverse predictions; override to batch them in one pass.
-
-        The default draws them one by one with seeds ``seed, seed + 1, ...``.
-        """
+        """Draw ``n`` diverse predictions, by default one by one with seeds ``seed, seed + 1,
+        ...``; override to batch them in one pass."""
         base = 0 if seed is None else int(seed)
         return [
             self.predict(lightness, reference=reference, seed=base + i, **options) for i in range(n)

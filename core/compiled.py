@@ -11,8 +11,7 @@ the GIL, so the core's strips still run on several threads:
   correction of Larsson et al. 2016, App. A.4);
 - ``rgb_to_lab(rgb, out, constants)`` and ``rgb_to_lightness(rgb, out, constants)``:
   float32 sRGB -> CIE L*a*b* (or L* alone), :func:`core.colorspaces.lab.rgb_to_lab` and
-  :meth:`~core.colorspaces.lab.LabSpace.lightness` (the OpenCV path and the kernel agree
-  to about 2e-4 in Lab units, both within 1.4e-4 of the float64 result);
+  :meth:`~core.colorspaces.lab.LabSpace.lightness` (accuracy: see :mod:`core.colorspaces.lab`);
 - ``quantize(src, dst)``: float32 -> uint8/uint16 as :func:`core.io.quantize` does it.
 
 Set the environment variable ``COLORIZE_KERNELS=0`` to run the Python paths instead (read
@@ -41,6 +40,4 @@ def compiled_kernels() -> ModuleType | None:
         ``core._kernels``; None when the package was built without it or when
         ``COLORIZE_KERNELS`` is ``0``.
     """
-    if _kernels is None or os.environ.get("COLORIZE_KERNELS", "1") == "0":
-        return None
-    return _kernels
+    return None if os.environ.get("COLORIZE_KERNELS", "1") == "0" else _kernels

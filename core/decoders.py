@@ -1,12 +1,10 @@
 """Decoders: from per-pixel chroma histograms to chroma values.
 
 A classification colorizer predicts a histogram per pixel
-(:class:`core.distributions.Distribution`); a decoder picks a value from it.
-Larsson et al. (Sec. 3.3, Table 5) compare sample, mode, median and
-expectation, per channel, with or without *chromatic fading* (Eq. 5); Zhang
-et al. (2016) add the annealed mean. Each decoder is a plain function
-(``mode(dist)``) and is also registered, wrapped in a :class:`Decoder`, through
-the ``register_decoders`` hook under its name:
+(:class:`core.distributions.Distribution`); a decoder picks a value from it. Larsson et al.
+(Sec. 3.3, Table 5) compare sample, mode, median and expectation, per channel, with or
+without *chromatic fading* (Eq. 5); Zhang et al. (2016) add the annealed mean. Each decoder
+is a plain function (``mode(dist)``), registered as a :class:`Decoder` under its name:
 
 ================  ===========================================================
 ``sample``        one draw per pixel (seeded, reproducible)
@@ -17,24 +15,21 @@ the ``register_decoders`` hook under its name:
 ``annealed-mean`` mean of the histogram sharpened by temperature T = 0.38
 ================  ===========================================================
 
-:func:`decode_prediction` decodes both chroma channels of a prediction with a
-decoder spec such as ``"mode"`` or ``"hue=expectation+fading,chroma=median"``
-(Larsson's best, Table 5).
-
-Marginal distributions decode to (H, W) float32 values, joint ones to
-(H, W, 2). All decoders are vectorised over pixels.
+:func:`decode_prediction` decodes both chroma channels of a prediction with a decoder spec
+such as ``"mode"`` or ``"hue=expectation+fading,chroma=median"`` (Larsson's best, Table 5).
+Marginal distributions decode to (H, W) float32 values, joint ones to (H, W, 2).
 
 References
 ----------
-G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for
-Automatic Colorization. ECCV 2016, Sec. 3.3, Eqs. 4-5, Table 5.
-R. Zhang, P. Isola, A. Efros. Colorful Image Colorization. ECCV 2016, Sec. 2.2
-(annealed mean, T = 0.38).
+G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for Automatic
+Colorization. ECCV 2016, Sec. 3.3, Eqs. 4-5, Table 5.
+R. Zhang, P. Isola, A. Efros. Colorful Image Colorization. ECCV 2016, Sec. 2.2 (annealed
+mean, T = 0.38).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -77,9 +72,8 @@ class Decoder:
     name : str
         Registry name, e.g. ``"median"``.
     function : callable
-        ``function(dist, *, seed=None, **options)`` returning (H, W) values for
-        a marginal :class:`~core.distributions.Distribution`, (H, W, 2) for a
-        joint one.
+        ``function(dist, *, seed=None, **options)`` returning (H, W) values for a marginal
+        :class:`~core.distributions.Distribution`, (H, W, 2) for a joint one.
     description : str, optional
         One line for listings.
     stochastic : bool, default False
@@ -112,34 +106,28 @@ class Decoder:
         return f"<Decoder {self.name!r}>"
 
 
-# -- helpers ------------------------------------------------------------------
-
-
 def _rng(seed: Seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
+def _shaped(dist: Distribution, values: np.ndarray) -> np.ndarray:
+    """Per-pixel ``values`` (N,) or (N, 2) as float32 (H, W) or (H, W, 2)."""
+    return values.reshape(*dist.shape, *((2,) if dist.is_joint else ())).astype(np.float32)
+
+
 def _index_values(dist: Distribution, index: np.ndarray) -> np.ndarray:
     """Bin centres of flat bin indices (N,), shaped (H, W) or (H, W, 2)."""
-    if dist.is_joint:
-        values = dist.bins.decode(index)
-        return values.reshape(*dist.shape, 2).astype(np.float32)
-    return dist.bins.centers[index].reshape(dist.shape).astype(np.float32)
+    return _shaped(dist, dist.bins.decode(index))
 
 
-# Pixels per block for the cumulative-sum decoders: each block is transposed to
-# (K, n) so that the running sum over bins is K vector additions over pixels
-# (numpy's cumsum along a short last axis costs ~4 ns per element; this ~0.5).
+# Pixels per block of the cumulative-sum decoders, transposed to (K, n) so that the running
+# sum is K vector additions (numpy's cumsum along a short last axis is ~8x slower).
 _BLOCK = 16384
 
 
 def _cdf_blocks(p: np.ndarray):
-    """Yield (start, n, cdf) over pixel blocks of histograms ``p`` (N, K).
-
-    ``cdf`` is a (K + 1, n) float32 view with ``cdf[0] = 0`` and ``cdf[k + 1]``
-    the sum of bins 0..k, so bin k's mass is ``cdf[k + 1] - cdf[k]``. The
-    buffer is reused from block to block.
-    """
+    """Yield (start, n, cdf) over pixel blocks of histograms ``p`` (N, K): ``cdf`` is a
+    reused (K + 1, n) float32 buffer, ``cdf[0] = 0``, ``cdf[k + 1]`` the sum of bins 0..k."""
     p = np.ascontiguousarray(p, dtype=np.float32)
     k = p.shape[1]
     buffer = np.zeros((k + 1, min(_BLOCK, p.shape[0])), dtype=np.float32)
@@ -170,11 +158,8 @@ def _inverse_cdf(dist: Distribution, quantile: np.ndarray) -> np.ndarray:
 
 
 def _weighted_sums(p: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """``p @ columns`` for (N, K) histograms and a few (K, m) columns, as (N, m) float32.
-
-    One einsum per (contiguous) column: as fast as BLAS on one core, and unlike a
-    multi-threaded BLAS it does not slow down several-fold when the cores are busy.
-    """
+    """``p @ columns`` for (N, K) histograms and (K, m) columns, (N, m) float32: one einsum
+    per column, as fast as one-core BLAS and not slowed several-fold by busy cores."""
     rows = np.ascontiguousarray(np.asarray(columns, dtype=np.float32).T)
     return np.stack([np.einsum("nk,k->n", p, row) for row in rows], axis=1)
 
@@ -188,44 +173,30 @@ def _moment_columns(bins: Bins) -> np.ndarray:
 
 
 def _from_moments(bins: Bins, moments: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """The mean from the sums of :func:`_moment_columns` (circular: wrapped into the range)."""
     if bins.circular:
         angle = np.arctan2(moments[:, 1], moments[:, 0])
-        fraction = np.mod(angle / (2 * np.pi), 1.0)
-        fraction = np.where(fraction >= 1.0, 0.0, fraction)
-        return bins.low + fraction * bins.period
-    value = moments[:, 0] / np.maximum(total, 1e-30)
-    return np.clip(value, bins.centers[0], bins.centers[-1])
+        return bins.wrap(bins.low + angle / (2 * np.pi) * bins.period)
+    return np.clip(moments[:, 0] / np.maximum(total, 1e-30), bins.centers[0], bins.centers[-1])
 
 
 def _expect(dist: Distribution, p: np.ndarray) -> np.ndarray:
     """Expectation of (N, K) histograms ``p`` over ``dist``'s bins, (H, W) or (H, W, 2)."""
     axes = list(dist.bins) if dist.is_joint else [dist.bins]
-    columns = []
-    for axis, bins in enumerate(axes):
-        col = _moment_columns(bins)
-        if dist.is_joint:  # spread each axis's columns over the K1 x K2 grid
-            other = axes[1 - axis].k
-            col = np.repeat(col, other, axis=0) if axis == 0 else np.tile(col, (other, 1))
-        columns.append(col)
+    columns = [_moment_columns(bins) for bins in axes]
+    if dist.is_joint:  # spread each axis's columns over the K1 x K2 grid
+        columns = [np.repeat(columns[0], axes[1].k, axis=0), np.tile(columns[1], (axes[0].k, 1))]
     moments = _weighted_sums(p, np.hstack([*columns, np.ones((p.shape[1], 1))])).astype(np.float64)
-    total = moments[:, -1]
-    outputs, start = [], 0
-    for bins, col in zip(axes, columns, strict=True):
-        outputs.append(_from_moments(bins, moments[:, start : start + col.shape[1]], total))
-        start += col.shape[1]
-    values = np.stack(outputs, axis=-1) if dist.is_joint else outputs[0]
-    shape = (*dist.shape, 2) if dist.is_joint else dist.shape
-    return values.reshape(shape).astype(np.float32)
-
-
-# -- decoders -----------------------------------------------------------------
+    parts = np.split(moments, np.cumsum([c.shape[1] for c in columns]), axis=1)[:-1]
+    means = [_from_moments(b, m, moments[:, -1]) for b, m in zip(axes, parts, strict=True)]
+    return _shaped(dist, np.stack(means, axis=-1))
 
 
 def sample(dist: Distribution, *, seed: Seed = None) -> np.ndarray:
     """Draw a bin per pixel from its histogram and return the bin centre.
 
-    Independent draws per pixel can produce high-frequency colour noise where
-    histograms have high entropy (Larsson Sec. 3.3).
+    Independent draws per pixel can produce high-frequency colour noise where histograms have
+    high entropy (Larsson et al. 2016, Sec. 3.3 "Sample"; Table 5 row 1).
 
     Parameters
     ----------
@@ -236,10 +207,6 @@ def sample(dist: Distribution, *, seed: Seed = None) -> np.ndarray:
     Returns
     -------
     ndarray, (H, W) float32 (joint: (H, W, 2))
-
-    References
-    ----------
-    Larsson et al. 2016, Sec. 3.3 ("Sample"); Table 5 row 1.
     """
     quantile = _rng(seed).random(dist.shape[0] * dist.shape[1], dtype=np.float32)
     return _index_values(dist, _inverse_cdf(dist, quantile))
@@ -248,9 +215,8 @@ def sample(dist: Distribution, *, seed: Seed = None) -> np.ndarray:
 def sample_once(dist: Distribution, *, seed: Seed = None) -> np.ndarray:
     """Draw one quantile u for the whole image and return each pixel's u-quantile bin centre.
 
-    Spatially coherent sampling: all pixels move together towards their low
-    (u near 0) or high (u near 1) bins, the ``once`` mode of Larsson's
-    released code (autocolorize).
+    Spatially coherent sampling: all pixels move together towards their low (u near 0) or high
+    (u near 1) bins, the ``once`` mode of Larsson's released code (autocolorize).
 
     Returns
     -------
@@ -263,16 +229,12 @@ def sample_once(dist: Distribution, *, seed: Seed = None) -> np.ndarray:
 def mode(dist: Distribution, *, seed: Seed = None) -> np.ndarray:
     """Centre of the most probable bin (``argmax_k p_k``).
 
-    Can create jarring transitions and splits votes between neighbouring bins
-    (Larsson Sec. 3.3). On a one-hot histogram it equals :func:`expectation`.
+    Can create jarring transitions and splits votes between neighbouring bins (Larsson et al.
+    2016, Sec. 3.3 "Mode"; Table 5 row 2). On a one-hot histogram it equals :func:`expectation`.
 
     Returns
     -------
     ndarray, (H, W) float32 (joint: (H, W, 2), the most probable cell)
-
-    References
-    ----------
-    Larsson et al. 2016, Sec. 3.3 ("Mode"); Table 5 row 2.
     """
     return _index_values(dist, np.argmax(dist.flat_probs(), axis=1))
 
@@ -280,24 +242,19 @@ def mode(dist: Distribution, *, seed: Seed = None) -> np.ndarray:
 def median(dist: Distribution, *, seed: Seed = None) -> np.ndarray:
     """Median of each histogram, read off the cumulative sum by linear interpolation.
 
-    The histogram is treated as piecewise uniform within bins, so its CDF is
-    piecewise linear between bin edges; the median is where it crosses 1/2.
-    Always inside ``[edges[0], edges[-1]]``. For a joint distribution, the
-    medians of the two marginals.
+    The histogram is treated as piecewise uniform within bins, so its CDF is piecewise linear
+    between bin edges; the median is where it crosses 1/2. Always inside
+    ``[edges[0], edges[-1]]``. For a joint distribution, the medians of the two marginals. The
+    chroma decoder of Larsson et al.'s best model (2016, Sec. 3.3 "Median"; Table 5).
 
     Raises
     ------
     ValueError
-        For a circular channel (hue), where the median is undefined.
+        For a circular channel (hue), where the median is undefined (Sec. 3.3).
 
     Returns
     -------
     ndarray, (H, W) float32 (joint: (H, W, 2))
-
-    References
-    ----------
-    Larsson et al. 2016, Sec. 3.3 ("Median ... Undefined for circular
-    histograms"); the chroma decoder of their best model (Table 5).
     """
     if dist.is_joint:
         return np.stack([median(dist.marginal(0)), median(dist.marginal(1))], axis=-1)
@@ -325,19 +282,15 @@ def median(dist: Distribution, *, seed: Seed = None) -> np.ndarray:
 def expectation(dist: Distribution, *, seed: Seed = None) -> np.ndarray:
     """Mean of the bin centres weighted by the histogram; circular mean for hue.
 
-    For a circular channel the complex expectation ``z = (1/K) sum_k p_k
-    exp(i theta_k)`` (Eq. 4) is taken and its argument mapped back into the
-    channel's range, so the result does not depend on where the circle is cut.
-    For a joint distribution, the expectation of each axis.
+    For a circular channel the complex expectation ``z = (1/K) sum_k p_k exp(i theta_k)``
+    (Larsson et al. 2016, Sec. 3.3 "Expectation", Eq. 4; best for Lab) is taken and its argument
+    mapped back into the channel's range, so the result does not depend on where the circle is
+    cut. For a joint distribution, the expectation of each axis.
 
     Returns
     -------
     ndarray, (H, W) float32 (joint: (H, W, 2)), between the first and last centre
     (circular: in ``[low, high)``)
-
-    References
-    ----------
-    Larsson et al. 2016, Sec. 3.3 ("Expectation"), Eq. 4; best for Lab.
     """
     return _expect(dist, dist.flat_probs())
 
@@ -347,18 +300,14 @@ def annealed_mean(
 ) -> np.ndarray:
     """Expectation of the re-normalised ``p^(1/T)`` (Zhang et al.'s annealed mean).
 
-    ``T = 1`` is the expectation, ``T -> 0`` the mode; Zhang et al. use 0.38
-    to keep the vibrancy of the mode with the spatial coherence of the mean.
-    Joint distributions are annealed over all cells.
+    ``T = 1`` is the expectation, ``T -> 0`` the mode; Zhang et al. (2016, Sec. 2.2, Eq. 5)
+    use 0.38 to keep the vibrancy of the mode with the spatial coherence of the mean. Joint
+    distributions are annealed over all cells.
 
     Raises
     ------
     ValueError
         If ``temperature <= 0``.
-
-    References
-    ----------
-    Zhang, Isola, Efros. Colorful Image Colorization. ECCV 2016, Sec. 2.2, Eq. 5.
     """
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
@@ -388,8 +337,7 @@ def hue_concentration(hue: Distribution) -> np.ndarray:
     """
     if hue.is_joint or not hue.circular:
         raise ValueError(f"expected a marginal distribution over circular bins, got {hue!r}")
-    angles = hue.bins.angles()
-    z = _weighted_sums(hue.flat_probs(), np.stack([np.cos(angles), np.sin(angles)], axis=1) / hue.k)
+    z = _weighted_sums(hue.flat_probs(), _moment_columns(hue.bins) / hue.k)
     return np.hypot(z[:, 0], z[:, 1]).reshape(hue.shape).astype(np.float32)
 
 
@@ -398,12 +346,12 @@ def chromatic_fading(
 ) -> np.ndarray:
     """Fade chroma where the hue is uncertain: ``C * min(|z| / eta, 1)`` (Larsson Eq. 5).
 
-    When the hue histogram has no clear direction (``|z|`` of Eq. 4 small) but
-    the chroma estimate is high, the arbitrary hue creates artefacts (Fig. 3);
-    fading pulls such pixels towards gray. The factor is in [0, 1], so fading
-    never increases ``|C|``. (The extracted text of Eq. 5 reads ``max``; that
-    would *raise* chroma, contradicting "downweight the chroma", so ``min``,
-    as in the authors' code, is used.)
+    When the hue histogram has no clear direction (``|z|`` of Eq. 4 small) but the chroma
+    estimate is high, the arbitrary hue creates artefacts (Fig. 3); fading pulls such pixels
+    towards gray. The factor is in [0, 1], so fading never increases ``|C|``. (The extracted
+    text of Eq. 5 reads ``max``; that would *raise* chroma, contradicting "downweight the
+    chroma", so ``min``, as in the authors' code, is used.) Larsson et al. 2016, Sec. 3.3,
+    Eq. 5, Fig. 3, Tables 1 and 5.
 
     Parameters
     ----------
@@ -422,10 +370,6 @@ def chromatic_fading(
     ------
     ValueError
         If ``eta <= 0`` or the shapes differ.
-
-    References
-    ----------
-    Larsson et al. 2016, Sec. 3.3, Eq. 5, Fig. 3, Tables 1 and 5.
     """
     if not eta > 0:
         raise ValueError(f"eta must be positive, got {eta}")
@@ -444,9 +388,6 @@ BUILTIN_DECODERS: tuple[Decoder, ...] = (
     Decoder("expectation", expectation, "mean of bin centres; circular mean for hue (Eq. 4)"),
     Decoder("annealed-mean", annealed_mean, "mean of p^(1/T), T = 0.38 (Zhang et al.)"),
 )
-
-
-# -- registry access and prediction decoding -----------------------------------
 
 
 def get_decoder(name: str) -> Decoder:
@@ -483,8 +424,7 @@ def _parse_spec(spec: str, channels: tuple[str, str]) -> tuple[dict[str, str], b
         return name
 
     if "=" not in spec:
-        name = split(spec)
-        return {channel: name for channel in channels}, fading
+        return dict.fromkeys(channels, split(spec)), fading
     names: dict[str, str] = {}
     for part in spec.split(","):
         channel, sep, token = part.partition("=")
@@ -529,16 +469,14 @@ def decode_prediction(
         by channel (``"a"``, ``"b"``) or one joint distribution keyed by both
         names (``"ab"`` or ``"a,b"``), which is then decoded jointly.
     channels : tuple of two str
-        The chroma channels in output order, e.g. ``("a", "b")`` or
-        ``("hue", "chroma")``.
+        The chroma channels in output order, e.g. ``("a", "b")`` or ``("hue", "chroma")``.
     decoder : str or Decoder
         One decoder name for every channel (``"mode"``), or a per-channel spec
-        ``"hue=expectation+fading,chroma=median"``. ``+fading`` applies
-        chromatic fading (Eq. 5) to the ``chroma`` channel using the ``hue``
-        distribution, whichever token carries it; so every row of Larsson's
-        Table 5 can be written, e.g. ``"hue=mode,chroma=mode"``,
-        ``"hue=expectation,chroma=expectation+fading"``. There is no implicit
-        default: pass the method's ``default_decoder``.
+        ``"hue=expectation+fading,chroma=median"``. ``+fading`` applies chromatic fading (Eq. 5)
+        to the ``chroma`` channel using the ``hue`` distribution, whichever token carries it; so
+        every row of Larsson's Table 5 can be written, e.g. ``"hue=mode,chroma=mode"``,
+        ``"hue=expectation,chroma=expectation+fading"``. There is no implicit default: pass the
+        method's ``default_decoder``.
     seed : int, SeedSequence or Generator, optional
         For sampling decoders; each channel gets an independent stream derived
         from it, so the same seed reproduces the same colours.
@@ -582,33 +520,30 @@ def decode_prediction(
     if len(channels) != 2:
         raise ValueError(f"expected two chroma channel names, got {channels!r}")
     if isinstance(decoder, Decoder):
-        names, fading, objects = None, False, {c: decoder for c in channels}
+        fading, objects = False, {c: decoder for c in channels}
     elif isinstance(decoder, str):
         names, fading = _parse_spec(decoder, channels)
-        cache: dict[str, Decoder] = {}
-        objects = {c: cache.setdefault(n, get_decoder(n)) for c, n in names.items()}
+        objects = {c: get_decoder(n) for c, n in names.items()}
     else:
         raise TypeError(f"decoder must be a name or a Decoder, got {type(decoder).__name__}")
+    if isinstance(seed, np.random.Generator):
+        seeds = dict.fromkeys(channels, seed)
+    else:
+        seeds = dict(zip(channels, np.random.SeedSequence(seed).spawn(2), strict=True))
 
-    root = np.random.SeedSequence(seed) if not isinstance(seed, np.random.Generator) else None
-    streams: Iterable[Any] = root.spawn(2) if root is not None else (seed, seed)
-    seeds = dict(zip(channels, streams, strict=True))
-
-    def run(dec: Decoder, dist: Distribution, channel_seed: Any) -> np.ndarray:
-        options = {}
-        if temperature is not None and dec.function is annealed_mean:
-            options["temperature"] = temperature
-        return dec(dist, seed=channel_seed, **options)
+    def run(channel: str, dist: Distribution) -> np.ndarray:
+        dec = objects[channel]
+        annealed = temperature is not None and dec.function is annealed_mean
+        return dec(dist, seed=seeds[channel], **({"temperature": temperature} if annealed else {}))
 
     joint_key = _joint_key(distributions, channels)
     first, second = channels
     if joint_key is not None:
         dist = distributions[joint_key]
         if objects[first] is objects[second]:
-            values = run(objects[first], dist, seeds[first])
-            out = [values[..., 0], values[..., 1]]
+            out = list(np.moveaxis(run(first, dist), -1, 0))
         else:
-            out = [run(objects[c], dist.marginal(i), seeds[c]) for i, c in enumerate(channels)]
+            out = [run(c, dist.marginal(i)) for i, c in enumerate(channels)]
     else:
         missing = [c for c in channels if c not in distributions]
         if missing:
@@ -616,7 +551,7 @@ def decode_prediction(
                 f"no distribution for channel(s) {missing}; have {sorted(distributions)} "
                 f"(a joint one would be keyed {first + second!r})"
             )
-        out = [run(objects[c], distributions[c], seeds[c]) for c in channels]
+        out = [run(c, distributions[c]) for c in channels]
     if fading:
         hue = distributions.get("hue")
         if hue is None or "chroma" not in channels:

@@ -1,12 +1,10 @@
 """Per-pixel chroma distributions predicted by classification colorizers.
 
-A :class:`Distribution` holds one histogram per pixel over the bins of one
-chroma channel (marginal, ``probs`` of shape (H, W, K)) or of two channels
-jointly (``probs`` of shape (H, W, K1, K2)). Methods return them in
-:attr:`core.colorizer.Prediction.distributions`, keyed by channel name
-(``"a"``, ``"b"``, ``"ab"``, ``"hue"``, ``"chroma"``, ``"cb"``, ``"cr"``);
-:mod:`core.decoders` turns them into values and :mod:`core.transfer` biases
-them towards a reference.
+A :class:`Distribution` holds one histogram per pixel over the bins of one chroma channel
+(marginal, ``probs`` (H, W, K)) or of two channels jointly (``probs`` (H, W, K1, K2)). Methods
+return them in :attr:`core.colorizer.Prediction.distributions`, keyed by channel name (``"a"``,
+``"b"``, ``"ab"``, ``"hue"``, ``"chroma"``, ``"cb"``, ``"cr"``); :mod:`core.decoders` turns
+them into values and :mod:`core.transfer` biases them towards a reference.
 
 References
 ----------
@@ -48,8 +46,7 @@ def softmax(
 def _split_channel(channel: str) -> tuple[str, str]:
     """Names of the two channels of a joint channel name ("ab" or "hue,chroma")."""
     if "," in channel:
-        first, second = channel.split(",", 1)
-        return first.strip(), second.strip()
+        return tuple(part.strip() for part in channel.split(",", 1))
     if len(channel) == 2:
         return channel[0], channel[1]
     return f"{channel}[0]", f"{channel}[1]"
@@ -100,19 +97,12 @@ class Distribution:
                 f"bins must be a Bins or a pair of Bins, got {type(self.bins).__name__}"
             )
         self.probs = np.asarray(self.probs, dtype=np.float32)
-        if self.is_joint:
-            expected = "(H, W, {}, {})".format(*self.bins.shape)
-            ok = self.probs.ndim == 4 and self.probs.shape[2:] == self.bins.shape
-        else:
-            expected = f"(H, W, {self.bins.k})"
-            ok = self.probs.ndim == 3 and self.probs.shape[2] == self.bins.k
-        if not ok:
+        bin_shape = self.bins.shape if self.is_joint else (self.bins.k,)
+        if self.probs.shape[2:] != bin_shape:
             raise ValueError(
-                f"expected probs of shape {expected} for {self.channel!r} bins, "
-                f"got {self.probs.shape}"
+                f"expected probs of shape (H, W, {', '.join(map(str, bin_shape))}) for "
+                f"{self.channel!r} bins, got {self.probs.shape}"
             )
-
-    # -- construction ---------------------------------------------------------
 
     @classmethod
     def from_logits(
@@ -139,18 +129,14 @@ class Distribution:
         ValueError
             If ``temperature <= 0`` or the shape does not match ``bins``.
         """
-        if isinstance(bins, tuple) and not isinstance(bins, JointBins):
-            bins = JointBins(*bins)
         logits = np.asarray(logits)
-        if isinstance(bins, JointBins):
-            if logits.ndim == 3 and logits.shape[-1] == bins.k:
-                logits = logits.reshape(*logits.shape[:2], *bins.shape)
-            probs = softmax(logits, axis=(-2, -1), temperature=temperature)
-        else:
-            probs = softmax(logits, axis=-1, temperature=temperature)
+        if not isinstance(bins, tuple):
+            return cls(softmax(logits, temperature=temperature), bins, colorspace, channel)
+        bins = JointBins(*bins)
+        if logits.ndim == 3 and logits.shape[-1] == bins.k:
+            logits = logits.reshape(*logits.shape[:2], *bins.shape)
+        probs = softmax(logits, axis=(-2, -1), temperature=temperature)
         return cls(probs, bins, colorspace, channel)
-
-    # -- description ---------------------------------------------------------
 
     @property
     def is_joint(self) -> bool:
@@ -210,26 +196,20 @@ class Distribution:
             raise ValueError(f"{self.channel!r} is already a marginal distribution")
         if axis not in (0, 1):
             raise ValueError(f"axis must be 0 or 1, got {axis}")
-        probs = self.probs.sum(axis=3 if axis == 0 else 2)
-        return Distribution(
-            probs, self.bins[axis], self.colorspace, _split_channel(self.channel)[axis]
-        )
+        probs = self.probs.sum(axis=3 - axis)
+        return Distribution(probs, self.bins[axis], self.colorspace, self.channel_names[axis])
 
     def resize(self, size: tuple[int, int]) -> Distribution:
         """Bilinearly resize to ``size`` = (H, W); a convex mix of histograms stays a histogram."""
         height, width = size
         if self.shape == (height, width):
             return self
-        flat = np.ascontiguousarray(self.probs.reshape(*self.shape, -1))
-        chunks = [  # OpenCV resizes at most 128 channels at a time
-            cv2.resize(
-                np.ascontiguousarray(flat[..., i : i + 128]),
-                (width, height),
-                interpolation=cv2.INTER_LINEAR,
-            ).reshape(height, width, -1)
+        flat = self.probs.reshape(*self.shape, -1)
+        chunks = [  # OpenCV resizes at most 128 channels at a time (bilinear by default)
+            cv2.resize(np.ascontiguousarray(flat[..., i : i + 128]), (width, height))
             for i in range(0, flat.shape[-1], 128)
         ]
-        probs = np.concatenate(chunks, axis=-1).reshape(height, width, *self.probs.shape[2:])
+        probs = np.dstack(chunks).reshape(height, width, *self.probs.shape[2:])
         return replace(self, probs=np.maximum(probs, 0))
 
     def __repr__(self) -> str:
@@ -242,12 +222,11 @@ class Distribution:
 def uncertainty_map(distributions: dict[str, Distribution]) -> np.ndarray:
     """Per-pixel colour uncertainty, shape (H, W), float32; larger is less certain.
 
-    With ``"hue"`` and ``"chroma"`` distributions this is Larsson et al.'s
-    measure (Sec. 4, Fig. 10): the entropy of the hue histogram times the
-    chroma, so the hue of gray pixels, which does not matter, adds nothing.
-    The chroma value is the expectation of the chroma distribution. Otherwise
-    it is the sum of the entropies of all given distributions (a joint one
-    counts once).
+    With ``"hue"`` and ``"chroma"`` distributions this is Larsson et al.'s (2016) measure (Sec. 4,
+    Fig. 10): the entropy of the hue histogram times the chroma, so the hue of gray pixels,
+    which does not matter, adds nothing. The chroma value is the expectation of the chroma
+    distribution. Otherwise it is the sum of the entropies of all given distributions (a joint
+    one counts once).
 
     Parameters
     ----------
@@ -258,11 +237,6 @@ def uncertainty_map(distributions: dict[str, Distribution]) -> np.ndarray:
     ------
     ValueError
         If ``distributions`` is empty or their spatial shapes differ.
-
-    References
-    ----------
-    Larsson et al. 2016, Sec. 4 ("uncertainty as the entropy of the predicted
-    hue multiplied by the chroma").
     """
     if not distributions:
         raise ValueError("uncertainty_map needs at least one distribution")
@@ -274,7 +248,4 @@ def uncertainty_map(distributions: dict[str, Distribution]) -> np.ndarray:
         p = chroma.flat_probs()
         expected = (p @ chroma.bins.centers.astype(np.float32)) / np.maximum(p.sum(axis=1), 1e-12)
         return (hue.entropy() * expected.reshape(chroma.shape)).astype(np.float32)
-    total = np.zeros(next(iter(shapes)), dtype=np.float32)
-    for dist in distributions.values():
-        total += dist.entropy()
-    return total
+    return sum((d.entropy() for d in distributions.values()), np.zeros(shapes.pop(), np.float32))

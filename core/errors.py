@@ -29,12 +29,8 @@ class ColorizeError(Exception):
     """Base class of every error raised by the toolkit."""
 
 
-class InvalidImageError(ColorizeError, ValueError):
-    """An input image (file, PIL image or array) cannot be used.
-
-    The message always names the input (file name, or ``<array>`` / ``<PIL image>``)
-    and what is wrong with it.
-    """
+class _SourceError(ColorizeError, ValueError):
+    """An error whose message is ``"{source}: {problem}"`` (both kept as attributes)."""
 
     def __init__(self, source: str, problem: str) -> None:
         self.source = source
@@ -42,17 +38,15 @@ class InvalidImageError(ColorizeError, ValueError):
         super().__init__(f"{source}: {problem}")
 
 
-class InvalidHintsError(ColorizeError, ValueError):
-    """Colour hints (``hints=``, ``colorize image --hints FILE``) cannot be used.
+class InvalidImageError(_SourceError):
+    """An input image (file, PIL image or array) cannot be used; the message names it (file
+    name, or ``<array>`` / ``<PIL image>``) and what is wrong with it."""
 
-    The message names where the hints came from (the JSON file, or ``<hints>``), the hint
-    (counted from 1) and what is wrong: bad JSON, a bad colour, a point outside the image.
-    """
 
-    def __init__(self, source: str, problem: str) -> None:
-        self.source = source
-        self.problem = problem
-        super().__init__(f"{source}: {problem}")
+class InvalidHintsError(_SourceError):
+    """Colour hints (``hints=``, ``colorize image --hints FILE``) cannot be used; the message
+    names their source (the JSON file, or ``<hints>``), the hint (counted from 1) and what
+    is wrong: bad JSON, a bad colour, a point outside the image."""
 
 
 class OutputExistsError(ColorizeError, FileExistsError):
@@ -62,17 +56,14 @@ class OutputExistsError(ColorizeError, FileExistsError):
 class OutputPathError(ColorizeError, ValueError):
     """An output path is an input: a file of the batch, or the folder the inputs are in.
 
-    Refused whatever ``overwrite`` says: inputs are never replaced, and outputs written
-    among the inputs would be read as inputs by the next run. The message names the file
-    or folder.
+    Refused whatever ``overwrite`` says (inputs are never replaced, and outputs among them
+    would be read as inputs by the next run); the message names the file or folder.
     """
 
 
 class UnknownNameError(ColorizeError, KeyError):
-    """A name (method, colour space, decoder, transfer) is not registered.
-
-    The message lists what is installed and suggests the closest match.
-    """
+    """A name (method, colour space, decoder, transfer) is not registered; the message
+    lists what is installed and suggests the closest match."""
 
     kind = "name"
 

@@ -3,69 +3,40 @@
 A :class:`Hint` is a point of the input image (``x``, ``y`` in input pixels), a colour
 and an optional radius. :func:`apply_hints` corrects a method's full-resolution chroma so
 that the hinted pixels take the hint's chroma and the correction covers the region the
-hint was put on — the pixels that can be reached from it without crossing an edge, a
-large change of lightness or a change of the method's own colour — and fades out beyond
-it, while everywhere else the method's own chroma is kept. The core calls it for every
-method (automatic or exemplar) between upsampling the prediction and the recombination
-with the full-resolution lightness (:func:`core.colorize_result`, ``hints=``).
-:func:`suggest` lists the colours a method itself finds likely at a point (the swatches a
-user can pick a hint from).
+hint was put on (the pixels reached from it without crossing an edge, a large change of
+lightness or a change of the method's own colour) and fades out beyond it; elsewhere the
+method's own chroma is kept. The core calls it for every method between upsampling the
+prediction and the recombination (:func:`core.colorize_result`, ``hints=``).
+:func:`suggest` lists the colours a method itself finds likely at a point.
 
 How far a hint spreads
 ----------------------
 Each pixel ``p`` gets a *path cost* ``g(p)``: the cheapest path from the hint's disc to
-``p`` over the 8-connected grid (Dijkstra's algorithm,
-:func:`scipy.sparse.csgraph.dijkstra`), where a step from ``r`` to ``s`` costs
+``p`` over the 8-connected grid (Dijkstra's algorithm), where a step from ``r`` to ``s``
+costs
 
 - ``|r - s| / (REACH * long side)``: distance;
 - ``|L_r - L_s| / LIGHTNESS_TOLERANCE``: lightness change, on a smoothed L*;
 - ``max(0, e - EDGE[0]) / (3 EDGE[1])``, ``e`` the L* difference between the pixels one
-  step before ``r`` and one step past ``s``: edges, also when blurred over 2-3 pixels
-  (the 3 steps that see an edge share its cost);
+  step before ``r`` and one step past ``s``: edges, also when blurred over 2-3 pixels;
 - ``|ab_r - ab_s| / CHROMA_TOLERANCE``: change of the method's own a*, b*, smoothed.
 
-A path cost is the geodesic distance of Yatziv and Sapiro (2006), who blend hint
-colours by it; here it sets how much of the hint a pixel takes, ``w = exp(-g^6)``: above
-0.9 up to ``g = 0.68``, 0.37 at ``g = 1``, under 0.001 past ``g = 1.21``, where the search
-stops. A large path cost means an edge, a large change of lightness, a change of the
-method's colour or a long way. Lightness alone cannot separate a dark car from a dark
-road; the method's own colours (its prediction of what is one object) are the second cue,
-as the network's semantics are in Zhang et al. (2017, Sec. 3). Hints of several colours
-are blended where their regions meet: each colour's share is a soft minimum of the path
-costs, ``exp(-g_c / 0.05)`` normalised.
+This is the geodesic distance of Yatziv and Sapiro (2006), who blend hint colours by it;
+here a pixel takes the share ``w = exp(-g^6)`` of the hint (0.37 at ``g = 1``, none past
+``g = 1.21``), and hints of several colours are blended by a soft minimum of their path
+costs. The method's own colours separate a dark car from a dark road, as the network's
+semantics do in Zhang et al. (2017, Sec. 3). Why not the optimisation of Levin et al.
+(2004), which the core used before: docs/ui.md "How a hint spreads".
 
-The correction is ``w (hint - prior)`` for the method's chroma ``prior``; the hinted
-pixels take the hint's chroma exactly. Why not the optimisation of Levin et al. (2004),
-which the core used before: its affinities come from lightness differences divided by the
-3 x 3 lightness variance (clipped to 1-9 L*^2), and a window that straddles an edge has
-the edge in its variance, so a step of s L* keeps an affinity of at least exp(-s^2 / 18)
-(0.13 for 6 L*); to fill a region from one click the
-decay towards the prior must be weak, and then any weak link lets the correction through
-the whole image (an 8 px hint on a 1919 photo changed 83 % of its pixels by more than
-5 ΔE); a decay strong enough to keep it local stopped it filling even the clicked region
-(scripts/hint_locality.py, docs/ui.md "How a hint spreads"). A path cost is decided by
-the best route, not by the sum of all of them: a textured region is filled along its
-smoothest routes, and one weak spot in a boundary does not open it wide.
-
-Resolution: the path costs are computed on a *grid*, the full-resolution lightness and
-chroma reduced (area averaging) to at most :data:`SOLVE_PIXELS` pixels, keeping the
-aspect ratio (the input's own size when it is smaller), so the cost does not depend on
-the input's size (docs/performance.md measures it at 12 MP). The correction is then
-upsampled bilinearly and added to the full-resolution chroma, so an unhinted region keeps
-the method's chroma exactly.
-
-Chroma channels are corrected as they are in the method's colour space when they are
-linear (Lab a, b; YCbCr Cb, Cr); a space with a circular hue channel is corrected in the
-plane ``C (cos 2 pi H, sin 2 pi H)``. The path costs always use CIE L*, a*, b* of the
-method's result on the grid, so the tolerances mean the same for every colour space.
+The path costs are computed in CIE L*, a*, b* on a grid of at most :data:`SOLVE_PIXELS`
+pixels (docs/performance.md); the correction ``w (hint - prior)`` is upsampled and added
+to the full-resolution chroma, a circular hue's in the plane ``C (cos 2 pi H, sin 2 pi H)``.
 
 Global hints
 ------------
 :func:`apply_global_hints` moves the whole image towards a colour distribution, a palette
 (:func:`parse_palette`) or a reference photo's colours (Zhang et al. 2017, Sec. 3.3), by
-the histogram transfers of :mod:`core.transfer`: Larsson et al.'s Eq. 6 bias for methods
-with per-pixel histograms, quantile matching of the chroma for the others. The core
-applies them before the local hints, so a local hint keeps its colour.
+the histogram transfers of :mod:`core.transfer`. The core applies them before local hints.
 
 References
 ----------
@@ -84,6 +55,7 @@ import json
 import math
 import os
 import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,29 +97,23 @@ __all__ = [
     "suggest",
 ]
 
-#: Most pixels of the grid the path costs are computed on (about 340 x 190 for a 16:9
-#: photo, 256 x 256 square).
+#: Most pixels of the grid the path costs are computed on (about 340 x 190 for 16:9).
 SOLVE_PIXELS = 1 << 16
 #: Length of a path, as a fraction of the grid's long side, that costs 1 (the distance
-#: term): in a region without lightness or colour changes a hint reaches this far (w =
-#: 0.37 there) and keeps w > 0.9 over two thirds of it.
+#: term): how far a hint reaches where lightness and colour do not change.
 REACH = 1.5
 #: L* units of lightness change along a path that cost 1.
 LIGHTNESS_TOLERANCE = 40.0
-#: Edges: the lightness difference across a step, measured over the 4 pixels that
-#: straddle it (so that an edge blurred over 2-3 pixels counts whole), costs 1 for each
-#: second value (L*) beyond the first (noise and fine texture stay under it). The 3 steps
-#: that see one edge share its cost, so crossing it costs about (step - 4) / 8.
+#: Edges: the L* difference across a step, over the 4 pixels that straddle it, costs 1 for
+#: each EDGE[1] beyond EDGE[0]; the 3 steps that see one edge share its cost.
 EDGE = (4.0, 8.0)
 #: a*, b* units of change of the method's own colour along a path that cost 1.
 CHROMA_TOLERANCE = 10.0
-#: Smoothing (Gaussian sigma, as a fraction of the grid's long side) of the lightness and
-#: chroma of the lightness- and colour-change terms, so that texture and noise add little;
-#: the edge term uses a sigma of :data:`_EDGE_SIGMA` grid pixels.
+#: Gaussian sigma, as a fraction of the grid's long side, of the L*, a*, b* of the
+#: lightness- and colour-change terms; the edge term's is _EDGE_SIGMA grid pixels.
 SMOOTHING = 0.015
 _EDGE_SIGMA = 0.7
-#: Exponent of the share ``exp(-g^p)`` a pixel at path cost ``g`` takes: about 1 up to
-#: g = 0.7, 0.37 at g = 1, under 0.001 past g = 1.21.
+#: Exponent p of the share ``exp(-g^p)`` a pixel at path cost ``g`` takes.
 _SHAPE = 6
 #: Path cost past which a hint has no effect: exp(-g^p) < 0.001.
 _CUTOFF = math.log(1000.0) ** (1 / _SHAPE)
@@ -157,13 +123,22 @@ _BLEND = 0.05
 DEFAULT_RADIUS = 0.005
 #: Most hints in one request (a safeguard for the JSON readers, not a limit of the solve).
 MAX_HINTS = 1000
-#: Largest hint coordinate and radius, in input pixels: 2**31, past the longest side an
-#: image can have in Pillow or OpenCV (32-bit sizes). Beyond it a value is a mistake, and
-#: its square would overflow floats in the solve.
+#: Largest hint coordinate and radius, in input pixels: past the longest side Pillow or
+#: OpenCV allow (32-bit sizes); beyond it a value is a mistake that overflows the solve.
 MAX_COORDINATE = float(2**31)
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _KEYS = {"x", "y", "color", "colour", "radius"}
+
+
+def _is_number(value: Any) -> bool:
+    """``value`` is an int, float or numpy number, not a bool."""
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+
+
+def _hex(color: Sequence[float]) -> str:
+    """An sRGB colour in [0, 1] as ``#rrggbb`` (what :func:`parse_color` reads back)."""
+    return "#" + "".join(f"{round(c * 255):02x}" for c in color)
 
 
 @dataclass(frozen=True)
@@ -198,7 +173,7 @@ class Hint:
         bound = f"{MAX_COORDINATE:.0f}"
         for name in ("x", "y"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            if not _is_number(value):
                 raise ValueError(f"hint {name} must be a number, got {value!r}")
             if not (_finite(value) and abs(float(value)) <= MAX_COORDINATE):
                 raise ValueError(
@@ -208,20 +183,18 @@ class Hint:
         if len(color) != 3 or not all(0.0 <= c <= 1.0 for c in color):
             raise ValueError(f"hint color must be 3 sRGB values in [0, 1], got {self.color!r}")
         object.__setattr__(self, "color", color)
-        if self.radius is not None:
-            r = self.radius
-            if isinstance(r, bool) or not isinstance(r, (int, float, np.number)):
-                raise ValueError(f"hint radius must be a number or null, got {r!r}")
-            if not (_finite(r) and 0 <= float(r) <= MAX_COORDINATE):
-                raise ValueError(
-                    f"hint radius must be a finite number of pixels in [0, {bound}], "
-                    f"got {_shown(r)}"
-                )
+        r = self.radius
+        if r is not None and not _is_number(r):
+            raise ValueError(f"hint radius must be a number or null, got {r!r}")
+        if r is not None and not (_finite(r) and 0 <= float(r) <= MAX_COORDINATE):
+            raise ValueError(
+                f"hint radius must be a finite number of pixels in [0, {bound}], got {_shown(r)}"
+            )
 
     @property
     def hex(self) -> str:
         """The colour as ``#rrggbb``."""
-        return "#" + "".join(f"{round(c * 255):02x}" for c in self.color)
+        return _hex(self.color)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form read by :func:`parse_hints`: ``{"x", "y", "color", "radius"}``."""
@@ -240,8 +213,7 @@ class Hint:
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"expected an object with x, y and color, got {data!r}")
-        unknown = sorted(set(data) - _KEYS)
-        if unknown:
+        if unknown := sorted(set(data) - _KEYS):
             names = ", ".join(map(repr, unknown))
             raise ValueError(f"unknown field(s) {names}; use x, y, color, radius")
         missing = [k for k in ("x", "y") if k not in data]
@@ -313,8 +285,7 @@ def parse_hints(data: Any, *, source: str = "<hints>") -> list[Hint]:
         Naming ``source`` and the hint (counted from 1) that is wrong.
     """
     if isinstance(data, Mapping):
-        extra = sorted(set(data) - {"hints"})
-        if "hints" not in data or extra:
+        if set(data) != {"hints"}:
             raise InvalidHintsError(source, 'expected {"hints": [...]} or a list of hints')
         data = data["hints"]
     if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
@@ -323,11 +294,8 @@ def parse_hints(data: Any, *, source: str = "<hints>") -> list[Hint]:
     for number, item in enumerate(data, start=1):
         if number > MAX_HINTS:
             raise InvalidHintsError(source, f"more than {MAX_HINTS} hints")
-        if isinstance(item, Hint):
-            hints.append(item)
-            continue
         try:
-            hints.append(Hint.from_dict(item))
+            hints.append(item if isinstance(item, Hint) else Hint.from_dict(item))
         except ValueError as exc:
             raise InvalidHintsError(source, f"hint {number}: {exc}") from None
     return hints
@@ -342,19 +310,19 @@ def load_hints(path: str | os.PathLike) -> list[Hint]:
         The file is missing, unreadable, not JSON, or a hint is bad; the message names
         the file.
     """
-    path = Path(path)
+    name = str(Path(path))
     try:
         with open(path, "rb") as f:
             raw = f.read(1 << 20 + 1)
     except OSError as exc:
-        raise InvalidHintsError(str(path), f"cannot read it ({exc.strerror or exc})") from None
+        raise InvalidHintsError(name, f"cannot read it ({exc.strerror or exc})") from None
     if len(raw) > 1 << 20:
-        raise InvalidHintsError(str(path), "hint file is over 1 MiB; expected a small JSON file")
+        raise InvalidHintsError(name, "hint file is over 1 MiB; expected a small JSON file")
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidHintsError(str(path), f"not valid JSON ({exc})") from None
-    return parse_hints(data, source=str(path))
+        raise InvalidHintsError(name, f"not valid JSON ({exc})") from None
+    return parse_hints(data, source=name)
 
 
 def resolve_hints(hints: Any) -> tuple[list[Hint], str]:
@@ -367,9 +335,7 @@ def resolve_hints(hints: Any) -> tuple[list[Hint], str]:
         return [], "<hints>"
     if isinstance(hints, (str, os.PathLike)):
         return load_hints(hints), str(hints)
-    if isinstance(hints, Hint):
-        return [hints], "<hints>"
-    return parse_hints(hints), "<hints>"
+    return parse_hints([hints] if isinstance(hints, Hint) else hints), "<hints>"
 
 
 def check_hints(
@@ -432,6 +398,7 @@ def _to_plane(space: ColorSpace, chroma: np.ndarray, hue: int | None) -> np.ndar
 
 
 def _from_plane(space: ColorSpace, plane: np.ndarray, hue: int | None) -> np.ndarray:
+    """The inverse of :func:`_to_plane`."""
     if hue is None:
         return plane
     ch = space.chroma_channels[hue]
@@ -445,10 +412,8 @@ def _from_plane(space: ColorSpace, plane: np.ndarray, hue: int | None) -> np.nda
 def _hinted_pixels(
     hints: Sequence[Hint], full: tuple[int, int], grid: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per solve-grid pixel: the index of the hint that fixes it (-1: none), and a mask.
-
-    A later hint wins where discs overlap.
-    """
+    """Per solve-grid pixel, the index of the hint that fixes it (-1: none), and a mask; a
+    later hint wins where discs overlap, and the pixel under each point is always fixed."""
     (height, width), (gh, gw) = full, grid
     sy, sx = gh / height, gw / width
     owner = np.full((gh, gw), -1, np.int32)
@@ -461,23 +426,12 @@ def _hinted_pixels(
         rows, cols = np.mgrid[top:bottom, left:right]
         disc = (rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2
         owner[rows[disc], cols[disc]] = k
-        # the pixel under the point is always fixed
         owner[min(gh - 1, max(0, round(cy))), min(gw - 1, max(0, round(cx)))] = k
     return owner, owner >= 0
 
 
 #: Each undirected pair of 8-neighbours once: (row step, column step).
 _STEPS = ((0, 1), (1, -1), (1, 0), (1, 1))
-
-
-def _neighbour_pairs(shape: tuple[int, int]):
-    """For each step of :data:`_STEPS`: the slices of its first and second pixels, and
-    its length (1 or sqrt 2)."""
-    h, w = shape
-    for dy, dx in _STEPS:
-        first = (slice(0, h - dy), slice(max(0, -dx), w - max(0, dx)))
-        second = (slice(dy, h), slice(max(0, dx), w - max(0, -dx)))
-        yield first, second, math.hypot(dy, dx)
 
 
 def path_graph(guide: np.ndarray, *, reach: float = REACH):
@@ -502,20 +456,20 @@ def path_graph(guide: np.ndarray, *, reach: float = REACH):
     h, w = guide.shape[:2]
     sigma = SMOOTHING * max(h, w)
     smooth = cv2.GaussianBlur(guide, (0, 0), sigma) if sigma >= 0.3 else guide
-    light = smooth[..., 0]
+    light, ab = smooth[..., 0], smooth[..., 1:]
     # padded by 2 so that the pixels before and after each step exist (repeated at borders)
     edges = np.pad(cv2.GaussianBlur(guide[..., 0], (0, 0), _EDGE_SIGMA), 2, mode="edge")
-    ab = smooth[..., 1:]
     unit = 1.0 / max(1.0, reach * max(h, w))
     index = np.arange(h * w, dtype=np.int64).reshape(h, w)
     threshold, scale = EDGE
     rows, cols, values = [], [], []
-    for (a, b, length), (dy, dx) in zip(_neighbour_pairs((h, w)), _STEPS, strict=True):
-        cost = length * unit + np.abs(light[a] - light[b]) / LIGHTNESS_TOLERANCE
-        top, left = 2 + a[0].start, 2 + a[1].start  # the step's first pixels, padded
-        rows_a, cols_a = a[0].stop - a[0].start, a[1].stop - a[1].start
-        before = edges[top - dy :, left - dx :][:rows_a, :cols_a]  # one step back
-        after = edges[top + 2 * dy :, left + 2 * dx :][:rows_a, :cols_a]  # one step past
+    for dy, dx in _STEPS:
+        a = (slice(0, h - dy), slice(max(0, -dx), w - max(0, dx)))  # the step's first pixels
+        b = (slice(dy, h), slice(max(0, dx), w - max(0, -dx)))  # and its second ones
+        cost = math.hypot(dy, dx) * unit + np.abs(light[a] - light[b]) / LIGHTNESS_TOLERANCE
+        n_rows, n_cols, left = h - dy, w - abs(dx), 2 + max(0, -dx)
+        before = edges[2 - dy :, left - dx :][:n_rows, :n_cols]  # one step back
+        after = edges[2 + 2 * dy :, left + 2 * dx :][:n_rows, :n_cols]  # one step past
         cost += np.maximum(np.abs(after - before) - threshold, 0.0) / (3.0 * scale)
         cost += np.linalg.norm(ab[a] - ab[b], axis=-1) / CHROMA_TOLERANCE
         rows.append(index[a].ravel())
@@ -603,6 +557,12 @@ def _guide(space: ColorSpace, lightness: np.ndarray, plane: np.ndarray, hue: int
     return rgb_to_lab(np.clip(rgb, 0.0, 1.0).astype(np.float32))
 
 
+def _resize(image: np.ndarray, shape: tuple[int, ...], interpolation: int) -> np.ndarray:
+    """``image`` (h, w) or (h, w, c) resized to ``shape`` = (H, W) or (H, W, c)."""
+    size = (shape[1], shape[0])
+    return cv2.resize(image, size, interpolation=interpolation).reshape(shape)
+
+
 def apply_hints(
     lightness: np.ndarray,
     chroma: np.ndarray,
@@ -638,9 +598,7 @@ def apply_hints(
 
     References
     ----------
-    Yatziv, Sapiro. Fast Image and Video Colorization Using Chrominance Blending. IEEE TIP
-    15(5), 2006. Zhang et al. Real-Time User-Guided Image Colorization with Learned Deep
-    Priors. SIGGRAPH 2017, Sec. 3.
+    Yatziv and Sapiro 2006; Zhang et al. 2017, Sec. 3 (module docstring).
 
     Examples
     --------
@@ -657,21 +615,17 @@ def apply_hints(
     if chroma.shape != (height, width, 2):
         raise ValueError(f"expected chroma of shape {(height, width, 2)}, got {chroma.shape}")
     hue = _plane_layout(space)
-    gh, gw = solve_shape((height, width), max_pixels)
-    small_l = cv2.resize(
-        np.ascontiguousarray(lightness, np.float32), (gw, gh), interpolation=cv2.INTER_AREA
-    )
+    grid = solve_shape((height, width), max_pixels)
+    small_l = _resize(np.ascontiguousarray(lightness, np.float32), grid, cv2.INTER_AREA)
     plane = _to_plane(space, np.ascontiguousarray(chroma, np.float32), hue)
-    prior = cv2.resize(plane, (gw, gh), interpolation=cv2.INTER_AREA).reshape(gh, gw, 2)
-    owner, fixed = _hinted_pixels(hints, (height, width), (gh, gw))
+    prior = _resize(plane, (*grid, 2), cv2.INTER_AREA)
+    owner, fixed = _hinted_pixels(hints, (height, width), grid)
     colours = np.array([h.color for h in hints], np.float32)
     hint_chroma = _to_plane(space, space.from_rgb(colours)[1].astype(np.float32), hue)
     targets = hint_chroma[np.maximum(owner, 0)]
     guide = _guide(space, small_l, prior, hue)
     correction = spread_correction(guide, prior, targets, fixed, reach=reach)
-    out = cv2.resize(correction, (width, height), interpolation=cv2.INTER_LINEAR)
-    out = out.reshape(height, width, 2)
-    out += plane
+    out = _resize(correction, (height, width, 2), cv2.INTER_LINEAR) + plane
     return _from_plane(space, out, hue)
 
 
@@ -757,9 +711,7 @@ def global_target(palette: Any = None, reference: np.ndarray | None = None) -> n
     if (palette is None) == (reference is None):
         raise ValueError("global hints take a palette or a reference image (one of the two)")
     if reference is not None:
-        ref = np.asarray(reference, np.float32)
-        step = max(1, math.ceil(math.sqrt(ref.shape[0] * ref.shape[1] / SOLVE_PIXELS)))
-        return np.ascontiguousarray(ref[::step, ::step].reshape(-1, 3))
+        return np.ascontiguousarray(_strided(np.asarray(reference, np.float32)).reshape(-1, 3))
     rng = np.random.default_rng(0)
     parts = []
     for colour, weight in parse_palette(palette):
@@ -767,6 +719,12 @@ def global_target(palette: Any = None, reference: np.ndarray | None = None) -> n
         lab[:, 1:] += rng.normal(0.0, PALETTE_SPREAD, (len(lab), 2)).astype(np.float32)
         parts.append(lab)
     return np.clip(lab_to_rgb(np.concatenate(parts)), 0.0, 1.0).astype(np.float32)
+
+
+def _strided(image: np.ndarray) -> np.ndarray:
+    """``image`` (H, W, ...) strided in both directions to at most :data:`SOLVE_PIXELS`."""
+    step = max(1, math.ceil(math.sqrt(image.shape[0] * image.shape[1] / SOLVE_PIXELS)))
+    return image[::step, ::step]
 
 
 def _histogram_shift(
@@ -780,8 +738,7 @@ def _histogram_shift(
 ) -> np.ndarray | None:
     """Change (h, w, 2), in ``space``'s plane, that the Eq. 6 bias towards ``target`` makes
     to the decoded distributions; None when they do not cover both chroma channels."""
-    # Imported here, not at the top: global hints are rare, and `import core` (which
-    # imports this module) does not otherwise load the decoders and transfers.
+    # Imported here: `import core` (which imports this module) does not otherwise load them.
     from core.decoders import decode_prediction
     from core.transfer import energy_minimisation
 
@@ -792,11 +749,8 @@ def _histogram_shift(
     same = all(d.colorspace == dspace.name for d in distributions.values())
     if not same or not (joint or all(name in distributions for name in names)):
         return None
-    h, w = first.shape
-    small = cv2.resize(
-        np.ascontiguousarray(lightness, np.float32), (w, h), interpolation=cv2.INTER_AREA
-    )
-    gray = space.gray_of_lightness(small.reshape(h, w))
+    small = _resize(np.ascontiguousarray(lightness, np.float32), first.shape, cv2.INTER_AREA)
+    gray = space.gray_of_lightness(small)
 
     def decoded(dists: Mapping[str, Any]) -> np.ndarray:
         values = decode_prediction(dict(dists), channels=names, decoder=decoder, seed=seed)
@@ -822,20 +776,13 @@ def apply_global_hints(
 ) -> np.ndarray:
     """Move full-resolution ``chroma`` towards a whole-image colour distribution.
 
-    Zhang et al.'s (2017) global hints are a colour distribution for the whole image, an
-    input of their network. No shipped network takes one, so here it is a histogram
-    transfer of the method's prediction (:mod:`core.transfer`):
-
-    - a method with per-pixel histograms (``distributions``: larsson, cnn-classification)
-      gets the global bias of Larsson et al.'s Eq. 6 (Sec. 3.4) that makes its mean
-      histogram match the target's; the change this makes to the decoded histograms
-      (``decoder``, default options, ``seed``) is added to ``chroma``;
-    - any other method: each chroma channel is quantile-matched to the target's
-      (Larsson Sec. 3.4's rule, on the method's chroma; a circular hue as the plane
-      ``C (cos, sin)``, like :func:`apply_hints`).
-
-    The result is ``chroma + strength * change``; the lightness is not touched (the core
-    recombines with the input's). The core applies global hints before local ones.
+    Zhang et al.'s (2017) global hints are an input of their network; no shipped network
+    takes one, so here they are a histogram transfer (:mod:`core.transfer`): methods with
+    per-pixel histograms get the bias of Larsson et al.'s Eq. 6 (Sec. 3.4) that makes
+    their mean histogram match the target's, the change in the decoded histograms added
+    to ``chroma``; for others each chroma channel (a circular hue as the plane ``C (cos,
+    sin)``) is quantile-matched to the target's. The result is ``chroma + strength *
+    change``.
 
     Parameters
     ----------
@@ -861,11 +808,10 @@ def apply_global_hints(
 
     References
     ----------
-    Zhang et al. Real-Time User-Guided Image Colorization with Learned Deep Priors.
-    SIGGRAPH 2017, Sec. 3.3 (global hints). Larsson et al. Learning Representations for
-    Automatic Colorization. ECCV 2016, Sec. 3.4, Eq. 6.
+    Zhang et al. 2017, Sec. 3.3 (global hints). Larsson et al. Learning Representations
+    for Automatic Colorization. ECCV 2016, Sec. 3.4, Eq. 6.
     """
-    height, width = lightness.shape
+    shape = (*lightness.shape, 2)
     hue = _plane_layout(space)
     plane = _to_plane(space, np.ascontiguousarray(chroma, np.float32), hue)
     change = None
@@ -874,20 +820,18 @@ def apply_global_hints(
             lightness, space, hue, target, distributions, decoder, 0 if seed is None else seed
         )
         if shift is not None:
-            change = cv2.resize(shift, (width, height), interpolation=cv2.INTER_LINEAR)
+            change = _resize(shift, shape, cv2.INTER_LINEAR)
     if change is None:
-        points = space.from_rgb(np.asarray(target, np.float32).reshape(-1, 1, 3))[1]
-        wanted = _to_plane(space, points.reshape(-1, 2).astype(np.float32), hue)
-        step = max(1, math.ceil(math.sqrt(height * width / SOLVE_PIXELS)))
-        source = plane[::step, ::step].reshape(-1, 2)
         from core.transfer import match_quantiles  # see _histogram_shift
 
-        change = np.stack(
-            [match_quantiles(plane[..., c], wanted[:, c], sample=source[:, c]) for c in range(2)],
-            -1,
-        ).astype(np.float32)
-        change -= plane
-    out = plane + np.float32(strength) * change.reshape(height, width, 2)
+        points = space.from_rgb(np.asarray(target, np.float32).reshape(-1, 1, 3))[1]
+        wanted = _to_plane(space, points.reshape(-1, 2).astype(np.float32), hue)
+        source = _strided(plane).reshape(-1, 2)
+        matched = [
+            match_quantiles(plane[..., c], wanted[:, c], sample=source[:, c]) for c in (0, 1)
+        ]
+        change = np.stack(matched, -1).astype(np.float32) - plane
+    out = plane + np.float32(strength) * change
     return _from_plane(space, out.astype(np.float32), hue)
 
 
@@ -926,22 +870,19 @@ class Suggestion:
     @property
     def hex(self) -> str:
         """The colour as ``#rrggbb`` (what :func:`parse_color` reads back)."""
-        return "#" + "".join(f"{round(c * 255):02x}" for c in self.color)
+        return _hex(self.color)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"color": "#rrggbb", "lab": [L, a, b], "probability": p}`` (JSON-ready)."""
-        return {
-            "color": self.hex,
-            "lab": [round(v, 3) for v in self.lab],
-            "probability": self.probability,
-        }
+        lab = [round(v, 3) for v in self.lab]
+        return {"color": self.hex, "lab": lab, "probability": self.probability}
 
 
 def _point(result: Any, x: Any, y: Any, k: Any) -> tuple[int, int]:
     """The input pixel (row, column) of ``x``, ``y``, refusing bad values."""
     height, width = result.lightness.shape
     for name, value in (("x", x), ("y", y)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        if not _is_number(value):
             raise ValueError(f"{name} must be a number of input pixels, got {value!r}")
     if not (_finite(x) and _finite(y) and 0 <= x < width and 0 <= y < height):
         raise ValueError(
@@ -970,31 +911,21 @@ def _histogram(result: Any, space: ColorSpace, row: int, col: int):
     """Cells of the method's histogram at the pixel: (probabilities (n,), sRGB (n, 3)),
     most likely first; None when the distributions do not cover both chroma channels."""
     dists = result.distributions
-    joint = [d for d in dists.values() if d.is_joint]
-    if joint:
-        dist = joint[0]
+    dist = next((d for d in dists.values() if d.is_joint), None)
+    if dist is not None:
+        names, centers = dist.channel_names, [b.centers for b in dist.bins]
         i, j = _cell(dist.shape, result.lightness.shape, row, col)
         probs = dist.probs[i, j].ravel()
-        first, second = dist.bins
-        names = dist.channel_names
-        values = np.stack(np.meshgrid(first.centers, second.centers, indexing="ij"), -1)
-        values = values.reshape(-1, 2)
-    else:
-        found = [d for d in dists.values() if not d.is_joint]
-        if not found:
-            return None
-        dspace: ColorSpace = lookup.lookup("colorspace", found[0].colorspace)
+    else:  # two marginals, taken as independent
+        dspace: ColorSpace = lookup.lookup("colorspace", next(iter(dists.values())).colorspace)
         names = tuple(ch.name for ch in dspace.chroma_channels)
         pair = [dists.get(name) for name in names]
         if any(d is None or d.colorspace != dspace.name for d in pair):
             return None
-        i, j = _cell(pair[0].shape, result.lightness.shape, row, col)
-        first, second = pair
-        probs = np.outer(first.probs[i, j], second.probs[i, j]).ravel()
-        values = np.stack(
-            np.meshgrid(first.bins.centers, second.bins.centers, indexing="ij"), -1
-        ).reshape(-1, 2)
-        dist = first
+        dist, centers = pair[0], [d.bins.centers for d in pair]
+        i, j = _cell(dist.shape, result.lightness.shape, row, col)
+        probs = np.outer(pair[0].probs[i, j], pair[1].probs[i, j]).ravel()
+    values = np.stack(np.meshgrid(*centers, indexing="ij"), -1).reshape(-1, 2)
     dspace = lookup.lookup("colorspace", dist.colorspace)
     order = [ch.name for ch in dspace.chroma_channels]
     if list(names) != order:  # e.g. a joint "ba" distribution
@@ -1003,8 +934,8 @@ def _histogram(result: Any, space: ColorSpace, row: int, col: int):
         values = values[:, [list(names).index(name) for name in order]]
     total = float(probs.sum())
     probs = probs / total if total > 0 else np.full(probs.shape, 1.0 / probs.size)
-    order_ = np.argsort(-probs, kind="stable")  # ties: the first cell, as argmax
-    probs, values = probs[order_], values[order_]
+    ranked = np.argsort(-probs, kind="stable")  # ties: the first cell, as argmax
+    probs, values = probs[ranked], values[ranked]
     light = float(result.lightness[row, col])
     if dspace.name == space.name:
         return probs, _displayed(space, light, values)
@@ -1023,19 +954,13 @@ def _samples(result: Any, colorizer: Any, seed: int | None, samples: int) -> np.
         return drawn[:samples]
     shape = tuple(result.metadata.get("working_shape") or ())
     if len(shape) != 2:
-        height, width = result.lightness.shape
-        shape = colorizer.working_shape(height, width)
-    wh, ww = shape
+        shape = tuple(colorizer.working_shape(*result.lightness.shape))
     lightness = np.ascontiguousarray(result.lightness, np.float32)
-    grow = wh * ww > lightness.size
-    working = cv2.resize(
-        lightness, (ww, wh), interpolation=cv2.INTER_LINEAR if grow else cv2.INTER_AREA
-    ).reshape(wh, ww)
+    grow = shape[0] * shape[1] > lightness.size
+    working = _resize(lightness, shape, cv2.INTER_LINEAR if grow else cv2.INTER_AREA)
     preds = colorizer.predict_samples(working, samples, seed=seed)
     drawn = np.stack([np.asarray(p.chroma, np.float32) for p in preds])
     if key not in _DRAWN:
-        import weakref
-
         weakref.finalize(result, _DRAWN.pop, key, None)
     _DRAWN[key] = drawn
     return drawn
@@ -1048,25 +973,21 @@ def suggest(
 
     What the list holds depends on what the method predicts:
 
-    - **a distribution** (``result.distributions``: ``larsson``, ``cnn-classification``):
-      the bins of the histogram of the working-resolution pixel under the point, by
-      probability: a joint histogram's cells, or for two marginal histograms (hue and
-      chroma, or a and b) their pairs, with probability ``p1 * p2`` (the marginals taken
-      as independent, as the decoders take them). The first is the distribution's mode
-      (``decoder="mode"``). ``probability`` is the bin's own probability; a bin within
-      :data:`MIN_DIFFERENCE` ΔE of a more likely listed one is left out, so the
-      probabilities need not sum to 1.
-    - **samples** (methods with ``capabilities.diverse`` and no distribution:
-      ``pixcolor``, ``semantic``): ``samples`` colorizations are drawn at the working
-      resolution (seeds ``result.seed``, ``result.seed + 1``, ...; the method's default
-      options) and their colours at the point grouped: a colour within
-      :data:`MIN_DIFFERENCE` of a group's first joins it; the suggestion is the group's
-      mean colour and ``probability`` its share of the samples. Drawn once per result.
-    - **only a point estimate** (regression methods, ``exemplar``, ``welsh``): one
-      suggestion, the result's own colour at the point, with probability 1.
+    - **a distribution** (``larsson``, ``cnn-classification``): the bins of the histogram
+      of the working-resolution pixel under the point, a joint histogram's cells or the
+      pairs of two marginals' (probability ``p1 * p2``), most likely (the mode) first;
+      a bin within :data:`MIN_DIFFERENCE` ΔE of a more likely listed one is left out, so
+      the probabilities (the bins' own) need not sum to 1.
+    - **samples** (``capabilities.diverse`` and no distribution: ``pixcolor``,
+      ``semantic``): ``samples`` colorizations drawn once per result (seeds
+      ``result.seed``, ``result.seed + 1``, ...), their colours at the point grouped (a
+      colour within :data:`MIN_DIFFERENCE` of a group's first joins it): each group's
+      mean colour, with its share of the samples.
+    - **only a point estimate** (``exemplar``, ``welsh``, regression methods): the
+      result's own colour at the point, with probability 1.
 
     Each colour is the suggested chroma at the point's own lightness, as the core
-    displays it; most likely first; fewer than ``k`` when fewer distinct colours exist.
+    displays it; fewer than ``k`` when fewer distinct colours exist.
 
     Parameters
     ----------
@@ -1091,8 +1012,7 @@ def suggest(
 
     References
     ----------
-    Zhang et al. Real-Time User-Guided Image Colorization with Learned Deep Priors.
-    SIGGRAPH 2017, Sec. 3 (suggested colours from the predicted distribution).
+    Zhang et al. 2017, Sec. 3 (suggested colours from the predicted distribution).
     """
     row, col = _point(result, x, y, k)
     space: ColorSpace = lookup.lookup("colorspace", result.colorspace)
@@ -1129,21 +1049,14 @@ def suggest(
         groups.sort(key=len, reverse=True)  # stable: ties keep the order drawn
         out = []
         for group in groups[:k]:
-            mean = lab[group].mean(0)
-            colour = np.clip(_lab_rgb(mean), 0.0, 1.0)
+            colour = np.clip(lab_to_rgb(lab[group].mean(0)), 0.0, 1.0)
             out.append(_suggestion(colour, rgb_to_lab(colour), len(group) / len(lab)))
         return out
     rgb = np.asarray(result.rgb[row, col], np.float32)
     return [_suggestion(rgb, rgb_to_lab(rgb), 1.0)]
 
 
-def _lab_rgb(lab: np.ndarray) -> np.ndarray:
-    return np.asarray(lab_to_rgb(np.asarray(lab, np.float32)), np.float32)
-
-
 def _suggestion(rgb: np.ndarray, lab: np.ndarray, probability: float) -> Suggestion:
-    return Suggestion(
-        tuple(float(c) for c in rgb),  # type: ignore[arg-type]
-        tuple(float(c) for c in lab),  # type: ignore[arg-type]
-        probability,
-    )
+    """A :class:`Suggestion` of arrays' values, as floats."""
+    color, lab = tuple(map(float, rgb)), tuple(map(float, lab))
+    return Suggestion(color, lab, probability)  # type: ignore[arg-type]

@@ -1,18 +1,16 @@
 """Hook specifications of the ``colorize`` plugin system.
 
-A plugin is a module (found through an entry point in the ``colorize`` group)
-that implements one or more of the hooks below with ``@core.hookimpl``. Each
-hook receives a ``register`` callback; the plugin calls it once per object it
-provides. ``register`` checks the object's type, refuses a name that is
-already taken (:class:`core.errors.DuplicateNameError`) and records which
-distribution the object came from.
+A plugin is a module (found through an entry point in the ``colorize`` group) that implements
+one or more of the hooks below with ``@core.hookimpl``. Each hook receives a ``register``
+callback; the plugin calls it once per object it provides. ``register`` checks the object's
+type, refuses a name that is already taken (:class:`core.errors.DuplicateNameError`) and records
+which distribution the object came from.
 
-Everything that extends the toolkit comes through these hooks of the one ``colorize``
-entry-point group — methods, colour spaces, decoders, transfers and backbones, and the
-applications built on them: ``colorize`` sub-commands, benchmarks, explain figures and
-training recipes (:mod:`core.extensions`). The same filter (``COLORIZE_PLUGINS`` /
-``COLORIZE_DISABLE_PLUGINS``, :mod:`core.plugins`) and error policy apply to all of them,
-and the core's own built-ins register through the same hooks (:mod:`core._builtins`).
+Everything that extends the toolkit comes through these hooks — methods, colour spaces,
+decoders, transfers and backbones, and the applications built on them: ``colorize``
+sub-commands, benchmarks, explain figures and training recipes (:mod:`core.extensions`). One
+filter (``COLORIZE_PLUGINS`` / ``COLORIZE_DISABLE_PLUGINS``, :mod:`core.plugins`) and error
+policy apply to all, and the core's own built-ins (:mod:`core._builtins`) register the same way.
 
 Example
 -------
@@ -58,10 +56,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 def register_methods(register: Callable[[Any], None]) -> None:
     """Register colorization methods.
 
-    Call ``register(colorizer)`` once per method, where ``colorizer`` is an
-    instance of :class:`core.colorizer.Colorizer` whose ``name`` is unique among
-    installed methods (e.g. ``"cnn-classification"``). Construction must not load
-    models; do that lazily on first use.
+    Call ``register(colorizer)`` once per method, with a :class:`core.colorizer.Colorizer`
+    whose ``name`` is unique among installed methods (e.g. ``"cnn-classification"``).
+    Construction must not load models; do that lazily on first use.
     """
 
 
@@ -69,9 +66,8 @@ def register_methods(register: Callable[[Any], None]) -> None:
 def register_colorspaces(register: Callable[[Any], None]) -> None:
     """Register colour spaces.
 
-    Call ``register(space)`` once per colour space, where ``space`` is an
-    instance of :class:`core.colorspaces.ColorSpace` with a unique ``name``
-    (``"lab"``, ``"huechroma"``, ...). Methods refer to colour spaces by name.
+    Call ``register(space)`` once per colour space, with a :class:`core.colorspaces.ColorSpace`
+    of unique ``name`` (``"lab"``, ``"huechroma"``, ...); methods refer to it by name.
     """
 
 
@@ -79,9 +75,8 @@ def register_colorspaces(register: Callable[[Any], None]) -> None:
 def register_decoders(register: Callable[[Any], None]) -> None:
     """Register decoders that turn per-pixel distributions into point estimates.
 
-    Call ``register(decoder)`` once per decoder, where ``decoder`` is an instance
-    of :class:`core.decoders.Decoder` (a named callable taking a
-    :class:`core.distributions.Distribution` and returning values per pixel), e.g.
+    Call ``register(decoder)`` once per decoder, with a :class:`core.decoders.Decoder` (a named
+    callable from a :class:`core.distributions.Distribution` to values per pixel), e.g.
     ``"mode"``, ``"median"``, ``"expectation"``.
     """
 
@@ -90,9 +85,8 @@ def register_decoders(register: Callable[[Any], None]) -> None:
 def register_transfers(register: Callable[[Any], None]) -> None:
     """Register colour-transfer and alignment components.
 
-    Call ``register(transfer)`` once per component, where ``transfer`` is an
-    instance of :class:`core.transfer.Transfer` (a named callable), e.g.
-    ``"quantile-matching"``, ``"energy-minimisation"``, ``"reinhard"``.
+    Call ``register(transfer)`` once per component, with a :class:`core.transfer.Transfer` (a
+    named callable), e.g. ``"quantile-matching"``, ``"energy-minimisation"``, ``"reinhard"``.
     """
 
 
@@ -100,11 +94,10 @@ def register_transfers(register: Callable[[Any], None]) -> None:
 def register_backbones(register: Callable[[Any], None]) -> None:
     """Register shared feature extractors (pretrained networks installed once).
 
-    Call ``register(backbone)`` once per backbone, where ``backbone`` is an instance of
-    :class:`core.backbones.Backbone` (a named ONNX graph from lightness to a feature
-    pyramid) with a unique ``name``, e.g. ``"efficientnet-lite0-gray"``. Methods whose
-    heads were trained on it look it up by name (:func:`core.backbones.get_backbone`);
-    its features are computed once per image and shared by every head that asks.
+    Call ``register(backbone)`` once per backbone, with a :class:`core.backbones.Backbone` (a
+    named ONNX graph from lightness to a feature pyramid) of unique ``name``, e.g.
+    ``"efficientnet-lite0-gray"``. Methods whose heads were trained on it look it up by name
+    (:func:`core.backbones.get_backbone`); its features are computed once per image.
     """
 
 
@@ -112,12 +105,11 @@ def register_backbones(register: Callable[[Any], None]) -> None:
 def register_commands(register: Callable[[Any], None]) -> None:
     """Register ``colorize`` sub-commands.
 
-    Call ``register(command)`` once per sub-command, with a
-    :class:`core.extensions.Command` whose ``name`` is the sub-command
-    (``colorize <name> ...``) and whose ``target`` (``"module:attribute"``, imported when
-    the sub-command runs) has ``configure_parser(parser)`` and ``run(args) -> int``. The
-    core's ``methods``, ``image`` and ``demo`` register here too, so a plugin cannot take
-    their names.
+    Call ``register(command)`` once per sub-command, with a :class:`core.extensions.Command`
+    whose ``name`` is the sub-command (``colorize <name> ...``) and whose ``target``
+    (``"module:attribute"``, imported when the sub-command runs) has
+    ``configure_parser(parser)`` and ``run(args) -> int``. The core's ``methods``, ``image`` and
+    ``demo`` register here too, so a plugin cannot take their names.
     """
 
 
@@ -134,8 +126,7 @@ def register_benchmarks(register: Callable[[Any], None]) -> None:
 def register_explainers(register: Callable[[Any], None]) -> None:
     """Register ``colorize explain`` figures.
 
-    Call ``register(explainer)`` once per method, with a
-    :class:`core.extensions.Explainer` named after the method.
+    Call ``register(explainer)`` per method: a :class:`core.extensions.Explainer` named after it.
     """
 
 

@@ -48,6 +48,8 @@ IMAGE_EXTENSIONS = frozenset(
 )
 _WRITABLE = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 _ACCEPTED_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
+_INT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+_PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
 @dataclass
@@ -95,20 +97,13 @@ class LoadedImage:
 
     def rgb(self) -> np.ndarray:
         """The image as (H, W, 3) float32 (gray repeated)."""
-        if self.is_gray:
-            return np.repeat(self.pixels[..., None], 3, axis=-1)
-        return self.pixels
-
-
-def _max_pixels() -> int | None:
-    limit = Image.MAX_IMAGE_PIXELS
-    return None if limit is None else int(limit)
+        return np.repeat(self.pixels[..., None], 3, axis=-1) if self.is_gray else self.pixels
 
 
 def _check_size(source: str, height: int, width: int) -> None:
     if height < 1 or width < 1:
         raise InvalidImageError(source, f"image has no pixels (size {width}x{height})")
-    limit = _max_pixels()
+    limit = None if Image.MAX_IMAGE_PIXELS is None else int(Image.MAX_IMAGE_PIXELS)
     if limit is not None and height * width > limit:
         raise InvalidImageError(
             source,
@@ -119,8 +114,6 @@ def _check_size(source: str, height: int, width: int) -> None:
 
 
 def _validate_array(array: np.ndarray, source: str) -> LoadedImage:
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"{source}: expected a numpy array, got {type(array).__name__}")
     if array.dtype not in _ACCEPTED_DTYPES:
         raise InvalidImageError(
             source,
@@ -139,12 +132,12 @@ def _validate_array(array: np.ndarray, source: str) -> LoadedImage:
         alpha = array[..., 3].copy()
         array = array[..., :3]
     samples8 = None
-    if array.dtype == np.uint8:
-        pixels, depth = _scaled(array, 255.0), 8
-        if array.ndim == 2:
+    if array.dtype in (np.uint8, np.uint16):
+        depth = 8 * array.dtype.itemsize
+        # array.astype(float32) / 255 (or 65535) in one pass, the same float32 values
+        pixels = np.divide(array, np.float32((1 << depth) - 1), dtype=np.float32)
+        if depth == 8 and array.ndim == 2:
             samples8 = np.ascontiguousarray(array)
-    elif array.dtype == np.uint16:
-        pixels, depth = _scaled(array, 65535.0), 16
     else:
         if not np.all(np.isfinite(array)):
             bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
@@ -160,84 +153,60 @@ def _validate_array(array: np.ndarray, source: str) -> LoadedImage:
     if alpha is not None and alpha.dtype.kind == "f" and not np.all(np.isfinite(alpha)):
         raise InvalidImageError(source, "alpha channel contains NaN or infinite values")
     return LoadedImage(
-        np.ascontiguousarray(pixels),
-        alpha,
-        source,
-        "array",
-        array.dtype,
-        depth,
-        samples8=samples8,
+        np.ascontiguousarray(pixels), alpha, source, "array", array.dtype, depth, samples8=samples8
     )
 
 
-def _scaled(data: np.ndarray, scale: float) -> np.ndarray:
-    """``data.astype(float32) / scale`` in one pass (the same float32 values)."""
-    return np.divide(data, np.float32(scale), dtype=np.float32)
-
-
-def _png_bit_depth(path: Path) -> int | None:
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(26)
-    except OSError:
-        return None
-    if header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR":
-        return header[24]
-    return None
-
-
 def _from_pil(img: Image.Image, source: str, kind: str, notes: list[str]) -> LoadedImage:
+    """Read the first frame of ``img``, EXIF orientation and ICC profile applied, as an
+    8- or 16-bit array checked by :func:`_validate_array`."""
     _check_size(source, img.height, img.width)
     frames = getattr(img, "n_frames", 1) or 1
     if frames > 1:
         img.seek(0)
         notes.append(f"multi-frame image ({frames} frames): only the first frame is colorized")
     try:
-        transposed = ImageOps.exif_transpose(img)
+        img = ImageOps.exif_transpose(img)
     except Exception:  # broken EXIF must not stop us; the pixels are still good
-        transposed = None
         notes.append("EXIF orientation could not be read; image used as stored")
-    if transposed is not None:
-        img = transposed
     img = _to_srgb(img, notes)
-    mode = img.mode
-    alpha = samples8 = None
-    if mode == "P":
+    if img.mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-        mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+    mode, alpha = img.mode, None
+    if mode == "F":
+        return _validate_array(np.asarray(img, dtype=np.float32), source)
+    if mode in _INT_MODES:
         data = np.asarray(img)
         if mode == "I" and data.size and (data.min() < 0 or data.max() > 65535):
             raise InvalidImageError(source, "32-bit integer image with values outside 0..65535")
-        pixels = data.astype(np.float32) / 65535.0
-        return LoadedImage(pixels, None, source, kind, np.dtype(np.uint16), 16, notes)
-    if mode == "F":
-        data = np.asarray(img, dtype=np.float32)
-        return _validate_array(data, source)
-    if mode in ("LA", "La"):
+        data = data.astype(np.uint16)
+    elif mode in ("LA", "La"):
         data = np.asarray(img.convert("LA"))
-        samples8 = np.ascontiguousarray(data[..., 0])
-        pixels, alpha = _scaled(samples8, 255.0), data[..., 1].copy()
-    elif mode in ("1", "L"):
-        samples8 = np.ascontiguousarray(np.asarray(img.convert("L")))
-        pixels = _scaled(samples8, 255.0)
-    elif mode in ("RGBA", "RGBa", "PA"):
-        data = np.asarray(img.convert("RGBA"))
-        pixels, alpha = _scaled(data[..., :3], 255.0), data[..., 3].copy()
-    else:  # RGB, CMYK, YCbCr, LAB, HSV ...
-        if mode not in ("RGB",):
+        data, alpha = data[..., 0], data[..., 1].copy()
+    else:
+        target = {"1": "L", "L": "L", "RGBA": "RGBA", "RGBa": "RGBA", "PA": "RGBA"}.get(mode, "RGB")
+        if target == "RGB" and mode != "RGB":  # CMYK, YCbCr, LAB, HSV ...
             notes.append(f"{mode} image converted to RGB")
-        pixels = _scaled(np.asarray(img.convert("RGB")), 255.0)
-    return LoadedImage(pixels, alpha, source, kind, np.dtype(np.uint8), 8, notes, samples8=samples8)
+        data = np.asarray(img.convert(target))
+    loaded = _validate_array(data, source)
+    loaded.kind, loaded.notes = kind, notes
+    if alpha is not None:
+        loaded.alpha = alpha
+    return loaded
 
 
 def _sixteen_bit_colour(path: Path, img: Image.Image) -> bool:
     """A 16-bit colour PNG or TIFF, which Pillow would cut to 8 bits (it has no 16-bit
     RGB mode): OpenCV reads those."""
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "L", "F"):
+    if img.mode in (*_INT_MODES, "L", "F"):
         return False
-    if img.format == "PNG":
-        return _png_bit_depth(path) == 16
+    if img.format == "PNG":  # the IHDR chunk's bit depth
+        try:
+            with open(path, "rb") as handle:
+                header = handle.read(26)
+        except OSError:
+            return False
+        return header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR" and header[24] == 16
     if img.format == "TIFF":
         bits = getattr(img, "tag_v2", {}).get(258)  # BitsPerSample
         bits = bits if isinstance(bits, tuple) else (bits,)
@@ -274,16 +243,11 @@ def _load_16bit(path: Path, source: str, orientation: int, notes: list[str]) -> 
     data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if data is None or data.dtype != np.uint16:
         raise InvalidImageError(source, "truncated or corrupt 16-bit image data")
-    alpha = None
     if data.ndim == 3:
-        if data.shape[2] == 4:
-            alpha = data[..., 3].copy()
-            data = cv2.cvtColor(data, cv2.COLOR_BGRA2RGB)
-        else:
-            data = cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
-    data, alpha = orient(data, orientation), None if alpha is None else orient(alpha, orientation)
-    pixels = data.astype(np.float32) / 65535.0
-    return LoadedImage(pixels, alpha, source, "path", np.dtype(np.uint16), 16, notes, path)
+        data = cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA if data.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    loaded = _validate_array(orient(data, orientation), source)
+    loaded.kind, loaded.notes, loaded.path = "path", notes, path
+    return loaded
 
 
 def _to_srgb(img: Image.Image, notes: list[str]) -> Image.Image:
@@ -349,10 +313,8 @@ def _load_path(path: Path) -> LoadedImage:
         raise InvalidImageError(source, "not an image file that Pillow can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImageError(source, f"truncated or corrupt image data ({exc})") from None
-    suffix = path.suffix.lower()
-    real = (img.format or "").lower()
-    expected = {"jpg": "jpeg", "jpeg": "jpeg", "tif": "tiff", "tiff": "tiff"}
-    if real and suffix and expected.get(suffix[1:], suffix[1:]) != real:
+    suffix, real = path.suffix.lower(), (img.format or "").lower()
+    if real and suffix and _PIL_FORMATS.get(suffix, suffix[1:]).lower() != real:
         loaded.notes.append(f"file extension {suffix} does not match its content ({img.format})")
     loaded.path = path
     return loaded
@@ -413,17 +375,16 @@ def to_output(rgb: np.ndarray, loaded: LoadedImage, alpha: np.ndarray | None = N
     """
     alpha = loaded.alpha if alpha is None else alpha
     if loaded.kind == "array":
-        dtype = loaded.dtype
         if alpha is None:
-            return quantize(rgb, dtype)
-        out = np.empty((*rgb.shape[:2], 4), dtype)
-        out[..., :3] = quantize(rgb, dtype)
-        out[..., 3] = alpha.astype(dtype)
+            return quantize(rgb, loaded.dtype)
+        out = np.empty((*rgb.shape[:2], 4), loaded.dtype)
+        out[..., :3] = quantize(rgb, loaded.dtype)
+        out[..., 3] = alpha.astype(loaded.dtype)
         return out
     out8 = quantize(rgb, np.uint8)
     if alpha is not None:
-        a8 = alpha if alpha.dtype == np.uint8 else _alpha_to(alpha, np.uint8)
-        return Image.fromarray(np.concatenate([out8, a8[..., None]], axis=-1), "RGBA")
+        a8 = _alpha_to(alpha, np.uint8)[..., None]
+        return Image.fromarray(np.concatenate([out8, a8], axis=-1), "RGBA")
     return Image.fromarray(out8, "RGB")
 
 
@@ -454,12 +415,10 @@ def quantize(rgb: np.ndarray, dtype: Any) -> np.ndarray:
 def _alpha_to(alpha: np.ndarray, dtype: type) -> np.ndarray:
     if alpha.dtype == dtype:
         return alpha
-    scale = {np.uint8: 255.0, np.uint16: 65535.0}
-    if alpha.dtype.kind == "f":
-        value = alpha.astype(np.float64)
-    else:
-        value = alpha.astype(np.float64) / scale[alpha.dtype.type]
-    return np.rint(np.clip(value, 0, 1) * scale[dtype]).astype(dtype)
+    value = alpha.astype(np.float64)
+    if alpha.dtype.kind != "f":
+        value /= np.iinfo(alpha.dtype).max
+    return np.rint(np.clip(value, 0, 1) * np.iinfo(dtype).max).astype(dtype)
 
 
 def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -518,9 +477,8 @@ _HELD_SIGNALS = frozenset(
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
     """Delay SIGINT / SIGTERM / SIGHUP (POSIX, main thread) until the block ends."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
-        threading.main_thread()
-    ):
+    main = threading.current_thread() is threading.main_thread()
+    if not (main and hasattr(signal, "pthread_sigmask")):
         yield
         return
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
@@ -538,10 +496,8 @@ def finish_temporary(path: str | os.PathLike, target: str | os.PathLike | None =
     """
     with _signals_held():
         if target is None:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-            except FileNotFoundError:
-                pass
         else:
             os.replace(path, target)
         _live_temporaries.discard(str(path))
@@ -554,10 +510,8 @@ def remove_live_temporaries() -> None:
     signal handler calls this and exits at once, whatever line the write had reached.
     """
     for name in list(_live_temporaries):
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(name)
-        except OSError:
-            pass
         _live_temporaries.discard(name)
 
 
@@ -636,40 +590,28 @@ def save_image(
             )
     rgb = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0)
     sixteen = bit_depth == 16 and suffix in (".png", ".tif", ".tiff")
-    keep_alpha = alpha is not None and suffix in (".png", ".tif", ".tiff", ".webp")
+    dtype = np.uint16 if sixteen else np.uint8
+    data = np.rint(rgb * (65535.0 if sixteen else 255.0)).astype(dtype)
+    if alpha is not None and suffix in (".png", ".tif", ".tiff", ".webp"):
+        data = np.concatenate([data, _alpha_to(alpha, dtype)[..., None]], axis=-1)
+    rgba = data.shape[-1] == 4
     if sixteen:
-        data = np.rint(rgb * 65535.0).astype(np.uint16)
-        if keep_alpha:
-            data = np.concatenate([data, _alpha_to(alpha, np.uint16)[..., None]], axis=-1)
-            data = cv2.cvtColor(data, cv2.COLOR_RGBA2BGRA)
-        else:
-            data = cv2.cvtColor(data, cv2.COLOR_RGB2BGR)
-        ok, encoded = cv2.imencode(suffix, data)
+        bgr = cv2.cvtColor(data, cv2.COLOR_RGBA2BGRA if rgba else cv2.COLOR_RGB2BGR)
+        ok, encoded = cv2.imencode(suffix, bgr)
         if not ok:
             raise OSError(f"{path}: OpenCV could not encode the image")
         payload = encoded.tobytes()
-    else:
-        data = np.rint(rgb * 255.0).astype(np.uint8)
-        if keep_alpha:
-            img = Image.fromarray(
-                np.concatenate([data, _alpha_to(alpha, np.uint8)[..., None]], axis=-1), "RGBA"
-            )
-        else:
-            img = Image.fromarray(data, "RGB")
-        payload = None
-    parent = path.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = open_temporary(parent, prefix=f".{path.stem}.", suffix=f"{suffix}.part")
+    else:  # encoded in memory: a failure leaves nothing on disk
+        fmt = _PIL_FORMATS.get(suffix, suffix[1:].upper())
+        params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+        buffer = io.BytesIO()
+        Image.fromarray(data, "RGBA" if rgba else "RGB").save(buffer, format=fmt, **params)
+        payload = buffer.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = open_temporary(path.parent, prefix=f".{path.stem}.", suffix=f"{suffix}.part")
     try:
         with os.fdopen(fd, "wb") as handle:
-            if payload is not None:
-                handle.write(payload)
-            else:
-                fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}.get(
-                    suffix, suffix[1:].upper()
-                )
-                params = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-                img.save(handle, format=fmt, **params)
+            handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         if not overwrite and path.exists():

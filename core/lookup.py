@@ -1,12 +1,10 @@
 """Registered objects by name, for the modules the plugin registry is built on.
 
-Decoders, transfers, colour spaces and backbones are registered through plugin hooks,
-yet :mod:`core.decoders`, :mod:`core.transfer` and :mod:`core.backbones` must find them
-by name (``decode_prediction(..., "median")``) while :mod:`core.plugins` imports them
-(through the built-in plugin :mod:`core._builtins`). So they ask this module, which
-imports nothing of the core, and :mod:`core.plugins` installs the process-wide registry
-here when it is imported, which ``import core`` (and so any ``import core.<module>``)
-does. The module graph stays acyclic and these modules never import the registry.
+:mod:`core.decoders`, :mod:`core.transfer` and :mod:`core.backbones` find registered objects
+by name (``decode_prediction(..., "median")``) while :mod:`core.plugins` imports them (through
+:mod:`core._builtins`). So they ask this module, which imports nothing of the core, and
+:mod:`core.plugins` installs the process-wide registry here on import (``import core`` does
+it): the module graph stays acyclic.
 """
 
 from __future__ import annotations

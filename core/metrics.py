@@ -1,11 +1,10 @@
 """Colorization metrics from the papers, per image: those training and the methods use.
 
-Images are float sRGB arrays in [0, 1] of shape (H, W, 3) unless noted;
-prediction first, ground truth second. Dataset-level numbers are averages of
-the per-image values (see each function for the weighting the paper uses).
-PSNR of a perfect prediction is ``inf``: aggregates average the finite values and
-count the others (:func:`mean_finite`); JSON output writes ``inf`` as the string
-``"inf"`` and NaN as ``null`` (:func:`json_safe`).
+Images are float sRGB arrays in [0, 1] of shape (H, W, 3) unless noted; prediction first, ground
+truth second. Dataset-level numbers are averages of the per-image values (see each function for
+the weighting the paper uses). PSNR of a perfect prediction is ``inf``: aggregates average the
+finite values and count the others (:func:`mean_finite`); JSON output writes ``inf`` as the
+string ``"inf"`` and NaN as ``null`` (:func:`json_safe`).
 
 ====================================  ======================================================
 :func:`psnr`                           Larsson Eq. 11 (RGB, per image, data range 1)
@@ -70,7 +69,7 @@ def float_pair(pred, true, *, rgb: bool = True) -> tuple[np.ndarray, np.ndarray]
 
 
 def psnr(pred_rgb: np.ndarray, true_rgb: np.ndarray, *, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio of one image in dB (Larsson Eq. 11).
+    """Peak signal-to-noise ratio of one image in dB (Larsson et al. 2016, App. A.3, Eq. 11).
 
     ``-10 log10(sum_n ||y_n - yhat_n||^2 / (3 N))`` for data range 1, i.e.
     ``10 log10(R^2 / MSE)``. Larsson et al. average it arithmetically over
@@ -91,10 +90,6 @@ def psnr(pred_rgb: np.ndarray, true_rgb: np.ndarray, *, data_range: float = 1.0)
     ValueError
         On shape mismatch or non-float input.
 
-    References
-    ----------
-    Larsson et al. 2016, App. A.3, Eq. 11.
-
     Examples
     --------
     >>> round(psnr(np.full((2, 2, 3), 0.5), np.full((2, 2, 3), 0.6)), 6)
@@ -102,15 +97,13 @@ def psnr(pred_rgb: np.ndarray, true_rgb: np.ndarray, *, data_range: float = 1.0)
     """
     pred, true = float_pair(pred_rgb, true_rgb, rgb=False)
     mse = float(np.mean((pred - true) ** 2))
-    if mse == 0:
-        return float("inf")
-    return float(10 * np.log10(data_range**2 / mse))
+    return float("inf") if mse == 0 else float(10 * np.log10(data_range**2 / mse))
 
 
 def rmse_alphabeta(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> float:
-    """Mean per-pixel alpha-beta error of one image (Larsson Eq. 10).
+    """Mean per-pixel alpha-beta error of one image (Larsson et al. 2016, App. A.3, Eq. 10).
 
-    ``(1 / N) sum_n ||y_ab,n - yhat_ab,n||_2`` with alpha-beta of App. A.2
+    ``(1 / N) sum_n ||y_ab,n - yhat_ab,n||_2`` with alpha-beta of App. A.2, Eq. 9
     (:func:`core.colorspaces.rgb_to_alphabeta`, eps = 1e-4): the root of the
     squared error per pixel, averaged over pixels. For a dataset Eq. 10 divides
     by the total pixel count, so weight images by their number of pixels.
@@ -122,10 +115,6 @@ def rmse_alphabeta(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> float:
     Returns
     -------
     float
-
-    References
-    ----------
-    Larsson et al. 2016, App. A.3, Eq. 10; App. A.2, Eq. 9.
     """
     pred, true = float_pair(pred_rgb, true_rgb)
     delta = rgb_to_alphabeta(pred)[..., 1:] - rgb_to_alphabeta(true)[..., 1:]
@@ -133,7 +122,7 @@ def rmse_alphabeta(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> float:
 
 
 def colourfulness(rgb: np.ndarray) -> float:
-    """Colourfulness M of Hasler and Suesstrunk (2003), on their 0-255 scale.
+    """Colourfulness M^(3) of Hasler and Suesstrunk (2003, Eq. 3), on their 0-255 scale.
 
     ``rg = R - G``, ``yb = (R + G) / 2 - B`` (RGB scaled to [0, 255]);
     ``M = sqrt(s_rg^2 + s_yb^2) + 0.3 sqrt(m_rg^2 + m_yb^2)`` with standard
@@ -148,10 +137,6 @@ def colourfulness(rgb: np.ndarray) -> float:
     -------
     float >= 0
 
-    References
-    ----------
-    Hasler and Suesstrunk 2003, Eq. 3 (the metric M^(3)).
-
     Examples
     --------
     >>> colourfulness(np.full((4, 4, 3), 0.5))
@@ -160,21 +145,14 @@ def colourfulness(rgb: np.ndarray) -> float:
     image = float_image(rgb, "rgb") * 255.0
     rg = image[..., 0] - image[..., 1]
     yb = 0.5 * (image[..., 0] + image[..., 1]) - image[..., 2]
-    spread = np.hypot(rg.std(), yb.std())
-    offset = np.hypot(rg.mean(), yb.mean())
-    return float(spread + 0.3 * offset)
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
 def colourfulness_ratio(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> float:
-    """Colourfulness of the prediction over that of the ground truth.
+    """Colourfulness (Hasler and Suesstrunk 2003) of the prediction over that of the truth.
 
-    Below 1: the colorization is duller (the typical failure of regression
-    losses); above 1: more saturated. Returns 1 when both are gray and ``inf``
-    when only the truth is gray.
-
-    References
-    ----------
-    Hasler and Suesstrunk 2003.
+    Below 1: the colorization is duller (the typical failure of regression losses); above 1:
+    more saturated. Returns 1 when both are gray and ``inf`` when only the truth is gray.
     """
     pred, true = float_pair(pred_rgb, true_rgb)
     numerator, denominator = colourfulness(pred), colourfulness(true)
@@ -186,10 +164,9 @@ def colourfulness_ratio(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> float:
 def mean_finite(values) -> tuple[float, int]:
     """Mean of the finite values and how many were left out (inf, -inf, NaN).
 
-    A perfect prediction has PSNR ``inf``; averaging it in would make the mean ``inf``
-    and hide every other image. Aggregates therefore average the finite values and
-    report the count of the others next to them. When every value is infinite with one
-    sign the mean is that infinity (all predictions perfect); when none is usable, NaN.
+    Averaging in a perfect prediction's PSNR ``inf`` would hide every other image. When every
+    value is infinite with one sign the mean is that infinity (all predictions perfect); when
+    none is usable, NaN.
 
     Examples
     --------

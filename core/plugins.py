@@ -1,9 +1,8 @@
 """Plugin discovery and the registry of methods, colour spaces, decoders and transfers.
 
-Plugins are modules published under the ``colorize`` entry-point group. They
-are loaded lazily (on the first registry access), once, one entry point at a
-time: a plugin that fails to import or to register is reported with its name,
-version and error, and the others still load.
+Plugins are modules published under the ``colorize`` entry-point group. They are loaded lazily
+(on the first registry access), once, one entry point at a time: a plugin that fails to import
+or to register is reported with its name, version and error, and the others still load.
 
 Environment variables
 ---------------------
@@ -15,10 +14,9 @@ Environment variables
 ``COLORIZE_STRICT_PLUGINS``
     ``1`` turns a broken plugin into a :class:`core.errors.PluginError` (tests).
 
-The core's own colour spaces, decoders, transfers and sub-commands (``methods``,
-``image``, ``demo``) live in :mod:`core._builtins` and register through the same hooks.
-Sub-commands, benchmarks, explain figures and training recipes of plugins are registry
-entries too (:mod:`core.extensions`), so one filter and one error policy govern them all.
+The core's own built-ins (:mod:`core._builtins`) and the plugins' sub-commands, benchmarks,
+explain figures and training recipes (:mod:`core.extensions`) register through the same hooks,
+so one filter and one error policy govern them all.
 """
 
 from __future__ import annotations
@@ -42,14 +40,7 @@ from core.colorspaces.base import ColorSpace
 from core.errors import DuplicateNameError, PluginError, UnknownMethodError, UnknownNameError
 from core.extensions import Benchmark, Command, Explainer, TrainingRecipe
 
-__all__ = [
-    "KINDS",
-    "PluginFailure",
-    "Registry",
-    "RegistryEntry",
-    "get_registry",
-    "reset_registry",
-]
+__all__ = ["KINDS", "PluginFailure", "Registry", "RegistryEntry", "get_registry", "reset_registry"]
 
 #: Registry kinds and the hook that fills each.
 KINDS = {
@@ -64,12 +55,15 @@ KINDS = {
     "recipe": "register_training_recipes",
 }
 
-#: The record each extension kind must register (:mod:`core.extensions`).
-_EXTENSION_TYPES = {
-    "command": Command,
-    "benchmark": Benchmark,
-    "explainer": Explainer,
-    "recipe": TrainingRecipe,
+#: The type each kind must register, as named in the error (other kinds: named callables).
+_TYPES = {
+    "method": (Colorizer, "core.Colorizer instance"),
+    "colorspace": (ColorSpace, "ColorSpace instance"),
+    "backbone": (Backbone, "core.backbones.Backbone"),
+    "command": (Command, "core.extensions.Command"),
+    "benchmark": (Benchmark, "core.extensions.Benchmark"),
+    "explainer": (Explainer, "core.extensions.Explainer"),
+    "recipe": (TrainingRecipe, "core.extensions.TrainingRecipe"),
 }
 
 BUILTIN_PLUGIN = "core"
@@ -77,22 +71,9 @@ BUILTIN_PLUGIN = "core"
 #: This project's own distributions: the core and the plugins shipped in ``plugins/``.
 #: They load first, so a name one of them registers cannot be taken by another plugin.
 FIRST_PARTY = frozenset(
-    {
-        "colorize-toolkit",
-        "colorize-backbone",
-        "colorize-bench",
-        "colorize-cnn",
-        "colorize-devkit",
-        "colorize-eval",
-        "colorize-exemplar",
-        "colorize-larsson",
-        "colorize-pixcolor",
-        "colorize-plugin-example",
-        "colorize-ray",
-        "colorize-semantic",
-        "colorize-ui",
-        "colorize-video",
-    }
+    """colorize-toolkit colorize-backbone colorize-bench colorize-cnn colorize-devkit
+    colorize-eval colorize-exemplar colorize-larsson colorize-pixcolor colorize-plugin-example
+    colorize-ray colorize-semantic colorize-ui colorize-video""".split()
 )
 
 
@@ -121,14 +102,6 @@ class RegistryEntry:
     version: str
 
 
-@dataclass
-class _PluginRecord:
-    name: str
-    distribution: str
-    version: str
-    module: Any
-
-
 def _first_party(distribution: str) -> bool:
     """``distribution`` is one of :data:`FIRST_PARTY` (names compared as pip does)."""
     return re.sub(r"[-_.]+", "-", distribution).lower() in FIRST_PARTY
@@ -151,23 +124,9 @@ def _env_list(name: str) -> list[str] | None:
 
 def _check(kind: str, obj: Any) -> str:
     """Type-check a registered object and return its name."""
-    if kind == "method":
-        if not isinstance(obj, Colorizer):
-            raise TypeError(f"register_methods expects a core.Colorizer instance, got {obj!r}")
-    elif kind == "colorspace":
-        if not isinstance(obj, ColorSpace):
-            raise TypeError(f"register_colorspaces expects a ColorSpace instance, got {obj!r}")
-    elif kind in _EXTENSION_TYPES:
-        expected = _EXTENSION_TYPES[kind]
-        if not isinstance(obj, expected):
-            raise TypeError(
-                f"{KINDS[kind]} expects a core.extensions.{expected.__name__}, got {obj!r}"
-            )
-    elif kind == "backbone":
-        if not isinstance(obj, Backbone):
-            raise TypeError(f"register_backbones expects a core.backbones.Backbone, got {obj!r}")
-    elif not callable(obj):
-        raise TypeError(f"register_{kind}s expects a named callable, got {obj!r}")
+    expected, label = _TYPES.get(kind, (None, "named callable"))
+    if not (isinstance(obj, expected) if expected else callable(obj)):
+        raise TypeError(f"{KINDS[kind]} expects a {label}, got {obj!r}")
     name = getattr(obj, "name", None)
     if not isinstance(name, str) or not name:
         raise TypeError(f"{kind} {obj!r} has no non-empty string 'name'")
@@ -190,13 +149,11 @@ class Registry:
         self._lock = threading.RLock()
         self._loaded = False
         self._entries: dict[str, dict[str, RegistryEntry]] = {kind: {} for kind in KINDS}
-        self._plugins: dict[str, _PluginRecord] = {}
+        self._plugins: dict[str, RegistryEntry] = {}  # plugin name -> its module
         self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
         if self.strict is None:
             self.strict = os.environ.get("COLORIZE_STRICT_PLUGINS", "") not in ("", "0")
-
-    # -- loading -------------------------------------------------------------
 
     def _ensure_loaded(self) -> None:
         if self._loaded:
@@ -214,37 +171,25 @@ class Registry:
             self._loaded = True
 
     def _load_entry_points(self) -> None:
-        """Load the ``colorize`` entry points: first-party ones first, each group by name.
-
-        First-party distributions (:data:`FIRST_PARTY`) load before any other, so a name
-        one of them registers (an entry-point, method, colour-space ... name) stays
-        theirs: a third-party plugin that registers it too is refused as a whole, with
-        one warning naming both distributions.
-        """
+        """Load the ``colorize`` entry points, first-party ones (:data:`FIRST_PARTY`) first, each
+        group by name: a name one of them registers stays theirs, and a third-party plugin that
+        registers it too is refused as a whole, with one warning naming both distributions."""
         allow = _env_list("COLORIZE_PLUGINS")
         block = set(_env_list("COLORIZE_DISABLE_PLUGINS") or ())
         owners: dict[str, str] = {BUILTIN_PLUGIN: "colorize-toolkit (the core)"}
         found = [(ep, *_dist_of(ep)) for ep in metadata.entry_points(group=hookspecs.PROJECT_NAME)]
         found.sort(key=lambda item: (not _first_party(item[1]), item[0].name))
         for ep, dist_name, version in found:
-            if allow is not None and ep.name not in allow:
+            if (allow is not None and ep.name not in allow) or ep.name in block:
                 continue
-            if ep.name in block:
-                continue
+            owner = f"{dist_name} {version}"
             if ep.name in owners:
-                if owners[ep.name] != f"{dist_name} {version}":
-                    self._fail(
-                        ep.name,
-                        dist_name,
-                        version,
-                        "load",
-                        DuplicateNameError(
-                            f"the entry-point name {ep.name!r} is already taken by "
-                            f"{owners[ep.name]}"
-                        ),
-                    )
+                if owners[ep.name] != owner:
+                    taken = f"is already taken by {owners[ep.name]}"
+                    error = DuplicateNameError(f"the entry-point name {ep.name!r} {taken}")
+                    self._fail(ep.name, dist_name, version, "load", error)
                 continue
-            owners[ep.name] = f"{dist_name} {version}"
+            owners[ep.name] = owner
             try:
                 module = ep.load()
             except KeyboardInterrupt:
@@ -264,18 +209,12 @@ class Registry:
             traceback.print_exception(exc)
 
     def add_plugin(
-        self,
-        module: Any,
-        *,
-        name: str,
-        distribution: str = "?",
-        version: str | None = None,
+        self, module: Any, *, name: str, distribution: str = "?", version: str | None = None
     ) -> bool:
         """Register a plugin module (or object) and run its registration hooks.
 
-        Returns ``True`` on success. On failure the plugin's partial registrations
-        are rolled back and the failure recorded in :attr:`failures` (or raised in
-        strict mode).
+        Returns ``True`` on success. On failure the plugin's partial registrations are rolled
+        back and the failure recorded in :attr:`failures` (or raised in strict mode).
         """
         if version is None:
             try:
@@ -295,22 +234,17 @@ class Registry:
             added: list[tuple[str, str]] = []
             try:
                 for kind, hook_name in KINDS.items():
-                    hook = getattr(self._pm.hook, hook_name)
-                    for impl in hook.get_hookimpls():
+                    register = self._make_register(kind, name, distribution, version, added)
+                    for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
                         if impl.plugin is module:
-                            impl.function(
-                                register=self._make_register(
-                                    kind, name, distribution, version, added
-                                )
-                            )
-            except KeyboardInterrupt:
-                self._roll_back(module, added)
-                raise
+                            impl.function(register=register)
             except BaseException as exc:  # noqa: BLE001 - SystemExit too: skip the plugin
                 self._roll_back(module, added)
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 self._fail(name, distribution, version, "register", exc)
                 return False
-            self._plugins[name] = _PluginRecord(name, distribution, version, module)
+            self._plugins[name] = RegistryEntry(module, name, distribution, version)
             return True
 
     def _roll_back(self, module: Any, added: list[tuple[str, str]]) -> None:
@@ -328,7 +262,7 @@ class Registry:
             for entries in self._entries.values():
                 for key in [k for k, e in entries.items() if e.plugin == name]:
                     del entries[key]
-            self._pm.unregister(record.module)
+            self._pm.unregister(record.obj)
 
     def _make_register(
         self, kind: str, plugin: str, dist: str, version: str, added: list[tuple[str, str]]
@@ -349,8 +283,6 @@ class Registry:
 
         register.__doc__ = f"Register one {kind} (see core.hookspecs.{KINDS[kind]})."
         return register
-
-    # -- queries --------------------------------------------------------------
 
     def entries(self, kind: str) -> dict[str, RegistryEntry]:
         """All entries of ``kind`` (``"method"``, ``"colorspace"``, ...), by name."""
@@ -391,7 +323,7 @@ class Registry:
         """Loaded plugins: name, distribution and version."""
         self._ensure_loaded()
         return [
-            {"name": p.name, "distribution": p.distribution, "version": p.version}
+            {"name": p.plugin, "distribution": p.distribution, "version": p.version}
             for p in self._plugins.values()
         ]
 

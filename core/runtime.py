@@ -1,17 +1,15 @@
 """ONNX Runtime sessions: the one place where the toolkit creates them.
 
-* Providers come from ``providers=`` or ``COLORIZE_PROVIDERS`` (comma separated)
-  and are checked against ``onnxruntime.get_available_providers()``.
-* Threads come from ``COLORIZE_THREADS`` (intra-op threads; 0 = ORT's default).
-* Sessions are cached per (model path, providers, threads) and shared across
-  threads (``InferenceSession.run`` is thread-safe).
-* Before a model file is first used, its sha256 is checked against the
-  ``manifest.json`` in the same folder (written by ``onnx_export``).
-* Then the graph's metadata format version (``metadata_props["colorize_format"]``,
-  written by ``onnx_export``) is read straight from the file and compared with
-  :data:`MODEL_FORMAT_VERSION`: a graph of a newer major format is refused before
-  onnxruntime parses it; a graph without the key (exported before it existed) is
-  accepted.
+* Providers come from ``providers=`` or ``COLORIZE_PROVIDERS`` (comma separated), checked
+  against ``onnxruntime.get_available_providers()``; intra-op threads from
+  ``COLORIZE_THREADS`` (0 = ORT's default).
+* Sessions are cached per (model path, providers, threads) and shared across threads
+  (``InferenceSession.run`` is thread-safe).
+* Before a model file is first used, its sha256 is checked against the ``manifest.json`` in
+  its folder, then its metadata format version (``metadata_props["colorize_format"]``; both
+  written by ``onnx_export``) is read from the file: a newer major version than
+  :data:`MODEL_FORMAT_VERSION` is refused before onnxruntime parses the graph; a graph
+  without the key (exported before it existed) is accepted.
 """
 
 from __future__ import annotations
@@ -112,9 +110,8 @@ def sha256_file(path: str | os.PathLike) -> str:
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     """Read ``manifest.json`` of a model folder.
 
-    The manifest maps file names to ``{"sha256": ..., "bytes": ...}`` under
-    ``"files"``; other top-level keys (method configuration, training summary)
-    are free-form.
+    The manifest maps file names to ``{"sha256": ..., "bytes": ...}`` under ``"files"``; other
+    top-level keys (method configuration, training summary) are free-form.
 
     Raises
     ------
@@ -153,8 +150,7 @@ def verify_model_file(path: str | os.PathLike) -> str:
     Raises
     ------
     ModelFileError
-        If the file or manifest is missing, the file is not listed, or the digest
-        differs.
+        If the file or manifest is missing, the file is not listed, or the digest differs.
     """
     path = Path(path).resolve()
     with _lock:
@@ -199,10 +195,7 @@ def _protobuf_fields(data: memoryview):
         if wire == 0:
             value, pos = _varint(data, pos)
         elif wire in (1, 2, 5):
-            if wire == 2:
-                size, pos = _varint(data, pos)
-            else:
-                size = 8 if wire == 1 else 4
+            size, pos = _varint(data, pos) if wire == 2 else (8 if wire == 1 else 4, pos)
             if pos + size > len(data):
                 raise ValueError("field runs past the end of the message")
             value, pos = data[pos : pos + size], pos + size
@@ -249,8 +242,7 @@ def check_model_format(path: str | os.PathLike, metadata: dict[str, str] | None 
     path : path-like
         The ``.onnx`` file (named in the error).
     metadata : dict, optional
-        Its ``metadata_props`` if already read; by default read with
-        :func:`read_onnx_metadata`.
+        Its ``metadata_props`` if already read; by default read with :func:`read_onnx_metadata`.
 
     Raises
     ------
@@ -274,8 +266,7 @@ def check_model_format(path: str | os.PathLike, metadata: dict[str, str] | None 
             f"{path}: metadata {MODEL_FORMAT_KEY}={found!r} is not a MAJOR.MINOR version; "
             "the file was not written by onnx_export"
         ) from None
-    supported, _ = _major_minor(MODEL_FORMAT_VERSION)
-    if major > supported:
+    if major > _major_minor(MODEL_FORMAT_VERSION)[0]:
         shown = found.strip().strip('"')
         raise ModelFileError(
             f"{path}: graph metadata format {shown} is newer than this "
@@ -285,10 +276,7 @@ def check_model_format(path: str | os.PathLike, metadata: dict[str, str] | None 
 
 
 def get_session(
-    path: str | os.PathLike,
-    *,
-    providers: Sequence[str] | None = None,
-    verify: bool = True,
+    path: str | os.PathLike, *, providers: Sequence[str] | None = None, verify: bool = True
 ):
     """Return a cached ``onnxruntime.InferenceSession`` for ``path``.
 
@@ -309,9 +297,7 @@ def get_session(
     """
     import onnxruntime as ort
 
-    path = Path(path).resolve()
-    chosen = resolve_providers(providers)
-    threads = _threads()
+    path, chosen, threads = Path(path).resolve(), resolve_providers(providers), _threads()
     key = (path, chosen, threads)
     with _lock:
         session = _sessions.get(key)
@@ -347,13 +333,9 @@ _inherited: list[dict[tuple, Any]] = []
 
 
 def _after_fork_in_child() -> None:
-    """Start a forked child (a ``colorize image --workers`` worker) with no sessions.
-
-    A session's intra-op threads do not exist in the child, so an inherited session would
-    hang or crash there; its destructor would wait for those threads too, so the old
-    sessions are parked in :data:`_inherited` instead of being dropped. The child creates
-    its own sessions on first use (with its own ``COLORIZE_THREADS``).
-    """
+    """Start a forked child (a ``colorize image --workers`` worker) with no sessions: inherited
+    ones lack their intra-op threads (using or destroying them would hang), so they are parked
+    in :data:`_inherited`; the child creates its own on first use."""
     global _lock, _sessions
     _inherited.append(_sessions)
     _sessions = {}
@@ -416,11 +398,8 @@ class OnnxModel:
 
     def model_file(self) -> ModelFile:
         """This file as a :class:`ModelFile` with the manifest's sha256 (or "")."""
-        try:
-            entry = read_manifest(self.path.parent)["files"].get(self.path.name, {})
-        except ModelFileError:
-            entry = {}
-        return ModelFile(str(self.path), str(entry.get("sha256", "")))
+        listed = {f.path: f for f in manifest_model_files(self.path.parent)}
+        return listed.get(str(self.path), ModelFile(str(self.path), ""))
 
     def __repr__(self) -> str:
         return f"OnnxModel({str(self.path)!r})"

@@ -1,26 +1,14 @@
 """Colour transfer: bend a colorization towards a reference image's colours.
 
 Three components, each a plain function and a registered :class:`Transfer`
-(``register_transfers`` hook):
-
-``quantile-matching``
-    ``quantile_matching(source_rgb, reference_rgb)`` -> RGB. Lightness-normalised
-    per-channel quantile matching (Larsson et al. Sec. 3.4).
-``energy-minimisation``
-    ``energy_minimisation(source, reference)`` -> distribution(s). Re-weights
-    predicted histograms by a global per-bin bias so that their average
-    matches the reference histogram (Larsson et al. Eq. 6).
-``reinhard``
-    ``reinhard(source_rgb, reference_rgb)`` -> RGB. Matches the mean and
-    standard deviation of each channel in Ruderman's l-alpha-beta space
-    (Reinhard et al. 2001).
-
-:attr:`Transfer.operates_on` says whether a component takes RGB images
-(``"rgb"``), distributions (``"distributions"``) or feature pyramids
-(``"features"``: an alignment component that returns a dense correspondence;
-none is built in, plugins register their matchers this way). :func:`rotated_bias`
-and :func:`apply_bias` give the un-optimised "rotated" biases Larsson et al. use to
-draw diverse colorizations (Sec. 4, Fig. 10).
+(``register_transfers`` hook): ``quantile-matching`` (:func:`quantile_matching`, RGB ->
+RGB: lightness-normalised per-channel quantile matching, Larsson et al. Sec. 3.4),
+``energy-minimisation`` (:func:`energy_minimisation`, distributions -> distributions: a
+global per-bin bias so that the mean histogram matches the reference's, Larsson et al.
+Eq. 6) and ``reinhard`` (:func:`reinhard`, RGB -> RGB: mean and standard deviation of each
+channel in Ruderman's l-alpha-beta space, Reinhard et al. 2001). :func:`rotated_bias` and
+:func:`apply_bias` give the un-optimised "rotated" biases Larsson et al. use to draw
+diverse colorizations (Sec. 4, Fig. 10).
 
 References
 ----------
@@ -33,7 +21,7 @@ Images. IEEE CG&A 21(5), 2001.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,6 +52,7 @@ __all__ = [
 OPERATES_ON = ("rgb", "distributions", "features")
 
 
+@dataclass(eq=False)
 class Transfer:
     """A named colour-transfer component: ``transfer(source, reference, **options)``.
 
@@ -75,39 +64,28 @@ class Transfer:
         ``function(source, reference, **options)``.
     description : str, optional
     operates_on : {"rgb", "distributions", "features"}
-        ``"rgb"``: source and reference are (H, W, 3) sRGB images in [0, 1] and
-        the result is an image. ``"distributions"``: the source is a
-        :class:`~core.distributions.Distribution` (or a dict of them) and the
-        result is of the same kind. ``"features"``: an alignment (dense
-        correspondence) component. Source (target) and reference are feature
-        pyramids, sequences of float32 arrays of shape (C_i, h, w) and
-        (C_i, hr, wr) with the same channels per level, as computed by the
-        method that calls it; the result is a pair of flat integer index arrays
-        ``(target_to_reference, reference_to_target)`` of shapes (h * w,) and
-        (hr * wr,): the reference grid point matched to each target grid point
-        and the other way round (phi_T->R and phi_R->T of He et al. 2018,
-        Sec. 3.1). Methods that take a ``matcher=`` option look these up by name.
+        ``"rgb"``: source, reference and result are (H, W, 3) sRGB images in [0, 1].
+        ``"distributions"``: a :class:`~core.distributions.Distribution` (or a dict of
+        them) in and out. ``"features"``: an alignment component (the ``matcher=`` option
+        of methods); source (target) and reference are feature pyramids, sequences of
+        float32 (C_i, h, w) and (C_i, hr, wr) arrays, and the result the flat index arrays
+        ``(target_to_reference, reference_to_target)`` of shapes (h * w,) and (hr * wr,)
+        (phi_T->R and phi_R->T of He et al. 2018, Sec. 3.1).
     """
 
-    def __init__(
-        self,
-        name: str,
-        function: Callable[..., Any],
-        description: str = "",
-        *,
-        operates_on: str = "rgb",
-    ) -> None:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"transfer name must be a non-empty string, got {name!r}")
-        if operates_on not in OPERATES_ON:
+    name: str
+    function: Callable[..., Any]
+    description: str = ""
+    operates_on: str = field(default="rgb", kw_only=True)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"transfer name must be a non-empty string, got {self.name!r}")
+        if self.operates_on not in OPERATES_ON:
             raise ValueError(
                 f"operates_on must be one of {', '.join(map(repr, OPERATES_ON))}, "
-                f"got {operates_on!r}"
+                f"got {self.operates_on!r}"
             )
-        self.name = name
-        self.function = function
-        self.description = description
-        self.operates_on = operates_on
 
     def __call__(self, source: Any, reference: Any, **options: Any) -> Any:
         return self.function(source, reference, **options)
@@ -171,10 +149,9 @@ def quantile_matching(
 ) -> np.ndarray:
     """Lightness-normalised quantile matching of Larsson et al. (Sec. 3.4).
 
-    Both images are divided by their lightness ``L = (R + G + B) / 3``; each
-    of the three resulting channels of the source is quantile-matched to the
-    reference's, and the result multiplied by the source's ``L``. The
-    reference may have any size.
+    Both images are divided by their lightness ``L = (R + G + B) / 3``; each channel of the
+    source's ratio is quantile-matched to the reference's (of any size) and multiplied by
+    the source's ``L``.
 
     Parameters
     ----------
@@ -202,17 +179,12 @@ def quantile_matching(
     """
     source = _rgb(source_rgb, "source_rgb")
     reference = _rgb(reference_rgb, "reference_rgb")
-    src_l = source.mean(axis=-1, keepdims=True)
-    ref_l = reference.mean(axis=-1, keepdims=True)
-    src_ratio = (source / (src_l + eps)).reshape(-1, 3)
-    ref_ratio = (reference / (ref_l + eps)).reshape(-1, 3)
-    matched = np.stack(
-        [match_quantiles(src_ratio[:, c], ref_ratio[:, c]) for c in range(3)], axis=-1
-    )
-    out = matched.reshape(source.shape) * (src_l + eps)
-    if clip:
-        out = np.clip(out, 0.0, 1.0)
-    return out.astype(np.float32)
+    light = source.mean(axis=-1, keepdims=True) + eps
+    src_ratio = (source / light).reshape(-1, 3)
+    ref_ratio = (reference / (reference.mean(axis=-1, keepdims=True) + eps)).reshape(-1, 3)
+    matched = np.stack([match_quantiles(src_ratio[:, c], ref_ratio[:, c]) for c in range(3)], -1)
+    out = matched.reshape(source.shape) * light
+    return (np.clip(out, 0.0, 1.0) if clip else out).astype(np.float32)
 
 
 # -- Reinhard et al. 2001 --------------------------------------------------------
@@ -221,21 +193,16 @@ def quantile_matching(
 _RGB_TO_LMS = np.array(
     [[0.3811, 0.5783, 0.0402], [0.1967, 0.7244, 0.0782], [0.0241, 0.1288, 0.8444]]
 )
-_LMS_TO_RGB = np.linalg.inv(_RGB_TO_LMS)
-# log LMS -> l alpha beta (Ruderman et al.; Reinhard Eq. 6) and back (Eq. 8).
+# log LMS -> l alpha beta (Ruderman et al.; Reinhard Eq. 6); back is its inverse (Eq. 8).
 _LOGLMS_TO_LAB = np.diag([1 / np.sqrt(3), 1 / np.sqrt(6), 1 / np.sqrt(2)]) @ np.array(
     [[1.0, 1.0, 1.0], [1.0, 1.0, -2.0], [1.0, -1.0, 0.0]]
 )
-_LAB_TO_LOGLMS = np.linalg.inv(_LOGLMS_TO_LAB)
 
 
 def _to_lalphabeta(rgb: np.ndarray, eps: float) -> np.ndarray:
+    """l-alpha-beta of sRGB values (..., 3), LMS clamped to at least ``eps``."""
     lms = np.maximum(rgb @ _RGB_TO_LMS.T, eps)
     return np.log10(lms) @ _LOGLMS_TO_LAB.T
-
-
-def _from_lalphabeta(lab: np.ndarray) -> np.ndarray:
-    return (10.0 ** (lab @ _LAB_TO_LOGLMS.T)) @ _LMS_TO_RGB.T
 
 
 def reinhard(
@@ -248,17 +215,16 @@ def reinhard(
 ) -> np.ndarray:
     """Global colour transfer of Reinhard et al. (2001) in l-alpha-beta space.
 
-    Each channel of the source's l-alpha-beta image is shifted and scaled to
-    the reference's mean and standard deviation:
-    ``x' = (x - mean_s) * std_r / std_s + mean_r`` (Eq. 10-11 of the paper).
+    Each channel of the source's l-alpha-beta image is shifted and scaled to the
+    reference's mean and standard deviation: ``x' = (x - mean_s) * std_r / std_s + mean_r``
+    (Eq. 10-11 of the paper).
 
     Parameters
     ----------
     source_rgb : ndarray, (H, W, 3), float in [0, 1]
     reference_rgb : ndarray, (h, w, 3), float in [0, 1]
     preserve_lightness : bool, default False
-        Keep the source's ``l`` channel and transfer only alpha and beta (useful
-        when the lightness is the photo's own, as in colorization).
+        Keep the source's ``l`` channel and transfer only alpha and beta (colorization).
     eps : float, default 1e-4
         LMS values are clamped to at least ``eps`` before the logarithm.
     clip : bool, default True
@@ -278,19 +244,16 @@ def reinhard(
     Reinhard et al. 2001, Eqs. 4-11.
     """
     source = _rgb(source_rgb, "source_rgb")
-    reference = _rgb(reference_rgb, "reference_rgb")
+    ref = _to_lalphabeta(_rgb(reference_rgb, "reference_rgb"), eps).reshape(-1, 3)
     src = _to_lalphabeta(source, eps).reshape(-1, 3)
-    ref = _to_lalphabeta(reference, eps).reshape(-1, 3)
-    src_mean, src_std = src.mean(axis=0), src.std(axis=0)
-    ref_mean, ref_std = ref.mean(axis=0), ref.std(axis=0)
-    scale = np.where(src_std > 1e-12, ref_std / np.where(src_std > 1e-12, src_std, 1), 1.0)
-    out = (src - src_mean) * scale + ref_mean
+    src_std = src.std(axis=0)
+    scale = np.where(src_std > 1e-12, ref.std(axis=0) / np.where(src_std > 1e-12, src_std, 1), 1.0)
+    out = (src - src.mean(axis=0)) * scale + ref.mean(axis=0)
     if preserve_lightness:
         out[:, 0] = src[:, 0]
-    rgb = _from_lalphabeta(out).reshape(source.shape)
-    if clip:
-        rgb = np.clip(rgb, 0.0, 1.0)
-    return rgb.astype(np.float32)
+    rgb = (10.0 ** (out @ np.linalg.inv(_LOGLMS_TO_LAB).T)) @ np.linalg.inv(_RGB_TO_LMS).T
+    rgb = rgb.reshape(source.shape)
+    return (np.clip(rgb, 0.0, 1.0) if clip else rgb).astype(np.float32)
 
 
 # -- energy minimisation (Larsson Eq. 6) --------------------------------------------
@@ -334,9 +297,8 @@ def _target(target: Any, shape: tuple[int, ...]) -> np.ndarray:
 class _Energy:
     """Eq. 6 and its gradient for fixed predictions P (N, K) and target t (K,).
 
-    P is stored transposed, (K, N), and contracted with ``np.einsum``: at
-    K = 32 that is as fast as BLAS on one thread and, unlike a multi-threaded
-    BLAS, does not slow down tenfold when the cores are busy.
+    P is stored transposed, (K, N), and contracted with ``np.einsum``: at K = 32 that is as
+    fast as BLAS on one thread and does not slow down tenfold when the cores are busy.
     """
 
     def __init__(self, probs: np.ndarray, target: np.ndarray, weight: float, eps: float = 1e-12):
@@ -390,14 +352,11 @@ def fit_histogram_bias(
 ) -> BiasFit:
     """Solve Larsson's Eq. 6 for the global bias ``b`` by gradient-based descent.
 
-    Minimises ``E(b) = (1/N) sum_n KL(q_n || p_n) + weight * chi2(<q>, t)``
-    with posteriors ``q_n = softmax(log p_n + b)``, mean posterior
-    ``<q> = (1/N) sum_n q_n`` and symmetric chi-squared distance
-    ``chi2(h, t) = sum_k (h_k - t_k)^2 / (h_k + t_k)``. The analytic gradient
-    is ``dE/db_j = (1/N) sum_n q_nj (v_j - q_n . v)`` with
-    ``v = b + weight * dchi2/dh`` (using ``KL(q_n || p_n) = q_n . b - log
-    sum_k p_nk e^b_k``); each evaluation reads the (N, K) predictions four
-    times (twice for the value) and never forms the posteriors.
+    Minimises ``E(b) = (1/N) sum_n KL(q_n || p_n) + weight * chi2(<q>, t)`` with posteriors
+    ``q_n = softmax(log p_n + b)``, mean posterior ``<q>`` and symmetric chi-squared
+    distance ``chi2(h, t) = sum_k (h_k - t_k)^2 / (h_k + t_k)``. The analytic gradient is
+    ``dE/db_j = (1/N) sum_n q_nj (v_j - q_n . v)`` with ``v = b + weight * dchi2/dh``; each
+    evaluation reads the (N, K) predictions four times and never forms the posteriors.
 
     Parameters
     ----------
@@ -408,14 +367,12 @@ def fit_histogram_bias(
     weight : float, default 10
         lambda of Eq. 6 (the paper does not publish its value).
     method : {"gradient-descent", "lbfgs"}, default "gradient-descent"
-        ``"gradient-descent"`` is the paper's gradient descent, with
-        Barzilai-Borwein step sizes and Armijo backtracking; ``"lbfgs"`` uses
-        scipy's L-BFGS-B on the same energy and gradient (a cross-check; it
-        reaches the same energy to about 1e-4 relative, usually more slowly).
+        ``"gradient-descent"`` is the paper's gradient descent, with Barzilai-Borwein step
+        sizes and Armijo backtracking; ``"lbfgs"`` uses scipy's L-BFGS-B on the same energy
+        (a cross-check: the same energy to about 1e-4 relative, usually more slowly).
     max_iter : int, default 100
     tol : float, default 1e-6
-        Stop when an iteration lowers the energy by less than ``tol`` relative
-        (or the gradient vanishes).
+        Stop when an iteration lowers the energy by less than ``tol`` relative.
 
     Returns
     -------
@@ -423,15 +380,14 @@ def fit_histogram_bias(
 
     Notes
     -----
-    The descent starts from ``b_k = log((t_k + d) / (<p>_k + d))``, ``d = 1e-4 / K``
-    (the bias that would match the histograms if all pixels were alike),
-    which typically cuts the iterations from over a hundred to 15-30.
+    The descent starts from ``b_k = log((t_k + d) / (<p>_k + d))``, ``d = 1e-4 / K`` (the
+    bias that would match the histograms if all pixels were alike): 15-30 iterations
+    instead of over a hundred.
 
     Raises
     ------
     ValueError
-        On shape mismatch, a negative or empty target, ``weight < 0`` or an
-        unknown ``method``.
+        On shape mismatch, a negative or empty target, ``weight < 0`` or a bad ``method``.
 
     References
     ----------
@@ -451,11 +407,8 @@ def fit_histogram_bias(
         shape = t_shape if joint else (array.shape[-1],)
         flat = array.reshape(-1, int(np.prod(shape)))
     energy = _Energy(flat, _target(target, shape), float(weight))
-    start = energy.initial_bias()
-    if method == "lbfgs":
-        b, iterations, converged = _lbfgs(energy, start, max_iter, tol)
-    else:
-        b, iterations, converged = _gradient_descent(energy, start, max_iter, tol)
+    solve = _lbfgs if method == "lbfgs" else _gradient_descent
+    b, iterations, converged = solve(energy, energy.initial_bias(), max_iter, tol)
     b = b - b.mean()  # softmax is shift invariant; report the zero-mean representative
     value, chi2, _ = energy.value(b)
     return BiasFit(b.reshape(shape), float(value), float(chi2), iterations, converged)
@@ -470,13 +423,8 @@ def _lbfgs(
         value, _, state = energy.value(b)
         return value, energy.gradient(b, state)
 
-    result = minimize(
-        fun,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": max_iter, "gtol": 1e-9, "ftol": tol},
-    )
+    options = {"maxiter": max_iter, "gtol": 1e-9, "ftol": tol}
+    result = minimize(fun, start, jac=True, method="L-BFGS-B", options=options)
     return result.x, int(result.nit), bool(result.success)
 
 
@@ -533,8 +481,7 @@ def apply_bias(dist: Distribution, bias: np.ndarray) -> Distribution:
         raise ValueError(
             f"expected a bias with {dist.k} entries for {dist.channel!r}, got {bias.size}"
         )
-    w = np.exp(bias - bias.max()).astype(np.float32)
-    q = dist.flat_probs() * w
+    q = dist.flat_probs() * np.exp(bias - bias.max()).astype(np.float32)
     q /= np.maximum(q.sum(axis=1, keepdims=True), np.float32(1e-30))
     return replace(dist, probs=q.reshape(dist.probs.shape))
 
@@ -542,8 +489,8 @@ def apply_bias(dist: Distribution, bias: np.ndarray) -> Distribution:
 def reference_histogram(reference_rgb: np.ndarray, dist: Distribution) -> np.ndarray:
     """Histogram of a reference image's chroma over ``dist``'s bins.
 
-    The reference is converted to ``dist.colorspace`` (looked up in the
-    registry) and its channel(s) ``dist.channel`` binned with hard assignment.
+    The reference is converted to ``dist.colorspace`` (looked up in the registry) and its
+    channel(s) ``dist.channel`` binned with hard assignment.
 
     Returns
     -------
@@ -557,17 +504,13 @@ def reference_histogram(reference_rgb: np.ndarray, dist: Distribution) -> np.nda
     space = lookup.lookup("colorspace", dist.colorspace)
     _, chroma = space.from_rgb(_rgb(reference_rgb, "reference_rgb"))
     names = [c.name for c in space.chroma_channels]
-    index = []
     for channel in dist.channel_names:
         if channel not in names:
             raise ValueError(
                 f"colour space {space.name!r} has chroma channels {names}, not {channel!r}"
             )
-        index.append(names.index(channel))
-    if dist.is_joint:
-        flat = dist.bins.encode(chroma[..., index].reshape(-1, 2))
-    else:
-        flat = dist.bins.encode(chroma[..., index[0]].reshape(-1))
+    values = chroma[..., [names.index(channel) for channel in dist.channel_names]]
+    flat = dist.bins.encode(values.reshape(-1, 2) if dist.is_joint else values.reshape(-1))
     counts = np.bincount(flat, minlength=dist.k).astype(np.float64)
     counts /= counts.sum()
     return counts.reshape(dist.bins.shape) if dist.is_joint else counts
@@ -584,20 +527,18 @@ def energy_minimisation(
 ) -> Distribution | dict[str, Distribution]:
     """Histogram transfer by energy minimisation (Larsson et al. Eq. 6).
 
-    Fits a global bias per distribution with :func:`fit_histogram_bias` and
-    returns the posteriors. Marginal distributions are fitted one channel at a
-    time ("the optimization is run twice, once for each color channel"); a
-    joint distribution is fitted over its 2-D grid.
+    Fits a global bias per distribution with :func:`fit_histogram_bias` and returns the
+    posteriors. Marginal distributions are fitted one channel at a time ("the optimization
+    is run twice, once for each color channel"); a joint one over its 2-D grid.
 
     Parameters
     ----------
     source : Distribution or dict of str to Distribution
         Predicted distributions (e.g. ``Prediction.distributions``).
     reference : ndarray or dict
-        Either an sRGB reference image (h, w, 3) in [0, 1], whose histogram in
-        each distribution's bins is computed with :func:`reference_histogram`;
-        a target histogram (K,) / (K1, K2) for a single distribution; or a dict
-        of target histograms keyed like ``source``.
+        An sRGB reference image (h, w, 3) in [0, 1] (binned by
+        :func:`reference_histogram`); a target histogram (K,) / (K1, K2) for a single
+        distribution; or a dict of target histograms keyed like ``source``.
     weight, method, max_iter, tol
         See :func:`fit_histogram_bias`.
 
@@ -615,41 +556,25 @@ def energy_minimisation(
     ----------
     Larsson et al. 2016, Sec. 3.4, Eq. 6; Table 4 (E).
     """
-    if isinstance(source, Distribution):
-        key = source.channel
+    solver = {"weight": weight, "method": method, "max_iter": max_iter, "tol": tol}
+    single = isinstance(source, Distribution)
+    dists = {source.channel: source} if single else source
+    if not isinstance(dists, dict) or not all(isinstance(d, Distribution) for d in dists.values()):
+        raise TypeError("source must be a Distribution or a dict of Distributions")
+    out = {}
+    for key, dist in dists.items():
+        target = reference
         if isinstance(reference, dict):
             if key not in reference:
                 raise ValueError(f"no target histogram for {key!r}; have {sorted(reference)}")
-            reference = reference[key]
-        return energy_minimisation(
-            {key: source}, reference, weight=weight, method=method, max_iter=max_iter, tol=tol
-        )[key]
-    if not isinstance(source, dict) or not all(
-        isinstance(d, Distribution) for d in source.values()
-    ):
-        raise TypeError("source must be a Distribution or a dict of Distributions")
-    image = None
-    if not isinstance(reference, dict):
-        array = np.asarray(reference)
-        if array.ndim == 3 and array.shape[-1] == 3:
-            image = array
-        elif len(source) != 1:
-            raise ValueError("a single target histogram needs a single distribution; pass a dict")
-    out = {}
-    for key, dist in source.items():
-        if image is not None:
-            target = reference_histogram(image, dist)
-        elif isinstance(reference, dict):
-            if key not in reference:
-                raise ValueError(f"no target histogram for {key!r}; have {sorted(reference)}")
             target = reference[key]
-        else:
-            target = reference
-        fit = fit_histogram_bias(
-            dist, target, weight=weight, method=method, max_iter=max_iter, tol=tol
-        )
-        out[key] = apply_bias(dist, fit.bias)
-    return out
+        array = np.asarray(target)
+        if array.ndim == 3 and array.shape[-1] == 3:
+            target = reference_histogram(array, dist)
+        elif len(dists) != 1 and target is reference:
+            raise ValueError("a single target histogram needs a single distribution; pass a dict")
+        out[key] = apply_bias(dist, fit_histogram_bias(dist, target, **solver).bias)
+    return out[source.channel] if single else out
 
 
 def rotated_bias(
@@ -661,27 +586,23 @@ def rotated_bias(
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """A global bias that favours one direction of colour space (Larsson Sec. 4, Fig. 10).
 
-    Instead of fitting ``b`` to a reference, Larsson et al. "rotate" it
-    through colour space to steer uncertain pixels towards different colours
-    and so draw diverse colorizations; pixels with confident histograms barely
-    change. Apply it with :func:`apply_bias`, then decode.
+    Instead of fitting ``b`` to a reference, Larsson et al. "rotate" it through colour
+    space to steer uncertain pixels towards different colours and so draw diverse
+    colorizations; confident pixels barely change. Apply it with :func:`apply_bias`.
 
     Parameters
     ----------
     bins : Bins or JointBins
-        Circular bins (hue): ``b_k = strength * cos(theta_k - angle)``, where
-        ``theta_k`` is the bin's angle. Joint bins (a, b):
-        ``b_ij = strength * (cos(angle) a_i + sin(angle) b_j) / r`` with ``r``
-        the largest absolute centre, so strength is the log-odds swing across
-        the grid.
+        Circular bins (hue): ``b_k = strength * cos(theta_k - angle)``, ``theta_k`` the
+        bin's angle. Joint bins (a, b): ``b_ij = strength * (cos(angle) a_i + sin(angle)
+        b_j) / r``, ``r`` the largest absolute centre (strength is the log-odds swing).
     angle : float
         Direction in radians (for hue, ``2 pi H`` of the favoured hue).
     strength : float, default 1
         Amplitude of the bias in log-probability units.
     marginal : bool, default False
-        For a pair of bins, return the two separable parts ``(b_a, b_b)``, of
-        shapes (K1,) and (K2,), to bias marginal a and b distributions; their
-        outer sum is the joint bias.
+        For a pair of bins, return the two separable parts ``(b_a, b_b)``, shapes (K1,)
+        and (K2,), for marginal a and b distributions; their outer sum is the joint bias.
 
     Returns
     -------
@@ -707,9 +628,7 @@ def rotated_bias(
     radius = max(np.abs(first.centers).max(), np.abs(second.centers).max(), 1e-12)
     along_first = strength * np.cos(angle) * first.centers / radius
     along_second = strength * np.sin(angle) * second.centers / radius
-    if marginal:
-        return along_first, along_second
-    return along_first[:, None] + along_second[None, :]
+    return (along_first, along_second) if marginal else np.add.outer(along_first, along_second)
 
 
 BUILTIN_TRANSFERS: tuple[Transfer, ...] = (

@@ -1,31 +1,28 @@
 """The alpha-beta space of Deshpande et al. (2015), as written down by Larsson et al. (2016).
 
-Lightness is the plain channel mean ``L = (R + G + B) / 3`` (the grayscale
-conversion Larsson et al. train with), and the two chroma channels are
-opponent differences normalised by lightness (App. A.2, Eq. 9)::
+Lightness is the channel mean ``L = (R + G + B) / 3`` (the grayscale conversion Larsson et
+al. train with); the chroma channels are opponent differences normalised by lightness
+(App. A.2, Eq. 9)::
 
     alpha = (B - (R + G) / 2) / (L + eps)      beta = (R - G) / (L + eps)
 
-with ``eps = 1e-4``. The space is only used to report the RMSE of Eq. 10
-(:func:`core.metrics.rmse_alphabeta`) and by methods that predict in it.
-For R, G, B in [0, 1], alpha lies in [-1.5, 3] and beta in [-3, 3]; the
-paper quotes [-3, 3] for both, which this module uses as channel range.
-Near black the division amplifies noise, which ``eps`` bounds.
+with ``eps = 1e-4``, which bounds the noise the division amplifies near black. The space
+reports the RMSE of Eq. 10 (:func:`core.metrics.rmse_alphabeta`) and serves methods that
+predict in it. For R, G, B in [0, 1], alpha lies in [-1.5, 3] and beta in [-3, 3]; the
+channel range is the paper's [-3, 3] for both.
 
 References
 ----------
-G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for
-Automatic Colorization. ECCV 2016, App. A.2 (Eq. 9) and A.3 (Eq. 10).
-A. Deshpande, J. Rock, D. Forsyth. Learning Large-Scale Automatic Image
-Colorization. ICCV 2015.
+G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for Automatic
+Colorization. ECCV 2016, App. A.2 (Eq. 9) and A.3 (Eq. 10).
+A. Deshpande, J. Rock, D. Forsyth. Learning Large-Scale Automatic Image Colorization. ICCV 2015.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float
+from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float3, transform3
 
 __all__ = ["EPSILON", "AlphaBetaSpace", "alphabeta_to_rgb", "rgb_to_alphabeta"]
 
@@ -37,16 +34,8 @@ _FORWARD = np.array([[1 / 3, 1 / 3, 1 / 3], [-0.5, -0.5, 1.0], [1.0, -1.0, 0.0]]
 _INVERSE = np.linalg.inv(_FORWARD)
 
 
-def _transform(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Apply a 3x3 matrix to the last axis with ``cv2.transform`` (fast for images)."""
-    flat = np.ascontiguousarray(image).reshape(-1, 1, 3)
-    if flat.shape[0] == 0:
-        return np.empty(image.shape, dtype=image.dtype)
-    return cv2.transform(flat, matrix).reshape(image.shape)
-
-
 def rgb_to_alphabeta(rgb: np.ndarray, *, eps: float = EPSILON) -> np.ndarray:
-    """Convert sRGB to (L, alpha, beta) (Larsson et al. App. A.2, Eq. 9).
+    """Convert sRGB to (L, alpha, beta) (Larsson et al. 2016, App. A.2, Eq. 9).
 
     Parameters
     ----------
@@ -65,21 +54,15 @@ def rgb_to_alphabeta(rgb: np.ndarray, *, eps: float = EPSILON) -> np.ndarray:
     ValueError
         If the last axis is not 3 or ``eps <= 0``.
 
-    References
-    ----------
-    Larsson et al. 2016, App. A.2, Eq. 9.
-
     Examples
     --------
     >>> rgb_to_alphabeta(np.array([0.0, 0.0, 0.3])).round(3)
     array([0.1  , 2.997, 0.   ])
     """
-    rgb = as_float(rgb)
-    if rgb.shape[-1:] != (3,):
-        raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
+    rgb = as_float3(rgb)
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
-    out = _transform(rgb, _FORWARD)
+    out = transform3(rgb, _FORWARD)
     out[..., 1:] /= out[..., :1] + rgb.dtype.type(eps)
     return out
 
@@ -113,42 +96,27 @@ def alphabeta_to_rgb(lab: np.ndarray, *, eps: float = EPSILON) -> np.ndarray:
     >>> alphabeta_to_rgb(np.array([0.1, 2.997, 0.0])).round(3)
     array([0. , 0. , 0.3])
     """
-    lab = as_float(lab)
-    if lab.shape[-1:] != (3,):
-        raise ValueError(f"expected (..., 3) (L, alpha, beta) array, got shape {lab.shape}")
+    lab = as_float3(lab, "(L, alpha, beta)")
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
     numerators = lab.copy()
     numerators[..., 1:] *= lab[..., :1] + lab.dtype.type(eps)
-    return _transform(numerators, _INVERSE)
+    return transform3(numerators, _INVERSE)
 
 
 class AlphaBetaSpace(StackedColorSpace):
-    """Deshpande's alpha-beta space: L = (R + G + B) / 3, chroma (alpha, beta).
-
-    See :func:`rgb_to_alphabeta`. Gray pixels have alpha = beta = 0.
-
-    References
-    ----------
-    Larsson et al. 2016, App. A.2, Eq. 9.
-    """
+    """Deshpande's alpha-beta space (Larsson et al. 2016, App. A.2, Eq. 9): L = (R + G + B) / 3,
+    chroma (alpha, beta), see :func:`rgb_to_alphabeta`. Gray pixels have alpha = beta = 0."""
 
     name = "alphabeta"
     lightness_channel = ChannelRange("L", 0.0, 1.0)
     chroma_channels = (ChannelRange("alpha", -3.0, 3.0), ChannelRange("beta", -3.0, 3.0))
     lightness_definition = "L = (R + G + B) / 3 of sRGB (channel mean)"
+    gray_is_lightness = True
 
     forward = staticmethod(rgb_to_alphabeta)
     inverse = staticmethod(alphabeta_to_rgb)
 
     def lightness(self, rgb: np.ndarray) -> np.ndarray:
-        rgb = as_float(rgb)
-        if rgb.shape[-1:] != (3,):
-            raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
+        rgb = as_float3(rgb)
         return rgb.mean(axis=-1, dtype=rgb.dtype)
-
-    def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
-        return as_float(gray)
-
-    def gray_of_lightness(self, lightness: np.ndarray) -> np.ndarray:
-        return as_float(lightness)  # a gray's lightness is its sRGB value

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["ChannelRange", "ColorSpace", "StackedColorSpace", "as_float", "check_channels"]
+__all__ = ["ChannelRange", "ColorSpace", "StackedColorSpace", "as_float", "as_float3", "transform3"]
 
 
 def as_float(image: np.ndarray) -> np.ndarray:
@@ -25,10 +25,20 @@ def as_float(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def check_channels(image: np.ndarray, what: str) -> None:
-    """Raise ``ValueError`` unless ``image`` is (..., 3)."""
+def as_float3(image: np.ndarray, what: str = "RGB") -> np.ndarray:
+    """:func:`as_float` of a (..., 3) ``what`` array; ``ValueError`` for another shape."""
+    image = as_float(image)
     if image.shape[-1:] != (3,):
         raise ValueError(f"expected (..., 3) {what} array, got shape {image.shape}")
+    return image
+
+
+def transform3(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 matrix to the last axis with ``cv2.transform`` (fast for images)."""
+    flat = np.ascontiguousarray(image).reshape(-1, 1, 3)
+    if flat.shape[0] == 0:
+        return np.empty(image.shape, dtype=image.dtype)
+    return cv2.transform(flat, matrix).reshape(image.shape)
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,8 @@ class ColorSpace(ABC):
     chroma_channels: tuple[ChannelRange, ChannelRange]
     #: One line saying how lightness is computed from RGB.
     lightness_definition: str = ""
+    #: Whether a gray's lightness is its sRGB value (the gray conversions are then identities).
+    gray_is_lightness: bool = False
 
     @abstractmethod
     def from_rgb(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,18 +83,21 @@ class ColorSpace(ABC):
 
     def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
         """Lightness of a grayscale image whose sRGB value is ``gray`` in [0, 1]."""
+        if self.gray_is_lightness:
+            return as_float(gray)
         gray = np.asarray(gray)
         return self.lightness(np.repeat(gray[..., None], 3, axis=-1))
 
     def gray_of_lightness(self, lightness: np.ndarray) -> np.ndarray:
         """The sRGB value of the gray (R = G = B) whose lightness is ``lightness``.
 
-        The inverse of :meth:`gray_lightness`; the core uses it for the lightness
-        correction of Larsson et al. (2016), App. A.4. The default converts
-        ``(lightness, neutral chroma)`` to RGB; spaces whose gray lightness is a
-        simple function override it for speed.
+        The inverse of :meth:`gray_lightness`, for the lightness correction of Larsson et
+        al. (2016), App. A.4. The default converts ``(lightness, neutral chroma)`` to RGB;
+        spaces whose gray lightness is a simple function override it for speed.
         """
         lightness = as_float(lightness)
+        if self.gray_is_lightness:
+            return lightness
         neutral = self.neutral_chroma(lightness.shape, lightness.dtype)
         return self.to_rgb(lightness, neutral)[..., 0]
 
@@ -104,12 +119,11 @@ class ColorSpace(ABC):
     ) -> np.ndarray:
         """Displayable sRGB from lightness and chroma, keeping the lightness (App. A.4).
 
-        Converts to sRGB, clips to [0, 1], then adds to every channel the gray of the
-        wanted lightness minus the gray of the clipped colour's lightness (Larsson et
-        al. 2016, App. A.4: gamut clipping must not change the lightness the input
-        had), and clips again. This is what the core runs on every full-resolution
-        pixel; spaces override it with a fused, blocked version (Lab, YCbCr) that
-        must agree with this definition to 1e-5.
+        Converts to sRGB, clips to [0, 1], adds to every channel the gray of the wanted
+        lightness minus the gray of the clipped colour's lightness (Larsson et al. 2016,
+        App. A.4: gamut clipping must not change the input's lightness), and clips again.
+        The core runs this on every full-resolution pixel; Lab and YCbCr override it with
+        fused, blocked versions that must agree with this definition to 1e-5.
 
         Parameters
         ----------
@@ -126,11 +140,6 @@ class ColorSpace(ABC):
         Returns
         -------
         ndarray, shape (H, W, 3), float32 in [0, 1]
-
-        References
-        ----------
-        Larsson, Maire, Shakhnarovich. Learning Representations for Automatic
-        Colorization. ECCV 2016, App. A.4.
         """
         lightness = np.asarray(lightness, np.float32)
         rgb = np.clip(self.to_rgb(lightness, np.asarray(chroma, np.float32)), 0.0, 1.0)
@@ -140,12 +149,31 @@ class ColorSpace(ABC):
             out = np.empty(rgb.shape, np.float32)
         return np.clip(rgb, 0.0, 1.0, out=out)
 
-    def resize_chroma(self, chroma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Bilinearly resize ``chroma`` (h, w, 2) to ``size`` = (H, W).
+    @staticmethod
+    def _fused_recombine(body, lightness, chroma, gray, out) -> np.ndarray:
+        """The frame of a fused :meth:`recombine`: checks and converts the arrays, runs
+        ``body(lightness, chroma, gray, result)`` on contiguous float32 ones (``gray`` may be
+        None) unless empty, and copies ``result`` into ``out`` where it could not be."""
+        lightness = np.ascontiguousarray(lightness, np.float32)
+        chroma = np.ascontiguousarray(chroma, np.float32)
+        if chroma.shape != (*lightness.shape, 2):
+            raise ValueError(
+                f"expected chroma of shape {(*lightness.shape, 2)}, got {chroma.shape}"
+            )
+        if gray is not None:
+            gray = np.ascontiguousarray(gray, np.float32)
+        result = out
+        if out is None or not out.flags.c_contiguous or out.dtype != np.float32:
+            result = np.empty((*lightness.shape, 3), np.float32)
+        if lightness.size:
+            body(lightness, chroma, gray, result)
+        if out is not None and result is not out:
+            out[...] = result
+        return result if out is None else out
 
-        Spaces with a circular channel (hue) override this to interpolate on
-        the circle.
-        """
+    def resize_chroma(self, chroma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Bilinearly resize ``chroma`` (h, w, 2) to ``size`` = (H, W) (spaces with a circular
+        channel override this to interpolate on the circle)."""
         height, width = size
         chroma = np.ascontiguousarray(chroma, dtype=np.float32)
         if chroma.shape[:2] == (height, width):

@@ -1,19 +1,16 @@
 """Hue/chroma bicone of Larsson et al. (2016), Sec. 3.1.
 
-HSL and HSV describe a colour *cylinder* whose hue and saturation are
-arbitrary, hence unstable, at black (and, for HSL, at white). The bicone
-replaces saturation by chroma ``C = max(R, G, B) - min(R, G, B)``, which
-shrinks to zero at both tips, and keeps the lightness ``L`` as a pass-through
-channel. The only remaining instability is the hue of (nearly) gray pixels,
-``C -> 0``, which the loss (Eq. 3), the decoders (chromatic fading, Eq. 5) and
-:meth:`HueChromaSpace.resize_chroma` (chroma-weighted circular interpolation)
-deal with.
+HSL and HSV describe a colour *cylinder* whose hue and saturation are arbitrary, hence unstable,
+at black (and, for HSL, at white). The bicone replaces saturation by chroma
+``C = max(R, G, B) - min(R, G, B)``, which shrinks to zero at both tips, and keeps the lightness
+``L`` as a pass-through channel. The only remaining instability, the hue of (nearly) gray
+pixels, ``C -> 0``, is handled by the loss (Eq. 3), the decoders (chromatic fading, Eq. 5) and
+:meth:`HueChromaSpace.resize_chroma` (chroma-weighted circular interpolation).
 
-The link to HSV is ``V = L + C / 2`` and ``S = C / V`` (Sec. 3.1), so
-``L = (max + min) / 2`` (the HSL lightness). This module never divides by
-``V``: an RGB colour is ``max - C * clip(min(k, 4 - k), 0, 1)`` with
-``k = (n + 6 H) mod 6``, ``n = 5, 3, 1`` for R, G, B (the closed form of
-HSV -> RGB with ``V S = C``), which is exact and stable at black.
+The link to HSV is ``V = L + C / 2`` and ``S = C / V`` (Sec. 3.1), so ``L = (max + min) / 2``
+(the HSL lightness). This module never divides by ``V``: an RGB colour is
+``max - C * clip(min(k, 4 - k), 0, 1)`` with ``k = (n + 6 H) mod 6``, ``n = 5, 3, 1`` for
+R, G, B (the closed form of HSV -> RGB with ``V S = C``), exact and stable at black.
 
 Channels are all in [0, 1]; hue is circular (H = 0 and H = 1 are red).
 
@@ -28,14 +25,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float
+from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float3
 
 __all__ = ["HueChromaSpace", "huechroma_to_rgb", "rgb_to_huechroma"]
-
-
-def _check3(image: np.ndarray, what: str) -> None:
-    if image.shape[-1:] != (3,):
-        raise ValueError(f"expected (..., 3) {what} array, got shape {image.shape}")
 
 
 def _planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,7 +37,7 @@ def _planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def rgb_to_huechroma(rgb: np.ndarray) -> np.ndarray:
-    """Convert sRGB to the hue/chroma bicone (L, H, C).
+    """Convert sRGB to the hue/chroma bicone (L, H, C) of Larsson et al. 2016, Sec. 3.1.
 
     Parameters
     ----------
@@ -64,17 +56,12 @@ def rgb_to_huechroma(rgb: np.ndarray) -> np.ndarray:
     ValueError
         If the last axis is not 3.
 
-    References
-    ----------
-    Larsson et al. 2016, Sec. 3.1 (bicone; V = L + C/2, S = C/V).
-
     Examples
     --------
     >>> rgb_to_huechroma(np.array([0.0, 1.0, 0.0])).round(4)
     array([0.5   , 0.3333, 1.    ])
     """
-    rgb = as_float(rgb)
-    _check3(rgb, "RGB")
+    rgb = as_float3(rgb)
     one = rgb.dtype.type
     r, g, b = _planes(rgb)
     high = np.maximum(np.maximum(r, g), b)
@@ -91,50 +78,38 @@ def rgb_to_huechroma(rgb: np.ndarray) -> np.ndarray:
     hue *= one(1 / 6)
     hue += hue < 0
     hue[hue >= 1] = 0  # rounding can land exactly on 1
-    out = np.empty((r.size, 3), dtype=rgb.dtype)
-    out[:, 0] = (high + low) * one(0.5)
-    out[:, 1] = hue
-    out[:, 2] = chroma
-    return out.reshape(rgb.shape)
+    return np.stack([(high + low) * one(0.5), hue, chroma], axis=-1).reshape(rgb.shape)
 
 
 def huechroma_to_rgb(lhc: np.ndarray, *, clamp: bool = True) -> np.ndarray:
-    """Convert bicone (L, H, C) back to sRGB.
+    """Convert bicone (L, H, C) back to sRGB (Larsson et al. 2016, Sec. 3.1; V = L + C/2, S = C/V).
 
     Parameters
     ----------
     lhc : ndarray, shape (..., 3), float
         Lightness L, hue H (any real; taken modulo 1) and chroma C.
     clamp : bool, default True
-        Clamp chroma into the bicone, ``0 <= C <= 2 min(L, 1 - L)``, so the
-        result keeps lightness ``L`` and hue exactly and lies in [0, 1] for
-        L in [0, 1]. A predicted chroma can exceed what a lightness allows
-        near black and white (the instability of cylinder spaces that the
-        bicone removes); clamping fades it instead of changing L. With
-        ``clamp=False`` such colours come back outside [0, 1].
+        Clamp chroma into the bicone, ``0 <= C <= 2 min(L, 1 - L)``, so the result keeps
+        lightness ``L`` and hue exactly and lies in [0, 1] for L in [0, 1]: a predicted
+        chroma beyond what a lightness allows near black and white fades instead of
+        changing L. With ``clamp=False`` such colours come back outside [0, 1].
 
     Returns
     -------
     ndarray, shape (..., 3), same float dtype
-        sRGB, not clipped (only ``L`` outside [0, 1] can push it outside when
-        clamped).
+        sRGB, not clipped (only ``L`` outside [0, 1] can push it outside when clamped).
 
     Raises
     ------
     ValueError
         If the last axis is not 3.
 
-    References
-    ----------
-    Larsson et al. 2016, Sec. 3.1 (V = L + C/2, S = C/V).
-
     Examples
     --------
     >>> huechroma_to_rgb(np.array([0.5, 2 / 3, 1.0])).round(4)
     array([0., 0., 1.])
     """
-    lhc = as_float(lhc)
-    _check3(lhc, "(L, H, C)")
+    lhc = as_float3(lhc, "(L, H, C)")
     one = lhc.dtype.type
     lightness, hue, chroma = _planes(lhc)
     if clamp:
@@ -158,15 +133,11 @@ def huechroma_to_rgb(lhc: np.ndarray, *, clamp: bool = True) -> np.ndarray:
 
 
 class HueChromaSpace(StackedColorSpace):
-    """Larsson's hue/chroma bicone: lightness L, chroma channels (hue, chroma).
+    """Larsson's hue/chroma bicone (Larsson et al. 2016, Sec. 3.1): lightness L, chroma (hue, C).
 
-    ``from_rgb`` returns ``L = (max + min) / 2`` and chroma ``(..., 2)`` =
-    (H, C); ``to_rgb`` clamps C into the bicone (see :func:`huechroma_to_rgb`).
-    Hue is circular, so :meth:`resize_chroma` interpolates it on the circle.
-
-    References
-    ----------
-    Larsson et al. 2016, Sec. 3.1.
+    ``from_rgb`` returns ``L = (max + min) / 2`` and chroma ``(..., 2)`` = (H, C); ``to_rgb``
+    clamps C into the bicone (:func:`huechroma_to_rgb`). Hue is circular, so
+    :meth:`resize_chroma` interpolates it on the circle.
     """
 
     name = "huechroma"
@@ -176,29 +147,22 @@ class HueChromaSpace(StackedColorSpace):
         ChannelRange("chroma", 0.0, 1.0),
     )
     lightness_definition = "L = (max(R, G, B) + min(R, G, B)) / 2 of sRGB (HSL lightness)"
+    gray_is_lightness = True
 
     forward = staticmethod(rgb_to_huechroma)
     inverse = staticmethod(huechroma_to_rgb)
 
     def lightness(self, rgb: np.ndarray) -> np.ndarray:
-        rgb = as_float(rgb)
-        _check3(rgb, "RGB")
+        rgb = as_float3(rgb)
         return ((rgb.max(axis=-1) + rgb.min(axis=-1)) / 2).astype(rgb.dtype, copy=False)
-
-    def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
-        return as_float(gray)
-
-    def gray_of_lightness(self, lightness: np.ndarray) -> np.ndarray:
-        return as_float(lightness)  # a gray's lightness is its sRGB value
 
     def resize_chroma(self, chroma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Resize (hue, chroma) ``(h, w, 2)`` to ``size`` = (H, W) bilinearly.
 
-        Chroma is interpolated linearly. Hue is interpolated on the circle,
-        through the chroma-weighted unit vectors ``C (cos 2 pi H, sin 2 pi H)``:
-        gray neighbours, whose hue is arbitrary, do not pull the result, and a
-        red pixel next to a magenta one stays reddish instead of passing
-        through green as a linear blend of 0.02 and 0.98 would.
+        Chroma is interpolated linearly, hue on the circle through the chroma-weighted unit
+        vectors ``C (cos 2 pi H, sin 2 pi H)``: gray neighbours (arbitrary hue) do not pull
+        the result, and red next to magenta stays reddish instead of passing through green
+        as a linear blend of 0.02 and 0.98 would.
         """
         height, width = size
         chroma = np.ascontiguousarray(chroma, dtype=np.float32)

@@ -1,36 +1,23 @@
-"""CIE L*a*b* (D65 white, sRGB primaries and companding).
+"""CIE L*a*b* (D65 white, sRGB primaries and companding): the toolkit's reference space.
 
-The reference colour space of the toolkit: every other space is checked
-against it, and metrics such as colourfulness are computed through it.
+Speed: conversions run in cache-sized blocks of 16 384 pixels with OpenCV's vectorised
+primitives (``cv2.log``/``exp``/``transform``/``threshold``), not ``cv2.cvtColor``, whose float
+Lab is a fixed-point approximation off by up to 0.5 in a and b (``benchmarks/bench_colour.py``).
+Piecewise transfer functions run without branches: ``g`` above a knee ``t`` and the line ``h``
+below, continuous at ``t``, is ``f(x) = g(max(x, t)) + h(min(x, t)) - h(t)``. Where the C
+kernels are built (:func:`core.compiled.compiled_kernels`), float32 :func:`rgb_to_lab` and
+:meth:`LabSpace.lightness` run the single-pass ``rgb_to_lab`` kernel of ``core/_kernels.c``
+instead (same formulas, 1.5-2x the throughput, ``scripts/bench_lab.py``); float64 input always
+takes the OpenCV path, in float64.
 
-Speed
------
-The conversions run block by block (16 384 pixels at a time, so the working
-buffers stay in the CPU cache) and use OpenCV's vectorised primitives
-(``cv2.log``/``cv2.exp``/``cv2.transform``/``cv2.threshold``) rather than
-``cv2.cvtColor``: OpenCV's own float Lab conversion is a fixed-point
-approximation that differs from the CIE formulas by up to 0.5 in a and b
-(measured in ``benchmarks/bench_colour.py``), far outside the 1e-3 this module
-promises. The piecewise sRGB and CIE transfer functions are evaluated without
-branches: for a function that is ``g`` above a knee ``t`` and the line ``h``
-below it, and continuous at ``t``, ``f(x) = g(max(x, t)) + h(min(x, t)) - h(t)``.
-
-Where the package was built with its C kernels (:func:`core.compiled.compiled_kernels`),
-float32 :func:`rgb_to_lab` and :meth:`LabSpace.lightness` run the single-pass
-``rgb_to_lab`` kernel of ``core/_kernels.c`` instead (the same formulas; 1.5-2x the
-throughput of the OpenCV path, on one thread, ``scripts/bench_lab.py``); float64 input
-always takes the OpenCV path, in float64.
-
-Accuracy: float64 round trips agree to better than 1e-9; float32 agrees with
-``skimage.color.rgb2lab`` to about 2e-4 (skimage rounds the CIE constants
-0.008856 and 7.787), and the kernel and the OpenCV path with each other to
-about 2e-4 (each is within 1.4e-4 of the float64 result: float32 rounding of
-``500 (fx - fy)``).
+Accuracy: float64 round trips agree to 1e-9; float32 agrees with ``skimage.color.rgb2lab``
+to about 2e-4 (skimage rounds the CIE constants 0.008856 and 7.787), and the kernel and the
+OpenCV path agree to about 2e-4 (each within 1.4e-4 of float64: rounding of ``500 (fx - fy)``).
 
 References
 ----------
-IEC 61966-2-1:1999 (sRGB). CIE 15:2004 (L*a*b*; D65 tristimulus values
-X = 95.047, Y = 100, Z = 108.883, the white point scikit-image also uses).
+IEC 61966-2-1:1999 (sRGB). CIE 15:2004 (L*a*b*; D65 white X = 95.047, Y = 100,
+Z = 108.883, as in scikit-image).
 """
 
 from __future__ import annotations
@@ -38,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float
+from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float, as_float3
 from core.compiled import compiled_kernels
 
 __all__ = ["LabSpace", "lab_to_rgb", "rgb_to_lab"]
@@ -54,17 +41,15 @@ _RGB_TO_XYZ = np.array(
 _XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
 #: D65 reference white (CIE 15:2004, 2-degree observer), Y normalised to 1.
 WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
-_WHITE = WHITE_D65
 
 # CIE L*a*b* constants: f(t) = cbrt(t) above _EPS, _KAPPA * t + 4/29 below.
 _DELTA = 6.0 / 29.0
 _EPS = _DELTA**3
 _KAPPA = 1.0 / (3.0 * _DELTA**2)
-# sRGB companding knees. IEC 61966-2-1 rounds them to 0.04045 and 0.0031308,
-# where its two segments miss each other by 2e-9 and 3e-8; these are the exact
-# intersections next to them (roots of ((x + 0.055) / 1.055)^2.4 = x / 12.92 and
-# 1.055 l^(1/2.4) - 0.055 = 12.92 l), so the branch-free forms below are
-# continuous and exact on both segments.
+# sRGB companding knees. IEC 61966-2-1 rounds them to 0.04045 and 0.0031308, where its two
+# segments miss each other by 2e-9 and 3e-8; these are the exact intersections next to them
+# (roots of ((x + 0.055) / 1.055)^2.4 = x / 12.92 and 1.055 l^(1/2.4) - 0.055 = 12.92 l), so the
+# branch-free forms below are continuous and exact on both segments.
 _SRGB_KNEE = 0.040448236277107856  # encoded
 _LINEAR_KNEE = 0.003130668442500588  # linear
 
@@ -75,17 +60,13 @@ _S = 1.055**-2.4
 _DECODE_MIN_SCALE = 1.0 / (12.92 * _S)  # multiplies min(x, k) before scaling by _S
 
 # rgb -> XYZ/white, folded with the decode scale and constant term.
-_M1 = _RGB_TO_XYZ / _WHITE[:, None]
+_M1 = _RGB_TO_XYZ / WHITE_D65[:, None]
 _DECODE_OFFSET = -_SRGB_KNEE / 12.92
 _RGB_TO_XYZN = np.hstack([_M1 * _S, (_M1 @ np.full(3, _DECODE_OFFSET))[:, None]])
 # f -> Lab, folded with the -kappa * eps constant of the linear branch.
 _F_TO_LAB_LINEAR = np.array([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]])
-_F_TO_LAB = np.hstack(
-    [
-        _F_TO_LAB_LINEAR,
-        (np.array([-16.0, 0.0, 0.0]) + _F_TO_LAB_LINEAR @ np.full(3, -_KAPPA * _EPS))[:, None],
-    ]
-)
+_F_TO_LAB_OFFSET = np.array([-16.0, 0.0, 0.0]) + _F_TO_LAB_LINEAR @ np.full(3, -_KAPPA * _EPS)
+_F_TO_LAB = np.hstack([_F_TO_LAB_LINEAR, _F_TO_LAB_OFFSET[:, None]])
 # Lab -> f = (fx, fy, fz).
 _LAB_TO_F = np.array(
     [
@@ -95,7 +76,7 @@ _LAB_TO_F = np.array(
     ]
 )
 # XYZ/white -> linear RGB, folded with the -delta/kappa constant of f^-1's linear branch.
-_M2 = _XYZ_TO_RGB * _WHITE[None, :]
+_M2 = _XYZ_TO_RGB * WHITE_D65[None, :]
 _XYZN_TO_RGB = np.hstack([_M2, (_M2 @ np.full(3, -_DELTA / _KAPPA))[:, None]])
 
 
@@ -105,11 +86,8 @@ _FORWARD_CONSTANTS = np.ascontiguousarray(_M1.ravel(), np.float32)
 
 
 def _run(image: np.ndarray, out_channels: int, step) -> np.ndarray:
-    """Apply ``step(src, dst, scratch_a, scratch_b, scratch_c)`` block by block.
-
-    Blocks are (n, 1, 3) views, the layout ``cv2.transform`` reads as an n x 1
-    three-channel image; scratch buffers are allocated once.
-    """
+    """Apply ``step(src, dst, scratch_a, scratch_b, scratch_c)`` block by block, on (n, 1, 3)
+    views (an n x 1 three-channel image to ``cv2.transform``) and scratch allocated once."""
     src = np.ascontiguousarray(image).reshape(-1, 1, image.shape[-1])
     out = np.empty((src.shape[0], 1, out_channels), dtype=src.dtype)
     size = min(_BLOCK, src.shape[0])
@@ -194,10 +172,10 @@ def _lightness_step(rgb, dst, a, b, c) -> None:
     cv2.addWeighted(f, 116.0, f, 0.0, -16.0 - 116.0 * _KAPPA * _EPS, dst=f)
 
 
-def _gray_lightness_step(gray, dst, low, high) -> None:
-    """L* of gray sRGB values (n, 1): the Y of R = G = B = x is linear(x) (white Y = 1)."""
+def _gray_lightness_step(gray, dst, a, b, c) -> None:
+    """L* of gray sRGB values (n, 1, 1): the Y of R = G = B = x is linear(x) (white Y = 1)."""
     n = gray.shape[0]
-    low, high = low[:n], high[:n]
+    gray, dst, low, high = (buf.reshape(-1)[:n].reshape(n, 1) for buf in (gray, dst, a, b))
     _decode_srgb(gray, low, high)
     cv2.addWeighted(high, _S, high, 0.0, _DECODE_OFFSET, dst=dst)  # Y
     _lab_f(dst, low, high)
@@ -223,12 +201,6 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     ValueError
         If the last axis is not 3.
 
-    Notes
-    -----
-    float32 input runs the single-pass C kernel where it is built
-    (:func:`core.compiled.compiled_kernels`), float64 the OpenCV path in float64; the
-    two paths agree to about 2e-4.
-
     References
     ----------
     IEC 61966-2-1:1999 (sRGB transfer function); CIE 15:2004, Eqs. 8.1-8.3.
@@ -238,9 +210,7 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     >>> rgb_to_lab(np.array([1.0, 1.0, 1.0])).round(2)
     array([100.,  -0.,   0.])
     """
-    rgb = as_float(rgb)
-    if rgb.shape[-1:] != (3,):
-        raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
+    rgb = as_float3(rgb)
     fast = _forward(rgb, lab=True)
     return fast if fast is not None else _run(rgb, 3, _rgb_to_lab_step)
 
@@ -272,10 +242,7 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     >>> lab_to_rgb(np.array([100.0, 0.0, 0.0])).round(3)
     array([1., 1., 1.])
     """
-    lab = as_float(lab)
-    if lab.shape[-1:] != (3,):
-        raise ValueError(f"expected (..., 3) Lab array, got shape {lab.shape}")
-    return _run(lab, 3, _lab_to_rgb_step)
+    return _run(as_float3(lab, "Lab"), 3, _lab_to_rgb_step)
 
 
 def _gray_to_l(gray: np.ndarray) -> np.ndarray:
@@ -288,12 +255,8 @@ def _gray_to_l(gray: np.ndarray) -> np.ndarray:
 
 
 def _l_to_gray(lightness: np.ndarray) -> np.ndarray:
-    """sRGB value of the gray with CIE L* = ``lightness``: the inverse of :func:`_gray_to_l`.
-
-    A gray's L* depends only on its luminance Y, so this is two 1-D functions
-    (CIE 15:2004 inverse of Eq. 8.1, then sRGB companding), ~4x cheaper than a
-    full Lab -> RGB conversion with zero chroma.
-    """
+    """sRGB value of the gray with CIE L* = ``lightness`` (inverse of :func:`_gray_to_l`): two
+    1-D functions (CIE 15:2004 Eq. 8.1 inverted, sRGB companding), ~4x cheaper than Lab -> RGB."""
     dtype = lightness.dtype
     f = (lightness + 16.0) / 116.0
     linear = np.where(f > _DELTA, f * f * f, (f - 4.0 / 29.0) / _KAPPA)
@@ -313,7 +276,6 @@ _U_KNEE = _U * _LINEAR_KNEE
 _F_TO_U = _U * _XYZN_TO_RGB  # from the branch-free f^-1 buffer (with its constant)
 _LUMA_U = _RGB_TO_XYZ[1:2] / _U  # Y (white Y = 1) of u
 _TRUNC, _TOZERO = cv2.THRESH_TRUNC, cv2.THRESH_TOZERO
-_RECOMBINE_BLOCK = 1 << 14  # pixels per block: the (n, 3) float32 buffers stay in L2
 #: The C kernel's matrices (core/_kernels.c): XYZ/white -> linear RGB, then RGB -> Y.
 _KERNEL_CONSTANTS = np.concatenate([_M2.ravel(), _RGB_TO_XYZ[1]]).astype(np.float32)
 
@@ -332,26 +294,19 @@ def _encode_u(u: np.ndarray, low: np.ndarray, high: np.ndarray, dst: np.ndarray)
 def _recombine_lab(
     lightness: np.ndarray, chroma: np.ndarray, gray: np.ndarray | None, out: np.ndarray
 ) -> None:
-    """The fused body of :meth:`LabSpace.recombine` (float32, contiguous arrays).
-
-    Per cache-sized block: Lab -> linear RGB (as :func:`lab_to_rgb`), clip to [0, 1] in
-    linear light (the same as clipping sRGB, the encoding being monotonic), sRGB encode.
-    Only where the clip changed the colour is the App. A.4 correction needed, and there
-    it is the gray of the input's L* minus the gray of the clipped colour's L*; a gray's
-    L* depends on its luminance Y alone, so both are sRGB encodings of a Y (before and
-    after the clip). Those pixels are found by comparing Y before and after the clip
-    and corrected as a gathered subset at the end.
-    """
+    """Fused :meth:`LabSpace.recombine` (float32, contiguous): per block Lab -> linear RGB, clip
+    (as clipping sRGB: encoding is monotonic), encode; where the clip changed Y, add App. A.4's
+    wanted gray (``gray``, else the encoded Y before) minus the encoded Y after, gathered."""
     light = lightness.reshape(-1, 1)
     ab = chroma.reshape(-1, 1, 2)
     rgb = out.reshape(-1, 1, 3)
     total = light.shape[0]
-    size = min(_RECOMBINE_BLOCK, total)
+    size = min(_BLOCK, total)
     lab, low = np.empty((size, 1, 3), np.float32), np.empty((size, 1, 3), np.float32)
     y_before, y_after = np.empty((size, 1), np.float32), np.empty((size, 1), np.float32)
     found = []  # (indices, Y after the clip, Y before) of the pixels the clip changed
-    for start in range(0, total, _RECOMBINE_BLOCK):
-        stop = min(total, start + _RECOMBINE_BLOCK)
+    for start in range(0, total, _BLOCK):
+        stop = min(total, start + _BLOCK)
         n = stop - start
         u, low_b, y0, y1 = lab[:n], low[:n], y_before[:n], y_after[:n]
         dst = rgb[start:stop]
@@ -406,9 +361,7 @@ class LabSpace(StackedColorSpace):
     inverse = staticmethod(lab_to_rgb)
 
     def lightness(self, rgb: np.ndarray) -> np.ndarray:
-        rgb = as_float(rgb)
-        if rgb.shape[-1:] != (3,):
-            raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
+        rgb = as_float3(rgb)
         fast = _forward(rgb, lab=False)
         return fast if fast is not None else _run(rgb, 1, _lightness_step)[..., 0]
 
@@ -416,13 +369,7 @@ class LabSpace(StackedColorSpace):
         gray = as_float(gray)
         if gray.size < _BLOCK:
             return _gray_to_l(gray)
-        flat = np.ascontiguousarray(gray).reshape(-1, 1)
-        out = np.empty_like(flat)
-        low, high = np.empty((_BLOCK, 1), gray.dtype), np.empty((_BLOCK, 1), gray.dtype)
-        for start in range(0, flat.shape[0], _BLOCK):  # in-cache blocks, as lightness()
-            block = flat[start : start + _BLOCK]
-            _gray_lightness_step(block, out[start : start + block.shape[0]], low, high)
-        return out.reshape(gray.shape)
+        return _run(gray[..., None], 1, _gray_lightness_step)[..., 0]  # in-cache blocks
 
     def gray_of_lightness(self, lightness: np.ndarray) -> np.ndarray:
         lightness = as_float(lightness)
@@ -440,33 +387,14 @@ class LabSpace(StackedColorSpace):
         gray: np.ndarray | None = None,
         out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Fused :meth:`ColorSpace.recombine`: Lab -> clipped sRGB with App. A.4 correction.
+        """Fused :meth:`ColorSpace.recombine` (App. A.4), agreeing with it to about 1e-5: the C
+        kernel of :mod:`core._kernels` where built (:func:`core.compiled.compiled_kernels`), else
+        cache-sized blocks of OpenCV primitives (``benchmarks/bench_recombine.py`` times both)."""
+        kernels = compiled_kernels()
+        if kernels is None:
+            return self._fused_recombine(_recombine_lab, lightness, chroma, gray, out)
 
-        Agrees with the generic definition to about 1e-5. Runs the single-pass C kernel
-        of :mod:`core._kernels` where the package was built with it
-        (:func:`core.compiled.compiled_kernels`), else cache-sized blocks of OpenCV
-        primitives; both compute the same formulas (``benchmarks/bench_recombine.py``
-        times them).
-        """
-        lightness = np.ascontiguousarray(lightness, np.float32)
-        chroma = np.ascontiguousarray(chroma, np.float32)
-        if chroma.shape != (*lightness.shape, 2):
-            raise ValueError(
-                f"expected chroma of shape {(*lightness.shape, 2)}, got {chroma.shape}"
-            )
-        if gray is not None:
-            gray = np.ascontiguousarray(gray, np.float32)
-        if out is None or not out.flags.c_contiguous or out.dtype != np.float32:
-            result = np.empty((*lightness.shape, 3), np.float32)
-        else:
-            result = out
-        if lightness.size:
-            kernels = compiled_kernels()
-            if kernels is not None:
-                kernels.recombine_lab(lightness, chroma, gray, result, _KERNEL_CONSTANTS)
-            else:
-                _recombine_lab(lightness, chroma, gray, result)
-        if out is not None and result is not out:
-            out[...] = result
-            return out
-        return result
+        def kernel(*arrays: np.ndarray | None) -> None:
+            kernels.recombine_lab(*arrays, _KERNEL_CONSTANTS)
+
+        return self._fused_recombine(kernel, lightness, chroma, gray, out)

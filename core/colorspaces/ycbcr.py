@@ -1,16 +1,13 @@
 """YCbCr, ITU-R BT.601 full range, as used by JPEG (JFIF) and PixColor.
 
-``Y = 0.299 R + 0.587 G + 0.114 B`` in [0, 1]; the chroma channels are the
-scaled colour differences ``Cb = (B - Y) / 1.772`` and ``Cr = (R - Y) / 1.402``,
-centred on zero, in [-0.5, 0.5]. JPEG stores ``255 Y`` and ``255 C + 128``;
-OpenCV's ``COLOR_RGB2YCrCb`` on float images returns ``C + 0.5`` in the order
-Y, Cr, Cb, and agrees with this module to 3e-4 (it rounds the chroma scale
-factors to 0.564 and 0.713). The space is linear in (gamma-encoded) sRGB, which is why PixColor
-chose it ("linear, simple and widely used"), and it discretises Cb and Cr into
-32 bins each (:data:`core.binning.PIXCOLOR_BINS`).
-
-Note that ``skimage.color.rgb2ycbcr`` is the *studio-range* variant
-(Y in [16, 235]); it is not the same space.
+``Y = 0.299 R + 0.587 G + 0.114 B`` in [0, 1]; the chroma channels are the scaled colour
+differences ``Cb = (B - Y) / 1.772`` and ``Cr = (R - Y) / 1.402``, centred on zero, in
+[-0.5, 0.5]. JPEG stores ``255 Y`` and ``255 C + 128``; OpenCV's ``COLOR_RGB2YCrCb`` on float
+images returns ``C + 0.5`` in the order Y, Cr, Cb, within 3e-4 of this module (it rounds the
+chroma scale factors to 0.564 and 0.713). The space is linear in (gamma-encoded) sRGB, which
+is why PixColor chose it ("linear, simple and widely used"); it discretises Cb and Cr into 32
+bins each (:data:`core.binning.PIXCOLOR_BINS`). ``skimage.color.rgb2ycbcr`` is the
+*studio-range* variant (Y in [16, 235]), not the same space.
 
 References
 ----------
@@ -23,7 +20,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float
+from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float3, transform3
 
 __all__ = ["YCbCrSpace", "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
@@ -37,14 +34,6 @@ _FORWARD = np.array(
     ]
 )
 _INVERSE = np.linalg.inv(_FORWARD)
-
-
-def _transform(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Apply a 3x3 matrix to the last axis with ``cv2.transform`` (fast for images)."""
-    flat = np.ascontiguousarray(image).reshape(-1, 1, 3)
-    if flat.shape[0] == 0:
-        return np.empty(image.shape, dtype=image.dtype)
-    return cv2.transform(flat, matrix).reshape(image.shape)
 
 
 def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
@@ -74,10 +63,7 @@ def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
     >>> rgb_to_ycbcr(np.array([0.0, 0.0, 1.0])).round(4)
     array([ 0.114 ,  0.5   , -0.0813])
     """
-    rgb = as_float(rgb)
-    if rgb.shape[-1:] != (3,):
-        raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
-    return _transform(rgb, _FORWARD)
+    return transform3(as_float3(rgb), _FORWARD)
 
 
 def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
@@ -103,41 +89,25 @@ def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
     >>> ycbcr_to_rgb(np.array([0.5, 0.0, 0.0]))
     array([0.5, 0.5, 0.5])
     """
-    ycbcr = as_float(ycbcr)
-    if ycbcr.shape[-1:] != (3,):
-        raise ValueError(f"expected (..., 3) YCbCr array, got shape {ycbcr.shape}")
-    return _transform(ycbcr, _INVERSE)
+    return transform3(as_float3(ycbcr, "YCbCr"), _INVERSE)
 
 
 class YCbCrSpace(StackedColorSpace):
-    """Full-range BT.601 YCbCr: luma Y in [0, 1], chroma (Cb, Cr) in [-0.5, 0.5].
-
-    See :func:`rgb_to_ycbcr`. Gray pixels have Cb = Cr = 0.
-
-    References
-    ----------
-    Guadarrama et al. 2017 (PixColor), Sec. 3.
-    """
+    """Full-range BT.601 YCbCr (PixColor, Guadarrama et al. 2017, Sec. 3): luma Y in [0, 1],
+    chroma (Cb, Cr) in [-0.5, 0.5], see :func:`rgb_to_ycbcr`. Gray pixels have Cb = Cr = 0."""
 
     name = "ycbcr"
     lightness_channel = ChannelRange("Y", 0.0, 1.0)
     chroma_channels = (ChannelRange("cb", -0.5, 0.5), ChannelRange("cr", -0.5, 0.5))
     lightness_definition = "Y = 0.299 R + 0.587 G + 0.114 B of gamma-encoded sRGB (BT.601 luma)"
+    gray_is_lightness = True
 
     forward = staticmethod(rgb_to_ycbcr)
     inverse = staticmethod(ycbcr_to_rgb)
 
     def lightness(self, rgb: np.ndarray) -> np.ndarray:
-        rgb = as_float(rgb)
-        if rgb.shape[-1:] != (3,):
-            raise ValueError(f"expected (..., 3) RGB array, got shape {rgb.shape}")
+        rgb = as_float3(rgb)
         return rgb @ _FORWARD[0].astype(rgb.dtype)
-
-    def gray_lightness(self, gray: np.ndarray) -> np.ndarray:
-        return as_float(gray)
-
-    def gray_of_lightness(self, lightness: np.ndarray) -> np.ndarray:
-        return as_float(lightness)  # a gray's lightness is its sRGB value
 
     def recombine(
         self,
@@ -149,23 +119,7 @@ class YCbCrSpace(StackedColorSpace):
     ) -> np.ndarray:
         """Fused :meth:`ColorSpace.recombine`: one matrix, a clip, and the App. A.4
         correction (the wanted gray is Y itself) where the clip changed the colour."""
-        lightness = np.ascontiguousarray(lightness, np.float32)
-        chroma = np.ascontiguousarray(chroma, np.float32)
-        if chroma.shape != (*lightness.shape, 2):
-            raise ValueError(
-                f"expected chroma of shape {(*lightness.shape, 2)}, got {chroma.shape}"
-            )
-        target = lightness if gray is None else np.ascontiguousarray(gray, np.float32)
-        result = out
-        if out is None or not out.flags.c_contiguous or out.dtype != np.float32:
-            result = np.empty((*lightness.shape, 3), np.float32)
-        _recombine_ycbcr(
-            lightness.reshape(-1, 1), chroma.reshape(-1, 1, 2), target.reshape(-1), result
-        )
-        if out is not None and result is not out:
-            out[...] = result
-            return out
-        return result
+        return self._fused_recombine(_recombine_ycbcr, lightness, chroma, gray, out)
 
 
 _BLOCK = 1 << 14  # pixels per block (cache-sized buffers)
@@ -173,10 +127,12 @@ _LUMA = _FORWARD[0:1]
 
 
 def _recombine_ycbcr(
-    light: np.ndarray, chroma: np.ndarray, target: np.ndarray, out: np.ndarray
+    lightness: np.ndarray, chroma: np.ndarray, gray: np.ndarray | None, out: np.ndarray
 ) -> None:
-    """YCbCr -> RGB by one matrix, clip, and where the clip changed the colour add
-    ``target - Y(clipped)`` (the gray of a luma is its value), as a gathered subset."""
+    """YCbCr -> RGB by one matrix, clip, and where the clip changed the colour add ``target -
+    Y(clipped)`` (target: ``gray``, else Y; a luma's gray is its value), as a gathered subset."""
+    light, chroma = lightness.reshape(-1, 1), chroma.reshape(-1, 1, 2)
+    target = (lightness if gray is None else gray).reshape(-1)
     rgb = out.reshape(-1, 1, 3)
     pixel = np.dtype((np.void, 12))  # one RGB float32 pixel, so put() moves whole rows
     flat_rgb = out.reshape(-1, 3).view(pixel).reshape(-1)
