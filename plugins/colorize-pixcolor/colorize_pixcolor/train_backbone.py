@@ -42,7 +42,7 @@ from training.pixelcnn import (
     run_loop,
 )
 
-__all__ = ["DEFAULTS", "CachedCrops", "export", "main", "train"]
+__all__ = ["DEFAULTS", "CachedCrops", "export", "main", "model_from_onnx", "train"]
 
 DEFAULTS: dict[str, Any] = {
     "steps": 2500,
@@ -98,6 +98,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     val = CachedCrops(args.val, config["seed"]) if args.val else None
     torch.manual_seed(config["seed"])
     model = PixColorModel(**config["options"])
+    if args.init and not (args.resume and (out / "last.ckpt").is_file()):
+        model = model_from_onnx(args.init, config["options"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=1e-4)
     step, elapsed = 0, 0.0
     if args.resume and (out / "last.ckpt").is_file():
@@ -123,6 +125,25 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         state=state, clip=1.0, lr_floor=0.05, desc="train pixcolor-bb",
         progress=not args.no_progress,
     )
+
+
+def model_from_onnx(folder: str | Path, options: dict[str, Any] | None = None) -> PixColorModel:
+    """A trainable :class:`PixColorModel` that computes what the shipped graphs compute.
+
+    ``folder`` holds ``pixcolor-cond.onnx`` (the conditioning over the backbone, §3) and the
+    PixelCNN graphs ``pixcolor-full/row/pixel.onnx`` (§3.1), as :func:`export` writes them;
+    their parameters are loaded by name (:func:`training.onnx_init.load_graph_parameters`).
+    Only the conditioning of the last vertical-stack layer, which no output depends on,
+    stays as initialised. ``fit --init DIR`` continues training from them.
+    """
+    from training.onnx_init import load_graph_parameters
+
+    model = PixColorModel(**(options or DEFAULTS["options"]))
+    folder = Path(folder)
+    graphs = [folder / f"pixcolor-{part}.onnx" for part in ("cond", "full", "row", "pixel")]
+    last = f"pixelcnn.v_cond.{model.pixelcnn.layers - 1}."
+    return load_graph_parameters(model, graphs, {"conditioning": "conditioning.",
+                                                 "net": "pixelcnn."}, unused=(last,))
 
 
 def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = 1e-3) -> list[Path]:
@@ -155,7 +176,13 @@ def export(checkpoint_path: str | Path, out: str | Path, tolerance: float = 1e-3
 
 def main(argv: list[str] | None = None) -> int:
     return cache_cli("python -m colorize_pixcolor.train_backbone", argv, train=train,
-                     export=export, fit_help="train the conditioning + PixelCNN from the caches")
+                     export=export, fit_help="train the conditioning + PixelCNN from the caches",
+                     fit_arguments=_fit_arguments)
+
+
+def _fit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--init", type=Path, help="start from the shipped graphs (a models "
+                        "folder with pixcolor-cond/full/row/pixel.onnx) instead of at random")
 
 
 if __name__ == "__main__":

@@ -193,38 +193,17 @@ def model_from_onnx(
     (its output feeds nothing). So a later session continues training from the shipped
     graphs without the checkpoint (``fit --init DIR``).
     """
-    import onnx
-    from onnx import numpy_helper
+    from training.onnx_init import load_graph_parameters
 
     folder = Path(where)
     if folder.suffix == ".onnx":
         folder, variant = folder.parent, folder.name.split("-")[1]
     model = SemanticModel(variant, **(model_config or DEFAULTS["model"]))
-    state = model.state_dict()
-    loaded = set()
-    for part in ("encoder", "pixelcnn", "row", "pixel"):
-        path = folder / f"semantic-{variant}-{part}.onnx"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such graph (a semantic models folder?)")
-        for init in onnx.load(str(path)).graph.initializer:
-            prefix, _, rest = init.name.partition(".")
-            key = {"model": rest, "net": f"pixelcnn.{rest}"}.get(prefix)
-            if key not in state:
-                continue
-            value = torch.from_numpy(numpy_helper.to_array(init).copy())
-            if value.shape != state[key].shape:
-                raise ValueError(f"{path}: {init.name} has shape {tuple(value.shape)}, the "
-                                 f"model {tuple(state[key].shape)} (another architecture?)")
-            state[key] = value
-            loaded.add(key)
+    graphs = [folder / f"semantic-{variant}-{part}.onnx"
+              for part in ("encoder", "pixelcnn", "row", "pixel")]
     last = f"pixelcnn.v_cond.{model.pixelcnn.layers - 1}."
-    missing = [k for k in state if k not in loaded
-               and not k.startswith(("embedding.head.", last))
-               and state[k].is_floating_point()]
-    if missing:
-        raise ValueError(f"{folder}: the semantic-{variant} graphs lack {missing[:5]}")
-    model.load_state_dict(state)
-    return model
+    return load_graph_parameters(model, graphs, {"model": "", "net": "pixelcnn."},
+                                 unused=("embedding.head.", last))
 
 
 # -- export ---------------------------------------------------------------------------

@@ -529,11 +529,11 @@ def test_init_from_the_shipped_graphs_reproduces_their_outputs():
     pytest.importorskip("torch")
     import onnxruntime as ort
     import torch
-
     from colorize_semantic import BACKBONE, BB_GRID_STRIDE, BB_LEVELS, BB_WORKING_SIZE
     from colorize_semantic.model import BackboneEncoderGraph
     from colorize_semantic.train import export_graphs
     from colorize_semantic.train_backbone import model_from_onnx
+
     from training.hypercolumn import over_backbone
 
     folder = Path(colorize_semantic.__file__).parent / "models"
