@@ -1,26 +1,8 @@
 """The public API: :func:`colorize`, :func:`colorize_result`, :func:`sample`,
-:func:`methods` and :func:`get_method`, and the pipeline stages they run.
-
-Full-resolution policy
-----------------------
-Each method runs at its working resolution, bounded on both sides and in pixels
-(:meth:`core.Colorizer.working_bounds`: a panorama or a 3 × 20000 film strip is scaled to
-fit, keeping its aspect ratio as far as the bounds allow). :func:`recombine` upsamples the
-predicted chroma and applies the lightness correction of Larsson et al. (2016), App. A.4,
-so the output has exactly the input's size and, up to gamut clipping, its lightness. An
-input that still cannot be colorized (over the bounds, or not enough memory) is refused
-with an :class:`~core.errors.InvalidImageError` naming it. Colour hints (``hints=``,
-:mod:`core.hints`) correct the upsampled chroma at full resolution, after the global hints
-(``global_hints=``); ``vividness=`` maps to each method's own knob
-(:meth:`core.Colorizer.vividness_options`).
-
-Pipeline stages
----------------
-Applications that need more than one call per image (video, benchmarks, evaluation)
-compose the stages of :func:`colorize_result` (not re-exported by :mod:`core`):
-:func:`check_request`, :func:`prepare`, :func:`predict` and :func:`recombine`.
-``recombine(p.space, p.lightness, predict(p).chroma, p.gray)[0]`` with ``p = prepare(...)``
-is exactly ``colorize_result(...).rgb`` for the same arguments (without hints).
+:func:`methods` and :func:`get_method`, and the pipeline stages they run (not re-exported
+by :mod:`core`): :func:`check_request`, :func:`prepare`, :func:`predict` and
+:func:`recombine` (full resolution, with the lightness correction of Larsson et al. 2016,
+App. A.4). docs/api.md describes the full-resolution policy, hints, vividness and stages.
 """
 
 from __future__ import annotations
@@ -44,6 +26,7 @@ from core.colorspaces.base import ColorSpace
 from core.errors import CapabilityError, ColorizeError, InvalidImageError, PluginError
 from core.hints import (
     Hint,
+    _hex,
     apply_global_hints,
     apply_hints,
     check_hints,
@@ -159,9 +142,7 @@ class Colorization:
 
     def output(self) -> Any:
         """The result in the form the input came in (array, or PIL image)."""
-        if self._input is None:
-            return self.to_pil()
-        return to_output(self.rgb, self._input, self.alpha)
+        return to_output(self.rgb, self._input, self.alpha) if self._input else self.to_pil()
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the result atomically (16-bit PNG/TIFF for 16-bit inputs); refuses to replace
@@ -173,12 +154,10 @@ class Colorization:
         )
 
     def with_hints(self, hints: Any) -> Colorization:
-        """This result re-coloured with colour ``hints``, without predicting again.
-
-        The chroma of this result is the prior (:func:`core.hints.apply_hints`): the result
-        is what :func:`colorize_result` with ``hints=`` gives when this one came from the
-        same call without hints (``colorize ui`` uses it after each click).
-        ``metadata["hints"]`` lists every local hint the result has.
+        """This result re-coloured with colour ``hints``, its chroma as the prior
+        (:func:`core.hints.apply_hints`), without predicting again: what :func:`colorize_result`
+        with ``hints=`` gives when this result came from the same call without hints
+        (``colorize ui`` uses it after each click). ``metadata["hints"]`` lists them all.
 
         Parameters
         ----------
@@ -199,16 +178,14 @@ class Colorization:
     def with_global_hints(
         self, *, palette: Any = None, reference: Any = None, strength: float = 1.0
     ) -> Colorization:
-        """This result moved towards a colour distribution for the whole image (global hints).
-
-        The target is a ``palette`` (:func:`core.hints.parse_palette`: ``"#aa3322:2,#3366cc"``
-        or a list) or the colours of a ``reference`` photo (path, array or PIL image).
-        Methods with per-pixel histograms get the bias of Larsson et al.'s Eq. 6 towards it,
-        the others a quantile matching of their chroma (:func:`core.hints.apply_global_hints`,
-        Zhang et al. 2017 Sec. 3.3); nothing is predicted again. ``strength`` in [0, 1]
-        blends (0: this result). The local hints of this result (``metadata["hints"]``) are
-        applied again on top, so each keeps its colour; the request is kept in
-        ``metadata["global_hints"]``.
+        """This result moved, without predicting again, towards a colour distribution for the
+        whole image (global hints, Zhang et al. 2017 Sec. 3.3): a ``palette``
+        (:func:`core.hints.parse_palette`: ``"#aa3322:2,#3366cc"`` or a list) or the colours of
+        a ``reference`` photo (path, array or PIL image). Methods with per-pixel histograms get
+        the bias of Larsson et al.'s Eq. 6 towards it, the others a quantile matching of their
+        chroma (:func:`core.hints.apply_global_hints`). ``strength`` in [0, 1] blends (0: this
+        result). The local hints (``metadata["hints"]``) are applied again on top, so each
+        keeps its colour; the request is kept in ``metadata["global_hints"]``.
 
         Raises
         ------
@@ -231,21 +208,17 @@ class Colorization:
         t0 = time.perf_counter()
         space: ColorSpace = get_registry().get("colorspace", self.colorspace)
         gray = self._input.pixels if self._input is not None and self._input.is_gray else None
-        context = (self.distributions, self.decoder, self.seed)
-        rgb, full, unhinted, *_ = _hinted(space, self.lightness, prior, gray, local, glob, *context)
+        context = dict(distributions=self.distributions, decoder=self.decoder, seed=self.seed)
+        rgb, full, unhinted, *_ = _hinted(space, self.lightness, prior, gray, local, glob, context)
         timings = {**self.timings, key: time.perf_counter() - t0}
-        metadata = {**self.metadata, key: value, "timings": timings}
-        return dataclasses.replace(
-            self, rgb=rgb, chroma=full, metadata=metadata, _unhinted=unhinted
-        )
+        meta = {**self.metadata, key: value, "timings": timings}
+        return dataclasses.replace(self, rgb=rgb, chroma=full, metadata=meta, _unhinted=unhinted)
 
     def suggest(self, x: float, y: float, k: int = 6, **options: Any) -> list:
-        """The ``k`` colours the method finds most likely at input pixel (``x``, ``y``).
-
-        A list of :class:`core.hints.Suggestion` (``color``, ``lab``, ``probability``), most
-        likely first (:func:`core.hints.suggest` says what each kind of method gives;
-        ``options``: ``samples=``). The page shows them as swatches; one becomes a
-        :class:`Hint`.
+        """The ``k`` colours the method finds most likely at input pixel (``x``, ``y``): a list
+        of :class:`core.hints.Suggestion` (``color``, ``lab``, ``probability``), most likely
+        first (:func:`core.hints.suggest` says what each kind of method gives; ``options``:
+        ``samples=``), which the page shows as swatches for a :class:`Hint`.
 
         Raises
         ------
@@ -293,10 +266,8 @@ def get_method(name: str) -> MethodInfo:
 
 
 def set_default_method(name: str | None) -> None:
-    """Set the method used when ``method=None`` (``None`` restores the automatic choice).
-
-    The ``COLORIZE_DEFAULT_METHOD`` environment variable takes precedence.
-    """
+    """Set the method used when ``method=None`` (``None`` restores the automatic choice); the
+    ``COLORIZE_DEFAULT_METHOD`` environment variable takes precedence."""
     global _default_method
     if name is not None:
         get_method(name)  # validate now, with a helpful error
@@ -321,12 +292,10 @@ def default_method() -> str:
         return _default_method
     registry = get_registry()
     names = list(registry.names("method"))
-    for name in PREFERRED_DEFAULTS:
-        if name in names:
-            return name
-    for name in names:
-        if registry.get("method", name).capabilities.automatic:
-            return name
+    automatic = (n for n in names if registry.get("method", n).capabilities.automatic)
+    name = next((n for n in PREFERRED_DEFAULTS if n in names), None) or next(automatic, None)
+    if name is not None:
+        return name
     raise ColorizeError(
         "no automatic colorization method is installed; install a method plugin "
         "(e.g. `pip install -e plugins/colorize-cnn`) and check `colorize methods`"
@@ -343,8 +312,7 @@ class Prepared:
     Attributes
     ----------
     colorizer, info, space
-        The method (a :class:`Colorizer`), its :class:`MethodInfo` and its
-        :class:`ColorSpace` (registry instances).
+        The method, its :class:`MethodInfo` and its :class:`ColorSpace` (registry instances).
     loaded : LoadedImage
         The validated input; its form decides the output's (:func:`core.io.to_output`).
     lightness : ndarray (H, W) float32
@@ -387,11 +355,7 @@ def _able(capability: str) -> str:
 
 
 def check_request(
-    method: str | None,
-    *,
-    reference: Any = None,
-    decoder: str | None = None,
-    index: Any = None,
+    method: str | None, *, reference: Any = None, decoder: str | None = None, index: Any = None
 ) -> None:
     """Refuse a reference / decoder / index combination the method cannot honour: the first
     stage (:func:`prepare` runs it), or what an application reading its images itself (a
@@ -604,20 +568,14 @@ def _global_request(spec: Any) -> tuple[np.ndarray, dict]:
     if (palette is None) == (reference is None):
         raise ValueError("global hints take a palette or a reference image (one of the two)")
     if palette is not None:
-        record["palette"] = [
-            {"color": "#" + "".join(f"{round(v * 255):02x}" for v in c), "weight": w}
-            for c, w in parse_palette(palette)
-        ]
+        record["palette"] = [{"color": _hex(c), "weight": w} for c, w in parse_palette(palette)]
         return global_target(palette=palette), record
     rgb, record["reference"] = _colour_reference(reference)
     return global_target(reference=rgb), record
 
 
 def recombine(
-    space: ColorSpace,
-    lightness: np.ndarray,
-    chroma: np.ndarray,
-    gray: np.ndarray | None = None,
+    space: ColorSpace, lightness: np.ndarray, chroma: np.ndarray, gray: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Upsample chroma and recombine it with full-resolution lightness (the last stage).
 
@@ -699,10 +657,8 @@ def recombine_threads() -> int:
     threads = _threads()
     if threads > 0:
         return threads
-    try:
-        return max(1, min(8, len(os.sched_getaffinity(0))))
-    except AttributeError:  # not on Linux
-        return max(1, min(8, os.cpu_count() or 1))
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux only
+    return max(1, min(8, len(affinity(0)) if affinity else os.cpu_count() or 1))
 
 
 def predict(prepared: Prepared, *, seed: int | None = None, **options: Any) -> Prediction:
@@ -733,15 +689,8 @@ def predict(prepared: Prepared, *, seed: int | None = None, **options: Any) -> P
         An option the method does not take.
     """
     colorizer = prepared.colorizer
-    pred = _call(
-        colorizer.name,
-        colorizer.predict,
-        prepared.working,
-        reference=prepared.reference,
-        seed=seed,
-        decoder=prepared.decoder,
-        **options,
-    )
+    request = dict(reference=prepared.reference, seed=seed, decoder=prepared.decoder)
+    pred = _call(colorizer.name, colorizer.predict, prepared.working, **request, **options)
     return _checked(colorizer.name, pred, prepared.working.shape)
 
 
@@ -776,13 +725,12 @@ def _hinted(
     gray: np.ndarray | None,
     hints: list[Hint] | None,
     glob: tuple[np.ndarray, dict] | None,
-    distributions: dict,
-    decoder: str | None,
-    seed: int | None,
+    context: dict,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float, float]:
-    """Global hints (``glob``, from :func:`_global_request`), then local ``hints``, then
-    :func:`recombine`: rgb, full chroma, the chroma under the local hints (None without
-    them), and the seconds of the global and the local hints."""
+    """Global hints (``glob``, from :func:`_global_request`; ``context``: the prediction's
+    ``distributions``, ``decoder`` and ``seed``), then local ``hints``, then :func:`recombine`:
+    rgb, full chroma, the chroma under the local hints (None without them), and the seconds
+    of the global and the local hints."""
     t0 = time.perf_counter()
     t_global = t_hints = 0.0
     unhinted = chroma
@@ -790,14 +738,7 @@ def _hinted(
         chroma = np.ascontiguousarray(space.resize_chroma(chroma, lightness.shape), np.float32)
     if glob:
         chroma = unhinted = apply_global_hints(
-            lightness,
-            chroma,
-            space,
-            glob[0],
-            strength=glob[1]["strength"],
-            distributions=distributions,
-            decoder=decoder,
-            seed=seed,
+            lightness, chroma, space, glob[0], strength=glob[1]["strength"], **context
         )
         t_global = time.perf_counter() - t0
     if hints:
@@ -825,14 +766,14 @@ def _finish(
     if vivid is not None and vivid[CHROMA_SCALE] != 1.0:
         chroma = _scaled(space, chroma, vivid[CHROMA_SCALE])
     glob = glob if glob is not None and glob[1]["strength"] > 0 else None
+    context = dict(distributions=pred.distributions, decoder=decoder, seed=seed)
     rgb, full_chroma, unhinted, t_global, t_hints = _hinted(
-        space, prep.lightness, chroma, prep.gray, hints, glob, pred.distributions, decoder, seed
+        space, prep.lightness, chroma, prep.gray, hints, glob, context
     )
     h, w = prep.loaded.shape
     uncertainty = segmentation = None
-    if pred.uncertainty is not None:
-        uncertainty = np.asarray(pred.uncertainty, np.float32)
-        uncertainty = cv2.resize(uncertainty, (w, h), interpolation=cv2.INTER_LINEAR)
+    if pred.uncertainty is not None:  # bilinear, cv2.resize's default
+        uncertainty = cv2.resize(np.asarray(pred.uncertainty, np.float32), (w, h))
     if pred.segmentation is not None:
         seg = np.asarray(pred.segmentation).astype(np.int32)
         segmentation = cv2.resize(seg, (w, h), interpolation=cv2.INTER_NEAREST)
@@ -920,15 +861,10 @@ def _checked_hints(prep: Prepared, hints: tuple[list[Hint], str], options: dict)
     check_hints(hint_list, prep.loaded.shape, source=source, image=prep.loaded.source)
     if hint_list and prep.colorizer.capabilities.hints:
         (h, w), (wh, ww) = prep.loaded.shape, prep.working.shape
-        scale = max(ww / w, wh / h)
+        zoom = max(ww / w, wh / h)
         options["hints"] = [
-            Hint(
-                hint.x * ww / w,
-                hint.y * wh / h,
-                hint.color,
-                None if hint.radius is None else hint.radius * scale,
-            )
-            for hint in hint_list
+            Hint(p.x * ww / w, p.y * wh / h, p.color, None if p.radius is None else p.radius * zoom)
+            for p in hint_list
         ]
     return hint_list
 
@@ -945,14 +881,12 @@ def _arguments(hints: Any, vividness: Any, global_hints: Any) -> tuple:
 
 def _vivid_options(prep: Prepared, vividness: float | None, options: dict) -> dict | None:
     """The method's options for ``vividness`` (:meth:`Colorizer.vividness_options`) added to
-    ``options``; returns the record kept in ``metadata["vividness"]``, with the core's
-    :data:`~core.colorizer.CHROMA_SCALE`."""
+    ``options``; returns the record kept in ``metadata["vividness"]`` (with CHROMA_SCALE)."""
     if vividness is None:
         return None
     colorizer = prep.colorizer
-    mapped = dict(
-        _call(colorizer.name, colorizer.vividness_options, vividness, decoder=prep.decoder)
-    )
+    mapped = _call(colorizer.name, colorizer.vividness_options, vividness, decoder=prep.decoder)
+    mapped = dict(mapped)
     scale = float(mapped.pop(CHROMA_SCALE, 1.0))
     clash = sorted(set(mapped) & set(options))
     if clash:
@@ -990,9 +924,8 @@ def colorize_result(
     """Colorize one image and return the rich :class:`Colorization` result.
 
     Parameters are those of :func:`colorize`. ``metadata`` records the reference chosen for
-    ``reference="auto"``, and the ``hints``, ``global_hints`` and ``vividness`` (its value
-    and the options it set) given. It runs :func:`prepare`, :func:`predict` and (after the
-    hints) :func:`recombine`.
+    ``reference="auto"``, and the ``hints``, ``global_hints`` and ``vividness`` (its value and
+    options) given. It runs :func:`prepare`, :func:`predict`, the hints, then :func:`recombine`.
     """
     resolved, vividness, glob = _arguments(hints, vividness, global_hints)
     with _memory_refused(image):
@@ -1027,9 +960,8 @@ def colorize(
     method : str, optional
         Method name (see :func:`methods`); ``None`` uses :func:`default_method`.
     reference : path, PIL image, ndarray or ``"auto"``, optional
-        Colour reference image, for methods with ``capabilities.reference``. ``"auto"``
-        lets a method with ``capabilities.recommend`` choose it from ``index`` (fully
-        automatic mode, He et al. 2018, §4).
+        Colour reference image, for methods with ``capabilities.reference``; ``"auto"``: a
+        method with ``capabilities.recommend`` chooses it from ``index`` (He et al. 2018, §4).
     seed : int, optional
         Seed for methods that sample; the same seed gives the same result.
     decoder : str, optional

@@ -3,7 +3,8 @@
 A batch is a list of :class:`FileJob` (a source file and the output files it gives) and
 one :class:`BatchSettings`. :func:`run_file` does one job and turns what went wrong into
 a :class:`FileOutcome`; :func:`run_batch` runs the jobs, in this process (``workers=0``)
-or on a pool of worker processes, with the same rules either way:
+or on a pool of worker processes, with the same rules either way (docs/scaling.md,
+docs/reliability.md "Batch faults"):
 
 * outputs that all exist already are skipped (unless ``overwrite``), and output paths must
   stay inside the output folder;
@@ -16,13 +17,9 @@ or on a pool of worker processes, with the same rules either way:
   files already finished are complete, no partial file is left under a final name, and a
   re-run only does the missing files.
 
-Worker processes
-----------------
-Each worker loads the method once and runs ``threads`` intra-op threads, so that
-``workers x threads`` fits the usable cores (:func:`pool_shape`). On Linux the workers are
-forked (they see this process's plugin registry, methods registered in code included);
-elsewhere they are spawned and load the installed plugins. Every file is colorized by the
-same code with the same seed as in this process, so the outputs are the same bytes.
+Each worker loads the method once, with ``threads`` intra-op threads (:func:`pool_shape`);
+on Linux workers are forked (they see this process's registry, methods registered in code
+included), elsewhere spawned. The outputs are the same bytes as in this process.
 :mod:`colorize_ray.distributed` runs :func:`run_file` on Ray actors.
 """
 
@@ -106,14 +103,10 @@ def iter_inputs(
 ) -> Iterator[tuple[Path, Path]]:
     """Yield ``(file, path relative to the output folder)`` for files and folders.
 
-    Parameters
-    ----------
-    paths : paths
-        Image files (taken whatever their extension; they keep only their name) and/or
-        folders (searched recursively, sorted, for :data:`core.io.IMAGE_EXTENSIONS`).
-    exclude : path, optional
-        The output folder: when it lies below a searched folder, the outputs of an earlier
-        run in it are not inputs (a re-run does not colorize them again).
+    ``paths`` are image files (whatever their extension; they keep only their name) and/or
+    folders (searched recursively, sorted, for :data:`core.io.IMAGE_EXTENSIONS`). The output
+    folder ``exclude``, when below a searched folder, is not searched (its outputs of an
+    earlier run are not inputs).
     """
     skip = os.path.realpath(exclude) if exclude is not None else None
     excluded = functools.cache(lambda folder: confined(Path(skip), folder))  # per folder
@@ -216,23 +209,10 @@ def check_outputs(
 ) -> None:
     """Refuse a batch that would write over its inputs, whatever ``overwrite`` says.
 
-    Parameters
-    ----------
-    jobs : sequence of FileJob
-        The batch (:func:`plan_jobs`).
-    inputs : paths
-        The files and folders the batch was planned from.
-    output : path
-        The output folder, or with ``single_file`` the output file.
-    single_file : bool
-        ``output`` is a file.
-
-    Raises
-    ------
-    core.errors.OutputPathError
-        The output folder is one of the input folders (its outputs would replace inputs,
-        or be read as inputs by the next run), or an output path is an input file of the
-        batch (the same file, links followed); the message names the folder or the file.
+    ``jobs`` come from :func:`plan_jobs` over ``inputs`` (files and folders); ``output`` is
+    the output folder, or with ``single_file`` the output file. Raises
+    :class:`core.errors.OutputPathError`, naming the folder or file, when the output folder
+    is an input folder or an output path is an input file (links followed).
     """
     out = Path(output)
     if not single_file and out.is_dir():
@@ -355,10 +335,8 @@ def _colorize_and_save(settings: BatchSettings, job: FileJob, notes: list[str]) 
     """Colorize ``job.source`` and write the outputs that are missing (all with overwrite)."""
     common = dict(reference=settings.reference, index=settings.index, **settings.options)
     if settings.samples == 1:
-        seed, decoder = settings.seed, settings.decoder
-        results = [
-            api.colorize_result(job.source, settings.method, seed=seed, decoder=decoder, **common)
-        ]
+        single = dict(seed=settings.seed, decoder=settings.decoder, **common)
+        results = [api.colorize_result(job.source, settings.method, **single)]
     else:
         results = api.sample_results(
             job.source, settings.method, settings.samples, seed=settings.seed or 0, **common

@@ -1,12 +1,11 @@
-"""The ``colorize`` command line (also ``python -m core``).
+"""The ``colorize`` command line (also ``python -m core``; docs/cli.md).
 
-Every sub-command is a :class:`core.extensions.Command` in the plugin registry: the
-core's own ``methods``, ``image`` and ``demo`` (registered by :mod:`core._builtins`) and
-those of installed plugins (``video``, ``ui``, ``eval``, ``bench``, ``train`` ...), all
-registered through the ``register_commands`` hook of the ``colorize`` entry-point group.
-One dispatch path runs them all, with one error policy: a sub-command that cannot be
-imported gets one line naming its plugin, a :class:`core.errors.ColorizeError` one line
-naming the sub-command, and Ctrl-C (or SIGTERM) exit code 130.
+Every sub-command is a :class:`core.extensions.Command` registered through the
+``register_commands`` hook: the core's ``methods``, ``image`` and ``demo``
+(:mod:`core._builtins`) and those of installed plugins. One dispatch path runs them all,
+with one error policy: a sub-command that cannot be imported gets one line naming its
+plugin, a :class:`core.errors.ColorizeError` one line naming the sub-command, and Ctrl-C
+(or SIGTERM) exit code 130.
 """
 
 from __future__ import annotations
@@ -92,15 +91,6 @@ _WHICH_METHOD = (
 )
 
 
-def _which_method_note(names: Sequence[str]) -> list[str]:
-    """Lines of the "which method" note that apply to the installed method ``names``."""
-    return [
-        f"  {key}: {advice}"
-        for key, advice in _WHICH_METHOD
-        if any(n.startswith(key[:-1]) if key.endswith("*") else n == key for n in names)
-    ]
-
-
 def _cmd_methods(args: argparse.Namespace) -> int:
     """List the installed methods: the paper once per group of variants (the methods of one
     distribution citing it), the default and the recommended method marked, then a short
@@ -148,7 +138,12 @@ def _cmd_methods(args: argparse.Namespace) -> int:
             print(f"      capabilities: {caps}; colour space: {m.colorspace}; working size: {size}")
             if m.decoders:
                 print(f"      decoders: {', '.join(m.decoders)}")
-    note = _which_method_note([m.name for m in infos])
+    names = [m.name for m in infos]
+    note = [
+        f"  {key}: {advice}"
+        for key, advice in _WHICH_METHOD
+        if any(n.startswith(key[:-1]) if key.endswith("*") else n == key for n in names)
+    ]
     if note:
         print("\nwhich method:")
         print("\n".join(wrapped(line, "", "      ") for line in note))
@@ -219,11 +214,8 @@ def _cmd_image(args: argparse.Namespace) -> int:
         return _fail(f"colorize image: {exc}")
     out = Path(args.output)
     pairs = list(iter_inputs(args.inputs, exclude=out))
-    single_file = (
-        len(pairs) == 1
-        and not Path(args.inputs[0]).is_dir()
-        and out.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    one_file = len(pairs) == 1 and not Path(args.inputs[0]).is_dir()
+    single_file = one_file and out.suffix.lower() in IMAGE_EXTENSIONS
     if not pairs:
         return _fail("colorize: no image files found in the given inputs", 1)
     try:  # refuses outputs that are inputs, before any folder is made or file read
@@ -240,15 +232,9 @@ def _cmd_image(args: argparse.Namespace) -> int:
     # Every field of the settings but ``options`` is the flag of the same name.
     flags = [f.name for f in dataclasses.fields(BatchSettings) if f.name != "options"]
     settings = BatchSettings(options=options, **{name: getattr(args, name) for name in flags})
+    run = dict(output=out, single_file=single_file, workers=args.workers, progress=not args.quiet)
     try:
-        summary = run_batch(
-            jobs,
-            settings,
-            output=out,
-            single_file=single_file,
-            workers=args.workers,
-            progress=not args.quiet,
-        )
+        summary = run_batch(jobs, settings, **run)
     except ValueError as exc:  # a malformed COLORIZE_THREADS
         return _fail(f"colorize image: {exc}")
     summary.report()
@@ -266,12 +252,8 @@ def parse_options(items: list[str]) -> dict[str, Any]:
 
     ``VALUE`` is read as JSON when it parses (``0.8``, ``true``, ``[1, 2]``, ``null``),
     else kept as text (``exemplar-nn``). Keys must be Python identifiers, given once,
-    and not one of the arguments the CLI has its own flag for.
-
-    Raises
-    ------
-    ValueError
-        Naming the offending item.
+    and not one of the arguments the CLI has its own flag for; else ``ValueError`` naming
+    the offending item.
     """
     options: dict[str, Any] = {}
     for item in items:
@@ -380,15 +362,11 @@ def _configure_image(p: argparse.ArgumentParser) -> None:
         help="method-specific option, repeatable (e.g. -O matcher=exemplar-nn-coarse-to-fine, "
         "-O temperature=0.8); VALUE is read as JSON when it parses, else as text",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument(
-        "--save-uncertainty",
-        action="store_true",
-        help="also write <name>_uncertainty.png where the method has one",
-    )
-    p.add_argument(
+    flag = functools.partial(p.add_argument, action="store_true")
+    flag("--overwrite", help="replace existing outputs")
+    flag("--save-uncertainty", help="also write <name>_uncertainty.png where the method has one")
+    flag(
         "--save-segmentation",
-        action="store_true",
         help="also write <name>_segmentation.png (classes over the result) where the method "
         "segments",
     )
@@ -400,7 +378,7 @@ def _configure_image(p: argparse.ArgumentParser) -> None:
         help="worker processes, each with the method loaded once (default 'auto': the usable "
         "cores, bounded by memory and the number of files; 0 or 1: in this process)",
     )
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    flag("--quiet", "-q", help="no progress bar")
 
 
 def _configure_demo(p: argparse.ArgumentParser) -> None:
@@ -425,10 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, entry in commands().items():
-        help_text = entry.obj.help
-        if entry.plugin != "core":
-            help_text += f" [{entry.distribution}]"
-        sub.add_parser(name, help=help_text, add_help=False)
+        origin = "" if entry.plugin == "core" else f" [{entry.distribution}]"
+        sub.add_parser(name, help=entry.obj.help + origin, add_help=False)
     return parser
 
 

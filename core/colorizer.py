@@ -270,8 +270,7 @@ class Colorizer(ABC):
                 n = max(low, min(side, math.isqrt(pixels)) // m * m)
             return n, n
         scale = 1.0 if self.working_size is None else self.working_size / min(height, width)
-        h = _round_up(max(1, round(height * scale)), m)
-        w = _round_up(max(1, round(width * scale)), m)
+        h, w = (_round_up(round(length * scale), m) for length in (height, width))
         if max(h, w) <= side and h * w <= pixels:
             return h, w
         scale = min(scale, side / max(height, width), math.sqrt(pixels / (height * width)))
@@ -304,13 +303,11 @@ class Colorizer(ABC):
         """
 
     def vividness_options(self, vividness: float, *, decoder: str | None = None) -> dict[str, Any]:
-        """Options of :meth:`predict` that give the look ``vividness`` asks for.
-
-        ``vividness`` is in [0, 1]: 0 muted, 0.5 exactly the method's default output, 1 the
-        most vivid. The core passes the options to :meth:`predict`, except
-        :data:`CHROMA_SCALE`, a factor it applies to the chroma itself: ``0.5 + vividness``
-        by default. Methods override this to map to their own knob (a temperature, a prior
-        correction) and say so in :attr:`vividness`.
+        """Options of :meth:`predict` that give the look ``vividness`` asks for (0 muted, 0.5
+        exactly the method's default output, 1 the most vivid), except :data:`CHROMA_SCALE`, a
+        factor the core applies to the chroma itself (by default ``0.5 + vividness``). Methods
+        override this to map to their own knob (a temperature, a prior correction) and say so
+        in :attr:`vividness`.
 
         Parameters
         ----------
@@ -329,11 +326,10 @@ class Colorizer(ABC):
     def recommend_reference(
         self, lightness: np.ndarray, *, index: Any = None, **options: Any
     ) -> Any:
-        """Choose a colour reference for ``reference="auto"`` (``capabilities.recommend``).
-
-        Fully automatic mode of exemplar methods (He et al. 2018, §4: the top-1
-        recommendation is the reference). The core loads and checks what it returns like a
-        given reference, and records it in the result's ``metadata["reference"]``.
+        """Choose a colour reference for ``reference="auto"`` (``capabilities.recommend``): the
+        fully automatic mode of exemplar methods (He et al. 2018, §4: the top-1 recommendation
+        is the reference). The core loads and checks it like a given reference, and records it
+        in the result's ``metadata["reference"]``.
 
         Parameters
         ----------

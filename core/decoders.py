@@ -4,20 +4,11 @@ A classification colorizer predicts a histogram per pixel
 (:class:`core.distributions.Distribution`); a decoder picks a value from it. Larsson et al.
 (Sec. 3.3, Table 5) compare sample, mode, median and expectation, per channel, with or
 without *chromatic fading* (Eq. 5); Zhang et al. (2016) add the annealed mean. Each decoder
-is a plain function (``mode(dist)``), registered as a :class:`Decoder` under its name:
-
-================  ===========================================================
-``sample``        one draw per pixel (seeded, reproducible)
-``sample-once``   one quantile shared by all pixels (autocolorize's ``once``)
-``mode``          centre of the most probable bin
-``median``        median of the piecewise-uniform histogram (not for hue)
-``expectation``   mean of the bin centres; circular mean for hue (Eq. 4)
-``annealed-mean`` mean of the histogram sharpened by temperature T = 0.38
-================  ===========================================================
-
-:func:`decode_prediction` decodes both chroma channels of a prediction with a decoder spec
-such as ``"mode"`` or ``"hue=expectation+fading,chroma=median"`` (Larsson's best, Table 5).
-Marginal distributions decode to (H, W) float32 values, joint ones to (H, W, 2).
+is a plain function (``mode(dist)``), registered as a :class:`Decoder` under its name
+(``sample``, ``sample-once``, ``mode``, ``median``, ``expectation``, ``annealed-mean``: the
+table of docs/colour-science.md "Decoders"). :func:`decode_prediction` decodes both chroma
+channels of a prediction with a spec such as ``"mode"`` or
+``"hue=expectation+fading,chroma=median"`` (Larsson's best, Table 5).
 
 References
 ----------
@@ -376,8 +367,7 @@ def chromatic_fading(
     chroma = np.asarray(chroma, dtype=np.float32)
     if chroma.shape != hue.shape:
         raise ValueError(f"expected chroma of shape {hue.shape}, got {chroma.shape}")
-    factor = np.minimum(hue_concentration(hue) / np.float32(eta), np.float32(1.0))
-    return chroma * factor
+    return chroma * np.minimum(hue_concentration(hue) / np.float32(eta), np.float32(1.0))
 
 
 BUILTIN_DECODERS: tuple[Decoder, ...] = (
@@ -472,10 +462,9 @@ def decode_prediction(
         The chroma channels in output order, e.g. ``("a", "b")`` or ``("hue", "chroma")``.
     decoder : str or Decoder
         One decoder name for every channel (``"mode"``), or a per-channel spec
-        ``"hue=expectation+fading,chroma=median"``. ``+fading`` applies chromatic fading (Eq. 5)
-        to the ``chroma`` channel using the ``hue`` distribution, whichever token carries it; so
-        every row of Larsson's Table 5 can be written, e.g. ``"hue=mode,chroma=mode"``,
-        ``"hue=expectation,chroma=expectation+fading"``. There is no implicit default: pass the
+        ``"hue=expectation+fading,chroma=median"`` (every row of Larsson's Table 5 can be
+        written). ``+fading`` applies chromatic fading (Eq. 5) to the ``chroma`` channel using
+        the ``hue`` distribution, whichever token carries it. No implicit default: pass the
         method's ``default_decoder``.
     seed : int, SeedSequence or Generator, optional
         For sampling decoders; each channel gets an independent stream derived

@@ -3,17 +3,14 @@
 A :class:`Hint` is a point of the input image (``x``, ``y`` in input pixels), a colour
 and an optional radius. :func:`apply_hints` corrects a method's full-resolution chroma so
 that the hinted pixels take the hint's chroma and the correction covers the region the
-hint was put on (the pixels reached from it without crossing an edge, a large change of
-lightness or a change of the method's own colour) and fades out beyond it; elsewhere the
-method's own chroma is kept. The core calls it for every method between upsampling the
-prediction and the recombination (:func:`core.colorize_result`, ``hints=``).
-:func:`suggest` lists the colours a method itself finds likely at a point.
+hint was put on and fades out beyond it; elsewhere the method's own chroma is kept. The
+core calls it for every method between upsampling the prediction and the recombination
+(:func:`core.colorize_result`, ``hints=``). :func:`suggest` lists the colours a method
+itself finds likely at a point.
 
-How far a hint spreads
-----------------------
-Each pixel ``p`` gets a *path cost* ``g(p)``: the cheapest path from the hint's disc to
-``p`` over the 8-connected grid (Dijkstra's algorithm), where a step from ``r`` to ``s``
-costs
+How far a hint spreads (docs/ui.md "How a hint spreads"): each pixel ``p`` gets a *path
+cost* ``g(p)``, the cheapest 8-connected path from the hint's disc (Dijkstra), a step
+from ``r`` to ``s`` costing
 
 - ``|r - s| / (REACH * long side)``: distance;
 - ``|L_r - L_s| / LIGHTNESS_TOLERANCE``: lightness change, on a smoothed L*;
@@ -21,22 +18,16 @@ costs
   step before ``r`` and one step past ``s``: edges, also when blurred over 2-3 pixels;
 - ``|ab_r - ab_s| / CHROMA_TOLERANCE``: change of the method's own a*, b*, smoothed.
 
-This is the geodesic distance of Yatziv and Sapiro (2006), who blend hint colours by it;
-here a pixel takes the share ``w = exp(-g^6)`` of the hint (0.37 at ``g = 1``, none past
-``g = 1.21``), and hints of several colours are blended by a soft minimum of their path
-costs. The method's own colours separate a dark car from a dark road, as the network's
-semantics do in Zhang et al. (2017, Sec. 3). Why not the optimisation of Levin et al.
-(2004), which the core used before: docs/ui.md "How a hint spreads".
+This is the geodesic distance of Yatziv and Sapiro (2006); a pixel takes the share
+``w = exp(-g^6)`` of the hint, and hints of several colours are blended by a soft minimum
+of their path costs. The method's own colours stand in for the network's semantics of
+Zhang et al. (2017, Sec. 3). The costs are computed in CIE L*, a*, b* on a grid of at most
+:data:`SOLVE_PIXELS` pixels; the correction ``w (hint - prior)`` is upsampled and added to
+the full-resolution chroma (a circular hue's in the plane ``C (cos 2 pi H, sin 2 pi H)``).
 
-The path costs are computed in CIE L*, a*, b* on a grid of at most :data:`SOLVE_PIXELS`
-pixels (docs/performance.md); the correction ``w (hint - prior)`` is upsampled and added
-to the full-resolution chroma, a circular hue's in the plane ``C (cos 2 pi H, sin 2 pi H)``.
-
-Global hints
-------------
-:func:`apply_global_hints` moves the whole image towards a colour distribution, a palette
-(:func:`parse_palette`) or a reference photo's colours (Zhang et al. 2017, Sec. 3.3), by
-the histogram transfers of :mod:`core.transfer`. The core applies them before local hints.
+Global hints (:func:`apply_global_hints`) move the whole image towards a palette
+(:func:`parse_palette`) or a reference photo's colours (Zhang et al. 2017, Sec. 3.3) by
+the histogram transfers of :mod:`core.transfer`, before local hints.
 
 References
 ----------
@@ -46,7 +37,7 @@ R. Zhang, J.-Y. Zhu, P. Isola, X. Geng, A. S. Lin, T. Yu, A. A. Efros. Real-Time
 User-Guided Image Colorization with Learned Deep Priors. ACM Transactions on Graphics
 36(4), SIGGRAPH 2017, Sec. 3 (local hints; the predicted distribution as suggestions).
 A. Levin, D. Lischinski, Y. Weiss. Colorization using Optimization. ACM Transactions on
-Graphics 23(3), SIGGRAPH 2004, Eqs. 1-2 (the former propagation).
+Graphics 23(3), SIGGRAPH 2004, Eqs. 1-2 (the former propagation, docs/ui.md).
 """
 
 from __future__ import annotations
@@ -259,8 +250,7 @@ def parse_color(value: Any) -> tuple[float, float, float]:
         if match is None:
             raise ValueError(f"bad colour {value!r}: expected '#rrggbb', '#rgb' or [r, g, b]")
         digits = match.group(1)
-        if len(digits) == 3:
-            digits = "".join(d * 2 for d in digits)
+        digits = digits if len(digits) == 6 else "".join(d * 2 for d in digits)
         return tuple(int(digits[i : i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]
     if isinstance(value, (list, tuple)) and len(value) == 3:
         ok = all(
@@ -437,18 +427,9 @@ _STEPS = ((0, 1), (1, -1), (1, 0), (1, 1))
 def path_graph(guide: np.ndarray, *, reach: float = REACH):
     """The step costs of the path cost between 8-neighbours of a grid (module docstring).
 
-    Parameters
-    ----------
-    guide : ndarray, shape (h, w, 3)
-        CIE L*, a*, b* of the method's result on the grid (L* in [0, 100]).
-    reach : float
-        Length of a path, as a fraction of the long side, that costs 1 (:data:`REACH`).
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix, shape (h * w, h * w), float64
-        One positive entry per neighbouring pair (row: the first pixel in raster order);
-        read it as an undirected graph.
+    ``guide`` (h, w, 3) is CIE L*, a*, b* of the method's result on the grid; ``reach`` as
+    :data:`REACH`. Returns a float64 ``scipy.sparse.csr_matrix`` (h * w, h * w) with one
+    positive entry per neighbouring pair (row: the first in raster order), undirected.
     """
     import scipy.sparse as sparse
 
@@ -496,24 +477,10 @@ def spread_correction(
     ``exp(-g^6)`` of the colour a pixel takes, and colours meeting in one region are
     blended by a soft minimum of their path costs (Yatziv and Sapiro 2006).
 
-    Parameters
-    ----------
-    guide : ndarray, shape (h, w, 3)
-        CIE L*, a*, b* of the method's result on the grid.
-    prior : ndarray, shape (h, w, 2)
-        The method's chroma (a linear plane).
-    targets : ndarray, shape (h, w, 2)
-        The hint chroma, read where ``fixed``.
-    fixed : ndarray of bool, shape (h, w)
-        Hinted pixels.
-    reach : float
-        Length of a path, as a fraction of the long side, that costs 1.
-
-    Returns
-    -------
-    ndarray, shape (h, w, 2), float32
-        ``targets - prior`` on the fixed pixels, ``w (target - prior)`` (blended) where a
-        hint reaches, 0 elsewhere.
+    ``guide`` (h, w, 3) is as in :func:`path_graph`, ``prior`` (h, w, 2) the method's chroma
+    plane, ``targets`` (h, w, 2) the hint chroma read where the bool mask ``fixed`` (h, w) is
+    set. Returns float32 (h, w, 2): ``targets - prior`` on the fixed pixels, the blended
+    ``w (target - prior)`` where a hint reaches, 0 elsewhere.
     """
     from scipy.sparse.csgraph import dijkstra
 
@@ -587,8 +554,7 @@ def apply_hints(
     max_pixels : int
         Bound of the grid (:func:`solve_shape`).
     reach : float
-        Length of a path, as a fraction of the grid's long side, that costs 1
-        (:data:`REACH`; module docstring).
+        Path length, as a fraction of the grid's long side, that costs 1 (:data:`REACH`).
 
     Returns
     -------
@@ -701,12 +667,7 @@ def global_target(palette: Any = None, reference: np.ndarray | None = None) -> n
     its weight's share, at the colour's own L* with a*, b* spread normally by
     :data:`PALETTE_SPREAD` (a fixed seed: the same palette, the same points). A
     ``reference`` (h, w, 3) sRGB image in [0, 1] gives its pixels, strided to at most
-    :data:`SOLVE_PIXELS`.
-
-    Raises
-    ------
-    ValueError
-        Neither or both given, or a bad palette.
+    :data:`SOLVE_PIXELS`. Raises ``ValueError`` for neither or both, or a bad palette.
     """
     if (palette is None) == (reference is None):
         raise ValueError("global hints take a palette or a reference image (one of the two)")
@@ -776,13 +737,12 @@ def apply_global_hints(
 ) -> np.ndarray:
     """Move full-resolution ``chroma`` towards a whole-image colour distribution.
 
-    Zhang et al.'s (2017) global hints are an input of their network; no shipped network
-    takes one, so here they are a histogram transfer (:mod:`core.transfer`): methods with
-    per-pixel histograms get the bias of Larsson et al.'s Eq. 6 (Sec. 3.4) that makes
-    their mean histogram match the target's, the change in the decoded histograms added
-    to ``chroma``; for others each chroma channel (a circular hue as the plane ``C (cos,
-    sin)``) is quantile-matched to the target's. The result is ``chroma + strength *
-    change``.
+    No shipped network takes Zhang et al.'s (2017) global hints as an input, so here they
+    are a histogram transfer (:mod:`core.transfer`): for methods with per-pixel histograms
+    the change is what the bias of Larsson et al.'s Eq. 6 (Sec. 3.4), matching their mean
+    histogram to the target's, does to the decoded chroma; for others each chroma channel (a
+    circular hue as the plane ``C (cos, sin)``) is quantile-matched to the target's. The
+    result is ``chroma + strength * change``.
 
     Parameters
     ----------
@@ -850,18 +810,9 @@ _DRAWN: dict[int, np.ndarray] = {}
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A colour a method finds likely at one point, with its probability.
-
-    Attributes
-    ----------
-    color : tuple of 3 float
-        sRGB in [0, 1]: the suggested chroma at the point's lightness, as the core would
-        display it (:meth:`core.colorspaces.base.ColorSpace.recombine`).
-    lab : tuple of 3 float
-        CIE L*, a*, b* of ``color``.
-    probability : float
-        In [0, 1]; what it is depends on the method (see :func:`suggest`).
-    """
+    """A colour a method finds likely at one point: ``color`` (sRGB in [0, 1], the suggested
+    chroma at the point's lightness as :meth:`core.colorspaces.base.ColorSpace.recombine`
+    displays it), its CIE ``lab`` and a ``probability`` in [0, 1] (see :func:`suggest`)."""
 
     color: tuple[float, float, float]
     lab: tuple[float, float, float]
@@ -987,38 +938,16 @@ def suggest(
       result's own colour at the point, with probability 1.
 
     Each colour is the suggested chroma at the point's own lightness, as the core
-    displays it; fewer than ``k`` when fewer distinct colours exist.
-
-    Parameters
-    ----------
-    result : core.Colorization
-        The colorization (its hints do not matter: suggestions come from the method).
-    x, y : float
-        Input pixels, like :class:`Hint`: ``0 <= x < width``, ``0 <= y < height``.
-    k : int
-        Most suggestions returned.
-    samples : int
-        Colorizations drawn for a sampling method.
-
-    Returns
-    -------
-    list of Suggestion
-
-    Raises
-    ------
-    ValueError
-        ``x``, ``y`` outside the image (the message gives its size), or ``k`` not a
-        positive integer.
-
-    References
-    ----------
-    Zhang et al. 2017, Sec. 3 (suggested colours from the predicted distribution).
+    displays it; fewer than ``k`` when fewer distinct colours exist. ``result`` is a
+    :class:`core.Colorization` (its hints do not matter), ``x``, ``y`` input pixels as in
+    :class:`Hint`. Returns a list of :class:`Suggestion`; raises ``ValueError`` for a point
+    outside the image (the message gives its size) or a ``k`` or ``samples`` that is not a
+    positive integer. Zhang et al. 2017, Sec. 3 (suggestions from the distribution).
     """
     row, col = _point(result, x, y, k)
     space: ColorSpace = lookup.lookup("colorspace", result.colorspace)
-    colorizer = None
-    if result.method in lookup.names("method"):
-        colorizer = lookup.lookup("method", result.method)
+    known = result.method in lookup.names("method")
+    colorizer = lookup.lookup("method", result.method) if known else None
     found = _histogram(result, space, row, col) if result.distributions else None
     if found is not None:
         probs, rgb = found
@@ -1046,12 +975,10 @@ def suggest(
                     break
             else:
                 groups.append([index])
-        groups.sort(key=len, reverse=True)  # stable: ties keep the order drawn
-        out = []
-        for group in groups[:k]:
-            colour = np.clip(lab_to_rgb(lab[group].mean(0)), 0.0, 1.0)
-            out.append(_suggestion(colour, rgb_to_lab(colour), len(group) / len(lab)))
-        return out
+        groups = sorted(groups, key=len, reverse=True)[:k]  # stable: ties keep the order drawn
+        colours = [np.clip(lab_to_rgb(lab[group].mean(0)), 0.0, 1.0) for group in groups]
+        shares = [len(group) / len(lab) for group in groups]
+        return [_suggestion(c, rgb_to_lab(c), p) for c, p in zip(colours, shares, strict=True)]
     rgb = np.asarray(result.rgb[row, col], np.float32)
     return [_suggestion(rgb, rgb_to_lab(rgb), 1.0)]
 

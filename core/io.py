@@ -1,10 +1,9 @@
 """Image loading, validation and atomic writing.
 
-Inputs are a path, a ``PIL.Image.Image`` or a numpy array. Whatever comes in is
-validated at this boundary; every refusal is a
-:class:`core.errors.InvalidImageError` whose message names the input and the
-problem. Outputs are written atomically (temporary file + rename) and never
-replace an existing file (in particular an input) unless asked.
+Inputs are a path, a ``PIL.Image.Image`` or a numpy array, validated at this boundary: every
+refusal is a :class:`core.errors.InvalidImageError` whose message names the input and the
+problem. Outputs are written atomically (temporary file + rename) and never replace an
+existing file (in particular an input) unless asked.
 """
 
 from __future__ import annotations
@@ -116,8 +115,7 @@ def _check_size(source: str, height: int, width: int) -> None:
 def _validate_array(array: np.ndarray, source: str) -> LoadedImage:
     if array.dtype not in _ACCEPTED_DTYPES:
         raise InvalidImageError(
-            source,
-            f"unsupported dtype {array.dtype}; expected uint8, uint16 or float in [0, 1]",
+            source, f"unsupported dtype {array.dtype}; expected uint8, uint16 or float in [0, 1]"
         )
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
@@ -214,32 +212,25 @@ def _sixteen_bit_colour(path: Path, img: Image.Image) -> bool:
     return False
 
 
-def _exif_orientation(img: Image.Image) -> int:
-    """The EXIF orientation tag (1-8; 1 where absent or unreadable)."""
-    try:
-        value = int(img.getexif().get(0x0112, 1))
-    except Exception:  # broken EXIF: used as stored, like _from_pil
-        return 1
-    return value if 1 <= value <= 8 else 1
-
-
 def orient(data: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation (1-8) to an (H, W[, C]) array, as
-    :func:`PIL.ImageOps.exif_transpose` does to an image."""
-    ops = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: a.swapaxes(0, 1),
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
-        8: lambda a: np.rot90(a, 1),
-    }
-    op = ops.get(orientation)
-    return data if op is None else np.ascontiguousarray(op(data))
+    """Apply an EXIF orientation (1-8; others leave ``data`` as is) to an (H, W[, C]) array,
+    as :func:`PIL.ImageOps.exif_transpose` does to an image."""
+    if orientation not in range(2, 9):
+        return data
+    if orientation >= 5:  # 5-8 are 1-4 after a transpose
+        data = data.swapaxes(0, 1)
+    flip = (orientation - 1) % 4  # 0: none, 1: columns, 2: both, 3: rows
+    rows, cols = (-1 if flip >= 2 else 1), (-1 if flip in (1, 2) else 1)
+    return np.ascontiguousarray(data[::rows, ::cols])
 
 
-def _load_16bit(path: Path, source: str, orientation: int, notes: list[str]) -> LoadedImage:
+def _load_16bit(path: Path, source: str, img: Image.Image, notes: list[str]) -> LoadedImage:
+    """A 16-bit colour file (:func:`_sixteen_bit_colour`) read by OpenCV, with the EXIF
+    orientation of ``img`` (none where unreadable, as in :func:`_from_pil`)."""
+    try:
+        orientation = int(img.getexif().get(0x0112, 1))
+    except Exception:
+        orientation = 1
     data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if data is None or data.dtype != np.uint16:
         raise InvalidImageError(source, "truncated or corrupt 16-bit image data")
@@ -302,7 +293,7 @@ def _load_path(path: Path) -> LoadedImage:
                     _check_size(source, img.height, img.width)
                     if img.info.get("icc_profile"):
                         notes.append("embedded ICC profile of a 16-bit image not applied")
-                    return _load_16bit(path, source, _exif_orientation(img), notes)
+                    return _load_16bit(path, source, img, notes)
                 img.load()
                 loaded = _from_pil(img, source, "path", notes)
     except InvalidImageError:
@@ -326,13 +317,12 @@ def load_image(image: Any, *, name: str | None = None) -> LoadedImage:
     Parameters
     ----------
     image : str, os.PathLike, PIL.Image.Image or ndarray
-        Arrays are (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) in uint8, uint16, or
-        float in [0, 1]. Files may be in any mode Pillow reads (1, L, LA, P, RGB,
-        RGBA, I;16, CMYK, ...); EXIF orientation is applied; multi-frame files use
-        their first frame; 16-bit data stays 16-bit.
+        Arrays are (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) in uint8, uint16, or float in
+        [0, 1]. Files may be in any mode Pillow reads (1, L, LA, P, RGB, RGBA, I;16, CMYK,
+        ...); EXIF orientation is applied; multi-frame files use their first frame; 16-bit
+        data stays 16-bit.
     name : str, optional
-        Name to use in error messages (default: the path, ``<PIL image>`` or
-        ``<array>``).
+        Name to use in error messages (default: the path, ``<PIL image>`` or ``<array>``).
 
     Returns
     -------
@@ -366,21 +356,14 @@ def load_image(image: Any, *, name: str | None = None) -> LoadedImage:
 
 
 def to_output(rgb: np.ndarray, loaded: LoadedImage, alpha: np.ndarray | None = None) -> Any:
-    """Convert a float RGB result to the form the input came in.
-
-    Arrays come back with the input's dtype and range ((H, W, 3), or (H, W, 4)
-    when the input had alpha); PIL images and paths come back as 8-bit
-    ``PIL.Image`` in mode RGB or RGBA (Pillow has no 16-bit RGB mode: use
-    :meth:`core.Colorization.save` to write 16-bit files).
-    """
+    """Convert a float RGB result to the form the input came in: arrays with the input's
+    dtype and range ((H, W, 3), or (H, W, 4) when it had alpha), PIL images and paths as an
+    8-bit ``PIL.Image`` in mode RGB or RGBA (Pillow has no 16-bit RGB mode: use
+    :meth:`core.Colorization.save` to write 16-bit files)."""
     alpha = loaded.alpha if alpha is None else alpha
     if loaded.kind == "array":
-        if alpha is None:
-            return quantize(rgb, loaded.dtype)
-        out = np.empty((*rgb.shape[:2], 4), loaded.dtype)
-        out[..., :3] = quantize(rgb, loaded.dtype)
-        out[..., 3] = alpha.astype(loaded.dtype)
-        return out
+        out = quantize(rgb, loaded.dtype)
+        return out if alpha is None else np.dstack([out, alpha.astype(loaded.dtype)])
     out8 = quantize(rgb, np.uint8)
     if alpha is not None:
         a8 = _alpha_to(alpha, np.uint8)[..., None]
@@ -389,12 +372,9 @@ def to_output(rgb: np.ndarray, loaded: LoadedImage, alpha: np.ndarray | None = N
 
 
 def quantize(rgb: np.ndarray, dtype: Any) -> np.ndarray:
-    """Clip float ``rgb`` to [0, 1] and convert to ``dtype``, a strip at a time.
-
-    Integer dtypes are scaled to their full range and rounded half to even. Working in
-    strips keeps the temporaries small for very large images; float32 to uint8/uint16
-    is one pass of the C kernel where the package has it (:mod:`core.compiled`).
-    """
+    """Clip float ``rgb`` to [0, 1] and convert to ``dtype`` (integers scaled to their full
+    range, rounded half to even), in strips to keep temporaries small, or in one pass of the
+    C kernel (:mod:`core.compiled`) for float32 to uint8/uint16."""
     dtype = np.dtype(dtype)
     out = np.empty(rgb.shape, dtype)
     scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(dtype)
@@ -429,30 +409,11 @@ def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 def open_temporary(folder: str | os.PathLike, *, prefix: str, suffix: str) -> tuple[int, Path]:
-    """Create a new, empty temporary file in ``folder`` for an atomic write.
-
-    Unlike :func:`tempfile.mkstemp` (always mode ``0o600``), the file is created with mode
-    ``0o666`` and the process's umask applies, so that once renamed to its final name it
-    has the mode any new file would have (``0o644`` under the usual umask ``022``).
-
-    Parameters
-    ----------
-    folder : path-like
-        Where to create it: the folder of the final file, so that :func:`os.replace` is
-        a rename within one file system.
-    prefix, suffix : str
-        Around a random part of the name (e.g. ``".photo."`` and ``".png.part"``).
-
-    Returns
-    -------
-    (int, Path)
-        A file descriptor open for writing (binary) and the file's path.
-
-    Raises
-    ------
-    OSError
-        The file cannot be created (e.g. the folder is read-only or full).
-    """
+    """Create a new, empty file ``folder/<prefix><random><suffix>`` for an atomic write
+    (``folder``: the final file's, so that :func:`os.replace` is a rename) and return a file
+    descriptor open for binary writing and its path; ``OSError`` where it cannot be created.
+    Unlike :func:`tempfile.mkstemp` (mode ``0o600``) it has mode ``0o666`` less the umask,
+    the mode of any new file once renamed."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(100):
@@ -489,11 +450,8 @@ def _signals_held() -> Iterator[None]:
 
 
 def finish_temporary(path: str | os.PathLike, target: str | os.PathLike | None = None) -> None:
-    """Rename a file from :func:`open_temporary` to ``target``, or remove it (``None``).
-
-    Either way it is no longer one of the process's live temporaries (see
-    :func:`remove_live_temporaries`). Removing one that is already gone is not an error.
-    """
+    """Rename a file from :func:`open_temporary` to ``target``, or remove it (``None``; one
+    already gone is no error); either way it is no longer one of the live temporaries."""
     with _signals_held():
         if target is None:
             with contextlib.suppress(FileNotFoundError):
@@ -504,11 +462,8 @@ def finish_temporary(path: str | os.PathLike, target: str | os.PathLike | None =
 
 
 def remove_live_temporaries() -> None:
-    """Remove every temporary file this process created and has not finished.
-
-    For a worker process that is told to stop (SIGTERM) in the middle of a write: its
-    signal handler calls this and exits at once, whatever line the write had reached.
-    """
+    """Remove every temporary file this process created and has not finished: what the
+    SIGTERM handler of a worker stopped in the middle of a write calls before exiting."""
     for name in list(_live_temporaries):
         with contextlib.suppress(OSError):
             os.unlink(name)
@@ -516,13 +471,9 @@ def remove_live_temporaries() -> None:
 
 
 def stale_temporaries(target: str | os.PathLike) -> list[Path]:
-    """Temporary files that an atomic write of ``target`` left behind.
-
-    A process killed outright (SIGKILL, the kernel's out-of-memory killer) cannot remove
-    its own; the batch runner removes those of the files its dead workers were writing.
-    Only names of the two forms :func:`open_temporary` is called with match:
-    ``.<stem>.<12 hex digits><suffix>.part`` and ``.<stem>.<12 hex digits>.part<suffix>``.
-    """
+    """Temporary files an atomic write of ``target`` left behind (a killed process cannot
+    remove its own; the batch runner removes its dead workers'): names of the two forms
+    ``.<stem>.<12 hex digits><suffix>.part`` and ``.<stem>.<12 hex digits>.part<suffix>``."""
     target = Path(target)
     stem, suffix = re.escape(target.stem), re.escape(target.suffix)
     pattern = re.compile(rf"\.{stem}\.[0-9a-f]{{12}}(?:{suffix}\.part|\.part{suffix})")
@@ -543,37 +494,12 @@ def save_image(
     protect: tuple[str | os.PathLike, ...] = (),
     quality: int = 95,
 ) -> Path:
-    """Write a float RGB image in [0, 1] atomically.
-
-    Parameters
-    ----------
-    path : path-like
-        Destination; the format follows the extension (.png, .jpg, .tif, .webp, .bmp).
-    rgb : ndarray (H, W, 3) float
-    alpha : ndarray (H, W), optional
-        Re-attached for formats that keep alpha (PNG, TIFF, WebP); dropped for JPEG.
-    bit_depth : {8, 16}
-        16 writes 16-bit PNG/TIFF; other formats fall back to 8 bits.
-    overwrite : bool
-        Replace an existing file. Without it, an existing file raises
-        :class:`core.errors.OutputExistsError`.
-    protect : paths
-        Files that are never replaced, whatever ``overwrite`` (the inputs; a path that is
-        the same file, through a link, is refused too).
-
-    Returns
-    -------
-    Path
-        The written file, with the usual mode of a new file (``0o666`` less the umask).
-        A failure leaves no partial file behind.
-
-    Raises
-    ------
-    core.errors.OutputExistsError
-        ``path`` exists and ``overwrite`` is false, or ``path`` is one of ``protect``.
-    ValueError
-        The extension is not one of the formats written.
-    """
+    """Write float (H, W, 3) ``rgb`` in [0, 1] atomically to ``path`` (format from the
+    extension: .png, .jpg, .tif, .webp, .bmp, else ``ValueError``) and return it, with the
+    mode of a new file; a failure leaves no partial file. ``alpha`` (H, W) is kept by PNG,
+    TIFF and WebP; ``bit_depth=16`` writes 16-bit PNG/TIFF (others 8 bits). An existing
+    ``path`` raises :class:`~core.errors.OutputExistsError` unless ``overwrite``, and always
+    when it is (a link to) one of the ``protect`` files (the inputs)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in _WRITABLE:

@@ -3,16 +3,9 @@
 Plugins are modules published under the ``colorize`` entry-point group. They are loaded lazily
 (on the first registry access), once, one entry point at a time: a plugin that fails to import
 or to register is reported with its name, version and error, and the others still load.
-
-Environment variables
----------------------
-``COLORIZE_PLUGINS``
-    Comma-separated allow-list of entry-point names; when set, only these load.
-    ``COLORIZE_PLUGINS=`` (set but empty) loads no external plugin at all.
-``COLORIZE_DISABLE_PLUGINS``
-    Comma-separated block-list of entry-point names.
-``COLORIZE_STRICT_PLUGINS``
-    ``1`` turns a broken plugin into a :class:`core.errors.PluginError` (tests).
+``COLORIZE_PLUGINS`` (allow-list of entry-point names), ``COLORIZE_DISABLE_PLUGINS``
+(block-list) and ``COLORIZE_STRICT_PLUGINS=1`` (a broken plugin raises
+:class:`core.errors.PluginError`): docs/plugins.md "One filter".
 
 The core's own built-ins (:mod:`core._builtins`) and the plugins' sub-commands, benchmarks,
 explain figures and training recipes (:mod:`core.extensions`) register through the same hooks,
@@ -239,19 +232,15 @@ class Registry:
                         if impl.plugin is module:
                             impl.function(register=register)
             except BaseException as exc:  # noqa: BLE001 - SystemExit too: skip the plugin
-                self._roll_back(module, added)
+                for kind, obj_name in added:  # undo the partial registrations
+                    self._entries[kind].pop(obj_name, None)
+                self._pm.unregister(module)
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 self._fail(name, distribution, version, "register", exc)
                 return False
             self._plugins[name] = RegistryEntry(module, name, distribution, version)
             return True
-
-    def _roll_back(self, module: Any, added: list[tuple[str, str]]) -> None:
-        """Undo a plugin's partial registrations."""
-        for kind, obj_name in added:
-            self._entries[kind].pop(obj_name, None)
-        self._pm.unregister(module)
 
     def remove_plugin(self, name: str) -> None:
         """Unregister a plugin and everything it registered."""
@@ -305,18 +294,13 @@ class Registry:
         """:class:`MethodInfo` for an installed method."""
         colorizer: Colorizer = self.get("method", name)
         entry = self._entries["method"][name]
+        same = "name description citation capabilities colorspace working_size vividness".split()
         return MethodInfo(
-            name=colorizer.name,
             plugin=entry.distribution,
             version=entry.version,
-            description=colorizer.description,
-            citation=colorizer.citation,
-            capabilities=colorizer.capabilities,
-            colorspace=colorizer.colorspace,
-            working_size=colorizer.working_size,
             model_files=tuple(colorizer.model_files()),
             decoders=tuple(colorizer.decoders),
-            vividness=colorizer.vividness,
+            **{key: getattr(colorizer, key) for key in same},
         )
 
     def plugins(self) -> list[dict[str, str]]:

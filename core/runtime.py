@@ -1,15 +1,12 @@
 """ONNX Runtime sessions: the one place where the toolkit creates them.
 
-* Providers come from ``providers=`` or ``COLORIZE_PROVIDERS`` (comma separated), checked
-  against ``onnxruntime.get_available_providers()``; intra-op threads from
-  ``COLORIZE_THREADS`` (0 = ORT's default).
-* Sessions are cached per (model path, providers, threads) and shared across threads
-  (``InferenceSession.run`` is thread-safe).
-* Before a model file is first used, its sha256 is checked against the ``manifest.json`` in
-  its folder, then its metadata format version (``metadata_props["colorize_format"]``; both
-  written by ``onnx_export``) is read from the file: a newer major version than
-  :data:`MODEL_FORMAT_VERSION` is refused before onnxruntime parses the graph; a graph
-  without the key (exported before it existed) is accepted.
+Providers come from ``providers=`` or ``COLORIZE_PROVIDERS``, intra-op threads from
+``COLORIZE_THREADS`` (docs/api.md "Runtime configuration"). Sessions are cached per (model
+path, providers, threads) and shared across threads. Before a model file is first used, its
+sha256 is checked against the ``manifest.json`` in its folder (docs/plugins.md), then its
+metadata format version (``metadata_props["colorize_format"]``, written by ``onnx_export``):
+a newer major version than :data:`MODEL_FORMAT_VERSION` is refused before onnxruntime
+parses the graph; a graph without the key (exported before it existed) is accepted.
 """
 
 from __future__ import annotations
@@ -66,13 +63,8 @@ def available_providers() -> list[str]:
 
 
 def resolve_providers(providers: Sequence[str] | None = None) -> tuple[str, ...]:
-    """Providers to use: the argument, else ``COLORIZE_PROVIDERS``, else CPU.
-
-    Raises
-    ------
-    ValueError
-        If a requested provider is not available in this onnxruntime build.
-    """
+    """Providers to use: the argument, else ``COLORIZE_PROVIDERS``, else CPU; ``ValueError``
+    if a requested provider is not available in this onnxruntime build."""
     if providers is None:
         env = os.environ.get("COLORIZE_PROVIDERS", "").strip()
         providers = [p.strip() for p in env.split(",") if p.strip()] or list(DEFAULT_PROVIDERS)
@@ -143,23 +135,16 @@ def manifest_model_files(folder: str | os.PathLike) -> tuple[ModelFile, ...]:
 
 
 def verify_model_file(path: str | os.PathLike) -> str:
-    """Check ``path`` against the sha256 its folder's manifest records.
-
-    Returns the digest. Results are cached per path for the process lifetime.
-
-    Raises
-    ------
-    ModelFileError
-        If the file or manifest is missing, the file is not listed, or the digest differs.
-    """
+    """Check ``path`` against the sha256 its folder's manifest records; returns the digest,
+    cached per path for the process lifetime. Raises :class:`ModelFileError` if the file or
+    manifest is missing, the file is not listed, or the digest differs."""
     path = Path(path).resolve()
     with _lock:
         if path in _verified:
             return _verified[path]
     if not path.is_file():
         raise ModelFileError(f"{path}: model file is missing; reinstall the plugin")
-    manifest = read_manifest(path.parent)
-    entry = manifest["files"].get(path.name)
+    entry = read_manifest(path.parent)["files"].get(path.name)
     if entry is None:
         raise ModelFileError(f"{path}: model file is not listed in {MANIFEST_NAME}")
     digest = sha256_file(path)
@@ -210,12 +195,7 @@ def read_onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
     Needs neither ``onnx`` nor ``onnxruntime``, so the format version can be checked
     before onnxruntime parses the graph. Only the top level of ``ModelProto`` is walked
     (field 14, ``repeated StringStringEntryProto metadata_props``); the graph itself is
-    skipped over, not decoded.
-
-    Raises
-    ------
-    ValueError
-        If the file is not a well-formed protobuf message.
+    skipped over, not decoded. ``ValueError`` if the file is not a well-formed protobuf.
     """
     data = memoryview(Path(path).read_bytes())
     props: dict[str, str] = {}
@@ -237,19 +217,10 @@ def _major_minor(version: str) -> tuple[int, int]:
 def check_model_format(path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
     """Refuse a graph whose metadata format is newer (major) than this core reads.
 
-    Parameters
-    ----------
-    path : path-like
-        The ``.onnx`` file (named in the error).
-    metadata : dict, optional
-        Its ``metadata_props`` if already read; by default read with :func:`read_onnx_metadata`.
-
-    Raises
-    ------
-    ModelFileError
-        If ``metadata_props["colorize_format"]`` has a newer major version than
-        :data:`MODEL_FORMAT_VERSION`, or is not ``"MAJOR.MINOR"``. A graph without
-        the key (exported before it existed) passes.
+    ``path`` is the ``.onnx`` file (named in the error), ``metadata`` its ``metadata_props``
+    if already read (default: :func:`read_onnx_metadata`). Raises :class:`ModelFileError` if
+    ``metadata_props["colorize_format"]`` is not ``"MAJOR.MINOR"`` or has a newer major
+    version than :data:`MODEL_FORMAT_VERSION`; a graph without the key passes.
     """
     if metadata is None:
         try:

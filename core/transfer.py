@@ -1,21 +1,11 @@
 """Colour transfer: bend a colorization towards a reference image's colours.
 
-Three components, each a plain function and a registered :class:`Transfer`
-(``register_transfers`` hook): ``quantile-matching`` (:func:`quantile_matching`, RGB ->
-RGB: lightness-normalised per-channel quantile matching, Larsson et al. Sec. 3.4),
-``energy-minimisation`` (:func:`energy_minimisation`, distributions -> distributions: a
-global per-bin bias so that the mean histogram matches the reference's, Larsson et al.
-Eq. 6) and ``reinhard`` (:func:`reinhard`, RGB -> RGB: mean and standard deviation of each
-channel in Ruderman's l-alpha-beta space, Reinhard et al. 2001). :func:`rotated_bias` and
-:func:`apply_bias` give the un-optimised "rotated" biases Larsson et al. use to draw
-diverse colorizations (Sec. 4, Fig. 10).
-
-References
-----------
-G. Larsson, M. Maire, G. Shakhnarovich. Learning Representations for
-Automatic Colorization. ECCV 2016, Sec. 3.4 (Eq. 6), Sec. 4 (Fig. 10), Table 4.
-E. Reinhard, M. Ashikhmin, B. Gooch, P. Shirley. Color Transfer between
-Images. IEEE CG&A 21(5), 2001.
+The registered :class:`Transfer` components ``quantile-matching``, ``energy-minimisation``
+and ``reinhard``, and the "rotated" biases of diverse colorizations, are described in
+docs/colour-science.md. References: G. Larsson, M. Maire, G. Shakhnarovich, Learning
+Representations for Automatic Colorization, ECCV 2016, Sec. 3.4 (Eq. 6), Sec. 4 (Fig. 10),
+Table 4; E. Reinhard, M. Ashikhmin, B. Gooch, P. Shirley, Color Transfer between Images,
+IEEE CG&A 21(5), 2001.
 """
 
 from __future__ import annotations
@@ -109,25 +99,9 @@ def _rgb(image: Any, what: str) -> np.ndarray:
 def match_quantiles(
     values: np.ndarray, reference: np.ndarray, *, sample: np.ndarray | None = None
 ) -> np.ndarray:
-    """Map ``values`` so their empirical distribution becomes that of ``reference``.
-
-    Each value's mid-rank (tied values share it, so equal inputs map to equal outputs) is
-    read off ``reference``'s quantiles.
-
-    Parameters
-    ----------
-    values : ndarray
-        The values to map (any shape; the result has it).
-    reference : ndarray
-        Values whose distribution the result takes (any size).
-    sample : ndarray, optional
-        Ranks are taken among ``sample`` instead of among ``values`` themselves: a subsample
-        of a large image ranks all its pixels at the cost of the subsample's sort.
-
-    Returns
-    -------
-    ndarray, float64
-    """
+    """``values`` (any shape, kept) mapped to float64 with the distribution of ``reference``
+    (any size): each value's mid-rank (shared by ties) read off its quantiles. Ranks are
+    among ``sample`` if given (a subsample ranks a large image at the cost of its sort)."""
     target = np.sort(np.ravel(reference))
     positions = (np.arange(target.size) + 0.5) / target.size
     if sample is None:
@@ -141,11 +115,7 @@ def match_quantiles(
 
 
 def quantile_matching(
-    source_rgb: np.ndarray,
-    reference_rgb: np.ndarray,
-    *,
-    eps: float = 1e-4,
-    clip: bool = True,
+    source_rgb: np.ndarray, reference_rgb: np.ndarray, *, eps: float = 1e-4, clip: bool = True
 ) -> np.ndarray:
     """Lightness-normalised quantile matching of Larsson et al. (Sec. 3.4).
 
