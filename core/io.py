@@ -172,8 +172,8 @@ def _from_pil(img: Image.Image, source: str, kind: str, notes: list[str]) -> Loa
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     mode, alpha = img.mode, None
     if mode == "F":
-        return _validate_array(np.asarray(img, dtype=np.float32), source)
-    if mode in _INT_MODES:
+        data = np.asarray(img, dtype=np.float32)
+    elif mode in _INT_MODES:
         data = np.asarray(img)
         if mode == "I" and data.size and (data.min() < 0 or data.max() > 65535):
             raise InvalidImageError(source, "32-bit integer image with values outside 0..65535")

@@ -177,6 +177,12 @@ def test_array_forms():
     assert loaded.alpha is not None and loaded.bit_depth == 16 and not loaded.is_gray
 
 
+def test_a_float_pil_image_comes_back_as_pil():
+    """A mode "F" PIL image is a PIL input like any other: the output is a PIL image too."""
+    loaded = load_image(Image.fromarray(np.full((3, 4), 0.5, np.float32), mode="F"))
+    assert loaded.kind == "pil" and loaded.is_gray
+
+
 # -- writing -----------------------------------------------------------------------------
 
 
