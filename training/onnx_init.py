@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["load_graph_parameters"]
+__all__ = ["graph_differences", "load_graph_parameters"]
 
 
 def load_graph_parameters(
@@ -61,3 +61,33 @@ def load_graph_parameters(
                          f"{missing[:3]} (graphs of another method or version?)")
     model.load_state_dict(state)
     return model
+
+
+def graph_differences(graphs: Iterable, folder: str | os.PathLike) -> dict[str, float]:
+    """Largest |ONNX Runtime - torch| / (1 + |torch|) of each export graph against its file.
+
+    ``graphs`` are :class:`training.recipe.ExportGraph` built from a model (as its exporter
+    builds them); each graph's file in ``folder`` runs on the graph's example inputs and
+    is compared with the module's outputs: ``{file name: largest difference}``, relative
+    where outputs are large (log-likelihoods). A model rebuilt by
+    :func:`load_graph_parameters` should give differences of float noise.
+    """
+    import numpy as np
+    import onnxruntime as ort
+
+    out = {}
+    for graph in graphs:
+        session = ort.InferenceSession(str(Path(folder) / graph.filename),
+                                       providers=["CPUExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+        got = session.run(None, {k: graph.inputs[k].numpy() for k in names})
+        with torch.no_grad():
+            want = graph.module(*[graph.inputs[k] for k in names])
+        want = want if isinstance(want, (tuple, list)) else (want,)
+        if len(got) != len(want):
+            raise ValueError(f"{graph.filename}: {len(got)} outputs, the module {len(want)}")
+        out[graph.filename] = max(
+            float((np.abs(g - w.numpy()) / (1.0 + np.abs(w.numpy()))).max())
+            for g, w in zip(got, want, strict=True)
+        )
+    return out
