@@ -26,11 +26,11 @@ from core.colorspaces.base import ColorSpace
 from core.errors import CapabilityError, ColorizeError, InvalidImageError, PluginError
 from core.hints import (
     Hint,
-    _hex,
     apply_global_hints,
     apply_hints,
     check_hints,
     global_target,
+    hex_colour,
     parse_hints,
     parse_palette,
     resolve_hints,
@@ -568,7 +568,8 @@ def _global_request(spec: Any) -> tuple[np.ndarray, dict]:
     if (palette is None) == (reference is None):
         raise ValueError("global hints take a palette or a reference image (one of the two)")
     if palette is not None:
-        record["palette"] = [{"color": _hex(c), "weight": w} for c, w in parse_palette(palette)]
+        colours = parse_palette(palette)
+        record["palette"] = [{"color": hex_colour(c), "weight": w} for c, w in colours]
         return global_target(palette=palette), record
     rgb, record["reference"] = _colour_reference(reference)
     return global_target(reference=rgb), record

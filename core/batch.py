@@ -316,7 +316,7 @@ def segmentation_overlay(result, alpha: float = 0.5):
     return (1.0 - alpha) * result.rgb + alpha * colours
 
 
-def _save_result(result: Any, target: Path, settings: BatchSettings) -> list[Path]:
+def save_result(result: Any, target: Path, settings: BatchSettings) -> list[Path]:
     """Write ``result`` to ``target``, and ``<stem>_uncertainty.png`` /
     ``<stem>_segmentation.png`` beside it where asked and given; the paths written."""
     written = [result.save(target, overwrite=settings.overwrite)]
@@ -343,7 +343,7 @@ def _colorize_and_save(settings: BatchSettings, job: FileJob, notes: list[str]) 
         )
     for result, target in zip(results, job.targets, strict=True):
         if settings.overwrite or not target.exists():
-            _save_result(result, target, settings)
+            save_result(result, target, settings)
             notes.extend(result.metadata.get("notes", []))
 
 

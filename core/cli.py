@@ -24,7 +24,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from core import api
-from core.batch import BatchSettings, _save_result, iter_inputs, plan_jobs, run_batch
+from core.batch import BatchSettings, iter_inputs, plan_jobs, run_batch, save_result
 from core.errors import ColorizeError, OutputPathError
 from core.hints import load_hints
 from core.io import IMAGE_EXTENSIONS
@@ -281,7 +281,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     result = api.colorize_result(DEMO_IMAGE, method)
     target = out / f"{DEMO_IMAGE.stem}_{method}.png"
-    written = _save_result(result, target, BatchSettings(overwrite=True, save_uncertainty=True))
+    written = save_result(result, target, BatchSettings(overwrite=True, save_uncertainty=True))
     print(f"colorized {DEMO_IMAGE.name} with {method!r} in {result.timings['total']:.2f} s")
     for path in written:
         print(f"  wrote {path.resolve()}")

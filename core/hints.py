@@ -127,7 +127,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
 
 
-def _hex(color: Sequence[float]) -> str:
+def hex_colour(color: Sequence[float]) -> str:
     """An sRGB colour in [0, 1] as ``#rrggbb`` (what :func:`parse_color` reads back)."""
     return "#" + "".join(f"{round(c * 255):02x}" for c in color)
 
@@ -185,7 +185,7 @@ class Hint:
     @property
     def hex(self) -> str:
         """The colour as ``#rrggbb``."""
-        return _hex(self.color)
+        return hex_colour(self.color)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form read by :func:`parse_hints`: ``{"x", "y", "color", "radius"}``."""
@@ -821,7 +821,7 @@ class Suggestion:
     @property
     def hex(self) -> str:
         """The colour as ``#rrggbb`` (what :func:`parse_color` reads back)."""
-        return _hex(self.color)
+        return hex_colour(self.color)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"color": "#rrggbb", "lab": [L, a, b], "probability": p}`` (JSON-ready)."""
