@@ -28,6 +28,8 @@ __all__ = [
     "MethodInfo",
     "ModelFile",
     "Prediction",
+    "TEMPERATURE_VIVIDNESS",
+    "temperature_for",
 ]
 
 #: Default bound of the working resolution's long side, in multiples of ``working_size``.
@@ -45,6 +47,14 @@ MIN_WORKING_SIDE = 8
 CHROMA_SCALE = "chroma_scale"
 #: What ``vividness=`` does for a method that does not say otherwise.
 GENERIC_VIVIDNESS = "chroma x (0.5 + vividness), applied by the core before recombination"
+#: What ``vividness=`` does for a method that samples with a temperature (:func:`temperature_for`).
+TEMPERATURE_VIVIDNESS = "sampling temperature 1 + 0.8 (v - 0.5): 0.6 (muted) to 1.4 (most vivid)"
+
+
+def temperature_for(vividness: float) -> dict[str, float]:
+    """``vividness`` as a sampler's ``temperature`` option, ``1 + 0.8 (v - 0.5)``: 0.6 draws
+    the likelier, duller colours, 1.4 more saturated and varied ones, 1 (v = 0.5) the default."""
+    return {"temperature": 1.0 + 0.8 * (vividness - 0.5)}
 
 
 def _round_up(value: int, multiple: int) -> int:

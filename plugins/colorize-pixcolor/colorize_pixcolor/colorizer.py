@@ -25,7 +25,13 @@ import numpy as np
 
 from colorize_pixcolor import BB_GRID_STRIDE, BB_WORKING_SIZE, GRID_STRIDE, MODELS_DIR
 from colorize_pixcolor.sampling import Graphs, Samples, gumbel_noise, sample_cached, sample_naive
-from core.colorizer import Capabilities, Colorizer, Prediction
+from core.colorizer import (
+    TEMPERATURE_VIVIDNESS,
+    Capabilities,
+    Colorizer,
+    Prediction,
+    temperature_for,
+)
 from core.errors import ModelFileError
 from core.runtime import read_manifest
 
@@ -71,16 +77,12 @@ class PixColor(Colorizer):
     working_size = 28 * GRID_STRIDE
     size_multiple = GRID_STRIDE
 
-    vividness = "sampling temperature 1 + 0.8 (v - 0.5): 0.6 (muted) to 1.4 (most vivid)"
+    vividness = TEMPERATURE_VIVIDNESS
 
     def vividness_options(self, vividness: float, *, decoder: str | None = None) -> dict:
-        """``vividness`` as the sampling temperature ``1 + 0.8 (v - 0.5)``, 0.6 to 1.4.
-
-        A lower temperature draws the PixelCNN's likelier, duller colours; a higher one
-        more saturated (and more varied) ones; 1 (``v = 0.5``) is the default
-        (MODEL_CARD.md, "Vividness").
-        """
-        return {"temperature": 1.0 + 0.8 * (vividness - 0.5)}
+        """``vividness`` as the sampling temperature of the PixelCNN
+        (:func:`core.colorizer.temperature_for`; MODEL_CARD.md, "Vividness")."""
+        return temperature_for(vividness)
 
     def __init__(self, folder=MODELS_DIR) -> None:
         self.graphs = Graphs.from_folder(folder)

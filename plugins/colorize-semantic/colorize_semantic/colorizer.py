@@ -44,7 +44,13 @@ from colorize_semantic.sampling import (
     sample_windowed,
     score,
 )
-from core.colorizer import Capabilities, Colorizer, Prediction
+from core.colorizer import (
+    TEMPERATURE_VIVIDNESS,
+    Capabilities,
+    Colorizer,
+    Prediction,
+    temperature_for,
+)
 from core.errors import ModelFileError
 from core.runtime import OnnxModel, read_manifest
 
@@ -90,16 +96,12 @@ class SemanticColorizer(Colorizer):
     working_size = WORKING_SIZE
     size_multiple = GRID_STRIDE
 
-    vividness = "sampling temperature 1 + 0.8 (v - 0.5): 0.6 (muted) to 1.4 (most vivid)"
+    vividness = TEMPERATURE_VIVIDNESS
 
     def vividness_options(self, vividness: float, *, decoder: str | None = None) -> dict:
-        """``vividness`` as the sampling temperature ``1 + 0.8 (v - 0.5)``, 0.6 to 1.4.
-
-        A lower temperature draws the mixture's likelier, duller colours; a higher one
-        more saturated (and more varied) ones; 1 (``v = 0.5``) is the default
-        (MODEL_CARD.md, "Vividness").
-        """
-        return {"temperature": 1.0 + 0.8 * (vividness - 0.5)}
+        """``vividness`` as the sampling temperature of the mixture
+        (:func:`core.colorizer.temperature_for`; MODEL_CARD.md, "Vividness")."""
+        return temperature_for(vividness)
 
     def __init__(self, folder: str | Path = MODELS_DIR) -> None:
         self.folder = Path(folder)
