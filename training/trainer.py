@@ -469,4 +469,7 @@ class Trainer:
 
     def close(self) -> None:
         if self.distributed and dist.is_initialized():
+            # every rank leaves together: a rank that tears the group down while another is
+            # still writing the checkpoint can abort in gloo's teardown (seen as SIGABRT)
+            dist.barrier()
             dist.destroy_process_group()
