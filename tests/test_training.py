@@ -208,6 +208,35 @@ def test_warm_start_refuses_missing_or_mismatched_weights(photo_dir: Path, tmp_p
         Trainer(load_recipe("cnn-regression"), wider, tmp_path / "c", train, val)
 
 
+@pytest.mark.parametrize("name", ["cnn-classification", "cnn-regression", "cnn-smoothl1"])
+def test_warm_start_from_the_shipped_graph_reproduces_it(name, photo_dir: Path, tmp_path: Path):
+    from colorize_cnn.colorizer import MODELS_DIR
+
+    from training.onnx_init import graph_differences
+
+    graph = MODELS_DIR / f"{name}.onnx"
+    if not graph.is_file():
+        pytest.skip(f"{name} is not shipped")
+    recipe = load_recipe(name)
+    options = {"bins_low": -110.0} if name == "cnn-classification" else {}
+    train, val = _sets(photo_dir)
+    config = _config(init_from=str(graph), options=options)
+    trainer = Trainer(recipe, config, tmp_path, train, val)
+    trainer.model.eval()
+    assert trainer.step == 0
+    differences = graph_differences(recipe.export_graphs(trainer.model, {}), MODELS_DIR)
+    assert differences[graph.name] < 1e-4, differences
+    fresh = Trainer(recipe, _config(options=options), tmp_path / "fresh", train, val)
+    fresh.model.eval()
+    assert graph_differences(recipe.export_graphs(fresh.model, {}), MODELS_DIR)[graph.name] > 1e-2
+    wider = _config(init_from=str(graph), options={**options, "widths": [6] + [8] * 8})
+    with pytest.raises(ValueError, match=rf"{name}\.onnx: .*has shape"):
+        Trainer(recipe, wider, tmp_path / "wider", train, val)
+    other = "cnn-smoothl1" if name == "cnn-regression" else "cnn-regression"
+    with pytest.raises(ValueError, match=rf"{name}\.onnx: graph is for method '{name}', not"):
+        Trainer(load_recipe(other), config, tmp_path / "other", train, val)
+
+
 def test_time_budget_saves_and_stops(photo_dir: Path, tmp_path: Path):
     train, val = _sets(photo_dir)
     trainer = Trainer(load_recipe("cnn-regression"), _config(max_minutes=0.0), tmp_path, train, val)

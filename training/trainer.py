@@ -210,8 +210,36 @@ class Trainer:
 
         Every other parameter and buffer must exist in the checkpoint with the same shape;
         anything else is refused naming the file and the parameter (a warm start that
-        silently kept random weights would be a wasted training run).
+        silently kept random weights would be a wasted training run). ``path`` may also be
+        a shipped ``.onnx`` graph whose exported module is the recipe's model (the cnn-*
+        graphs): its initializers are loaded by name (:mod:`training.onnx_init`), so a new
+        machine continues from the shipped weights without the run's checkpoint.
         """
+        if Path(path).suffix == ".onnx":
+            import onnx
+
+            from training.onnx_init import load_graph_parameters
+
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"{path}: no such graph")
+            meta = {
+                p.key: p.value
+                for p in onnx.load(str(path), load_external_data=False).metadata_props
+            }
+            method = json.loads(meta.get("method", "null"))
+            if method != self.recipe.name:
+                raise ValueError(
+                    f"{path}: graph is for method {method!r}, not {self.recipe.name!r}"
+                )
+            keep = {
+                k: v.clone()
+                for k, v in self.model.state_dict().items()
+                if k.startswith(tuple(skip))
+            }
+            prefixes = {name: f"{name}." for name, _ in self.model.named_children()}
+            load_graph_parameters(self.model, [path], prefixes, unused=tuple(skip))
+            self.model.load_state_dict({**self.model.state_dict(), **keep})
+            return
         ckpt = load_checkpoint(path)
         self._check_method(ckpt, f"{path}: ")
         source = ckpt["model"]
