@@ -6,10 +6,14 @@ optimizers, which the generic ``training.trainer.Trainer`` does not have, so thi
 module has its own small loop built on ``training.data`` (the same image folders,
 crops and deterministic batches: batch ``s`` depends only on the seed and ``s``),
 with atomic checkpoints, exact ``--resume``, a ``--max-minutes`` budget that saves
-and exits cleanly, and one JSON object per line in ``log.jsonl``::
+and exits cleanly, and one JSON object per line in ``log.jsonl``. ``--init GRAPH``
+starts a new run (step 0, fresh discriminator and optimizers) whose generator is
+rebuilt from an exported ``cnn-gan.onnx`` (:func:`init_generator`), so a machine
+without checkpoints continues from the shipped model::
 
     python -m colorize_cnn.gan train --data DIR [--data DIR ...] --val DIR \
         --config plugins/colorize-cnn/configs/gan.toml --out runs/cnn-gan --max-minutes 50
+        [--resume [CKPT] | --init plugins/colorize-cnn/colorize_cnn/models/cnn-gan.onnx]
     python -m colorize_cnn.gan export --checkpoint runs/cnn-gan/last.ckpt \
         --out plugins/colorize-cnn/colorize_cnn/models --real DIR
     python -m colorize_cnn.gan plot --log runs/cnn-gan/log.jsonl \
@@ -39,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from colorize_cnn import __version__
@@ -52,6 +57,8 @@ __all__ = [
     "build_discriminator",
     "build_generator",
     "export_generator",
+    "graph_difference",
+    "init_generator",
     "load_config",
     "main",
     "plot_log",
@@ -88,6 +95,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _WORKING_SIZE = 64
+
+#: Training batches (steps ``0 .. INIT_BATCHES - 1``) that rebuild the BatchNorms of ``--init``.
+INIT_BATCHES = 4
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: Sequence[str] = ()) -> dict:
@@ -175,6 +185,148 @@ def _lr_factor(step: int, config: dict[str, Any]) -> float:
     return max(0.0, 1.0 - (step - start) / max(1, config["steps"] - start))
 
 
+def init_generator(
+    generator: UNetGenerator, graph: str | os.PathLike, lightness: torch.Tensor
+) -> UNetGenerator:
+    """Load an exported generator graph, BatchNorm folded in, into ``generator``; returns it.
+
+    So that a new machine, which has no checkpoint, continues training from the
+    shipped ``cnn-gan.onnx`` (issue 30, item 4).
+
+    Parameters
+    ----------
+    generator : UNetGenerator
+        Built from the run's config; its weights are overwritten in place (so
+        optimizers built on it stay valid).
+    graph : path-like
+        An exported generator (:func:`export_generator`).
+    lightness : torch.Tensor
+        (N, 1, H, W) Lab lightness of training crops, for the BatchNorm statistics.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``graph`` does not exist.
+    ValueError
+        Naming ``graph``, for a parameter it lacks or a shape that differs
+        (another method or architecture).
+
+    Notes
+    -----
+    The exporter folds each BatchNorm into the convolution before it: per output
+    channel the graph holds ``W' = W g / s`` (under the convolution's name, e.g.
+    ``down.1.0.weight``) and ``b' = beta - m g / s``, an initializer under any
+    name, found as the bias input of the Conv/ConvTranspose node of ``W'``.
+    Every convolution gets ``W'`` (and the graph's bias where it has one). A
+    BatchNorm after a convolution (registered next to it, as in the forward) is
+    rebuilt from the per-channel mean ``m'`` and variance ``v'`` of ``W' x`` over
+    ``lightness`` in train mode: running mean ``m'``, running variance ``v'``,
+    ``g' = sqrt(v' + eps)``, ``beta' = m' + b'``. In eval mode then
+    ``BN(W' x) = W' x + b'``, the graph's output whatever ``m'``, ``v'``; in
+    train mode batch statistics do not see the scale of ``W'``, and ``g'``,
+    ``beta'`` restore ``g``, ``beta`` of the original network up to the
+    difference of statistics. Each layer's statistics depend on the earlier
+    layers' ``g'``, ``beta'``, so they are measured in one forward pass, in order,
+    by a hook before each BatchNorm (dropout on, as in training; the torch RNG is
+    left as it was).
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    path = Path(graph)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such graph")
+    model = onnx.load(str(path))
+    arrays = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    bias_of = {  # weight name -> bias input name ("" for none)
+        node.input[1]: node.input[2] if len(node.input) > 2 else ""
+        for node in model.graph.node
+        if node.op_type in ("Conv", "ConvTranspose")
+    }
+
+    def take(name: str, like: torch.Tensor) -> torch.Tensor:
+        if name not in arrays:
+            raise ValueError(f"{path}: the graph lacks {name} (another method?)")
+        value = torch.from_numpy(arrays[name].copy())
+        if value.shape != like.shape:
+            raise ValueError(
+                f"{path}: {name} has shape {tuple(value.shape)}, the generator "
+                f"{tuple(like.shape)} (another architecture?)"
+            )
+        return value
+
+    modules = list(generator.named_modules())
+    folded: dict[nn.Module, torch.Tensor] = {}  # BatchNorm -> folded bias b'
+    loaded: set[nn.Module] = set()
+    with torch.no_grad():
+        for (name, conv), (_, after) in zip(modules, [*modules[1:], ("", None)], strict=True):
+            if not isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)):
+                continue
+            weight = f"{name}.weight"
+            conv.weight.copy_(take(weight, conv.weight))
+            has_bias = isinstance(after, nn.BatchNorm2d) or conv.bias is not None
+            if bool(bias_of.get(weight)) != has_bias:
+                raise ValueError(f"{path}: the bias of {weight} is missing or unexpected")
+            bias = take(bias_of[weight], torch.empty(conv.out_channels)) if has_bias else None
+            if isinstance(after, nn.BatchNorm2d):
+                folded[after] = bias
+                loaded.add(after)
+                if conv.bias is not None:
+                    conv.bias.zero_()
+            elif conv.bias is not None:
+                conv.bias.copy_(bias)
+            loaded.add(conv)
+            bias_of.pop(weight, None)
+    stray = [n for n, m in modules if m not in loaded and list(m.parameters(recurse=False))]
+    if stray or bias_of:
+        raise ValueError(
+            f"{path}: no graph parameters for {stray[:3]}, graph convolutions the "
+            f"generator lacks {sorted(bias_of)[:3]} (another architecture?)"
+        )
+
+    def refit(bn: nn.BatchNorm2d, args: tuple[torch.Tensor]) -> None:
+        mean, var = args[0].mean((0, 2, 3)), args[0].var((0, 2, 3), unbiased=False)
+        bn.running_mean.copy_(mean)
+        bn.running_var.copy_(var)
+        bn.weight.copy_((var + bn.eps).sqrt())
+        bn.bias.copy_(mean + folded[bn])
+
+    hooks = [bn.register_forward_pre_hook(refit) for bn in folded]
+    training = generator.training
+    try:
+        for bn in folded:
+            bn.track_running_stats = False  # train mode: batch statistics, no running update
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            generator.train()(lightness)
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for bn in folded:
+            bn.track_running_stats = True
+        generator.train(training)
+    return generator
+
+
+def graph_difference(
+    generator: nn.Module, graph: str | os.PathLike, inputs: Sequence[torch.Tensor]
+) -> float:
+    """Largest |ONNX Runtime(``graph``) - ``generator`` (eval mode)| over ``inputs`` (Lab a, b)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    training = generator.training
+    generator.eval()
+    try:
+        with torch.no_grad():
+            return max(
+                float(np.abs(session.run(None, {name: x.numpy()})[0] - generator(x).numpy()).max())
+                for x in inputs
+            )
+    finally:
+        generator.train(training)
+
+
 class _Run:
     """State of one training run: networks, optimizers, step, data, log."""
 
@@ -252,6 +404,22 @@ class _Run:
         self.step = int(ckpt["step"])
         self.elapsed = float(ckpt["elapsed"])
         self.val = dict(ckpt.get("val") or {})
+
+    def init_from(self, graph: Path) -> float:
+        """Generator from ``graph`` (:func:`init_generator`); returns the largest difference.
+
+        The BatchNorm statistics come from the first :data:`INIT_BATCHES` training
+        batches; the difference (:func:`graph_difference`) is over 8 of their crops
+        and 2 of them enlarged 1.4 times (sizes off the stride: the resize path).
+        Photos, not per-pixel noise: on noise ONNX Runtime and torch differ by about
+        1e-3 for any weights (the export's own parity check on noise shows as much).
+        """
+        lightness = torch.cat(
+            [_lab_batch(self.batcher.batch(s)[0])[0] for s in range(INIT_BATCHES)]
+        )
+        init_generator(self.generator, graph, lightness)
+        larger = F.interpolate(lightness[:2], scale_factor=1.4, mode="bilinear")
+        return graph_difference(self.generator, graph, [lightness[:8], larger])
 
     def log(self, record: dict[str, Any]) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -350,6 +518,7 @@ def train(
     config: dict[str, Any],
     *,
     resume: str | os.PathLike | None = None,
+    init: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train ``cnn-gan`` (see the module doc); returns the final log record.
@@ -357,12 +526,20 @@ def train(
     ``config`` is a :func:`load_config` result. ``resume`` continues from a
     checkpoint: networks, optimizers, torch RNG and step are restored and batches
     are a function of the step, so the result equals the uninterrupted run.
-    ``config["max_minutes"]`` stops the run (after a checkpoint) when spent.
+    ``init`` starts a new run (step 0, fresh discriminator and optimizers) whose
+    generator is rebuilt from an exported graph (:func:`init_generator`; so a new
+    machine continues from the shipped ``cnn-gan.onnx``, issue 30 item 4) and logs
+    ``{"event": "init", "graph", "max_difference"}``. ``config["max_minutes"]``
+    stops the run (after a checkpoint) when spent.
     """
     from tqdm import tqdm
 
     from training import data as datalib
 
+    if resume and init:
+        raise ValueError(
+            "init starts a new run from a graph, resume continues a checkpoint: give one"
+        )
     out = Path(out)
     if config["threads"]:
         torch.set_num_threads(int(config["threads"]))
@@ -382,6 +559,7 @@ def train(
     run = _Run(config, train_set, val_set, data_info, out)
     if resume:
         run.restore(Path(resume))
+    difference = run.init_from(Path(init)) if init else None
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     run.log(
@@ -392,6 +570,8 @@ def train(
             "val_images": len(run.val_images),
         }
     )
+    if init:
+        run.log({"event": "init", "graph": str(init), "max_difference": difference})
     started = time.monotonic()
     base = run.elapsed
     stopped = False
@@ -626,6 +806,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="continue from a checkpoint (default: OUT/last.ckpt)",
     )
+    t.add_argument(
+        "--init",
+        metavar="GRAPH",
+        help="start a new run whose generator is an exported cnn-gan.onnx "
+        "(e.g. the shipped one; not with --resume)",
+    )
     t.add_argument("--no-progress", action="store_true")
     e = sub.add_parser("export", help="export the generator to ONNX (+ manifest)")
     e.add_argument("--checkpoint", required=True)
@@ -642,6 +828,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plot":
         print(plot_log(args.log, args.out))
         return 0
+    if args.init is not None and args.resume is not None:
+        parser.error("--init starts a new run from a graph, --resume continues a checkpoint")
     overrides = list(args.set)
     if args.steps is not None:
         overrides.append(f"steps={args.steps}")
@@ -652,7 +840,13 @@ def main(argv: list[str] | None = None) -> int:
     if resume == "":
         resume = str(Path(args.out) / "last.ckpt")
     record = train(
-        args.data, args.val, args.out, config, resume=resume, progress=not args.no_progress
+        args.data,
+        args.val,
+        args.out,
+        config,
+        resume=resume,
+        init=args.init,
+        progress=not args.no_progress,
     )
     print(json.dumps(record))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -222,3 +223,126 @@ def test_shipped_cnn_gan_pads_to_its_stride_and_crops_back():
     assert pred.chroma.shape == (61, 47, 2) and pred.chroma.dtype == np.float32
     assert np.isfinite(pred.chroma).all() and np.abs(pred.chroma).max() <= AB_RANGE
     assert method.working_shape(321, 481) == (64, 96)
+
+
+# -- --init: a new run from an exported graph (BatchNorm folded) ---------------------
+
+
+def _images(photos):
+    from training import data as datalib
+
+    return datalib.load_images(
+        [(p, None) for p in datalib.find_images(photos)], short_side=48, progress=False
+    )
+
+
+def _graph_vs_generator(graph, generator, images) -> float:
+    """Largest |onnxruntime - generator (eval)| on whole photos (off the stride) and noise."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
+    inputs = [gan._lab_batch(image[None])[0] for image in images.images[:3]]
+    inputs.append(torch.linspace(0, 100, 64 * 96).reshape(1, 1, 64, 96))
+    generator.eval()
+    with torch.no_grad():
+        return max(
+            float(
+                np.abs(session.run(None, {"lightness": x.numpy()})[0] - generator(x).numpy()).max()
+            )
+            for x in inputs
+        )
+
+
+@pytest.fixture(scope="module")
+def tiny_graph(photos, tmp_path_factory):
+    """A TINY generator, random BatchNorm parameters and statistics (some scales < 0), exported."""
+    folder = tmp_path_factory.mktemp("tiny_graph")
+    run = gan._Run(_config(), _images(photos), None, {}, folder / "run")
+    rng = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for module in run.generator.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.weight.copy_(torch.randn(n, generator=rng))
+                module.bias.copy_(torch.randn(n, generator=rng))
+                module.running_mean.copy_(torch.randn(n, generator=rng))
+                module.running_var.copy_(torch.rand(n, generator=rng) + 0.5)
+    return gan.export_generator(run.save(), folder / "models")
+
+
+def test_init_rebuilds_a_graph_with_folded_batchnorm(photos, tiny_graph, tmp_path):
+    import onnx
+
+    initializers = {init.name for init in onnx.load(str(tiny_graph)).graph.initializer}
+    assert "down.1.0.weight" in initializers and "down.1.1.running_mean" not in initializers
+    images = _images(photos)
+    run = gan._Run(_config(), images, None, {}, tmp_path)
+    assert run.init_from(tiny_graph) < 1e-3
+    assert _graph_vs_generator(tiny_graph, run.generator, images) < 1e-3
+    for module in run.generator.modules():  # scales from statistics, not 1 (fresh) or W's sign
+        if isinstance(module, torch.nn.BatchNorm2d):
+            torch.testing.assert_close(
+                module.weight.detach(), (module.running_var + module.eps).sqrt()
+            )
+            assert not torch.allclose(module.running_var, torch.ones_like(module.running_var))
+
+
+@pytest.mark.skipif(not CNNGan.shipped(), reason="cnn-gan.onnx is not installed")
+def test_init_from_the_shipped_graph_starts_a_fresh_run(photos, tmp_path):
+    import onnx
+    from colorize_cnn.colorizer import MODELS_DIR
+
+    graph = MODELS_DIR / "cnn-gan.onnx"
+    props = {p.key: p.value for p in onnx.load(str(graph)).metadata_props}
+    widths = json.loads(props["architecture"])["widths"]
+    config = _config(f'generator={{"widths": {json.dumps(widths)}}}')
+    images = _images(photos)
+    run = gan._Run(config, images, None, {}, tmp_path / "init")
+    fresh = gan._Run(config, images, None, {}, tmp_path / "fresh")
+    rng = torch.get_rng_state()
+    assert run.init_from(graph) < 1e-3
+    assert torch.equal(torch.get_rng_state(), rng)  # batches and dropout as without init
+    assert _graph_vs_generator(graph, run.generator, images) < 1e-3
+    assert run.step == 0 and not run.opt_g.state and not run.opt_d.state
+    assert state_digest(run.discriminator) == state_digest(fresh.discriminator)
+    before = state_digest(run.generator)
+    run.generator.train()
+    values = run.train_step()
+    assert run.step == 1 and state_digest(run.generator) != before
+    assert all(np.isfinite(v) for v in values.values())
+    assert all(torch.isfinite(p).all() for p in run.generator.parameters())
+    # the shipped generator fits the photos far better than the fresh one
+    assert values["g_l1_ab"] < fresh.train_step()["g_l1_ab"]
+
+
+def test_train_with_init_logs_the_difference(photos, tiny_graph, tmp_path):
+    from training.trainer import load_checkpoint
+
+    record = gan.train(
+        [photos], None, tmp_path, _config("steps=1"), init=tiny_graph, progress=False
+    )
+    assert record["step"] == 1 and load_checkpoint(tmp_path / "last.ckpt")["step"] == 1
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    (init,) = [r for r in records if r.get("event") == "init"]
+    assert init["graph"] == str(tiny_graph) and 0 <= init["max_difference"] < 1e-3
+
+
+def test_init_refuses_resume_another_architecture_and_a_missing_graph(photos, tiny_graph, tmp_path):
+    with pytest.raises(ValueError, match="resume"):
+        gan.train([photos], None, tmp_path, _config(), init=tiny_graph, resume=tmp_path / "x")
+    with pytest.raises(SystemExit):
+        gan.main(["train", "--data", str(photos), "--init", str(tiny_graph), "--resume"])
+    images = _images(photos)
+    other = _config('generator={"widths": [8, 24]}')
+    with pytest.raises(ValueError, match=re.escape(str(tiny_graph)) + ".*another architecture"):
+        gan._Run(other, images, None, {}, tmp_path).init_from(tiny_graph)
+    deeper = _config('generator={"widths": [8, 16, 16]}')
+    with pytest.raises(ValueError, match=re.escape(str(tiny_graph))):
+        gan._Run(deeper, images, None, {}, tmp_path).init_from(tiny_graph)
+    with pytest.raises(FileNotFoundError, match="nothing.onnx"):
+        gan._Run(_config(), images, None, {}, tmp_path).init_from(tmp_path / "nothing.onnx")
+    if CNNGan.shipped():
+        from colorize_cnn.colorizer import MODELS_DIR
+
+        with pytest.raises(ValueError, match="cnn-gan.onnx"):
+            gan._Run(_config(), images, None, {}, tmp_path).init_from(MODELS_DIR / "cnn-gan.onnx")
