@@ -1,7 +1,8 @@
 /* Single-pass per-pixel kernels of the core (the optional C accelerator, core.compiled).
  *
  * recombine_lab: CIE L*a*b* -> clipped sRGB with the lightness correction of
- * Larsson et al. 2016, App. A.4. It computes what core.colorspaces.lab._recombine_lab
+ * Larsson et al. 2016, App. A.4 (desaturating toward the wanted gray where adding it
+ * would leave [0, 1]). It computes what core.colorspaces.lab._recombine_lab
  * computes with about twenty OpenCV passes per block (same formulas and constants, in
  * float32 like it), here in blocks of 256 pixels whose loops the compiler vectorises
  * (an AVX2 clone is dispatched at run time where the CPU has it).
@@ -13,7 +14,8 @@
  *
  * The only approximation of recombine_lab is x^(1/2.4) of the sRGB encoding: a table
  * over the float32 bit pattern (exponent and 7 mantissa bits, 128 segments per octave of
- * [2^-9, 1]), interpolated linearly in x; relative error below 2e-6.
+ * [2^-9, 1]), interpolated linearly in x; relative error below 2e-6 (refined to float32
+ * rounding for the two grays of the correction, encode_fine).
  * tests/test_kernels.py holds the kernels and the Python paths together.
  *
  * Built by setup.py as an optional extension: where no C compiler is available the
@@ -88,6 +90,15 @@ static inline float encode(float x) {
     return x <= (float)LINEAR_KNEE ? 12.92f * x : 1.055f * power - 0.055f;
 }
 
+/* encode() refined by one Newton step on p^12 = x^5 (p = x^(1/2.4)) to float32 rounding,
+ * for the two grays of the App. A.4 correction: its desaturation amplifies their errors. */
+static inline float encode_fine(float x) {
+    const float v = x > 0.003f ? x : 0.003f, e = encode(v);
+    const float p = (e + 0.055f) * (float)(1.0 / 1.055), p2 = p * p, p4 = p2 * p2, v2 = v * v;
+    const float q = p * (float)(11.0 / 12.0) + v2 * v2 * v / (12.0f * (p4 * p4 * p2 * p));
+    return x <= (float)LINEAR_KNEE ? 12.92f * x : 1.055f * q - 0.055f;
+}
+
 /* f^-1 of CIE L*a*b*: t^3 above delta, the line below. */
 static inline float lab_finv(float t) {
     return t > (float)DELTA ? t * t * t : (t - (float)(4.0 / 29.0)) * (float)INV_KAPPA;
@@ -100,7 +111,7 @@ static inline float lab_finv(float t) {
 VECTOR_CLONES
 static void recombine_lab_block(const float *light, const float *ab, const float *gray,
                                 const float *m, float *out, int n) {
-    float rgb[3][BLOCK], enc[3][BLOCK], y0[BLOCK], y1[BLOCK], target[BLOCK], shift[BLOCK];
+    float rgb[3][BLOCK], enc[3][BLOCK], y0[BLOCK], y1[BLOCK], target[BLOCK], achieved[BLOCK];
     int clipped[BLOCK], index[BLOCK];
     const float m00 = m[0], m01 = m[1], m02 = m[2], m10 = m[3], m11 = m[4], m12 = m[5];
     const float m20 = m[6], m21 = m[7], m22 = m[8], l0 = m[9], l1 = m[10], l2 = m[11];
@@ -137,14 +148,31 @@ static void recombine_lab_block(const float *light, const float *ab, const float
     }
     for (j = 0; j < k; j++) {
         target[j] = gray ? gray[index[j]] : y0[index[j]];
-        shift[j] = clip01(y1[index[j]]);
+        achieved[j] = clip01(y1[index[j]]);
+        for (c = 0; c < 3; c++) rgb[c][j] = enc[c][index[j]]; /* rgb is free now */
     }
+    if (gray)
+        for (j = 0; j < k; j++) target[j] = clip01(target[j]);
+    else
+        for (j = 0; j < k; j++) target[j] = encode_fine(target[j]);
+    for (j = 0; j < k; j++) achieved[j] = encode_fine(achieved[j]);
+    /* as core.colorspaces.base.toward_gray: w + s d, with w the wanted gray in [0, 1], d the
+     * colour minus its own gray, s the largest in [0, 1] keeping every channel in [0, 1] */
     for (j = 0; j < k; j++) {
-        shift[j] = (gray ? target[j] : encode(target[j])) - encode(shift[j]);
+        const float w = target[j], have = achieved[j];
+        const float d0 = rgb[0][j] - have, d1 = rgb[1][j] - have, d2 = rgb[2][j] - have;
+        const float h01 = d0 > d1 ? d0 : d1, l01 = d0 < d1 ? d0 : d1;
+        const float high = h01 > d2 ? h01 : d2, low = l01 < d2 ? l01 : d2;
+        const float up = w + high > 1.0f ? (1.0f - w) / high : 1.0f;
+        const float down = w + low < 0.0f ? -w / low : 1.0f;
+        const float s = up < down ? up : down;
+        rgb[0][j] = w + s * d0;
+        rgb[1][j] = w + s * d1;
+        rgb[2][j] = w + s * d2;
     }
     for (j = 0; j < k; j++) {
         float *o = out + 3 * index[j];
-        for (c = 0; c < 3; c++) o[c] = clip01(enc[c][index[j]] + shift[j]);
+        for (c = 0; c < 3; c++) o[c] = clip01(rgb[c][j]);
     }
 }
 
@@ -424,7 +452,8 @@ static PyObject *py_quantize(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"recombine_lab", py_recombine_lab, METH_VARARGS,
      "recombine_lab(lightness, chroma, gray, out, constants): Lab -> clipped sRGB with the\n"
-     "App. A.4 lightness correction, in one pass. Contiguous float32 buffers of n, 2n, n\n"
+     "App. A.4 lightness correction (desaturating toward the wanted gray where it would\n"
+     "leave [0, 1]), in one pass. Contiguous float32 buffers of n, 2n, n\n"
      "(or None), 3n and 12 values (the matrices of core.colorspaces.lab); writes out.\n"
      "Releases the GIL."},
     {"rgb_to_lab", py_rgb_to_lab, METH_VARARGS,

@@ -582,8 +582,8 @@ def recombine(
 
     The chroma is upsampled (``space.resize_chroma``, bilinear); :meth:`ColorSpace.recombine`
     converts to sRGB and applies the correction of Larsson et al. (2016), App. A.4 (add
-    L - L̂ to every RGB channel), on strips on up to :func:`recombine_threads` threads (the
-    result does not depend on their number).
+    L - L̂ to every channel, desaturating toward that gray where it would leave [0, 1]), on
+    strips on up to :func:`recombine_threads` threads (the result does not depend on them).
 
     Parameters
     ----------

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["ChannelRange", "ColorSpace", "StackedColorSpace", "as_float", "as_float3", "transform3"]
+__all__ = ["ChannelRange", "ColorSpace", "StackedColorSpace", "as_float", "as_float3"]
+__all__ += ["toward_gray", "transform3"]  # helpers of the colour spaces
 
 
 def as_float(image: np.ndarray) -> np.ndarray:
@@ -39,6 +40,24 @@ def transform3(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     if flat.shape[0] == 0:
         return np.empty(image.shape, dtype=image.dtype)
     return cv2.transform(flat, matrix).reshape(image.shape)
+
+
+def toward_gray(rgb: np.ndarray, achieved: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """App. A.4's correction of clipped sRGB ``rgb`` (..., 3, overwritten and returned) whose
+    gray is ``achieved`` (...): ``w + s (rgb - achieved)``, ``w`` the ``wanted`` gray clipped to
+    [0, 1] and ``s`` the largest in [0, 1] keeping every channel in [0, 1] (1 where adding
+    ``w - achieved`` does; else the colour is desaturated toward ``w``), clipped for rounding."""
+    w = np.clip(wanted, 0.0, 1.0).astype(rgb.dtype)
+    a = np.asarray(achieved, rgb.dtype)
+    r, g, b = np.moveaxis(rgb, -1, 0)
+    high = np.maximum(np.maximum(r, g), b) - a  # the largest deviation from the gray
+    low = np.subtract(a, np.minimum(np.minimum(r, g), b))  # minus the smallest
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 on one side only: fmin
+        s = np.fmin((1 - w) / np.maximum(high, 1 - w), w / np.maximum(low, w))
+    w -= s * a
+    rgb *= s[..., None]
+    rgb += w[..., None]
+    return np.clip(rgb, 0.0, 1.0, out=rgb)
 
 
 @dataclass(frozen=True)
@@ -119,11 +138,15 @@ class ColorSpace(ABC):
     ) -> np.ndarray:
         """Displayable sRGB from lightness and chroma, keeping the lightness (App. A.4).
 
-        Converts to sRGB, clips to [0, 1], adds to every channel the gray of the wanted
+        Converts to sRGB, clips to [0, 1], and adds to every channel the gray of the wanted
         lightness minus the gray of the clipped colour's lightness (Larsson et al. 2016,
-        App. A.4: gamut clipping must not change the input's lightness), and clips again.
-        The core runs this on every full-resolution pixel; Lab and YCbCr override it with
-        fused, blocked versions that must agree with this definition to 1e-5.
+        App. A.4: gamut clipping must not change the input's lightness); where that would
+        leave [0, 1] it desaturates toward the wanted gray instead of clipping again, just
+        enough to stay inside (:func:`toward_gray`). So the output's gray is the wanted one
+        (exactly where gray is linear in sRGB, e.g. YCbCr; for Lab as closely as App. A.4's
+        step allows) and L* = 0 gives black, L* = 100 white, whatever the chroma. The core
+        runs this on every full-resolution pixel; Lab and YCbCr override it with fused,
+        blocked versions that must agree with it to 1e-5.
 
         Parameters
         ----------
@@ -144,10 +167,10 @@ class ColorSpace(ABC):
         lightness = np.asarray(lightness, np.float32)
         rgb = np.clip(self.to_rgb(lightness, np.asarray(chroma, np.float32)), 0.0, 1.0)
         target = self.gray_of_lightness(lightness) if gray is None else gray
-        rgb += (target - self.gray_equivalent(rgb))[..., None]
-        if out is None:
-            out = np.empty(rgb.shape, np.float32)
-        return np.clip(rgb, 0.0, 1.0, out=out)
+        rgb = toward_gray(rgb, self.gray_equivalent(rgb), target).astype(np.float32, copy=False)
+        if out is not None:
+            out[...] = rgb
+        return rgb if out is None else out
 
     @staticmethod
     def _fused_recombine(body, lightness, chroma, gray, out) -> np.ndarray:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float, as_float3
+from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float, as_float3, toward_gray
 from core.compiled import compiled_kernels
 
 __all__ = ["LabSpace", "lab_to_rgb", "rgb_to_lab"]
@@ -295,8 +295,8 @@ def _recombine_lab(
     lightness: np.ndarray, chroma: np.ndarray, gray: np.ndarray | None, out: np.ndarray
 ) -> None:
     """Fused :meth:`LabSpace.recombine` (float32, contiguous): per block Lab -> linear RGB, clip
-    (as clipping sRGB: encoding is monotonic), encode; where the clip changed Y, add App. A.4's
-    wanted gray (``gray``, else the encoded Y before) minus the encoded Y after, gathered."""
+    (as clipping sRGB: encoding is monotonic), encode; where the clip changed Y, App. A.4's
+    :func:`toward_gray` from encoded Y after to the wanted gray (``gray``, else Y before)."""
     light = lightness.reshape(-1, 1)
     ab = chroma.reshape(-1, 1, 2)
     rgb = out.reshape(-1, 1, 3)
@@ -330,7 +330,7 @@ def _recombine_lab(
             found.append((clipped + start, np.take(y1, clipped), np.take(y0, clipped)))
     if not found:
         return
-    # App. A.4 on the gathered subset: wanted minus achieved gray, both sRGB encodings of Y
+    # App. A.4 on the gathered subset: the wanted and achieved grays, sRGB encodings of Y
     index = np.concatenate([f[0] for f in found])
     k = index.size
     ys = np.concatenate([f[1] for f in found] + [f[2] for f in found]).reshape(-1, 1)
@@ -339,9 +339,7 @@ def _recombine_lab(
     _encode_u(ys, np.empty_like(ys), np.empty_like(ys), ys)
     wanted = ys[k:, 0] if gray is None else np.take(gray.reshape(-1), index)
     flat = out.reshape(-1, 3)
-    rows = np.take(flat, index, axis=0)
-    rows += (wanted - ys[:k, 0])[:, None]
-    np.clip(rows, 0.0, 1.0, out=rows)
+    rows = toward_gray(np.take(flat, index, axis=0), ys[:k, 0], wanted)
     pixel = np.dtype((np.void, 12))  # one RGB float32 pixel, so put() moves whole rows
     np.put(flat.view(pixel).reshape(-1), index, rows.view(pixel).reshape(-1))
 

@@ -20,7 +20,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.colorspaces.base import ChannelRange, StackedColorSpace, as_float3, transform3
+from core.colorspaces.base import (
+    ChannelRange,
+    StackedColorSpace,
+    as_float3,
+    toward_gray,
+    transform3,
+)
 
 __all__ = ["YCbCrSpace", "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
@@ -118,7 +124,7 @@ class YCbCrSpace(StackedColorSpace):
         out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Fused :meth:`ColorSpace.recombine`: one matrix, a clip, and the App. A.4
-        correction (the wanted gray is Y itself) where the clip changed the colour."""
+        correction (toward the wanted gray, Y itself, exactly) where the clip changed it."""
         return self._fused_recombine(_recombine_ycbcr, lightness, chroma, gray, out)
 
 
@@ -129,17 +135,16 @@ _LUMA = _FORWARD[0:1]
 def _recombine_ycbcr(
     lightness: np.ndarray, chroma: np.ndarray, gray: np.ndarray | None, out: np.ndarray
 ) -> None:
-    """YCbCr -> RGB by one matrix, clip, and where the clip changed the colour add ``target -
-    Y(clipped)`` (target: ``gray``, else Y; a luma's gray is its value), as a gathered subset."""
+    """YCbCr -> RGB by one matrix, clip, and where the clip changed the colour
+    :func:`toward_gray` from Y(clipped) to ``gray``, else Y (a luma's gray), gathered."""
     light, chroma = lightness.reshape(-1, 1), chroma.reshape(-1, 1, 2)
     target = (lightness if gray is None else gray).reshape(-1)
     rgb = out.reshape(-1, 1, 3)
-    pixel = np.dtype((np.void, 12))  # one RGB float32 pixel, so put() moves whole rows
-    flat_rgb = out.reshape(-1, 3).view(pixel).reshape(-1)
     total = light.shape[0]
     size = min(_BLOCK, total)
     ycc = np.empty((size, 1, 3), np.float32)
     y_before, y_after = np.empty((size, 1), np.float32), np.empty((size, 1), np.float32)
+    found = []  # (indices, Y after the clip) of the pixels the clip changed
     for start in range(0, total, _BLOCK):
         stop = min(total, start + _BLOCK)
         n = stop - start
@@ -150,10 +155,12 @@ def _recombine_ycbcr(
         cv2.threshold(dst, 1.0, 0, cv2.THRESH_TRUNC, dst=dst)
         cv2.threshold(dst, 0.0, 0, cv2.THRESH_TOZERO, dst=dst)
         cv2.transform(dst, _LUMA, dst=y1)
-        if not cv2.countNonZero(cv2.compare(y0, y1, cv2.CMP_NE)):
-            continue
-        clipped = np.flatnonzero(y0 != y1)
-        rows = np.take(dst.reshape(n, 3), clipped, axis=0)
-        rows += (np.take(target[start:stop], clipped) - np.take(y1, clipped))[:, None]
-        np.clip(rows, 0.0, 1.0, out=rows)
-        np.put(flat_rgb[start:stop], clipped, rows.view(flat_rgb.dtype).reshape(-1))
+        if cv2.countNonZero(cv2.compare(y0, y1, cv2.CMP_NE)):
+            clipped = np.flatnonzero(y0 != y1)
+            found.append((clipped + start, np.take(y1, clipped)))
+    if found:  # one correction of all of them (per-block numpy calls cost more)
+        index, achieved = (np.concatenate(f) for f in zip(*found, strict=True))
+        flat = out.reshape(-1, 3)
+        rows = toward_gray(np.take(flat, index, axis=0), achieved, np.take(target, index))
+        pixel = np.dtype((np.void, 12))  # one RGB float32 pixel, so put() moves whole rows
+        np.put(flat.view(pixel).reshape(-1), index, rows.view(pixel).reshape(-1))
