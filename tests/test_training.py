@@ -225,7 +225,9 @@ def test_warm_start_from_the_shipped_graph_reproduces_it(name, photo_dir: Path, 
     trainer.model.eval()
     assert trainer.step == 0
     differences = graph_differences(recipe.export_graphs(trainer.model, {}), MODELS_DIR)
-    assert differences[graph.name] < 1e-4, differences
+    # relative; float32 kernels of torch and ONNX Runtime differ by ~1e-4 depending on the
+    # CPU, a wrong or missing weight by far more (the fresh model below: > 1e-2)
+    assert differences[graph.name] < 1e-3, differences
     fresh = Trainer(recipe, _config(options=options), tmp_path / "fresh", train, val)
     fresh.model.eval()
     assert graph_differences(recipe.export_graphs(fresh.model, {}), MODELS_DIR)[graph.name] > 1e-2

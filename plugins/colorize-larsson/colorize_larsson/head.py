@@ -883,6 +883,7 @@ def finetune(
     sources: tuple[str, ...] | None = None,
     extra: Path | None = None,
     per_source: int | None = None,
+    pack: Path | None = None,
 ) -> Path:
     """Train backbone and head end to end from photos (``train --finetune-backbone``).
 
@@ -890,7 +891,9 @@ def finetune(
     CPU, use a small ``crop`` (e.g. 96) and ``batch``. Random crops of the head-training
     photos (:data:`training.backbone_adapt.HEAD_SOURCES`) and, with ``extra``, of the
     extra photos (``extra_photos.py DEST``, at most ``per_source`` a source,
-    :func:`training.features.extra_items`), the variant's sparse loss, Adam
+    :func:`training.features.extra_items`) — or, with ``pack``, the photos of a
+    :mod:`training.pack` file alone (a GPU round, docs/training.md) — the variant's sparse
+    loss (bfloat16 autocast on CUDA), Adam
     with a 10x smaller learning rate for the backbone (its batch-norm statistics stay
     frozen). Under ``torchrun`` (``WORLD_SIZE`` > 1) both are wrapped in
     DistributedDataParallel, each rank draws its own crops (seed, rank, step) and rank 0
@@ -949,13 +952,21 @@ def finetune(
         step = resume_into(last, config, head, optimiser)
         backbone.load_state_dict(torch.load(out / "backbone.pt", map_location="cpu",
                                             weights_only=True)["model"])
-    items = training_items(data_root, sources or HEAD_SOURCES)
-    if extra is not None:
-        from training.features import extra_items
+    if pack is not None:
+        from training.pack import load_pack
 
-        items += extra_items(extra, per_source=per_source, seed=seed)
-    images = load_images([(p, None) for p in items],
-                         short_side=crop + crop // 8).images
+        images, _, _ = load_pack(pack, short_side=crop + crop // 8)
+    else:
+        items = training_items(data_root, sources or HEAD_SOURCES)
+        if extra is not None:
+            from training.features import extra_items
+
+            items += extra_items(extra, per_source=per_source, seed=seed)
+        images = load_images([(p, None) for p in items],
+                             short_side=crop + crop // 8).images
+    if not images:
+        raise ValueError(f"{out}: no training photos")
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
     def save():
         if rank == 0:
@@ -982,7 +993,9 @@ def finetune(
         if not bool(head.scale_ready):
             levels = backbone.pyramid(lightness)
             head.rebalance({k: levels[k] for k in LEVELS}, F.avg_pool2d(lightness, 4))
-        logits = net(lightness, positions)
+        with autocast:
+            logits = net(lightness, positions)
+        logits = logits.float()
         rgb4 = F.avg_pool2d(rgb, 4)
         loss, _ = head_loss(variant, logits, gather_cells(rgb4, positions))
         optimiser.zero_grad()
@@ -990,6 +1003,10 @@ def finetune(
         optimiser.step()
         step += 1
         bar.update()
+        if rank == 0 and (step % 50 == 0 or step == steps):
+            with open(out / "log.jsonl", "a", encoding="utf-8") as log:
+                log.write(json.dumps({"step": step, "loss": round(float(loss), 5),
+                                      "seconds": round(time.monotonic() - started, 1)}) + "\n")
         if step % 100 == 0:
             save()
     save()
@@ -1072,6 +1089,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--extra", type=Path, metavar="DEST",
                        help="--finetune-backbone: also the photos of extra_photos.py DEST")
     train.add_argument("--per-source", type=int, help="with --extra: at most N a source")
+    train.add_argument("--pack", type=Path,
+                       help="--finetune-backbone: only the photos of a training.pack file")
     tune = sub.add_parser("tune", help="semantic tuning of a trained head (tune_head)")
     tune.add_argument("--checkpoint", type=Path, required=True)
     tune.add_argument("--cache", type=Path, default=Path("runs/features"))
@@ -1109,7 +1128,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                     "../shared/datasets")),
             args.out, backbone_checkpoint=args.backbone, init_head=args.init_head,
             crop=args.crop, backbone_lr=args.backbone_lr, extra=args.extra,
-            per_source=args.per_source,
+            per_source=args.per_source, pack=args.pack,
             steps=args.steps, batch=args.batch, lr=args.lr, hidden=args.hidden,
             context=args.context, samples=args.samples, seed=args.seed,
             max_minutes=args.max_minutes, resume=args.resume, threads=args.threads,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -91,6 +93,29 @@ def test_finetune_backbone_trains_both_and_resumes(tmp_path):
     again = finetune(VARIANTS["larsson-lab"], root, tmp_path / "run", resume=True,
                      **{**kwargs, "steps": 2})
     assert torch.load(again, weights_only=True)["step"] == 2
+
+
+def test_finetune_from_a_pack_needs_no_data_folder(tmp_path):
+    """A GPU round trains from a ``training.pack`` file alone and logs its loss."""
+    from colorize_larsson.head import finetune
+    from PIL import Image
+
+    from training.pack import build_pack
+
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray((rng.random((72, 80, 3)) * 255).astype(np.uint8)).save(paths[-1])
+    build_pack({"photos": paths}, tmp_path / "pack.npz", short_side=72)
+    last = finetune(VARIANTS["larsson"], tmp_path / "no-data-here", tmp_path / "run",
+                    pack=tmp_path / "pack.npz", steps=2, batch=2, crop=64, hidden=16,
+                    context=8, samples=8, threads=1)
+    assert torch.load(last, weights_only=True)["step"] == 2
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text()
+               .splitlines()]
+    assert records[-1]["step"] == 2 and np.isfinite(records[-1]["loss"])
+    assert (tmp_path / "run" / "backbone.pt").is_file()
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
