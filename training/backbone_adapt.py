@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from training.backbone import GrayBackbone, load_pretrained, to_gray
 from training.lab import rgb_to_lab
@@ -42,11 +43,15 @@ from training.splits import labels as class_labels
 
 __all__ = [
     "DEFAULT_SOURCES",
+    "CLASSIFIER_PREFIX",
     "HEAD_SOURCES",
     "resume_into",
     "distill",
     "evaluate_top1",
+    "load_adapted",
+    "load_pyramid_state",
     "main",
+    "pyramid_state",
     "training_items",
 ]
 
@@ -228,11 +233,32 @@ def _save(path: Path, student, optimiser, step: int, config: dict) -> None:
     save_atomic(path, {**state, "step": step, "config": config})
 
 
+#: Parameters of the gray backbone that no feature level uses (the ImageNet classifier).
+CLASSIFIER_PREFIX = "net._fc."
+
+
+def pyramid_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``model``'s state without the classifier: what the feature levels depend on
+    (13.6 MB instead of 18.8 MB for EfficientNet-Lite0, so a GPU round's result fits the
+    device machine's 16 MiB a file)."""
+    return {k: v for k, v in model.state_dict().items() if not k.startswith(CLASSIFIER_PREFIX)}
+
+
+def load_pyramid_state(model: nn.Module, state: dict, path: str | os.PathLike) -> None:
+    """Load ``state`` into ``model``; only the classifier may be missing (naming ``path``)."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith(CLASSIFIER_PREFIX)]
+    if missing or unexpected:
+        raise ValueError(f"{path}: not a gray-backbone state (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]})")
+
+
 def load_adapted(path: str | os.PathLike) -> GrayBackbone:
-    """The gray backbone from a distillation checkpoint (or a bare state_dict), eval mode."""
+    """The gray backbone from a distillation or fine-tuning checkpoint (or a bare
+    state_dict; the unused classifier may be left out), eval mode."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     model = GrayBackbone()
-    model.load_state_dict(state.get("model", state))
+    load_pyramid_state(model, state.get("model", state), path)
     return model.eval()
 
 

@@ -947,11 +947,11 @@ def finetune(
     out.mkdir(parents=True, exist_ok=True)
     last, step = out / "last.pt", 0
     if resume and last.is_file():
-        from training.backbone_adapt import resume_into
+        from training.backbone_adapt import load_pyramid_state, resume_into
 
         step = resume_into(last, config, head, optimiser)
-        backbone.load_state_dict(torch.load(out / "backbone.pt", map_location="cpu",
-                                            weights_only=True)["model"])
+        load_pyramid_state(backbone, torch.load(out / "backbone.pt", map_location="cpu",
+                                                weights_only=True)["model"], out / "backbone.pt")
     if pack is not None:
         from training.pack import load_pack
 
@@ -970,7 +970,9 @@ def finetune(
 
     def save():
         if rank == 0:
-            save_atomic(out / "backbone.pt", {"model": backbone.state_dict(), "step": step})
+            from training.backbone_adapt import pyramid_state
+
+            save_atomic(out / "backbone.pt", {"model": pyramid_state(backbone), "step": step})
             save_atomic(last, {"model": head.state_dict(), "optimiser": optimiser.state_dict(),
                                "step": step, "config": config, "weights": None})
 
@@ -1005,11 +1007,14 @@ def finetune(
         bar.update()
         if rank == 0 and (step % 50 == 0 or step == steps):
             with open(out / "log.jsonl", "a", encoding="utf-8") as log:
-                log.write(json.dumps({"step": step, "loss": round(float(loss), 5),
+                log.write(json.dumps({"step": step, "loss": round(loss.item(), 5),
                                       "seconds": round(time.monotonic() - started, 1)}) + "\n")
         if step % 100 == 0:
             save()
     save()
+    if rank == 0:  # the head alone (no optimiser state): what a GPU round sends back
+        save_atomic(out / "head.pt", {"model": head.state_dict(), "step": step,
+                                      "config": config, "weights": None})
     bar.close()
     return last
 

@@ -383,3 +383,27 @@ def test_cast_loss_pulls_the_mean_tone_towards_the_photo(name):
         b = point_estimate(variant, head(*[levels[k] for k in LEVELS], light, positions),
                            light_cells)[:, 1].mean()
     assert float(b) > 10  # towards the photo's warm b* (about 40)
+
+
+def test_backbone_checkpoints_leave_out_the_unused_classifier(tmp_path):
+    """``backbone.pt`` of a fine-tuning holds what the levels use (no ImageNet classifier,
+    so a GPU round's result fits 16 MiB); loading refuses a state missing anything else."""
+    from training.backbone import GrayBackbone
+    from training.backbone_adapt import load_adapted, pyramid_state
+
+    model = GrayBackbone().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    state = pyramid_state(model)
+    assert state and not any(k.startswith("net._fc.") for k in state)
+    torch.save({"model": state, "step": 3}, tmp_path / "backbone.pt")
+    loaded = load_adapted(tmp_path / "backbone.pt")
+    x = torch.rand(1, 1, 64, 64) * 100
+    with torch.no_grad():
+        want, got = model.pyramid(x), loaded.pyramid(x)
+    assert all(torch.equal(want[k], got[k]) for k in want)
+    del state[next(iter(state))]
+    torch.save({"model": state}, tmp_path / "broken.pt")
+    with pytest.raises(ValueError, match="broken.pt: not a gray-backbone state"):
+        load_adapted(tmp_path / "broken.pt")
