@@ -3,7 +3,7 @@
 # backbone and the default method's head, starting from the shipped graphs, on a device
 # machine lent for a few minutes (docs/training.md, "A GPU round"). The steps:
 #
-#   here:      bash scripts/gpu_round.sh pack      # runs/gpu-pack/pack.npz, <= 44 MiB
+#   here:      bash scripts/gpu_round.sh pack      # runs/gpu-pack/pack.npz, <= 40 MiB
 #              bash scripts/gpu_round.sh stage     # move graphs the round does not need
 #   device:    run(command="bash scripts/gpu_round.sh device", carry=["runs/gpu-pack"],
 #                  timeout_s=560)       # -> $OUT/ft/{backbone.pt,head.pt,log.jsonl,train.log}
@@ -31,7 +31,7 @@ pack)
     EXTRA=${EXTRA:-/work/extra}
     args=(--data "$D")
     [ -d "$EXTRA" ] && args+=(--extra "$EXTRA") || echo "no $EXTRA: a pack without the extra photos" >&2
-    python -m training.pack "$PACK" "${args[@]}" --short-side 144 --max-mib 44
+    python -m training.pack "$PACK" "${args[@]}" --short-side 144 --max-mib 40
     ;;
 stage)
     mkdir -p "$STASH"

@@ -11,7 +11,7 @@ square root of its size) and stops at a byte budget; :func:`load_pack` decodes t
 Command line::
 
     python -m training.pack runs/gpu-pack/pack.npz --data $COLORIZE_DATA --extra /work/extra \\
-        --short-side 144 --max-mib 44
+        --short-side 144 --max-mib 40
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def build_pack(
     *,
     short_side: int = 144,
     quality: int = 88,
-    max_bytes: int = 44 * 2**20,
+    max_bytes: int = 40 * 2**20,
     weighting: str = "sqrt",
     max_aspect: float = 2.0,
     seed: int = 0,
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", type=Path, help="extra_photos.py DEST")
     parser.add_argument("--short-side", type=int, default=144)
     parser.add_argument("--quality", type=int, default=88)
-    parser.add_argument("--max-mib", type=float, default=44.0)
+    parser.add_argument("--max-mib", type=float, default=40.0)
     parser.add_argument("--weighting", choices=("sqrt", "equal", "size"), default="sqrt")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
