@@ -97,15 +97,52 @@ def load_bsds_crops(count: int, rng: np.random.Generator) -> tuple[np.ndarray, n
     return np.stack(crops[:count]), np.array(sources[:count], np.int64)
 
 
-def training_images(crops: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Images (N, SIDE, SIDE, 3) uint8, class labels and source photos (see the module doc)."""
+def load_extra_crops(
+    dest: str | os.PathLike, per_source: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One SIDE-px crop (at a 160 px short side) of ``per_source`` photos of each source of
+    ``extra_photos.py DEST`` (:func:`training.features.extra_items`, seeded); each photo's
+    source index (0, 1, ... in the sources' sorted order)."""
+    from training.data import _decode
+    from training.features import extra_items
+
+    paths = extra_items(dest, per_source=per_source)
+    names = sorted({p.parent.name for p in paths})
+    crops, labels = [], []
+    for path in paths:
+        rgb, problem = _decode(path, 160)
+        if rgb is None or problem or min(rgb.shape[:2]) < SIDE:
+            continue
+        i = rng.integers(0, rgb.shape[0] - SIDE + 1)
+        j = rng.integers(0, rgb.shape[1] - SIDE + 1)
+        crops.append(rgb[i : i + SIDE, j : j + SIDE])
+        labels.append(names.index(path.parent.name))
+    if not crops:
+        raise ValueError(f"{dest}: no usable extra photos")
+    return np.stack(crops), np.array(labels, np.int64)
+
+
+def training_images(
+    crops: int, seed: int = 0, extra: str | os.PathLike | None = None, per_source: int = 400
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images (N, SIDE, SIDE, 3) uint8, class labels and source photos (see the module doc).
+
+    With ``extra``, also one crop of ``per_source`` photos of each extra source (people,
+    clothes, pets: :func:`load_extra_crops`); each extra source is a class of its own, so a
+    perceptual pair's neighbour or same-class reference of a person is another person.
+    """
     tiny, labels = load_tiny_imagenet()
     tiny = np.stack([cv2.resize(im, (SIDE, SIDE), interpolation=cv2.INTER_CUBIC) for im in tiny])
     bsds, photos = load_bsds_crops(crops, np.random.default_rng(seed))
-    images = np.concatenate([tiny, bsds])
-    classes = np.concatenate([labels, np.full(len(bsds), labels.max() + 1)])
-    sources = np.concatenate([np.arange(len(tiny)), len(tiny) + photos])
-    return images, classes, sources
+    images = [tiny, bsds]
+    classes = [labels, np.full(len(bsds), labels.max() + 1)]
+    sources = [np.arange(len(tiny)), len(tiny) + photos]
+    if extra is not None:
+        more, kinds = load_extra_crops(extra, per_source, np.random.default_rng([seed, 1]))
+        images.append(more)
+        classes.append(labels.max() + 2 + kinds)
+        sources.append(len(tiny) + len(bsds) + np.arange(len(more)))
+    return np.concatenate(images), np.concatenate(classes), np.concatenate(sources)
 
 
 def augment(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -139,7 +176,8 @@ def build_cache(args) -> None:
     started = time.monotonic()
     out = Path(args.out)
     rng = np.random.default_rng(args.seed)
-    images, classes, sources = training_images(args.crops, args.seed)
+    images, classes, sources = training_images(args.crops, args.seed, args.extra,
+                                               args.extra_per_source)
     colorizer = ExemplarColorizer()
     features = backbone_features.get().features
     lab = lambda rgb: np_rgb_to_lab(rgb.astype(np.float32) / 255.0)  # noqa: E731
@@ -161,6 +199,8 @@ def build_cache(args) -> None:
         "extractor": backbone_features.extractor(),
         "images": len(images),
         "crops": args.crops,
+        "extra": None if args.extra is None else {"dest": str(args.extra),
+                                                  "per_source": args.extra_per_source},
         "pair_mix": dict(zip(KINDS, mix, strict=True)),
         "pair_counts": dict(zip(KINDS, np.bincount(kinds, minlength=3).tolist(), strict=True)),
         "neighbours": args.neighbours,
@@ -549,6 +589,10 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default="runs/exemplar-bb")
     parser.add_argument("--pairs", type=int, default=6000, help="cache: targets (two pairs each)")
     parser.add_argument("--crops", type=int, default=1000, help="cache: BSDS500 train crops")
+    parser.add_argument("--extra", type=Path, metavar="DEST",
+                        help="cache: also crops of the extra photos (extra_photos.py DEST)")
+    parser.add_argument("--extra-per-source", type=int, default=400,
+                        help="cache: photos a source with --extra")
     parser.add_argument("--cache", default=None, help="colornet: cache.npz (default: in --out)")
     parser.add_argument("--max-minutes", type=float, default=4.0)
     parser.add_argument("--batch", type=int, default=16)

@@ -210,3 +210,27 @@ def test_global_descriptors_shape_and_bad_input():
     np.testing.assert_allclose(np.linalg.norm(d[:, :2], axis=1), 1, rtol=1e-5)
     with pytest.raises(ValueError, match=r"expected \(N, C, h, w\)"):
         global_descriptors([np.ones((3, 4))])
+
+
+def test_extra_crops_one_per_photo_labelled_by_source(tmp_path):
+    """``cache --extra``: one SIDE-px crop a usable photo, the source as its class; photos
+    smaller than SIDE, gray or unreadable are left out."""
+    from colorize_exemplar.train import SIDE, load_extra_crops
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    photos = {"people": [(200, 300), (180, 160)], "pets": [(150, 170), (90, 200)]}
+    for source, sizes in photos.items():
+        (tmp_path / source).mkdir()
+        for i, (h, w) in enumerate(sizes):
+            Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8)).save(
+                tmp_path / source / f"{i}.png")
+        (tmp_path / source / "gray.png").write_bytes(b"")
+        names = [f"{source}/{i}.png" for i in range(len(sizes))] + [f"{source}/gray.png"]
+        (tmp_path / f"{source}.txt").write_text("\n".join(names))
+    crops, labels = load_extra_crops(tmp_path, 10, np.random.default_rng(0))
+    # pets/1 is 90 px on its short side (< SIDE at any scale): left out, as the broken file
+    assert crops.shape == (3, SIDE, SIDE, 3) and crops.dtype == np.uint8
+    assert labels.tolist() == [0, 0, 1]
+    with pytest.raises(ValueError, match="no usable extra photos"):
+        load_extra_crops(tmp_path, 0, np.random.default_rng(0))
