@@ -222,6 +222,13 @@ class CNNGan(CNNRegression):
     :mod:`colorize_cnn.gan`; only the generator is shipped. Its total stride is
     32, so the working image is rounded up to a multiple of 32 and other sizes are
     padded by reflection and cropped back.
+
+    Option ``flip_average`` (default True; a deviation from the report, MODEL_CARD.md):
+    the chroma is the mean of the generator's output on the image and, mirrored back, on
+    its mirror image. A photo and its mirror image have the same colours, so the two
+    outputs differ only where the generator is unsure; their mean is closer to the truth
+    on every validation set (RMSE-alpha-beta -0.8 to -0.9 %) and a little less colourful
+    (-3 to -5 %). ``flip_average=False`` gives the generator's single output.
     """
 
     name = "cnn-gan"
@@ -231,6 +238,20 @@ class CNNGan(CNNRegression):
     )
     size_multiple = 32
     stride = 32
+    accepted_options = ("flip_average",)
+
+    def predict(self, lightness, *, reference=None, seed=None, decoder=None,
+                flip_average: bool = True, **options):
+        self._check_call(decoder, options)
+        if not isinstance(flip_average, (bool, np.bool_)):
+            raise TypeError(f"{self.name}: flip_average must be True or False, "
+                            f"got {flip_average!r}")
+        lightness = _check_lightness(lightness)
+        chroma = self._run(lightness)
+        if flip_average:
+            mirrored = self._run(np.ascontiguousarray(lightness[:, ::-1]))[..., ::-1]
+            chroma = 0.5 * (chroma + mirrored)
+        return Prediction(chroma=np.ascontiguousarray(chroma.transpose(1, 2, 0), np.float32))
 
 
 #: Every variant, shipped or not (the plugin registers the shipped ones).

@@ -225,6 +225,26 @@ def test_shipped_cnn_gan_pads_to_its_stride_and_crops_back():
     assert method.working_shape(321, 481) == (64, 96)
 
 
+@pytest.mark.skipif(not CNNGan.shipped(), reason="cnn-gan.onnx is not installed")
+def test_flip_average_is_the_mean_of_the_image_and_its_mirror():
+    """Default ``flip_average``: the mean of the output and the mirror image's output,
+    mirrored back; so a mirrored input gives exactly the mirrored chroma."""
+    method = CNNGan()
+    rng = np.random.default_rng(0)
+    light = (rng.random((64, 96)) * 100).astype(np.float32)
+    single = method.predict(light, flip_average=False).chroma
+    mirror = method.predict(np.ascontiguousarray(light[:, ::-1]), flip_average=False).chroma
+    averaged = method.predict(light).chroma
+    np.testing.assert_allclose(averaged, 0.5 * (single + mirror[:, ::-1]), atol=1e-5)
+    assert np.abs(single - mirror[:, ::-1]).max() > 1e-2  # the generator is not symmetric
+    flipped = method.predict(np.ascontiguousarray(light[:, ::-1])).chroma
+    np.testing.assert_allclose(flipped, averaged[:, ::-1], atol=1e-5)
+    with pytest.raises(TypeError, match="flip_average must be True or False"):
+        method.predict(light, flip_average="yes")
+    with pytest.raises(TypeError, match="unknown option.*accepted: flip_average"):
+        method.predict(light, temperature=1.0)
+
+
 # -- --init: a new run from an exported graph (BatchNorm folded) ---------------------
 
 
