@@ -968,13 +968,15 @@ def finetune(
         raise ValueError(f"{out}: no training photos")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
+    def head_state() -> dict:
+        return {"model": head.state_dict(), "step": step, "config": config, "weights": None}
+
     def save():
         if rank == 0:
             from training.backbone_adapt import pyramid_state
 
             save_atomic(out / "backbone.pt", {"model": pyramid_state(backbone), "step": step})
-            save_atomic(last, {"model": head.state_dict(), "optimiser": optimiser.state_dict(),
-                               "step": step, "config": config, "weights": None})
+            save_atomic(last, {**head_state(), "optimiser": optimiser.state_dict()})
 
     started = time.monotonic()
     bar = tqdm(total=steps, initial=step, desc=f"finetune {variant.name}", disable=rank != 0)
@@ -1013,8 +1015,7 @@ def finetune(
             save()
     save()
     if rank == 0:  # the head alone (no optimiser state): what a GPU round sends back
-        save_atomic(out / "head.pt", {"model": head.state_dict(), "step": step,
-                                      "config": config, "weights": None})
+        save_atomic(out / "head.pt", head_state())
     bar.close()
     return last
 
