@@ -36,6 +36,7 @@ __all__ = [
     "Batcher",
     "DataSummary",
     "ImageSet",
+    "decode_photo",
     "find_images",
     "load_images",
     "read_split_file",
@@ -187,8 +188,11 @@ class ImageSet:
         return len(self.images)
 
 
-def _decode(path: Path, short_side: int | None) -> tuple[np.ndarray | None, str]:
-    """Decode one image to uint8 RGB at about ``short_side`` (None: full size)."""
+def decode_photo(path: Path, short_side: int | None) -> tuple[np.ndarray | None, str]:
+    """Decode one image to uint8 RGB at about ``short_side`` (None: full size).
+
+    Returns ``(rgb, "")``, or ``(None, problem)`` for a gray (``"gray"``) or unreadable
+    (``"corrupt (...)"``) file: what :func:`load_images` skips with a warning."""
     try:
         with Image.open(path) as image:
             if short_side and image.format == "JPEG":
@@ -248,7 +252,7 @@ def load_images(
     labels: list[np.ndarray | None] = []
     paths: list[Path] = []
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        decoded = pool.map(lambda item: _decode(Path(item[0]), short_side), items)
+        decoded = pool.map(lambda item: decode_photo(Path(item[0]), short_side), items)
         for (path, label_path), (rgb, problem) in tqdm(
             zip(items, decoded, strict=True),
             total=len(items),

@@ -52,9 +52,9 @@ def _order(groups: Mapping[str, Sequence[Path]], weighting: str,
 def _encode(path: Path, short_side: int, quality: int, max_aspect: float) -> bytes | None:
     """JPEG bytes of the photo at ``short_side`` (centre-cropped to ``max_aspect``), or None
     for an unreadable or gray photo."""
-    from training.data import _decode
+    from training.data import decode_photo
 
-    rgb, problem = _decode(path, short_side)
+    rgb, problem = decode_photo(path, short_side)
     if rgb is None or problem:
         return None
     h, w = rgb.shape[:2]

@@ -103,14 +103,14 @@ def load_extra_crops(
     """One SIDE-px crop (at a 160 px short side) of ``per_source`` photos of each source of
     ``extra_photos.py DEST`` (:func:`training.features.extra_items`, seeded); each photo's
     source index (0, 1, ... in the sources' sorted order)."""
-    from training.data import _decode
+    from training.data import decode_photo
     from training.features import extra_items
 
     paths = extra_items(dest, per_source=per_source)
     names = sorted({p.parent.name for p in paths})
     crops, labels = [], []
     for path in paths:
-        rgb, problem = _decode(path, 160)
+        rgb, problem = decode_photo(path, 160)
         if rgb is None or problem or min(rgb.shape[:2]) < SIDE:
             continue
         i = rng.integers(0, rgb.shape[0] - SIDE + 1)
